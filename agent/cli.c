@@ -1,0 +1,57 @@
+/* cli: dispatch "watch53 COMMAND ..." through one table; global --help and --version. */
+#include "agent/cli.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "config.h"
+
+const struct cli_command cli_commands[] = {
+	{ "scan", "[options] [TARGET...]", "one-shot scan; prints results, writes no state",
+	  cmd_scan, cmd_scan_help },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+void
+cli_usage(FILE *f)
+{
+	fprintf(f, "usage: watch53 COMMAND [options]\n"
+		   "       watch53 --help | --version | COMMAND --help\n\n"
+		   "Port-53 exposure monitor: is DNS reachable where it must not be?\n\n"
+		   "Commands:\n");
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		fprintf(f, "  %-8s %s\n           %s\n", c->name, c->usage, c->summary);
+	fprintf(f, "\nWith no TARGET, 'watch53 scan' audits this host: it probes loopback only and\n"
+		   "lists every socket bound to port 53. See watch53(1).\n");
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	log_init("watch53", LOG_LVL_WARN);
+	if (argc < 2) {
+		cli_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			for (const struct cli_command *c = cli_commands; c->name; c++)
+				if (strcmp(c->name, argv[2]) == 0) {
+					c->help(stdout);
+					return EXIT_CLEAN;
+				}
+		}
+		cli_usage(stdout);
+		return EXIT_CLEAN;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("watch53 %s\n", PACKAGE_VERSION);
+		return EXIT_CLEAN;
+	}
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, argv[1]) == 0)
+			return c->exec(argc - 1, argv + 1);
+	fprintf(stderr, "watch53: unknown command '%s' (try 'watch53 --help')\n", argv[1]);
+	return EXIT_USAGE;
+}

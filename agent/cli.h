@@ -1,0 +1,33 @@
+/* cli: the subcommand table (tmux cmd_table style) and the top-level usage. */
+#ifndef WATCH53_CLI_H
+#define WATCH53_CLI_H
+
+#include <stdio.h>
+
+/* Process exit codes of CONTRACT.md. */
+enum {
+	EXIT_CLEAN = 0,     /* scan: no port open */
+	EXIT_FOUND = 1,     /* scan: at least one port open */
+	EXIT_USAGE = 2,
+	EXIT_RUNTIME = 3,
+	EXIT_LOCKED = 75,
+};
+
+struct cli_command {
+	const char *name;
+	const char *usage;   /* after "watch53 NAME " */
+	const char *summary; /* one line for the command list */
+	int (*exec)(int argc, char **argv);
+	void (*help)(FILE *f);
+};
+
+extern const struct cli_command cli_commands[];
+
+int cli_main(int argc, char **argv);
+void cli_usage(FILE *f);
+
+/* Commands. */
+int cmd_scan(int argc, char **argv);
+void cmd_scan_help(FILE *f);
+
+#endif

@@ -1,0 +1,564 @@
+/* scan: the one-shot `watch53 scan` command and the engine driver it shares. */
+#define _GNU_SOURCE
+#include "agent/scan.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "agent/audit.h"
+#include "agent/cli.h"
+#include "agent/targets.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probes/dns.h"
+
+#define AUDIT_MAX_ADDRESSES 64
+
+static struct engine *volatile scan_engine;
+
+static void
+scan_on_signal(int sig)
+{
+	(void)sig;
+	if (scan_engine)
+		engine_stop(scan_engine);
+}
+
+void
+scan_opts_init(struct scan_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tcp = o->udp = true;
+	o->port = 53;
+	o->timeout_ns = SCAN_DEFAULT_TIMEOUT_NS;
+	o->retries = SCAN_DEFAULT_RETRIES;
+	o->rate_pps = SCAN_DEFAULT_RATE;
+	o->concurrency = SCAN_DEFAULT_CONCURRENCY;
+	/* ". NS" without recursion: every server answers it (an authoritative-only one with
+	 * REFUSED), and no resolver is made to send a query anywhere on our behalf */
+	snprintf(o->qname, sizeof(o->qname), ".");
+	o->qtype = DNS_TYPE_NS;
+	o->rd = false;
+}
+
+struct collect_ctx {
+	struct scan_collect *c;
+	uint64_t total;
+	bool progress;
+	bool drawn;
+	int err;
+};
+
+static void
+collect_result(void *arg, const struct probe_result *r)
+{
+	struct collect_ctx *cx = arg;
+	struct scan_collect *c = cx->c;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 256;
+		struct probe_result *n = realloc(c->recs, ncap * sizeof(*n));
+		if (n == NULL) {
+			cx->err = -ENOMEM;
+			return;
+		}
+		c->recs = n;
+		c->cap = ncap;
+	}
+	c->recs[c->n++] = *r;
+}
+
+/* The progress line waits a second: short scans should not flicker. */
+static void
+collect_tick(void *arg, const struct engine_stats *st)
+{
+	struct collect_ctx *cx = arg;
+
+	if (!cx->progress || st->elapsed_ns < NS_PER_SEC)
+		return;
+	output_progress(stderr, st, cx->total);
+	cx->drawn = true;
+}
+
+static int
+by_seq(const void *a, const void *b)
+{
+	const struct probe_result *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void
+scan_collect_clear(struct scan_collect *c)
+{
+	free(c->recs);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Every TCP attempt holds a socket until the probe ends: keep the slots within the fd limit. */
+static unsigned
+fit_concurrency(const struct scan_opts *o)
+{
+	struct rlimit rl;
+	unsigned per_slot = o->retries + 1;
+	unsigned c = o->concurrency;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+		if ((rlim_t)c * per_slot > usable) {
+			unsigned fit = (unsigned)(usable / per_slot);
+			if (fit < 2)
+				fit = 2;
+			log_info("concurrency lowered from %u to %u to stay within the open file limit",
+				 c, fit);
+			c = fit;
+		}
+	}
+	return c;
+}
+
+int
+scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t total,
+	     struct scan_collect *out, struct scan_summary *sum, char *err, size_t errlen)
+{
+	struct engine_config ec;
+	struct engine *e = NULL;
+	struct collect_ctx cx = { .c = out, .total = total, .progress = o->progress };
+	struct sigaction sa, old_int, old_term;
+	struct engine_stats st;
+	int rc, qlen;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.concurrency = fit_concurrency(o);
+	ec.rate_pps = o->rate_pps;
+	ec.timeout_ns = o->timeout_ns;
+	ec.retries = o->retries;
+	ec.tick_ns = o->progress ? 250 * NS_PER_MS : 0;
+	ec.opts.port = o->port;
+	ec.opts.qtype = o->qtype;
+	ec.opts.rd = o->rd;
+	qlen = dns_name_from_text(o->qname, ec.opts.qname, sizeof(ec.opts.qname));
+	if (qlen < 0) {
+		snprintf(err, errlen, "query name '%s': %s", o->qname, dns_strerror(qlen));
+		return -EINVAL;
+	}
+	ec.opts.qname_len = (size_t)qlen;
+	if (o->tcp)
+		ec.modules[ec.nmodules++] = &probe_module_tcp;
+	if (o->udp)
+		ec.modules[ec.nmodules++] = &probe_module_udp;
+	e = engine_new(&ec, err, errlen);
+	if (e == NULL)
+		return -EINVAL;
+
+	memset(sum, 0, sizeof(*sum));
+	sum->started_wall_ns = util_wall_ns();
+	sum->port = o->port;
+	sum->timeout_ns = o->timeout_ns;
+	sum->retries = o->retries;
+	sum->rate_pps = o->rate_pps;
+	sum->concurrency = ec.concurrency;
+	sum->tcp = o->tcp;
+	sum->udp = o->udp;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = scan_on_signal;
+	sigemptyset(&sa.sa_mask);
+	scan_engine = e;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = engine_run(e, next, collect_result, collect_tick, &cx);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	scan_engine = NULL;
+	if (cx.drawn)
+		output_progress_clear(stderr);
+	engine_get_stats(e, &st);
+	engine_free(e);
+	if (rc == 0 && cx.err < 0)
+		rc = cx.err;
+	if (rc < 0 && rc != -EINTR) {
+		snprintf(err, errlen, "scan failed: %s", strerror(-rc));
+		return rc;
+	}
+
+	qsort(out->recs, out->n, sizeof(*out->recs), by_seq);
+	sum->elapsed_ns = st.elapsed_ns;
+	sum->addresses = out->n;
+	sum->interrupted = rc == -EINTR;
+	for (size_t i = 0; i < out->n; i++) {
+		const struct probe_result *r = &out->recs[i];
+		bool t = r->out[PROBE_SLOT_TCP].state == PROBE_OPEN;
+		bool u = r->out[PROBE_SLOT_UDP].state == PROBE_OPEN;
+		sum->tcp_open += t;
+		sum->udp_open += u;
+		sum->hosts_open += t || u;
+	}
+	return rc;
+}
+
+/* ---- the scan command ---- */
+
+enum {
+	OPT_TCP = 256, OPT_NO_TCP, OPT_UDP, OPT_NO_UDP, OPT_PORT, OPT_TIMEOUT, OPT_RETRIES,
+	OPT_RATE, OPT_CONCURRENCY, OPT_EXCLUDE, OPT_FORMAT, OPT_MAX_HOSTS, OPT_QNAME,
+	OPT_QTYPE, OPT_RD, OPT_NO_PROGRESS,
+};
+
+static const struct option scan_longopts[] = {
+	{ "tcp", no_argument, NULL, OPT_TCP },
+	{ "no-tcp", no_argument, NULL, OPT_NO_TCP },
+	{ "udp", no_argument, NULL, OPT_UDP },
+	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "max-hosts", required_argument, NULL, OPT_MAX_HOSTS },
+	{ "qname", required_argument, NULL, OPT_QNAME },
+	{ "qtype", required_argument, NULL, OPT_QTYPE },
+	{ "rd", no_argument, NULL, OPT_RD },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+cmd_scan_help(FILE *f)
+{
+	fprintf(f,
+"usage: watch53 scan [options] [TARGET...]\n"
+"\n"
+"Probe TCP and UDP port 53 of every target address once and print the results.\n"
+"Writes no state. With no TARGET: the local audit (loopback probes only, plus a\n"
+"list of every socket bound to port 53 on this host).\n"
+"\n"
+"TARGET: an IPv4/IPv6 address, a CIDR prefix (127.53.0.0/24), a range\n"
+"(127.53.0.1-127.53.0.40), a host name (all its A and AAAA), @FILE (one target a\n"
+"line, # comments) or - (targets from stdin).\n"
+"\n"
+"Options:\n"
+"  --tcp, --no-tcp        probe TCP (default: on)\n"
+"  --udp, --no-udp        probe UDP with a DNS query (default: on)\n"
+"  --port N               port to probe (default: 53)\n"
+"  --timeout DUR          wait per probe, retries included: 800ms, 2s (default: 1s)\n"
+"  --retries N            retransmissions spread inside the timeout (default: %d)\n"
+"  --rate PPS             global packet rate limit, 0 = unlimited (default: %d)\n"
+"  --concurrency N        probes in flight at once (default: %d)\n"
+"  --exclude TARGET       skip these addresses (repeatable; same syntax as TARGET)\n"
+"  --max-hosts N          refuse target sets larger than N addresses (default: %llu)\n"
+"  --qname NAME           name asked by the UDP probe (default: .)\n"
+"  --qtype TYPE           type asked by the UDP probe (default: NS)\n"
+"  --rd                   set RD (recursion desired) in the UDP probe (default: off)\n"
+"  --format FMT           table, json, jsonl or csv (default: table)\n"
+"  -o, --output FILE      write results to FILE instead of stdout\n"
+"  --no-progress          no progress line on a terminal\n"
+"  -q, --quiet            table format: print only open ports and the summary\n"
+"  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
+"  -h, --help             this help\n"
+"\n"
+"Exit status: 0 no port open, 1 at least one port open, 2 usage error,\n"
+"3 runtime failure (or interrupted).\n"
+"\n"
+"Examples:\n"
+"  watch53 scan                                  # audit this host (loopback only)\n"
+"  watch53 scan 192.0.2.0/24 --format jsonl      # from another host\n"
+"  watch53 scan @hosts.txt --exclude 192.0.2.5 -o results.csv --format csv\n",
+		SCAN_DEFAULT_RETRIES, SCAN_DEFAULT_RATE, SCAN_DEFAULT_CONCURRENCY,
+		(unsigned long long)TARGETS_DEFAULT_MAX_HOSTS);
+}
+
+struct target_stream {
+	struct target_iter it;
+};
+
+static int
+next_target(void *arg, struct net_addr *addr, uint32_t *tidx)
+{
+	struct target_stream *s = arg;
+	return targets_iter_next(&s->it, addr, tidx);
+}
+
+struct addr_stream {
+	const struct net_addr *addrs;
+	size_t n, pos;
+};
+
+static int
+next_addr(void *arg, struct net_addr *addr, uint32_t *tidx)
+{
+	struct addr_stream *s = arg;
+
+	if (s->pos >= s->n)
+		return 0;
+	*tidx = (uint32_t)s->pos;
+	*addr = s->addrs[s->pos++];
+	return 1;
+}
+
+static const char *
+label_target(void *arg, uint32_t i)
+{
+	return targets_label(arg, i);
+}
+
+struct audit_labels {
+	char text[AUDIT_MAX_ADDRESSES][NETADDR_STRLEN];
+};
+
+static const char *
+label_audit(void *arg, uint32_t i)
+{
+	struct audit_labels *l = arg;
+	return i < AUDIT_MAX_ADDRESSES ? l->text[i] : "";
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "watch53 scan: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+static int
+parse_num_opt(const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (util_parse_uint(text, min, max, out) < 0) {
+		fprintf(stderr, "watch53 scan: --%s: '%s' is not a number from %llu to %llu\n", name,
+			text, (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_scan(int argc, char **argv)
+{
+	struct scan_opts o;
+	enum output_format fmt = OUTPUT_TABLE;
+	const char *outfile = NULL;
+	struct target_set *ts = NULL;
+	struct scan_collect col = { 0 };
+	struct scan_summary sum;
+	struct audit_listener *ls = NULL;
+	size_t nls = 0;
+	char err[512];
+	uint64_t v, max_hosts = TARGETS_DEFAULT_MAX_HOSTS;
+	int quiet = 0, verbose = 0, no_progress = 0, ch, rc, status = EXIT_RUNTIME;
+	FILE *out = stdout;
+	const char **excludes = NULL;
+	size_t nexcl = 0;
+
+	scan_opts_init(&o);
+	excludes = calloc((size_t)argc, sizeof(*excludes));
+	if (excludes == NULL)
+		return EXIT_RUNTIME;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "ho:qv", scan_longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_TCP: o.tcp = true; break;
+		case OPT_NO_TCP: o.tcp = false; break;
+		case OPT_UDP: o.udp = true; break;
+		case OPT_NO_UDP: o.udp = false; break;
+		case OPT_PORT:
+			if (parse_num_opt("port", optarg, 1, 65535, &v) < 0)
+				goto usage;
+			o.port = (uint16_t)v;
+			break;
+		case OPT_TIMEOUT:
+			if (util_parse_duration(optarg, &o.timeout_ns) < 0 || o.timeout_ns == 0 ||
+			    o.timeout_ns > 60 * NS_PER_SEC) {
+				fprintf(stderr, "watch53 scan: --timeout: '%s' is not a duration "
+						"from 1ms to 60s (e.g. 800ms, 2s)\n", optarg);
+				goto usage;
+			}
+			break;
+		case OPT_RETRIES:
+			if (parse_num_opt("retries", optarg, 0, 10, &v) < 0)
+				goto usage;
+			o.retries = (unsigned)v;
+			break;
+		case OPT_RATE:
+			if (parse_num_opt("rate", optarg, 0, 10000000, &v) < 0)
+				goto usage;
+			o.rate_pps = (unsigned)v;
+			break;
+		case OPT_CONCURRENCY:
+			if (parse_num_opt("concurrency", optarg, 1, 65536, &v) < 0)
+				goto usage;
+			o.concurrency = (unsigned)v;
+			break;
+		case OPT_MAX_HOSTS:
+			if (parse_num_opt("max-hosts", optarg, 1, UINT64_MAX, &max_hosts) < 0)
+				goto usage;
+			break;
+		case OPT_EXCLUDE:
+			excludes[nexcl++] = optarg;
+			break;
+		case OPT_FORMAT:
+			if (output_format_parse(optarg, &fmt) < 0) {
+				usage_error("--format: '%s' is not one of table, json, jsonl, csv",
+					    optarg);
+				goto usage;
+			}
+			break;
+		case OPT_QNAME: {
+			uint8_t wire[DNS_MAX_NAME];
+			if (dns_name_from_text(optarg, wire, sizeof(wire)) < 0 ||
+			    strlen(optarg) >= sizeof(o.qname)) {
+				usage_error("--qname: '%s' is not a valid DNS name", optarg);
+				goto usage;
+			}
+			snprintf(o.qname, sizeof(o.qname), "%s", optarg);
+			break;
+		}
+		case OPT_QTYPE:
+			if (dns_type_from_text(optarg, &o.qtype) < 0) {
+				usage_error("--qtype: '%s' is not a DNS type (A, NS, SOA, TYPE65...)",
+					    optarg);
+				goto usage;
+			}
+			break;
+		case OPT_RD: o.rd = true; break;
+		case OPT_NO_PROGRESS: no_progress = 1; break;
+		case 'o': outfile = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'v': verbose++; break;
+		case 'h':
+			cmd_scan_help(stdout);
+			status = EXIT_CLEAN;
+			goto done;
+		default:
+			goto usage;
+		}
+	}
+	if (!o.tcp && !o.udp) {
+		fprintf(stderr, "watch53 scan: --no-tcp and --no-udp leave nothing to probe\n");
+		goto usage;
+	}
+	log_set_level(verbose >= 2 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
+	o.progress = !no_progress && !quiet && isatty(STDERR_FILENO);
+
+	struct output_data od = { .summary = &sum };
+	struct audit_labels *al = NULL;
+
+	if (optind >= argc) {
+		/* the local audit: loopback only, whatever is listening */
+		struct net_addr addrs[AUDIT_MAX_ADDRESSES];
+		struct addr_stream as = { .addrs = addrs };
+
+		if (nexcl > 0) {
+			fprintf(stderr, "watch53 scan: --exclude needs targets\n");
+			goto usage;
+		}
+		if (audit_list_listeners("/proc", o.port, &ls, &nls, err, sizeof(err)) < 0) {
+			fprintf(stderr, "watch53 scan: local audit: %s\n", err);
+			goto done;
+		}
+		as.n = audit_probe_addresses(ls, nls, addrs, AUDIT_MAX_ADDRESSES);
+		al = calloc(1, sizeof(*al));
+		if (al == NULL)
+			goto done;
+		for (size_t i = 0; i < as.n; i++)
+			net_addr_str(&addrs[i], al->text[i], sizeof(al->text[i]));
+		rc = scan_execute(&o, next_addr, &as, as.n, &col, &sum, err, sizeof(err));
+		sum.audit = true;
+		od.label = label_audit;
+		od.label_arg = al;
+		od.listeners = ls;
+		od.nlisteners = nls;
+	} else {
+		struct target_stream s;
+
+		ts = targets_new();
+		if (ts == NULL)
+			goto done;
+		targets_set_max_hosts(ts, max_hosts);
+		for (int i = optind; i < argc; i++)
+			if (targets_add(ts, argv[i], stdin, err, sizeof(err)) < 0) {
+				fprintf(stderr, "watch53 scan: %s\n", err);
+				status = EXIT_USAGE;
+				goto done;
+			}
+		for (size_t i = 0; i < nexcl; i++)
+			if (targets_exclude(ts, excludes[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "watch53 scan: --exclude: %s\n", err);
+				status = EXIT_USAGE;
+				goto done;
+			}
+		if (targets_finish(ts, err, sizeof(err)) < 0) {
+			fprintf(stderr, "watch53 scan: %s\n", err);
+			status = EXIT_USAGE;
+			goto done;
+		}
+		targets_iter_init(&s.it, ts);
+		rc = scan_execute(&o, next_target, &s, targets_total(ts), &col, &sum, err,
+				  sizeof(err));
+		od.label = label_target;
+		od.label_arg = ts;
+	}
+	if (rc < 0 && rc != -EINTR) {
+		fprintf(stderr, "watch53 scan: %s\n", err);
+		status = rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+		goto done_audit;
+	}
+	od.records = col.recs;
+	od.nrecords = col.n;
+	od.quiet = quiet;
+	if (outfile) {
+		out = fopen(outfile, "w");
+		if (out == NULL) {
+			fprintf(stderr, "watch53 scan: -o %s: %s\n", outfile, strerror(errno));
+			goto done_audit;
+		}
+	}
+	if (output_write(out, fmt, &od) < 0 || fflush(out) != 0) {
+		fprintf(stderr, "watch53 scan: writing results: %s\n", strerror(errno));
+		goto done_audit;
+	}
+	if (sum.interrupted) {
+		fprintf(stderr, "watch53 scan: interrupted: results are partial\n");
+		status = EXIT_RUNTIME;
+	} else {
+		status = sum.hosts_open > 0 ? EXIT_FOUND : EXIT_CLEAN;
+	}
+done_audit:
+	free(al);
+	goto done;
+usage:
+	fprintf(stderr, "Try 'watch53 scan --help'.\n");
+	status = EXIT_USAGE;
+done:
+	if (out != stdout && out != NULL && fclose(out) != 0 && status < EXIT_USAGE) {
+		fprintf(stderr, "watch53 scan: -o %s: %s\n", outfile, strerror(errno));
+		status = EXIT_RUNTIME;
+	}
+	scan_collect_clear(&col);
+	targets_free(ts);
+	free(ls);
+	free(excludes);
+	return status;
+}

@@ -1,0 +1,946 @@
+/* targets: parse target text into address ranges and stream them lazily, minus exclusions. */
+#include "agent/targets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define HOSTNAME_MAX 253
+#define LABEL_MAX 63
+#define SHOWN_MAX 100	/* user text quoted in a message is cut to about this */
+
+/*
+ * A range is two 128-bit big-endian integers. IPv4 sits in the low 32 bits (bytes 12-15)
+ * rather than where net_addr keeps it, so one set of arithmetic serves both families; it
+ * moves to bytes 0-3 only on the way out.
+ */
+struct trange {
+	uint8_t family;
+	uint8_t start[16];
+	uint8_t end[16];
+	uint32_t label;	/* index into labels; unused for exclusions */
+};
+
+struct target_set {
+	struct trange *ent;
+	size_t nent, capent;
+	char **labels;	/* one per target text; a name's addresses share theirs */
+	size_t nlabels, caplabels;
+	/* Sorted by (family, start) and merged, so no two overlap or touch: the ends are
+	 * sorted too and one binary search finds the exclusion covering an address. */
+	struct trange *excl;
+	size_t nexcl, capexcl;
+	targets_resolve_fn resolve;
+	uint64_t max_hosts;
+};
+
+/* What one targets_add/targets_exclude call may undo. */
+struct snapshot {
+	size_t nent, nlabels, nexcl;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* User text goes into one-line messages: control bytes become '?', long text is cut. */
+static const char *
+shown(const char *text, char *buf, size_t len)
+{
+	size_t n = strlen(text), i;
+	int cut = n > len - 1;
+
+	if (cut)
+		n = len - 4;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (cut)
+		memcpy(buf + n, "...", 4);
+	else
+		buf[n] = '\0';
+	return buf;
+}
+
+/* 128-bit big-endian arithmetic on byte arrays. */
+
+static int
+be_inc(uint8_t v[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (++v[i] != 0)
+			return 0;
+	return 1; /* wrapped */
+}
+
+static void
+be_dec(uint8_t v[16])
+{
+	for (int i = 15; i >= 0; i--)
+		if (v[i]-- != 0)
+			return;
+}
+
+/* Addresses in [s, e] (s <= e), saturating at UINT64_MAX. */
+static uint64_t
+span_count(const uint8_t s[16], const uint8_t e[16])
+{
+	uint8_t d[16];
+	unsigned borrow = 0;
+	uint64_t lo = 0;
+
+	for (int i = 15; i >= 0; i--) {
+		unsigned x = (unsigned)e[i] - s[i] - borrow;
+		d[i] = (uint8_t)x;
+		borrow = (x >> 8) & 1;
+	}
+	for (int i = 0; i < 8; i++)
+		if (d[i] != 0)
+			return UINT64_MAX;
+	for (int i = 8; i < 16; i++)
+		lo = lo << 8 | d[i];
+	return lo == UINT64_MAX ? UINT64_MAX : lo + 1;
+}
+
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static int
+key_cmp(uint8_t fa, const uint8_t a[16], uint8_t fb, const uint8_t b[16])
+{
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
+	return memcmp(a, b, 16);
+}
+
+static void
+addr_to_be(const struct net_addr *a, uint8_t v[16])
+{
+	memset(v, 0, 16);
+	if (a->family == AF_INET)
+		memcpy(v + 12, a->bytes, 4);
+	else
+		memcpy(v, a->bytes, 16);
+}
+
+static void
+be_to_addr(uint8_t family, const uint8_t v[16], struct net_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	if (family == AF_INET)
+		memcpy(a->bytes, v + 12, 4);
+	else
+		memcpy(a->bytes, v, 16);
+}
+
+/* Clear (start) and set (end) every bit after the first `bits` of 128. */
+static void
+apply_prefix(uint8_t start[16], uint8_t end[16], unsigned bits)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned lo = i * 8;
+		uint8_t keep;
+
+		if (bits >= lo + 8)
+			keep = 0xff;
+		else if (bits <= lo)
+			keep = 0;
+		else
+			keep = (uint8_t)(0xff << (8 - (bits - lo)));
+		start[i] &= keep;
+		end[i] = start[i] | (uint8_t)~keep;
+	}
+}
+
+/* Grow an array to hold `need` items; NULL (array untouched) when out of memory. */
+static void *
+grow(void *arr, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 16;
+	void *p;
+
+	if (need <= *cap)
+		return arr;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return NULL;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / size)
+		return NULL;
+	p = realloc(arr, ncap * size);
+	if (p == NULL)
+		return NULL;
+	*cap = ncap;
+	return p;
+}
+
+static int
+push_range(struct target_set *ts, int excl, uint8_t family, const uint8_t start[16],
+	   const uint8_t end[16], uint32_t label, char *err, size_t errlen)
+{
+	struct trange *r, **arr = excl ? &ts->excl : &ts->ent;
+	size_t *n = excl ? &ts->nexcl : &ts->nent;
+	size_t *cap = excl ? &ts->capexcl : &ts->capent;
+
+	/* the iterator reports the entry index as uint32_t */
+	if (!excl && ts->nent >= UINT32_MAX) {
+		fail(err, errlen, "too many targets (more than %" PRIu32 ")", UINT32_MAX);
+		return -E2BIG;
+	}
+	r = grow(*arr, cap, *n + 1, sizeof(**arr));
+	if (r == NULL) {
+		fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	*arr = r;
+	r = &r[(*n)++];
+	r->family = family;
+	memcpy(r->start, start, 16);
+	memcpy(r->end, end, 16);
+	r->label = label;
+	return 0;
+}
+
+static int
+push_label(struct target_set *ts, const char *text, uint32_t *idx, char *err, size_t errlen)
+{
+	char **l, *copy;
+
+	l = grow(ts->labels, &ts->caplabels, ts->nlabels + 1, sizeof(*l));
+	if (l == NULL)
+		goto oom;
+	ts->labels = l;
+	copy = strdup(text);
+	if (copy == NULL)
+		goto oom;
+	*idx = (uint32_t)ts->nlabels;
+	ts->labels[ts->nlabels++] = copy;
+	return 0;
+oom:
+	fail(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+static int
+cmp_trange(const void *a, const void *b)
+{
+	const struct trange *x = a, *y = b;
+
+	return key_cmp(x->family, x->start, y->family, y->start);
+}
+
+/*
+ * Fold exclusions appended since the last call (from `from` on) into the sorted, merged
+ * list: sort the new tail, merge the two runs, coalesce. Linear in the list per call, so
+ * a config with thousands of separate excludes does not go quadratic-times-log.
+ */
+static int
+normalize_excl(struct target_set *ts, size_t from, char *err, size_t errlen)
+{
+	struct trange *out, *cur;
+	size_t i = 0, j = from, n = 0, total = ts->nexcl;
+
+	if (from == total)
+		return 0;
+	qsort(ts->excl + from, total - from, sizeof(*ts->excl), cmp_trange);
+	out = calloc(total, sizeof(*out));
+	if (out == NULL) {
+		fail(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (i < from || j < total) {
+		const struct trange *next;
+		uint8_t after[16];
+
+		if (j == total || (i < from && cmp_trange(&ts->excl[i], &ts->excl[j]) <= 0))
+			next = &ts->excl[i++];
+		else
+			next = &ts->excl[j++];
+		if (n > 0) {
+			cur = &out[n - 1];
+			memcpy(after, cur->end, 16);
+			/* touching ranges merge too, so the address after an exclusion is never excluded */
+			if (cur->family == next->family &&
+			    (memcmp(next->start, cur->end, 16) <= 0 || be_inc(after) ||
+			     memcmp(next->start, after, 16) == 0)) {
+				if (memcmp(next->end, cur->end, 16) > 0)
+					memcpy(cur->end, next->end, 16);
+				continue;
+			}
+		}
+		out[n++] = *next;
+	}
+	free(ts->excl);
+	ts->excl = out;
+	ts->nexcl = n;
+	ts->capexcl = total;
+	return 0;
+}
+
+/* First exclusion whose (family, end) is >= (family, addr). */
+static size_t
+excl_lower(const struct target_set *ts, uint8_t family, const uint8_t addr[16])
+{
+	size_t lo = 0, hi = ts->nexcl;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_cmp(ts->excl[mid].family, ts->excl[mid].end, family, addr) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct trange *
+excl_covering(const struct target_set *ts, uint8_t family, const uint8_t addr[16])
+{
+	size_t i = excl_lower(ts, family, addr);
+
+	if (i < ts->nexcl && ts->excl[i].family == family && memcmp(ts->excl[i].start, addr, 16) <= 0)
+		return &ts->excl[i];
+	return NULL;
+}
+
+/* Addresses of e left after exclusion: the sum of the gaps between the exclusions in it. */
+static uint64_t
+entry_remaining(const struct target_set *ts, const struct trange *e)
+{
+	uint8_t pos[16], gap_end[16];
+	uint64_t n = 0;
+
+	memcpy(pos, e->start, 16);
+	for (size_t i = excl_lower(ts, e->family, e->start); i < ts->nexcl; i++) {
+		const struct trange *x = &ts->excl[i];
+
+		if (x->family != e->family || memcmp(x->start, e->end, 16) > 0)
+			break;
+		if (memcmp(x->start, pos, 16) > 0) {
+			memcpy(gap_end, x->start, 16);
+			be_dec(gap_end);
+			n = sat_add(n, span_count(pos, gap_end));
+		}
+		if (memcmp(x->end, e->end, 16) >= 0)
+			return n;
+		memcpy(pos, x->end, 16);
+		be_inc(pos); /* x->end < e->end: cannot wrap */
+	}
+	return sat_add(n, span_count(pos, e->end));
+}
+
+/* Part of a range or prefix that an address should be: has ':' or is digits and dots. */
+static int
+addressy(const char *s, size_t len)
+{
+	int dot = 0;
+
+	if (memchr(s, ':', len) != NULL)
+		return 1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.')
+			dot = 1;
+		else if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return dot;
+}
+
+/* Copy len bytes into buf and parse as an address; -EINVAL if too long or not one. */
+static int
+parse_span(const char *s, size_t len, struct net_addr *a)
+{
+	char buf[NETADDR_STRLEN + 1];
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return net_addr_parse(buf, a);
+}
+
+static int
+all_digits(const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int
+parse_prefix(struct target_set *ts, const char *text, const char *slash, int excl,
+	     uint32_t label, char *err, size_t errlen)
+{
+	char q[SHOWN_MAX];
+	struct net_addr a;
+	const char *len = slash + 1;
+	size_t n = strlen(len);
+	unsigned plen = 0, max;
+	uint8_t start[16], end[16];
+
+	if (parse_span(text, (size_t)(slash - text), &a) < 0) {
+		fail(err, errlen, "bad prefix '%s': the part before '/' is not an IP address",
+		     shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	max = a.family == AF_INET ? 32 : 128;
+	/* three digits at most, so the value cannot overflow */
+	if (!all_digits(len, n) || n > 3) {
+		fail(err, errlen, "bad prefix '%s': length must be a number 0-%u",
+		     shown(text, q, sizeof(q)), max);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		plen = plen * 10 + (unsigned)(len[i] - '0');
+	if (plen > max) {
+		fail(err, errlen, "bad prefix '%s': length must be 0-%u for IPv%d",
+		     shown(text, q, sizeof(q)), max, a.family == AF_INET ? 4 : 6);
+		return -EINVAL;
+	}
+	addr_to_be(&a, start);
+	apply_prefix(start, end, plen + (a.family == AF_INET ? 96 : 0));
+	return push_range(ts, excl, a.family, start, end, label, err, errlen);
+}
+
+static int
+parse_range(struct target_set *ts, const char *text, const char *dash, int excl,
+	    uint32_t label, char *err, size_t errlen)
+{
+	char q[SHOWN_MAX];
+	struct net_addr a, b;
+	const char *right = dash + 1;
+	size_t llen = (size_t)(dash - text), rlen = strlen(right);
+	uint8_t start[16], end[16];
+
+	if (llen == 0 || rlen == 0) {
+		fail(err, errlen, "bad range '%s': missing %s address", shown(text, q, sizeof(q)),
+		     llen == 0 ? "start" : "end");
+		return -EINVAL;
+	}
+	if (parse_span(text, llen, &a) < 0) {
+		fail(err, errlen, "bad range '%s': the start is not an IP address",
+		     shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (a.family == AF_INET && all_digits(right, rlen) && rlen <= 3) {
+		/* nmap short form: 127.53.0.1-40 */
+		unsigned octet = 0;
+		for (size_t i = 0; i < rlen; i++)
+			octet = octet * 10 + (unsigned)(right[i] - '0');
+		if (octet > 255) {
+			fail(err, errlen, "bad range '%s': the last octet must be 0-255",
+			     shown(text, q, sizeof(q)));
+			return -EINVAL;
+		}
+		b = a;
+		b.bytes[3] = (uint8_t)octet;
+	} else if (parse_span(right, rlen, &b) < 0) {
+		fail(err, errlen, "bad range '%s': the end is not an IP address",
+		     shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (a.family != b.family) {
+		fail(err, errlen, "bad range '%s': mixed IPv4 and IPv6", shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (net_addr_cmp(&a, &b) > 0) {
+		fail(err, errlen, "bad range '%s': start is after end", shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	addr_to_be(&a, start);
+	addr_to_be(&b, end);
+	return push_range(ts, excl, a.family, start, end, label, err, errlen);
+}
+
+/* 0 if name is a plausible host name, else -EINVAL with why (a short phrase). */
+static int
+check_hostname(const char *name, const char **why)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (len > 0 && name[len - 1] == '.')
+		len--; /* one trailing dot: fully qualified */
+	if (len == 0) {
+		*why = "empty host name";
+		return -EINVAL;
+	}
+	if (len > HOSTNAME_MAX) {
+		*why = "host name longer than 253 characters";
+		return -EINVAL;
+	}
+	if (name[0] == '-') {
+		*why = "a host name cannot start with '-'";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c == '.') {
+			if (label == 0) {
+				*why = "empty label in host name";
+				return -EINVAL;
+			}
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+			*why = "invalid character in host name";
+			return -EINVAL;
+		}
+		if (++label > LABEL_MAX) {
+			*why = "host name label longer than 63 characters";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Text the resolver must not see because it reads as a number: all digits and dots, a
+ * last label of digits (no TLD is numeric), or anything inet_aton accepts ("127.1",
+ * "0x7f000001"), which getaddrinfo would quietly turn into an address.
+ */
+static int
+looks_numeric(const char *text)
+{
+	size_t len = strlen(text), i;
+	struct in_addr ia;
+
+	if (inet_aton(text, &ia) != 0)
+		return 1;
+	if (len > 0 && text[len - 1] == '.')
+		len--;
+	for (i = len; i > 0 && text[i - 1] != '.'; i--)
+		;
+	return all_digits(text + i, len - i);
+}
+
+static int
+resolve_system(const char *name, struct net_addr *out, size_t max, size_t *count,
+	       char *err, size_t errlen)
+{
+	/* No AI_ADDRCONFIG: we want every A and AAAA, even of a family this host lacks.
+	 * SOCK_DGRAM keeps getaddrinfo from listing each address once per socket type. */
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res = NULL, *ai;
+	size_t n = 0;
+	int rc;
+
+	*count = 0;
+	rc = getaddrinfo(name, NULL, &hints, &res);
+	if (rc != 0) {
+		int saved = errno;
+
+		if (rc == EAI_SYSTEM) {
+			fail(err, errlen, "%s", strerror(saved));
+			return saved > 0 ? -saved : -EIO;
+		}
+		fail(err, errlen, "%s", gai_strerror(rc));
+		if (rc == EAI_AGAIN)
+			return -EAGAIN;
+		if (rc == EAI_MEMORY)
+			return -ENOMEM;
+		return -ENOENT;
+	}
+	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+		struct net_addr a;
+		size_t i;
+
+		if (net_addr_from_sockaddr(ai->ai_addr, &a, NULL) < 0)
+			continue;
+		/* /etc/hosts may list an address twice */
+		for (i = 0; i < n; i++)
+			if (net_addr_cmp(&out[i], &a) == 0)
+				break;
+		if (i == n)
+			out[n++] = a;
+	}
+	freeaddrinfo(res);
+	*count = n;
+	return 0;
+}
+
+static int
+resolve_name(struct target_set *ts, const char *name, int excl, uint32_t label,
+	     char *err, size_t errlen)
+{
+	struct net_addr addrs[TARGETS_MAX_NAME_ADDRS];
+	targets_resolve_fn fn = ts->resolve ? ts->resolve : resolve_system;
+	char q[SHOWN_MAX], why[256] = "";
+	size_t n = 0;
+	int rc;
+
+	rc = fn(name, addrs, TARGETS_MAX_NAME_ADDRS, &n, why, sizeof(why));
+	if (rc != 0) {
+		if (rc > 0)
+			rc = -ENOENT; /* a hook that returned an EAI_ code or 1 */
+		fail(err, errlen, "cannot resolve '%s': %s", shown(name, q, sizeof(q)),
+		     why[0] ? why : strerror(-rc));
+		return rc;
+	}
+	if (n == 0) {
+		fail(err, errlen, "cannot resolve '%s': no addresses", shown(name, q, sizeof(q)));
+		return -ENOENT;
+	}
+	if (n > TARGETS_MAX_NAME_ADDRS)
+		n = TARGETS_MAX_NAME_ADDRS;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t v[16];
+
+		if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6) {
+			fail(err, errlen, "cannot resolve '%s': resolver returned an address "
+			     "that is neither IPv4 nor IPv6", shown(name, q, sizeof(q)));
+			return -EINVAL;
+		}
+		addr_to_be(&addrs[i], v);
+		rc = push_range(ts, excl, addrs[i].family, v, v, label, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One target that is not "@FILE" or "-". */
+static int
+add_single(struct target_set *ts, const char *text, int excl, char *err, size_t errlen)
+{
+	char q[SHOWN_MAX];
+	const char *slash, *dash, *why = NULL;
+	struct net_addr a;
+	uint32_t label = 0;
+	uint8_t v[16];
+	int rc;
+
+	if (text[0] == '\0') {
+		fail(err, errlen, "empty target");
+		return -EINVAL;
+	}
+	if (!excl) {
+		rc = push_label(ts, text, &label, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	/* neither addresses nor host names contain '/' */
+	slash = strchr(text, '/');
+	if (slash != NULL)
+		return parse_prefix(ts, text, slash, excl, label, err, errlen);
+	/* a single '-' with an address-like side is a range; "ns-1.example" is a name */
+	dash = strchr(text, '-');
+	if (dash != NULL && strchr(dash + 1, '-') == NULL &&
+	    (addressy(text, (size_t)(dash - text)) || addressy(dash + 1, strlen(dash + 1))))
+		return parse_range(ts, text, dash, excl, label, err, errlen);
+	if (net_addr_parse(text, &a) == 0) {
+		addr_to_be(&a, v);
+		return push_range(ts, excl, a.family, v, v, label, err, errlen);
+	}
+	if (strchr(text, ':') != NULL) {
+		fail(err, errlen, "bad address '%s': not a valid IPv6 address%s",
+		     shown(text, q, sizeof(q)),
+		     strchr(text, '%') ? " (zone ids are not supported)" : "");
+		return -EINVAL;
+	}
+	if (looks_numeric(text)) {
+		if (strspn(text, "0123456789.") == strlen(text))
+			fail(err, errlen, "bad address '%s': not a valid IPv4 address "
+			     "(four decimal octets 0-255)", shown(text, q, sizeof(q)));
+		else
+			fail(err, errlen, "bad address '%s': not a valid IPv4 address, nor a "
+			     "host name (its last label is numeric)", shown(text, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (check_hostname(text, &why) < 0) {
+		fail(err, errlen, "bad target '%s': not an address, prefix, range or host name (%s)",
+		     shown(text, q, sizeof(q)), why);
+		return -EINVAL;
+	}
+	return resolve_name(ts, text, excl, label, err, errlen);
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == '\v' || *s == '\f')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+			   end[-1] == '\n' || end[-1] == '\v' || end[-1] == '\f'))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static int
+add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *err, size_t errlen)
+{
+	char fq[256], q[SHOWN_MAX], msg[512];
+	char *line = NULL, *p, *hash;
+	size_t cap = 0, lineno = 0;
+	ssize_t got;
+	int rc = 0;
+
+	shown(fname, fq, sizeof(fq));
+	errno = 0;
+	while ((got = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		if (memchr(line, '\0', (size_t)got) != NULL) {
+			fail(err, errlen, "%s:%zu: line contains a NUL byte", fq, lineno);
+			rc = -EINVAL;
+			goto out;
+		}
+		hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if (*p == '@' || strcmp(p, "-") == 0) {
+			fail(err, errlen, "%s:%zu: '%s': a target file cannot include another",
+			     fq, lineno, shown(p, q, sizeof(q)));
+			rc = -EINVAL;
+			goto out;
+		}
+		rc = add_single(ts, p, excl, msg, sizeof(msg));
+		if (rc < 0) {
+			fail(err, errlen, "%s:%zu: %s", fq, lineno, msg);
+			goto out;
+		}
+		errno = 0;
+	}
+	if (ferror(fp)) {
+		int saved = errno ? errno : EIO;
+
+		fail(err, errlen, "cannot read '%s': %s", fq, strerror(saved));
+		rc = -ENOENT;
+	}
+out:
+	free(line);
+	return rc;
+}
+
+static int
+add_any(struct target_set *ts, const char *text, FILE *in, int excl, char *err, size_t errlen)
+{
+	char q[256];
+	FILE *fp;
+	int rc;
+
+	if (text == NULL || text[0] == '\0') {
+		fail(err, errlen, "empty target");
+		return -EINVAL;
+	}
+	if (strcmp(text, "-") == 0) {
+		if (excl) {
+			fail(err, errlen, "'-' (stdin) cannot be an exclusion; use @FILE");
+			return -EINVAL;
+		}
+		return add_stream(ts, in ? in : stdin, "<stdin>", excl, err, errlen);
+	}
+	if (text[0] != '@')
+		return add_single(ts, text, excl, err, errlen);
+	if (text[1] == '\0') {
+		fail(err, errlen, "bad target '@': missing file name");
+		return -EINVAL;
+	}
+	fp = fopen(text + 1, "re");
+	if (fp == NULL) {
+		fail(err, errlen, "cannot read '%s': %s", shown(text + 1, q, sizeof(q)),
+		     strerror(errno));
+		return -ENOENT;
+	}
+	rc = add_stream(ts, fp, text + 1, excl, err, errlen);
+	fclose(fp);
+	return rc;
+}
+
+static void
+take_snapshot(const struct target_set *ts, struct snapshot *s)
+{
+	s->nent = ts->nent;
+	s->nlabels = ts->nlabels;
+	s->nexcl = ts->nexcl;
+}
+
+/* A failed call keeps nothing it added: a half-read file would scan a surprising subset. */
+static void
+rollback(struct target_set *ts, const struct snapshot *s)
+{
+	while (ts->nlabels > s->nlabels)
+		free(ts->labels[--ts->nlabels]);
+	ts->nent = s->nent;
+	ts->nexcl = s->nexcl;
+}
+
+struct target_set *
+targets_new(void)
+{
+	struct target_set *ts = calloc(1, sizeof(*ts));
+
+	if (ts != NULL)
+		ts->max_hosts = TARGETS_DEFAULT_MAX_HOSTS;
+	return ts;
+}
+
+void
+targets_free(struct target_set *ts)
+{
+	if (ts == NULL)
+		return;
+	for (size_t i = 0; i < ts->nlabels; i++)
+		free(ts->labels[i]);
+	free(ts->labels);
+	free(ts->ent);
+	free(ts->excl);
+	free(ts);
+}
+
+void
+targets_set_resolver(struct target_set *ts, targets_resolve_fn fn)
+{
+	ts->resolve = fn;
+}
+
+void
+targets_set_max_hosts(struct target_set *ts, uint64_t max_hosts)
+{
+	ts->max_hosts = max_hosts;
+}
+
+int
+targets_add(struct target_set *ts, const char *text, FILE *in, char *err, size_t errlen)
+{
+	struct snapshot s;
+	int rc;
+
+	take_snapshot(ts, &s);
+	rc = add_any(ts, text, in, 0, err, errlen);
+	if (rc < 0)
+		rollback(ts, &s);
+	return rc;
+}
+
+int
+targets_exclude(struct target_set *ts, const char *text, char *err, size_t errlen)
+{
+	struct snapshot s;
+	int rc;
+
+	take_snapshot(ts, &s);
+	rc = add_any(ts, text, NULL, 1, err, errlen);
+	if (rc == 0)
+		rc = normalize_excl(ts, s.nexcl, err, errlen);
+	if (rc < 0)
+		rollback(ts, &s);
+	return rc;
+}
+
+int
+targets_finish(struct target_set *ts, char *err, size_t errlen)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ts->nent; i++)
+		n = sat_add(n, span_count(ts->ent[i].start, ts->ent[i].end));
+	if (ts->max_hosts != 0 && n > ts->max_hosts) {
+		fail(err, errlen, "targets cover %s%" PRIu64 " addresses, more than the cap of %"
+		     PRIu64 "; narrow them or raise it with --max-hosts",
+		     n == UINT64_MAX ? "at least " : "", n, ts->max_hosts);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+size_t
+targets_count(const struct target_set *ts)
+{
+	return ts->nent;
+}
+
+const char *
+targets_label(const struct target_set *ts, size_t i)
+{
+	if (i >= ts->nent)
+		return NULL;
+	return ts->labels[ts->ent[i].label];
+}
+
+uint64_t
+targets_total(const struct target_set *ts)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ts->nent; i++)
+		n = sat_add(n, entry_remaining(ts, &ts->ent[i]));
+	return n;
+}
+
+void
+targets_iter_init(struct target_iter *it, const struct target_set *ts)
+{
+	memset(it, 0, sizeof(*it));
+	it->ts = ts;
+}
+
+int
+targets_iter_next(struct target_iter *it, struct net_addr *addr, uint32_t *target_index)
+{
+	const struct target_set *ts = it->ts;
+
+	while (it->entry < ts->nent) {
+		const struct trange *e = &ts->ent[it->entry];
+		const struct trange *x;
+
+		if (!it->started) {
+			memcpy(it->cur, e->start, 16);
+			it->started = 1;
+		} else if (memcmp(it->cur, e->end, 16) == 0) {
+			it->entry++;
+			it->started = 0;
+			continue;
+		} else {
+			be_inc(it->cur); /* cur < end: cannot wrap */
+		}
+		x = excl_covering(ts, e->family, it->cur);
+		if (x != NULL) {
+			if (memcmp(x->end, e->end, 16) >= 0) {
+				it->entry++;
+				it->started = 0;
+				continue;
+			}
+			/* merged exclusions never touch, so the address after one is not excluded */
+			memcpy(it->cur, x->end, 16);
+			be_inc(it->cur);
+		}
+		be_to_addr(e->family, it->cur, addr);
+		if (target_index != NULL)
+			*target_index = (uint32_t)it->entry;
+		return 1;
+	}
+	return 0;
+}

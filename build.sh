@@ -1,0 +1,47 @@
+#!/bin/sh
+# build.sh — install what is missing (Debian 12, as root), then build watch53 in build/.
+#   ./build.sh          build dependencies, build/watch53
+#   ./build.sh test     also the test dependencies, then the whole test suite (make check)
+# CI=true adds -Werror.
+set -eu
+cd "$(dirname "$0")"
+mode=${1:-build}
+
+build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev libjson-c-dev
+ libpcap-dev libssl-dev libcmocka-dev"
+# servers and tools the integration tests drive inside their own network namespaces
+test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev"
+
+case "$mode" in
+build) want=$build_pkgs ;;
+test) want="$build_pkgs $test_pkgs" ;;
+*) echo "usage: ./build.sh [build|test]" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "build.sh: missing packages:$missing (run as root, or: sudo apt-get install$missing)" >&2
+		exit 1
+	fi
+	echo "build.sh: installing$missing"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+	# Debian starts a freshly installed unbound on port 53; the tests bring their own
+	systemctl disable --now unbound >/dev/null 2>&1 || true
+fi
+
+configure_flags=
+[ "${CI:-}" = true ] && configure_flags=--enable-werror
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] || autoreconf -fi
+mkdir -p build
+cd build
+[ -f Makefile ] || ../configure $configure_flags
+make -j"$(nproc)"
+if [ "$mode" = test ]; then
+	make -j"$(nproc)" check || { cat tests/*.log tests/integration/*.log 2>/dev/null | tail -n 200; exit 1; }
+fi

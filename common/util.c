@@ -1,0 +1,101 @@
+/* util: clocks, strict number and duration parsing, randomness. */
+#include "common/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t util_now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t util_wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
+
+int
+util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+util_parse_duration(const char *s, uint64_t *out_ns)
+{
+	char *end;
+	double v, unit;
+
+	if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '.'))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
+		unit = 1e6;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		unit = 1e9;
+	else if (strcmp(end, "m") == 0)
+		unit = 60e9;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600e9;
+	else
+		return -EINVAL;
+	/* a week is far beyond any timeout or interval that makes sense */
+	if (v * unit > 7.0 * 86400e9)
+		return -ERANGE;
+	*out_ns = (uint64_t)(v * unit + 0.5);
+	return 0;
+}
+
+int
+util_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+const char *
+util_fmt_duration(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < NS_PER_SEC)
+		snprintf(buf, len, "%.0fms", (double)ns / 1e6);
+	else if (ns < 120 * NS_PER_SEC)
+		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
+	else if (ns < 7200 * NS_PER_SEC)
+		snprintf(buf, len, "%.0fm%02.0fs", (double)(ns / (60 * NS_PER_SEC)),
+			 (double)((ns / NS_PER_SEC) % 60));
+	else
+		snprintf(buf, len, "%.1fh", (double)ns / 3600e9);
+	return buf;
+}

@@ -1,0 +1,568 @@
+/*
+ * engine: one epoll loop, a fixed table of probe slots (the concurrency), a min-heap of
+ * slot wake-up times and a token bucket for the packet rate. Addresses are pulled from
+ * the caller only when a whole address (all its modules) fits in the free slots.
+ */
+#define _GNU_SOURCE
+#include "probes/engine.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define MAX_ATTEMPTS 16
+#define EVENT_BATCH 256
+
+struct job {
+	struct probe_result rec;
+	unsigned pending; /* modules not finished */
+	unsigned refs;    /* slots pointing here */
+};
+
+struct probe {
+	struct engine *eng;
+	const struct probe_module *mod;
+	struct job *job;
+	void *priv;
+	unsigned index;      /* slot number */
+	bool active;
+	bool finished;
+	bool retries_stopped;
+	unsigned attempts;   /* sent so far */
+	uint64_t t0;         /* first transmission */
+	uint64_t sent_at[MAX_ATTEMPTS];
+	uint64_t deadline;
+	uint64_t wake;       /* heap key */
+	unsigned heap_pos;   /* index in heap, or UINT32_MAX */
+	struct probe_outcome prov; /* provisional verdict */
+};
+
+struct engine {
+	struct engine_config cfg;
+	int epfd;
+	struct probe *slots;
+	unsigned nslots;
+	unsigned *free_list;
+	unsigned nfree;
+	unsigned *heap;
+	unsigned heap_len;
+	uint8_t *priv_area;
+	size_t priv_stride;
+	/* token bucket */
+	double tokens;
+	double burst;
+	uint64_t tokens_at;
+	struct engine_stats st;
+	uint64_t seq;
+	uint64_t start_ns;
+	volatile sig_atomic_t stop;
+	engine_result_fn result_cb;
+	void *cb_arg;
+};
+
+/* ---- heap of slots keyed by wake time ---- */
+
+static bool
+heap_less(struct engine *e, unsigned a, unsigned b)
+{
+	return e->slots[e->heap[a]].wake < e->slots[e->heap[b]].wake;
+}
+
+static void
+heap_swap(struct engine *e, unsigned a, unsigned b)
+{
+	unsigned t = e->heap[a];
+	e->heap[a] = e->heap[b];
+	e->heap[b] = t;
+	e->slots[e->heap[a]].heap_pos = a;
+	e->slots[e->heap[b]].heap_pos = b;
+}
+
+static void
+heap_up(struct engine *e, unsigned i)
+{
+	while (i > 0) {
+		unsigned parent = (i - 1) / 2;
+		if (!heap_less(e, i, parent))
+			break;
+		heap_swap(e, i, parent);
+		i = parent;
+	}
+}
+
+static void
+heap_down(struct engine *e, unsigned i)
+{
+	for (;;) {
+		unsigned l = 2 * i + 1, r = l + 1, m = i;
+		if (l < e->heap_len && heap_less(e, l, m))
+			m = l;
+		if (r < e->heap_len && heap_less(e, r, m))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(e, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_remove(struct engine *e, struct probe *p)
+{
+	unsigned i = p->heap_pos;
+
+	if (i == UINT32_MAX)
+		return;
+	e->heap_len--;
+	if (i != e->heap_len) {
+		heap_swap(e, i, e->heap_len);
+		heap_down(e, i);
+		heap_up(e, i);
+	}
+	p->heap_pos = UINT32_MAX;
+}
+
+static void
+schedule(struct engine *e, struct probe *p, uint64_t when)
+{
+	p->wake = when;
+	if (p->heap_pos == UINT32_MAX) {
+		p->heap_pos = e->heap_len;
+		e->heap[e->heap_len++] = p->index;
+		heap_up(e, p->heap_pos);
+	} else {
+		heap_down(e, p->heap_pos);
+		heap_up(e, p->heap_pos);
+	}
+}
+
+/* ---- rate limiter ---- */
+
+static void
+tokens_refill(struct engine *e, uint64_t now)
+{
+	if (e->cfg.rate_pps == 0)
+		return;
+	e->tokens += (double)(now - e->tokens_at) * e->cfg.rate_pps / 1e9;
+	if (e->tokens > e->burst)
+		e->tokens = e->burst;
+	e->tokens_at = now;
+}
+
+static bool
+token_take(struct engine *e, uint64_t now)
+{
+	if (e->cfg.rate_pps == 0)
+		return true;
+	tokens_refill(e, now);
+	if (e->tokens < 1.0)
+		return false;
+	e->tokens -= 1.0;
+	return true;
+}
+
+/* When the next whole token will be there. */
+static uint64_t
+token_ready_at(struct engine *e, uint64_t now)
+{
+	if (e->cfg.rate_pps == 0 || e->tokens >= 1.0)
+		return now;
+	return now + (uint64_t)((1.0 - e->tokens) * 1e9 / e->cfg.rate_pps) + 1;
+}
+
+/* ---- module services ---- */
+
+void *probe_priv(struct probe *p) { return p->priv; }
+const struct net_addr *probe_addr(const struct probe *p) { return &p->job->rec.addr; }
+const struct probe_options *probe_opts(const struct probe *p) { return &p->eng->cfg.opts; }
+struct probe_dns_facts *probe_dns(struct probe *p) { return &p->job->rec.dns; }
+
+int
+probe_watch(struct probe *p, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+
+	ev.data.u64 = ((uint64_t)p->index << 32) | (uint32_t)fd;
+	if (epoll_ctl(p->eng->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		return -errno;
+	return 0;
+}
+
+void
+probe_unwatch(struct probe *p, int fd)
+{
+	epoll_ctl(p->eng->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static int64_t
+rtt_for(const struct probe *p, int attempt)
+{
+	if (attempt < 0 || (unsigned)attempt >= p->attempts)
+		return -1;
+	return (int64_t)((util_now_ns() - p->sent_at[attempt]) / 1000);
+}
+
+void
+probe_provisional(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt)
+{
+	p->prov.state = state;
+	p->prov.reason = reason;
+	p->prov.rtt_us = rtt_for(p, attempt);
+}
+
+void
+probe_stop_retries(struct probe *p)
+{
+	p->retries_stopped = true;
+	if (!p->finished)
+		schedule(p->eng, p, p->deadline);
+}
+
+static void
+job_release(struct engine *e, struct job *j)
+{
+	if (--j->refs == 0)
+		free(j);
+	(void)e;
+}
+
+static void
+slot_release(struct engine *e, struct probe *p)
+{
+	heap_remove(e, p);
+	if (p->mod->release)
+		p->mod->release(p);
+	p->active = false;
+	job_release(e, p->job);
+	p->job = NULL;
+	e->free_list[e->nfree++] = p->index;
+	e->st.in_flight--;
+}
+
+void
+probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt)
+{
+	struct engine *e = p->eng;
+	struct job *j = p->job;
+	struct probe_outcome *o;
+
+	if (p->finished)
+		return;
+	p->finished = true;
+	o = &j->rec.out[p->mod->slot];
+	o->state = state;
+	o->reason = reason;
+	o->rtt_us = rtt_for(p, attempt);
+	if (--j->pending == 0) {
+		e->st.finished++;
+		for (unsigned s = 0; s < PROBE_NSLOTS; s++)
+			if (j->rec.out[s].state == PROBE_OPEN) {
+				e->st.open++;
+				break;
+			}
+		if (e->result_cb)
+			e->result_cb(e->cb_arg, &j->rec);
+	}
+	/* the slot is freed by the loop after the callback returns (see reap) */
+	heap_remove(e, p);
+}
+
+/* ---- the loop ---- */
+
+static void
+reap(struct engine *e, struct probe *p)
+{
+	if (p->active && p->finished)
+		slot_release(e, p);
+}
+
+static uint64_t
+attempt_time(const struct engine *e, const struct probe *p, unsigned k)
+{
+	return p->t0 + e->cfg.timeout_ns * k / (e->cfg.retries + 1);
+}
+
+/* Transmit the next attempt if it is due and a token is there; then pick the next wake. */
+static void
+service(struct engine *e, struct probe *p, uint64_t now)
+{
+	unsigned max_attempts = e->cfg.retries + 1;
+
+	if (!p->retries_stopped && p->attempts < max_attempts &&
+	    (p->attempts == 0 || now >= attempt_time(e, p, p->attempts))) {
+		if (!token_take(e, now)) {
+			schedule(e, p, token_ready_at(e, now));
+			return;
+		}
+		unsigned k = p->attempts++;
+		p->sent_at[k] = now;
+		if (k == 0)
+			p->t0 = now;
+		/* the window is measured from the first send; a late (rate-limited)
+		 * retransmission still gets its share of the window to be answered */
+		uint64_t share = e->cfg.timeout_ns / max_attempts;
+		p->deadline = p->t0 + e->cfg.timeout_ns;
+		if (p->deadline < now + share)
+			p->deadline = now + share;
+		e->st.packets++;
+		int rc = p->mod->send(p, k);
+		if (rc < 0) {
+			probe_finish(p, PROBE_FILTERED, PROBE_REASON_ERROR, -1);
+			return;
+		}
+		if (p->finished)
+			return;
+	}
+	if (!p->retries_stopped && p->attempts < max_attempts) {
+		uint64_t next = attempt_time(e, p, p->attempts);
+		schedule(e, p, next < p->deadline ? next : p->deadline);
+		return;
+	}
+	if (now >= p->deadline) {
+		if (p->prov.state != PROBE_STATE_NONE)
+			probe_finish(p, p->prov.state, p->prov.reason, -1);
+		else if (p->mod->on_timeout)
+			p->mod->on_timeout(p);
+		else
+			probe_finish(p, PROBE_FILTERED, PROBE_REASON_NO_RESPONSE, -1);
+		if (!p->finished) /* module broke its contract; do not spin */
+			probe_finish(p, PROBE_FILTERED, PROBE_REASON_NO_RESPONSE, -1);
+		return;
+	}
+	schedule(e, p, p->deadline);
+}
+
+static int
+start_address(struct engine *e, engine_next_fn next, void *arg, uint64_t now)
+{
+	struct net_addr addr;
+	uint32_t tidx = 0;
+	struct job *j;
+	int rc;
+
+	rc = next(arg, &addr, &tidx);
+	if (rc <= 0)
+		return rc;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -ENOMEM;
+	j->rec.addr = addr;
+	j->rec.target_index = tidx;
+	j->rec.seq = e->seq++;
+	j->rec.port = e->cfg.opts.port;
+	for (unsigned s = 0; s < PROBE_NSLOTS; s++)
+		j->rec.out[s].rtt_us = -1;
+	j->pending = e->cfg.nmodules;
+	j->refs = e->cfg.nmodules;
+	e->st.started++;
+	for (unsigned m = 0; m < e->cfg.nmodules; m++) {
+		unsigned idx = e->free_list[--e->nfree];
+		struct probe *p = &e->slots[idx];
+		p->mod = e->cfg.modules[m];
+		p->job = j;
+		p->active = true;
+		p->finished = false;
+		p->retries_stopped = false;
+		p->attempts = 0;
+		p->prov.state = PROBE_STATE_NONE;
+		p->prov.reason = PROBE_REASON_NONE;
+		memset(p->priv, 0, e->priv_stride);
+		e->st.in_flight++;
+		/* first transmission goes through the same path (rate limit included) */
+		schedule(e, p, now);
+	}
+	return 1;
+}
+
+struct engine *
+engine_new(const struct engine_config *cfg, char *err, size_t errlen)
+{
+	struct engine *e = NULL;
+	size_t stride = 0;
+
+	if (cfg->nmodules == 0 || cfg->nmodules > ENGINE_MAX_MODULES) {
+		snprintf(err, errlen, "no probe selected (enable tcp or udp)");
+		return NULL;
+	}
+	if (cfg->retries + 1 > MAX_ATTEMPTS) {
+		snprintf(err, errlen, "retries: at most %d", MAX_ATTEMPTS - 1);
+		return NULL;
+	}
+	if (cfg->timeout_ns == 0) {
+		snprintf(err, errlen, "timeout must be greater than zero");
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		goto nomem;
+	e->cfg = *cfg;
+	e->epfd = -1;
+	/* a whole address must fit, so never fewer slots than modules */
+	e->nslots = cfg->concurrency < cfg->nmodules ? cfg->nmodules : cfg->concurrency;
+	for (unsigned m = 0; m < cfg->nmodules; m++)
+		if (cfg->modules[m]->priv_size > stride)
+			stride = cfg->modules[m]->priv_size;
+	stride = (stride + 15) & ~(size_t)15;
+	if (stride == 0)
+		stride = 16;
+	e->priv_stride = stride;
+	e->slots = calloc(e->nslots, sizeof(*e->slots));
+	e->free_list = calloc(e->nslots, sizeof(*e->free_list));
+	e->heap = calloc(e->nslots, sizeof(*e->heap));
+	e->priv_area = calloc(e->nslots, stride);
+	if (!e->slots || !e->free_list || !e->heap || !e->priv_area)
+		goto nomem;
+	for (unsigned i = 0; i < e->nslots; i++) {
+		struct probe *p = &e->slots[i];
+		p->eng = e;
+		p->index = i;
+		p->heap_pos = UINT32_MAX;
+		p->priv = e->priv_area + (size_t)i * stride;
+		e->free_list[e->nfree++] = e->nslots - 1 - i;
+	}
+	/* a burst of 1 ms worth of packets keeps the rate smooth but cheap to service */
+	e->burst = cfg->rate_pps / 1000.0;
+	if (e->burst < 1.0)
+		e->burst = 1.0;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd == -1) {
+		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+		engine_free(e);
+		return NULL;
+	}
+	return e;
+nomem:
+	snprintf(err, errlen, "out of memory for %u probe slots", cfg->concurrency);
+	engine_free(e);
+	return NULL;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->slots)
+		for (unsigned i = 0; i < e->nslots; i++)
+			if (e->slots[i].active) {
+				e->slots[i].finished = true;
+				slot_release(e, &e->slots[i]);
+			}
+	if (e->epfd != -1)
+		close(e->epfd);
+	free(e->slots);
+	free(e->free_list);
+	free(e->heap);
+	free(e->priv_area);
+	free(e);
+}
+
+void engine_stop(struct engine *e) { e->stop = 1; }
+
+void
+engine_get_stats(const struct engine *e, struct engine_stats *st)
+{
+	*st = e->st;
+	st->elapsed_ns = util_now_ns() - e->start_ns;
+}
+
+int
+engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engine_tick_fn tick,
+	   void *arg)
+{
+	struct epoll_event evs[EVENT_BATCH];
+	bool stream_done = false;
+	uint64_t next_tick;
+	int rc = 0;
+
+	e->result_cb = result;
+	e->cb_arg = arg;
+	e->start_ns = util_now_ns();
+	e->tokens_at = e->start_ns;
+	e->tokens = e->burst;
+	next_tick = e->start_ns + e->cfg.tick_ns;
+
+	for (;;) {
+		uint64_t now = util_now_ns();
+
+		if (e->stop) {
+			rc = -EINTR;
+			break;
+		}
+		/* admit new addresses while whole addresses fit */
+		while (!stream_done && e->nfree >= e->cfg.nmodules) {
+			int r = start_address(e, next, arg, now);
+			if (r < 0) {
+				rc = r;
+				goto out;
+			}
+			if (r == 0)
+				stream_done = true;
+		}
+		if (stream_done && e->st.in_flight == 0)
+			break;
+
+		/* due timers: sends, retransmissions, deadlines */
+		while (e->heap_len > 0) {
+			struct probe *p = &e->slots[e->heap[0]];
+			if (p->wake > now)
+				break;
+			heap_remove(e, p);
+			service(e, p, now);
+			reap(e, p);
+		}
+		if (stream_done && e->st.in_flight == 0)
+			break;
+		if (!stream_done && e->nfree >= e->cfg.nmodules)
+			continue;
+
+		if (e->cfg.tick_ns && tick && now >= next_tick) {
+			engine_get_stats(e, &e->st);
+			tick(arg, &e->st);
+			next_tick = now + e->cfg.tick_ns;
+		}
+
+		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake : now + NS_PER_SEC;
+		if (e->cfg.tick_ns && tick && wake > next_tick)
+			wake = next_tick;
+		struct timespec ts = { 0, 0 };
+		if (wake > now) {
+			uint64_t d = wake - now;
+			ts.tv_sec = (time_t)(d / NS_PER_SEC);
+			ts.tv_nsec = (long)(d % NS_PER_SEC);
+		}
+		int n = epoll_pwait2(e->epfd, evs, EVENT_BATCH, &ts, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
+			int fd = (int)(uint32_t)evs[i].data.u64;
+			struct probe *p = &e->slots[idx];
+			/* a probe finished earlier in this batch: its fds are closed */
+			if (idx >= e->nslots || !p->active || p->finished)
+				continue;
+			p->mod->on_event(p, fd, evs[i].events);
+		}
+		/* free finished slots only after the batch, so no stale event can hit a
+		 * slot that was reused (with a recycled fd number) inside the same batch */
+		for (int i = 0; i < n; i++) {
+			unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
+			if (idx < e->nslots)
+				reap(e, &e->slots[idx]);
+		}
+	}
+out:
+	engine_get_stats(e, &e->st);
+	return rc;
+}

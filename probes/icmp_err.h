@@ -1,0 +1,18 @@
+/* icmp_err: read the socket error queue (IP_RECVERR) and turn ICMP errors into verdicts;
+ * shared by the TCP and UDP probes. */
+#ifndef WATCH53_ICMP_ERR_H
+#define WATCH53_ICMP_ERR_H
+
+#include <stdbool.h>
+
+#include "probes/probe.h"
+
+/* Ask the kernel to queue ICMP errors with their origin on this socket. 0 or -errno. */
+int icmp_err_enable(int fd, int family);
+
+/* Drain the error queue. Returns 1 and sets the state and reason for the most telling ICMP error
+ * from the probed address (port unreachable -> closed, other unreachables -> filtered),
+ * 0 if the queue held no ICMP error, or -errno. */
+int icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason);
+
+#endif

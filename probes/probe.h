@@ -1,0 +1,130 @@
+/*
+ * probe: what a probe module is, what it reports, and the services the engine offers it.
+ * A module is one table entry of callbacks (zmap style); the engine owns the schedule
+ * (when each attempt is sent, the rate limit, the deadline) and the event loop, a module
+ * owns its sockets and its evidence. Nothing here knows about alerts or baselines.
+ */
+#ifndef WATCH53_PROBE_H
+#define WATCH53_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/netaddr.h"
+#include "probes/dns.h"
+
+enum probe_state {
+	PROBE_STATE_NONE = 0, /* not probed */
+	PROBE_OPEN,
+	PROBE_CLOSED,
+	PROBE_FILTERED,
+};
+
+/* Which evidence decided a state (nmap's vocabulary where it has a word for it). */
+enum probe_reason {
+	PROBE_REASON_NONE = 0,
+	PROBE_REASON_SYN_ACK,          /* tcp: handshake completed */
+	PROBE_REASON_RESET,            /* tcp: RST */
+	PROBE_REASON_DNS_REPLY,        /* udp: a DNS reply matching our query */
+	PROBE_REASON_UDP_RESPONSE,     /* udp: a datagram that is not a matching DNS reply */
+	PROBE_REASON_PORT_UNREACH,     /* ICMP port unreachable */
+	PROBE_REASON_HOST_UNREACH,     /* ICMP host unreachable / no route */
+	PROBE_REASON_NET_UNREACH,      /* ICMP network unreachable */
+	PROBE_REASON_PROTO_UNREACH,    /* ICMP protocol unreachable */
+	PROBE_REASON_ADMIN_PROHIBITED, /* ICMP administratively prohibited */
+	PROBE_REASON_NO_RESPONSE,      /* silence until the deadline */
+	PROBE_REASON_ERROR,            /* local failure (see log) */
+};
+
+enum probe_slot { PROBE_SLOT_TCP = 0, PROBE_SLOT_UDP = 1, PROBE_NSLOTS };
+
+const char *probe_state_name(enum probe_state s);   /* "open", "closed", "filtered", "" */
+const char *probe_reason_name(enum probe_reason r); /* "syn-ack", "reset", ... */
+const char *probe_slot_name(enum probe_slot s);     /* "tcp", "udp" */
+
+struct probe_outcome {
+	enum probe_state state;
+	enum probe_reason reason;
+	int64_t rtt_us; /* -1: nothing came back */
+};
+
+/* DNS facts from the UDP probe's reply. valid only for a reply whose ID and question match. */
+struct probe_dns_facts {
+	bool present;    /* some datagram was examined */
+	bool valid;
+	char error[48];  /* why not valid, e.g. "transaction id mismatch" */
+	uint16_t rcode;
+	bool aa, ra, tc;
+};
+
+/* One record per address: the plain struct that leaves probes/. */
+struct probe_result {
+	struct net_addr addr;
+	uint32_t target_index; /* which target produced the address (caller's numbering) */
+	uint64_t seq;          /* order in which the address came out of the target stream */
+	uint16_t port;
+	struct probe_outcome out[PROBE_NSLOTS];
+	struct probe_dns_facts dns;
+};
+
+/* Options shared by all modules of one scan; owned by the engine config. */
+struct probe_options {
+	uint16_t port;
+	uint8_t qname[DNS_MAX_NAME]; /* UDP probe query, wire form */
+	size_t qname_len;
+	uint16_t qtype;
+	bool rd;
+};
+
+struct probe; /* one probe in flight: opaque, reached through the functions below */
+
+/*
+ * A probe module. All callbacks run on the engine thread and must not block.
+ * send:       transmit attempt number `attempt` (0 = first). Attempt 0 opens what the
+ *             module needs; later attempts are retransmissions, spread by the engine
+ *             inside the timeout window. Return 0, or a negative errno for a local
+ *             failure (the engine then finishes the probe with PROBE_REASON_ERROR).
+ *             A module may instead call probe_finish() from here (e.g. immediate refusal).
+ * on_event:   an fd registered with probe_watch() is ready (epoll events).
+ * on_timeout: the deadline passed without probe_finish(). NULL means filtered/no-response.
+ *             It must call probe_finish().
+ * release:    close everything; called exactly once per probe, also for a probe abandoned
+ *             (engine_stop) before its first send: priv is zeroed, so check before closing.
+ */
+struct probe_module {
+	const char *name;
+	enum probe_slot slot;
+	size_t priv_size; /* zeroed per probe; reached with probe_priv() */
+	int (*send)(struct probe *p, unsigned attempt);
+	void (*on_event)(struct probe *p, int fd, uint32_t events);
+	void (*on_timeout)(struct probe *p);
+	void (*release)(struct probe *p);
+};
+
+/* The module table; lookup by name ("tcp", "udp"). NULL if unknown. */
+extern const struct probe_module *const probe_modules[];
+const struct probe_module *probe_module_find(const char *name);
+extern const struct probe_module probe_module_tcp;
+extern const struct probe_module probe_module_udp;
+
+/* Engine services for modules. */
+void *probe_priv(struct probe *p);
+const struct net_addr *probe_addr(const struct probe *p);
+const struct probe_options *probe_opts(const struct probe *p);
+/* Register/unregister an fd with the loop. 0 or -errno. */
+int probe_watch(struct probe *p, int fd, uint32_t epoll_events);
+void probe_unwatch(struct probe *p, int fd);
+/* Report the verdict. `attempt` is the attempt the evidence answers, for the RTT;
+ * -1 when nothing came back. Later calls for a finished probe are ignored. */
+void probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt);
+/* Record an intermediate verdict (e.g. a non-matching datagram proved the port open) that
+ * becomes final at the deadline unless probe_finish() comes first. */
+void probe_provisional(struct probe *p, enum probe_state state, enum probe_reason reason,
+		       int attempt);
+/* Stop further retransmissions (evidence arrived, but the probe waits for something better). */
+void probe_stop_retries(struct probe *p);
+/* The DNS facts of this probe's result record, for the module to fill. */
+struct probe_dns_facts *probe_dns(struct probe *p);
+
+#endif

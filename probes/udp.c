@@ -1,0 +1,199 @@
+/*
+ * udp: a real DNS query over a connected UDP socket. Connecting makes the kernel drop
+ * datagrams from anyone but the probed address and port, and deliver that flow's ICMP
+ * errors to us. Each attempt carries its own random transaction ID, so a reply tells
+ * which attempt it answers (exact RTT) and no reply is trusted by source alone for facts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "probes/dns.h"
+#include "probes/icmp_err.h"
+#include "probes/probe.h"
+
+#define UDP_MAX_ATTEMPTS 16
+#define UDP_EDNS_SIZE 1232 /* DNS flag day 2020: avoids fragmentation */
+#define UDP_READS_PER_EVENT 8
+
+struct udp_priv {
+	int fd;
+	bool have_fd; /* priv starts zeroed, and 0 is a valid fd */
+	uint16_t ids[UDP_MAX_ATTEMPTS];
+	unsigned nids;
+	uint8_t query[DNS_HEADER_LEN + DNS_MAX_NAME + 4 + 16];
+	int query_len;
+};
+
+static int
+udp_send(struct probe *p, unsigned attempt)
+{
+	struct udp_priv *up = probe_priv(p);
+	const struct probe_options *o = probe_opts(p);
+	const struct net_addr *a = probe_addr(p);
+	struct dns_query_params q = {
+		.qname = o->qname, .qname_len = o->qname_len, .qtype = o->qtype,
+		.qclass = DNS_CLASS_IN, .rd = o->rd, .edns_udp_size = UDP_EDNS_SIZE,
+	};
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int rc;
+
+	if (attempt == 0) {
+		up->fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (up->fd == -1)
+			return -errno;
+		up->have_fd = true;
+		icmp_err_enable(up->fd, a->family);
+		sslen = net_addr_to_sockaddr(a, o->port, &ss);
+		/* the kernel picks a random ephemeral source port at connect time */
+		if (connect(up->fd, (struct sockaddr *)&ss, sslen) == -1) {
+			int e = errno;
+			if (e == ENETUNREACH || e == EHOSTUNREACH) {
+				probe_finish(p, PROBE_FILTERED,
+					     e == ENETUNREACH ? PROBE_REASON_NET_UNREACH
+							      : PROBE_REASON_HOST_UNREACH, -1);
+				return 0;
+			}
+			return -e;
+		}
+		rc = probe_watch(p, up->fd, EPOLLIN);
+		if (rc < 0)
+			return rc;
+	}
+	if (attempt >= UDP_MAX_ATTEMPTS)
+		return 0;
+	rc = util_random(&q.id, sizeof(q.id));
+	if (rc < 0)
+		return rc;
+	up->ids[attempt] = q.id;
+	up->nids = attempt + 1;
+	up->query_len = dns_build_query(up->query, sizeof(up->query), &q);
+	if (up->query_len < 0)
+		return -EINVAL;
+	if (send(up->fd, up->query, (size_t)up->query_len, 0) == -1) {
+		enum probe_state st;
+		enum probe_reason why;
+		/* an ICMP error for an earlier attempt is reported on this send */
+		if (icmp_err_read(up->fd, &st, &why) == 1) {
+			probe_finish(p, st, why, (int)attempt - 1);
+			return 0;
+		}
+		if (errno == ECONNREFUSED) {
+			probe_finish(p, PROBE_CLOSED, PROBE_REASON_PORT_UNREACH, (int)attempt - 1);
+			return 0;
+		}
+		return -errno;
+	}
+	return 0;
+}
+
+/* Which attempt does this reply answer? -1 if none. */
+static int
+udp_match(const struct udp_priv *up, const struct probe_options *o, const struct dns_reply *r,
+	  int *why)
+{
+	int last = DNS_E_ID_MISMATCH;
+
+	for (unsigned i = 0; i < up->nids; i++) {
+		int rc = dns_reply_matches(r, up->ids[i], o->qname, o->qname_len, o->qtype,
+					   DNS_CLASS_IN);
+		if (rc == 0)
+			return (int)i;
+		if (rc == DNS_E_QUESTION_MISMATCH)
+			last = rc;
+	}
+	*why = last;
+	return -1;
+}
+
+static void
+udp_datagram(struct probe *p, const uint8_t *buf, size_t len)
+{
+	struct udp_priv *up = probe_priv(p);
+	struct probe_dns_facts *f = probe_dns(p);
+	struct dns_reply r;
+	int rc, attempt, why = 0;
+
+	f->present = true;
+	rc = dns_parse_reply(buf, len, &r);
+	if (rc == 0) {
+		attempt = udp_match(up, probe_opts(p), &r, &why);
+		if (attempt >= 0) {
+			f->valid = true;
+			f->error[0] = '\0';
+			f->rcode = (uint16_t)r.rcode;
+			f->aa = (r.hdr.flags & DNS_FLAG_AA) != 0;
+			f->ra = (r.hdr.flags & DNS_FLAG_RA) != 0;
+			f->tc = (r.hdr.flags & DNS_FLAG_TC) != 0;
+			probe_finish(p, PROBE_OPEN, PROBE_REASON_DNS_REPLY, attempt);
+			return;
+		}
+		rc = why;
+	}
+	/* a datagram from the probed address and port proves the port open, but its
+	 * content is not trusted: keep listening for a reply that matches until the
+	 * deadline, without retransmitting to a port we know answers */
+	if (!f->valid) {
+		snprintf(f->error, sizeof(f->error), "%s", dns_strerror(rc));
+		probe_provisional(p, PROBE_OPEN, PROBE_REASON_UDP_RESPONSE, (int)up->nids - 1);
+		probe_stop_retries(p);
+	}
+}
+
+static void
+udp_on_event(struct probe *p, int fd, uint32_t events)
+{
+	uint8_t buf[65536];
+
+	if (events & EPOLLERR) {
+		enum probe_state st;
+		enum probe_reason why;
+		if (icmp_err_read(fd, &st, &why) == 1) {
+			struct udp_priv *up = probe_priv(p);
+			probe_finish(p, st, why, (int)up->nids - 1);
+			return;
+		}
+	}
+	for (int i = 0; i < UDP_READS_PER_EVENT; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ECONNREFUSED) {
+				struct udp_priv *up = probe_priv(p);
+				probe_finish(p, PROBE_CLOSED, PROBE_REASON_PORT_UNREACH,
+					     (int)up->nids - 1);
+			}
+			return;
+		}
+		udp_datagram(p, buf, (size_t)n);
+		if (probe_dns(p)->valid)
+			return;
+	}
+}
+
+static void
+udp_release(struct probe *p)
+{
+	struct udp_priv *up = probe_priv(p);
+
+	if (up->have_fd)
+		close(up->fd);
+	up->have_fd = false;
+}
+
+const struct probe_module probe_module_udp = {
+	.name = "udp",
+	.slot = PROBE_SLOT_UDP,
+	.priv_size = sizeof(struct udp_priv),
+	.send = udp_send,
+	.on_event = udp_on_event,
+	.on_timeout = NULL,
+	.release = udp_release,
+};

@@ -1,0 +1,127 @@
+/* test_util: number/duration parsing and address helpers of common/. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "common/netaddr.h"
+#include "common/util.h"
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		uint64_t ns;
+	} cases[] = {
+		{ "800ms", 0, 800 * NS_PER_MS }, { "2s", 0, 2 * NS_PER_SEC },
+		{ "1.5s", 0, 1500 * NS_PER_MS }, { "5m", 0, 300 * NS_PER_SEC },
+		{ "1h", 0, 3600 * NS_PER_SEC },  { "3", 0, 3 * NS_PER_SEC },
+		{ "0ms", 0, 0 },                 { "5x", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },              { "-1s", -EINVAL, 0 },
+		{ "s", -EINVAL, 0 },             { "1 s", -EINVAL, 0 },
+		{ "nan", -EINVAL, 0 },           { "1000h", -ERANGE, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t ns = 12345;
+		int rc = util_parse_duration(cases[i].text, &ns);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0)
+			assert_int_equal(ns, cases[i].ns);
+		else
+			assert_int_equal(ns, 12345); /* untouched on error */
+	}
+}
+
+static void
+test_uints(void **state)
+{
+	uint64_t v = 0;
+	(void)state;
+	assert_int_equal(util_parse_uint("53", 1, 65535, &v), 0);
+	assert_int_equal(v, 53);
+	assert_int_equal(util_parse_uint("0", 1, 65535, &v), -ERANGE);
+	assert_int_equal(util_parse_uint("65536", 1, 65535, &v), -ERANGE);
+	assert_int_equal(util_parse_uint("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(util_parse_uint("-1", 0, 10, &v), -EINVAL);
+	assert_int_equal(util_parse_uint("+1", 0, 10, &v), -EINVAL);
+	assert_int_equal(util_parse_uint("12a", 0, 100, &v), -EINVAL);
+	assert_int_equal(util_parse_uint("", 0, 100, &v), -EINVAL);
+	assert_int_equal(util_parse_uint(" 1", 0, 100, &v), -EINVAL);
+}
+
+static void
+test_netaddr(void **state)
+{
+	struct net_addr a, b;
+	struct sockaddr_storage ss;
+	char buf[NETADDR_STRLEN];
+	uint16_t port = 0;
+	(void)state;
+
+	assert_int_equal(net_addr_parse("127.53.0.9", &a), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_string_equal(net_addr_str(&a, buf, sizeof(buf)), "127.53.0.9");
+	assert_true(net_addr_is_loopback(&a));
+	assert_int_equal(net_addr_parse("fd53::2", &b), 0);
+	assert_int_equal(b.family, AF_INET6);
+	assert_false(net_addr_is_loopback(&b));
+	assert_true(net_addr_cmp(&a, &b) < 0);
+	assert_int_equal(net_addr_parse("::1", &b), 0);
+	assert_true(net_addr_is_loopback(&b));
+	assert_int_equal(net_addr_parse("::ffff:127.0.0.53", &b), 0);
+	assert_true(net_addr_is_loopback(&b));
+	assert_int_equal(net_addr_parse("0.0.0.0", &b), 0);
+	assert_true(net_addr_is_any(&b));
+	assert_int_equal(net_addr_parse("::", &b), 0);
+	assert_true(net_addr_is_any(&b));
+	assert_int_equal(net_addr_parse("127.0.0.256", &b), -EINVAL);
+	assert_int_equal(net_addr_parse("example.test", &b), -EINVAL);
+
+	socklen_t len = net_addr_to_sockaddr(&a, 53, &ss);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(net_addr_from_sockaddr((struct sockaddr *)&ss, &b, &port), 0);
+	assert_int_equal(port, 53);
+	assert_int_equal(net_addr_cmp(&a, &b), 0);
+}
+
+static void
+test_format_duration(void **state)
+{
+	char buf[32];
+	(void)state;
+	assert_string_equal(util_fmt_duration(850 * NS_PER_MS, buf, sizeof(buf)), "850ms");
+	assert_string_equal(util_fmt_duration(1200 * NS_PER_MS, buf, sizeof(buf)), "1.2s");
+	assert_string_equal(util_fmt_duration(185 * NS_PER_SEC, buf, sizeof(buf)), "3m05s");
+}
+
+static void
+test_random_differs(void **state)
+{
+	uint8_t a[16], b[16];
+	(void)state;
+	assert_int_equal(util_random(a, sizeof(a)), 0);
+	assert_int_equal(util_random(b, sizeof(b)), 0);
+	assert_memory_not_equal(a, b, sizeof(a));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_uints),
+		cmocka_unit_test(test_netaddr),
+		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_random_differs),
+	};
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
