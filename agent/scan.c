@@ -49,12 +49,21 @@ scan_opts_init(struct scan_opts *o)
 }
 
 struct collect_ctx {
+	engine_next_fn next; /* the caller's stream, behind the engine's single argument */
+	void *next_arg;
 	struct scan_collect *c;
 	uint64_t total;
 	bool progress;
 	bool drawn;
 	int err;
 };
+
+static int
+collect_next(void *arg, struct net_addr *addr, uint32_t *target_index)
+{
+	struct collect_ctx *cx = arg;
+	return cx->next(cx->next_arg, addr, target_index);
+}
 
 static void
 collect_result(void *arg, const struct probe_result *r)
@@ -133,7 +142,8 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 {
 	struct engine_config ec;
 	struct engine *e = NULL;
-	struct collect_ctx cx = { .c = out, .total = total, .progress = o->progress };
+	struct collect_ctx cx = { .next = next, .next_arg = arg, .c = out, .total = total,
+				  .progress = o->progress };
 	struct sigaction sa, old_int, old_term;
 	struct engine_stats st;
 	int rc, qlen;
@@ -177,7 +187,7 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	scan_engine = e;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	rc = engine_run(e, next, collect_result, collect_tick, &cx);
+	rc = engine_run(e, collect_next, collect_result, collect_tick, &cx);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	scan_engine = NULL;

@@ -446,8 +446,10 @@ dns_parse_header(const uint8_t *msg, size_t len, struct dns_header *out)
 	struct rcur c = { .buf = msg, .len = len, .pos = 0 };
 	int rc;
 
-	if (msg == NULL || out == NULL)
+	if (out == NULL)
 		return DNS_E_INVALID;
+	if (msg == NULL)
+		return DNS_E_SHORT; /* no message is an empty one: nothing to read */
 	if ((rc = rcur_u16(&c, &out->id)) < 0 || (rc = rcur_u16(&c, &out->flags)) < 0 ||
 	    (rc = rcur_u16(&c, &out->qdcount)) < 0 || (rc = rcur_u16(&c, &out->ancount)) < 0 ||
 	    (rc = rcur_u16(&c, &out->nscount)) < 0 || (rc = rcur_u16(&c, &out->arcount)) < 0)
@@ -722,7 +724,7 @@ dns_parse_reply(const uint8_t *msg, size_t len, struct dns_reply *out)
 	struct rcur c = { .buf = msg, .len = len, .pos = DNS_HEADER_LEN };
 	int rc;
 
-	if (msg == NULL || out == NULL)
+	if (out == NULL)
 		return DNS_E_INVALID;
 	memset(out, 0, sizeof(*out));
 	if ((rc = dns_parse_header(msg, len, &out->hdr)) < 0)

@@ -41,6 +41,8 @@ struct probe {
 	uint64_t deadline;
 	uint64_t wake;       /* heap key */
 	unsigned heap_pos;   /* index in heap, or UINT32_MAX */
+	bool queued;         /* waiting for a rate token */
+	unsigned q_prev, q_next;
 	struct probe_outcome prov; /* provisional verdict */
 };
 
@@ -55,6 +57,9 @@ struct engine {
 	unsigned heap_len;
 	uint8_t *priv_area;
 	size_t priv_stride;
+	/* probes whose transmission is due but no token is there, oldest first: a FIFO
+	 * instead of the heap, so a tight rate costs O(1) per packet, not a heap pass */
+	unsigned q_head, q_tail;
 	/* token bucket */
 	double tokens;
 	double burst;
@@ -141,6 +146,41 @@ schedule(struct engine *e, struct probe *p, uint64_t when)
 		heap_down(e, p->heap_pos);
 		heap_up(e, p->heap_pos);
 	}
+}
+
+/* ---- send queue (intrusive doubly linked list of slots) ---- */
+
+#define Q_NONE UINT32_MAX
+
+static void
+queue_push(struct engine *e, struct probe *p)
+{
+	if (p->queued)
+		return;
+	p->queued = true;
+	p->q_next = Q_NONE;
+	p->q_prev = e->q_tail;
+	if (e->q_tail != Q_NONE)
+		e->slots[e->q_tail].q_next = p->index;
+	else
+		e->q_head = p->index;
+	e->q_tail = p->index;
+}
+
+static void
+queue_unlink(struct engine *e, struct probe *p)
+{
+	if (!p->queued)
+		return;
+	if (p->q_prev != Q_NONE)
+		e->slots[p->q_prev].q_next = p->q_next;
+	else
+		e->q_head = p->q_next;
+	if (p->q_next != Q_NONE)
+		e->slots[p->q_next].q_prev = p->q_prev;
+	else
+		e->q_tail = p->q_prev;
+	p->queued = false;
 }
 
 /* ---- rate limiter ---- */
@@ -237,6 +277,7 @@ static void
 slot_release(struct engine *e, struct probe *p)
 {
 	heap_remove(e, p);
+	queue_unlink(e, p);
 	if (p->mod->release)
 		p->mod->release(p);
 	p->active = false;
@@ -246,20 +287,17 @@ slot_release(struct engine *e, struct probe *p)
 	e->st.in_flight--;
 }
 
-void
-probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt)
+/* Record the verdict of one module; the address's record is complete when all are in. */
+static void
+finish_with(struct probe *p, const struct probe_outcome *verdict)
 {
 	struct engine *e = p->eng;
 	struct job *j = p->job;
-	struct probe_outcome *o;
 
 	if (p->finished)
 		return;
 	p->finished = true;
-	o = &j->rec.out[p->mod->slot];
-	o->state = state;
-	o->reason = reason;
-	o->rtt_us = rtt_for(p, attempt);
+	j->rec.out[p->mod->slot] = *verdict;
 	if (--j->pending == 0) {
 		e->st.finished++;
 		for (unsigned s = 0; s < PROBE_NSLOTS; s++)
@@ -270,8 +308,17 @@ probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, 
 		if (e->result_cb)
 			e->result_cb(e->cb_arg, &j->rec);
 	}
-	/* the slot is freed by the loop after the callback returns (see reap) */
+	/* the slot itself is freed by the loop after the callback returns (see reap) */
 	heap_remove(e, p);
+	queue_unlink(e, p);
+}
+
+void
+probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt)
+{
+	struct probe_outcome o = { state, reason, rtt_for(p, attempt) };
+
+	finish_with(p, &o);
 }
 
 /* ---- the loop ---- */
@@ -298,7 +345,7 @@ service(struct engine *e, struct probe *p, uint64_t now)
 	if (!p->retries_stopped && p->attempts < max_attempts &&
 	    (p->attempts == 0 || now >= attempt_time(e, p, p->attempts))) {
 		if (!token_take(e, now)) {
-			schedule(e, p, token_ready_at(e, now));
+			queue_push(e, p);
 			return;
 		}
 		unsigned k = p->attempts++;
@@ -327,7 +374,7 @@ service(struct engine *e, struct probe *p, uint64_t now)
 	}
 	if (now >= p->deadline) {
 		if (p->prov.state != PROBE_STATE_NONE)
-			probe_finish(p, p->prov.state, p->prov.reason, -1);
+			finish_with(p, &p->prov);
 		else if (p->mod->on_timeout)
 			p->mod->on_timeout(p);
 		else
@@ -375,8 +422,8 @@ start_address(struct engine *e, engine_next_fn next, void *arg, uint64_t now)
 		p->prov.reason = PROBE_REASON_NONE;
 		memset(p->priv, 0, e->priv_stride);
 		e->st.in_flight++;
-		/* first transmission goes through the same path (rate limit included) */
-		schedule(e, p, now);
+		/* first transmission waits for a token like every other */
+		queue_push(e, p);
 	}
 	return 1;
 }
@@ -428,6 +475,7 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 		e->free_list[e->nfree++] = e->nslots - 1 - i;
 	}
 	/* a burst of 1 ms worth of packets keeps the rate smooth but cheap to service */
+	e->q_head = e->q_tail = Q_NONE;
 	e->burst = cfg->rate_pps / 1000.0;
 	if (e->burst < 1.0)
 		e->burst = 1.0;
@@ -509,7 +557,19 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		if (stream_done && e->st.in_flight == 0)
 			break;
 
-		/* due timers: sends, retransmissions, deadlines */
+		/* transmissions waiting for a token, oldest first */
+		while (e->q_head != Q_NONE) {
+			struct probe *p = &e->slots[e->q_head];
+			if (e->cfg.rate_pps) {
+				tokens_refill(e, now);
+				if (e->tokens < 1.0)
+					break;
+			}
+			queue_unlink(e, p);
+			service(e, p, now);
+			reap(e, p);
+		}
+		/* due timers: retransmissions, deadlines */
 		while (e->heap_len > 0) {
 			struct probe *p = &e->slots[e->heap[0]];
 			if (p->wake > now)
@@ -530,6 +590,8 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		}
 
 		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake : now + NS_PER_SEC;
+		if (e->q_head != Q_NONE && token_ready_at(e, now) < wake)
+			wake = token_ready_at(e, now);
 		if (e->cfg.tick_ns && tick && wake > next_tick)
 			wake = next_tick;
 		struct timespec ts = { 0, 0 };

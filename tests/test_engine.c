@@ -353,6 +353,9 @@ test_provisional_becomes_final_at_deadline(void **state)
 	for (unsigned i = 0; i < 2; i++) {
 		assert_int_equal(T.recs[i].out[PROBE_SLOT_UDP].state, PROBE_OPEN);
 		assert_int_equal(T.recs[i].out[PROBE_SLOT_UDP].reason, PROBE_REASON_UDP_RESPONSE);
+		/* the RTT of the provisional evidence survives into the final verdict */
+		assert_true(T.recs[i].out[PROBE_SLOT_UDP].rtt_us >= 0);
+		assert_true(T.recs[i].out[PROBE_SLOT_UDP].rtt_us < 60000);
 		assert_int_equal(T.nsend[i], 1); /* retries stopped */
 	}
 	engine_free(e);

@@ -145,6 +145,8 @@ static const struct parse_case parse_cases[] = {
 	{ "fd53::/126", 0, NULL, 1, 4, 0 },
 	{ "fd53::/128", 0, NULL, 1, 1, 0 },
 	{ "::/65", 0, NULL, 1, 1ull << 63, 0 },
+	{ "::/64", 0, NULL, 1, UINT64_MAX, 0 },	/* 2^64 saturates */
+	{ "::-1::", 0, NULL, 1, UINT64_MAX, 0 },	/* 2^112 + 1, low 64 bits of the span 0 */
 	{ "ns1.example.test", 0, NULL, 3, 3, 1 },
 	{ "ns1.example.test.", 0, NULL, 1, 1, 1 },
 	{ "my_host-1.example.test", 0, NULL, 1, 1, 1 },
@@ -505,6 +507,13 @@ test_saturation(void **state)
 		assert_int_equal(targets_iter_next(&it, &a, NULL), 1);
 		assert_string_equal(str(&a, buf), first[i]);
 	}
+	/* a hole in the middle leaves two gaps of 2^127 - 1: the sum must not wrap */
+	assert_int_equal(targets_exclude(ts, "8000::", err, sizeof(err)), 0);
+	assert_int_equal(targets_total(ts), UINT64_MAX);
+	/* with the last address gone too, nothing after the gaps saturates the sum for us */
+	assert_int_equal(targets_exclude(ts, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", err,
+					 sizeof(err)), 0);
+	assert_int_equal(targets_total(ts), UINT64_MAX);
 	/* 2^64 does not fit either; two /1 exclusions take everything */
 	assert_int_equal(targets_add(ts, "::/64", NULL, err, sizeof(err)), 0);
 	assert_int_equal(targets_total(ts), UINT64_MAX);

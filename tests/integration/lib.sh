@@ -97,12 +97,12 @@ w53_proc_alive() {
 }
 
 w53_cleanup() {
-    local rc=$? i pid alive
+    local rc=$? pid alive
     [ -n "$W53_CLEANED" ] && return
     W53_CLEANED=1
     trap - EXIT INT TERM
     for pid in "${W53_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for i in $(seq 1 30); do            # at most 3 s for a clean exit
+    for _ in $(seq 1 30); do            # at most 3 s for a clean exit
         alive=0
         for pid in "${W53_PIDS[@]}"; do w53_proc_alive "$pid" && alive=1; done
         [ "$alive" = 0 ] && break
@@ -292,7 +292,7 @@ resp_log() { printf '%s/resp-%s.log' "$W53_TMP" "$(printf '%s' "$1" | tr ':' '_'
 # pidfile exists (written after every socket is bound).
 start_responder() {
     local addr=$1 mode=$2; shift 2
-    local tag i
+    local tag
     tag=$(printf '%s' "$addr" | tr ':' '_')
     local pidf="$W53_TMP/resp-$tag.pid" log
     log=$(resp_log "$addr")
@@ -301,7 +301,7 @@ start_responder() {
         "$W53_PYTHON" "$TESTS_DIR/responder.py" --addr "$addr" --mode "$mode" \
         --pidfile "$pidf" --log "$log" "$@"
     local pid=$W53_LASTPID
-    for i in $(seq 1 $((W53_WAIT_SECS * 10))); do
+    for _ in $(seq 1 $((W53_WAIT_SECS * 10))); do
         [ -s "$pidf" ] && break
         w53_check_alive "$pid" "responder $addr" "$W53_TMP/resp-$tag.stderr.log"
         sleep 0.1
@@ -337,32 +337,33 @@ table inet w53test {
 EOF
 }
 
-_nft_daddr() { case $1 in *:*) echo "ip6 daddr $1" ;; *) echo "ip daddr $1" ;; esac; }
+# _nft_daddr ADDR: the rule's destination match, in the array NFT_M.
+_nft_daddr() { case $1 in *:*) NFT_M=(ip6 daddr "$1") ;; *) NFT_M=(ip daddr "$1") ;; esac; }
 _nft_add() { nsx nft add rule inet w53test input "$@" || w53_fail "nft add rule $*"; }
 
 # nft_closed ADDR: TCP answered by a reset, UDP by ICMP port unreachable ("closed").
 nft_closed() {
-    local m; m=$(_nft_daddr "$1")
-    _nft_add $m tcp dport 53 reject with tcp reset
+    _nft_daddr "$1"
+    _nft_add "${NFT_M[@]}" tcp dport 53 reject with tcp reset
     case $1 in
-        *:*) _nft_add $m udp dport 53 reject with icmpv6 type port-unreachable ;;
-        *)   _nft_add $m udp dport 53 reject with icmp type port-unreachable ;;
+        *:*) _nft_add "${NFT_M[@]}" udp dport 53 reject with icmpv6 type port-unreachable ;;
+        *)   _nft_add "${NFT_M[@]}" udp dport 53 reject with icmp type port-unreachable ;;
     esac
 }
 # nft_drop ADDR: silently drop TCP and UDP to port 53 ("filtered", no-response).
 nft_drop() {
-    local m; m=$(_nft_daddr "$1")
-    _nft_add $m meta l4proto '{ tcp, udp }' th dport 53 drop
+    _nft_daddr "$1"
+    _nft_add "${NFT_M[@]}" meta l4proto '{ tcp, udp }' th dport 53 drop
 }
 # nft_admin ADDR: reject TCP and UDP with ICMP administratively prohibited.
 nft_admin() {
-    local m; m=$(_nft_daddr "$1")
-    _nft_add $m meta l4proto '{ tcp, udp }' th dport 53 reject with icmpx type admin-prohibited
+    _nft_daddr "$1"
+    _nft_add "${NFT_M[@]}" meta l4proto '{ tcp, udp }' th dport 53 reject with icmpx type admin-prohibited
 }
 # nft_hostunreach ADDR: reject TCP and UDP with ICMP host unreachable.
 nft_hostunreach() {
-    local m; m=$(_nft_daddr "$1")
-    _nft_add $m meta l4proto '{ tcp, udp }' th dport 53 reject with icmpx type host-unreachable
+    _nft_daddr "$1"
+    _nft_add "${NFT_M[@]}" meta l4proto '{ tcp, udp }' th dport 53 reject with icmpx type host-unreachable
 }
 
 # ---------------------------------------------------------------------------------------------
