@@ -1,0 +1,305 @@
+#!/bin/bash
+# scan_bench.sh - watch53 scan vs nmap: wall time, peak RSS and accuracy on a testbed of N
+# loopback addresses with known port-53 behaviour.  `make bench` runs it (N=4096).
+#
+#   [WATCH53=/path/to/watch53] tests/bench/scan_bench.sh [N]        (as root; N default 4096)
+#
+# What it does, all inside a network namespace it creates and deletes again:
+#   1. lo up, ICMP rate limits off, deep TCP backlogs; N addresses 127.100.0.0 + i, each given a
+#      class from a fixed seed (testbed.py): closed 55% (nft reject: TCP reset, ICMP port
+#      unreachable), filtered 38% (nft drop), open 4% (responder.py: one wildcard DNS server that
+#      answers from the probed address), slow-open 2% (open, every packet to it held back
+#      BENCH_SLOW_MS by delayer.py: a netem substitute), tcp-only 0.5%, udp-only 0.5% (open on
+#      one protocol, rejected on the other).  Ground truth: truth.tsv.  The testbed is verified
+#      with an independent client before anything is timed, and again after.
+#   2. times (/usr/bin/time -v: wall clock, peak RSS)
+#        watch53 scan --format jsonl --no-progress @targets.txt             (defaults)
+#        watch53 scan --format jsonl --no-progress BENCH_TUNED_ARGS @targets.txt  (tuned)
+#        nmap -n -Pn -sT -sU -p53 -oX nmap.xml -iL targets.txt
+#   3. accuracy.py: per class and overall, TCP and UDP, each tool against the ground truth.
+#   4. a summary with PASS/FAIL lines: watch53 >= 5x faster than nmap (>= 20x from N=65536),
+#      100% on every deterministic class, peak RSS < 64 MB.  The headline is the defaults run.
+# Exit status: 0 when the benchmark ran (even if a target was missed: see the FAIL lines),
+# 1 when it could not run (not root, missing packages, testbed wrong, no binary).
+#
+# Knobs (environment):
+#   WATCH53              binary under test (default: <repo>/build/watch53); copied before use,
+#                        so a rebuild during the run does not change what is measured
+#   BENCH_SEED           testbed seed (default 53)
+#   BENCH_SLOW_MS        slow-open delay in ms (default 250)
+#   BENCH_TUNED_ARGS     the tuned run's options (default "--rate 0 --concurrency 4096
+#                        --timeout 500ms"); BENCH_TUNED_ARGS=none skips that run
+#   BENCH_SKIP_NMAP=1    do not run nmap (no speed comparison)
+#   BENCH_NMAP_TIMEOUT   seconds nmap may take (default 300 + N/20)
+#   BENCH_W53_TIMEOUT    seconds one watch53 run may take (default 120 + N/100)
+#   BENCH_BIN_WAIT       seconds to wait for a missing binary to appear (default 300)
+#   BENCH_KEEP=1         keep the work directory (results, logs) instead of deleting it
+#   BENCH_OUT=DIR        copy results, logs and the summary to DIR
+#
+# Network safety: every packet goes to 127.100.0.0 + i on lo inside the namespace created here;
+# every wait is bounded in count and in time; the trap kills what was started and deletes the
+# namespace on every exit path.
+
+if [ -z "${BASH_VERSION:-}" ]; then     # `make bench` runs it with sh
+    exec /bin/bash "$0" "$@"
+fi
+set -u
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/../.." && pwd)
+PY=/usr/bin/python3
+: "${WATCH53:=$REPO/build/watch53}"
+: "${BENCH_SEED:=53}"
+: "${BENCH_SLOW_MS:=250}"
+: "${BENCH_TUNED_ARGS:=--rate 0 --concurrency 4096 --timeout 500ms}"
+: "${BENCH_SKIP_NMAP:=}"
+: "${BENCH_BIN_WAIT:=300}"
+: "${BENCH_KEEP:=}"
+: "${BENCH_OUT:=}"
+
+N=${1:-4096}
+case $N in
+    ''|*[!0-9]*) echo "usage: scan_bench.sh [N]   (N: number of addresses, 1..1048576)" >&2; exit 2 ;;
+esac
+if [ "$N" -lt 1 ] || [ "$N" -gt 1048576 ]; then
+    echo "scan_bench: N must be within 1..1048576" >&2; exit 2
+fi
+case $BENCH_SLOW_MS in ''|*[!0-9]*) echo "scan_bench: BENCH_SLOW_MS must be an integer" >&2; exit 2 ;; esac
+: "${BENCH_NMAP_TIMEOUT:=$((300 + N / 20))}"
+: "${BENCH_W53_TIMEOUT:=$((120 + N / 100))}"
+
+say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf 'scan_bench: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites
+
+[ "$(id -u)" = 0 ] || die "must run as root (network namespace, nftables, port 53, raw sockets)"
+
+pkg_ok() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+missing=()
+for p in nftables iproute2 python3-dnslib time; do
+    pkg_ok "$p" || missing+=("$p")
+done
+if ! pkg_ok nmap; then
+    say "nmap is not installed: apt-get install -y nmap"
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y nmap >/dev/null 2>&1 \
+        || missing+=("nmap")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    die "missing packages: ${missing[*]} (apt-get install ${missing[*]})"
+fi
+for c in ip nft nmap timeout; do
+    command -v "$c" >/dev/null 2>&1 || die "command not found: $c"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
+[ -x "$PY" ] || die "$PY not found"
+"$PY" -c 'import dnslib' 2>/dev/null || die "$PY cannot import dnslib (apt-get install python3-dnslib)"
+
+# The binary: wait (bounded) if it is being rebuilt right now.
+waited=0
+while [ ! -x "$WATCH53" ] && [ "$waited" -lt "$BENCH_BIN_WAIT" ]; do
+    [ "$waited" = 0 ] && say "waiting up to ${BENCH_BIN_WAIT}s for $WATCH53 to appear"
+    sleep 10
+    waited=$((waited + 10))
+done
+[ -x "$WATCH53" ] || die "WATCH53=$WATCH53 is not an executable (build it first: ./build.sh)"
+
+# ---------------------------------------------------------------------------------------------
+# Work dir, namespace, cleanup
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/w53bench.XXXXXX") || die "mktemp failed"
+NS="w53bench-$$"
+NS_MADE=""
+PIDS=()
+CLEANED=""
+BENCH_OK=""
+
+cleanup() {
+    local rc=$? pid i alive
+    [ -n "$CLEANED" ] && return
+    CLEANED=1
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for i in $(seq 1 50); do                        # at most 5 s for a clean exit
+        alive=0
+        for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+    if [ -n "$NS_MADE" ]; then
+        # Anything still inside our namespace was started by this script.
+        for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        ip netns del "$NS" 2>/dev/null || echo "scan_bench: warning: could not delete netns $NS" >&2
+    fi
+    if [ -n "$BENCH_OUT" ] && [ -d "$WORK" ]; then
+        mkdir -p "$BENCH_OUT" && cp -a "$WORK"/. "$BENCH_OUT"/ 2>/dev/null \
+            && echo "scan_bench: results copied to $BENCH_OUT"
+    fi
+    if [ -d "$WORK" ]; then
+        if [ -n "$BENCH_KEEP" ] || [ -z "$BENCH_OK" ]; then
+            echo "scan_bench: work directory kept: $WORK"
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+nsx() { ip netns exec "$NS" "$@"; }
+
+ip netns add "$NS" || die "cannot create network namespace $NS"
+NS_MADE=1
+nsx ip link set lo up || die "cannot bring lo up in $NS"
+# ICMP errors are what make "closed" visible: no rate limit may eat them (the kernel exempts
+# loopback from the per-destination limit, not from the global one; ratemask=0 exempts all).
+# Deep accept/SYN queues so the open class never loses a handshake to a full backlog.
+for kv in net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
+          net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000 \
+          net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
+          "net.ipv4.ip_local_port_range=1024 65535"; do
+    nsx sysctl -q -w "$kv" >/dev/null 2>&1 || say "note: could not set $kv"
+done
+
+# A private copy of the binary: a rebuild during the run must not change what is measured.
+cp "$WATCH53" "$WORK/watch53" || die "cannot copy $WATCH53"
+W53="$WORK/watch53"
+W53_VERSION=$("$W53" --version 2>&1 | head -n 1)
+
+say "N=$N, namespace $NS, work dir $WORK"
+say "watch53: $WATCH53 ($W53_VERSION, $(stat -c '%y' "$WATCH53" | cut -d. -f1), sha256 $(sha256sum "$W53" | cut -c1-12))"
+say "nmap: $(nmap --version | head -n 1)"
+
+# ---------------------------------------------------------------------------------------------
+# Testbed
+
+"$PY" "$BENCH_DIR/testbed.py" gen --n "$N" --seed "$BENCH_SEED" --dir "$WORK" \
+    || die "testbed generation failed"
+nsx nft -f "$WORK/nft.conf" || die "nft rejected $WORK/nft.conf"
+
+# start_bg NAME PIDFILE CMD...: start CMD in the namespace, wait (bounded) for its pidfile.
+start_bg() {
+    local name=$1 pidf=$2 i pid; shift 2
+    nsx "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    for i in $(seq 1 100); do                       # at most 10 s
+        [ -s "$pidf" ] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log" >&2; die "$name exited during start-up"; }
+        sleep 0.1
+    done
+    [ -s "$pidf" ] || die "$name not ready after 10 s"
+    eval "PID_$name=$pid"
+}
+RUNTIME_BOUND=$((BENCH_NMAP_TIMEOUT + 3 * BENCH_W53_TIMEOUT + 600))
+start_bg responder "$WORK/responder.pid" \
+    "$PY" "$BENCH_DIR/responder.py" --pidfile "$WORK/responder.pid" --max-runtime "$RUNTIME_BOUND"
+start_bg delayer "$WORK/delayer.pid" \
+    "$PY" "$BENCH_DIR/delayer.py" --delay-ms "$BENCH_SLOW_MS" --pidfile "$WORK/delayer.pid" \
+    --max-runtime "$RUNTIME_BOUND"
+
+servers_alive() {
+    local ok=0
+    kill -0 "$PID_responder" 2>/dev/null || { say "responder (pid $PID_responder) is gone"; ok=1; }
+    kill -0 "$PID_delayer" 2>/dev/null || { say "delayer (pid $PID_delayer) is gone"; ok=1; }
+    return $ok
+}
+
+say "verifying the testbed (independent client, sampled per class)"
+nsx timeout 60 "$PY" "$BENCH_DIR/testbed.py" verify --truth "$WORK/truth.tsv" \
+    --slow-ms "$BENCH_SLOW_MS" | tee "$WORK/verify-before.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || die "testbed does not match its ground truth: not timing anything"
+
+# ---------------------------------------------------------------------------------------------
+# Timed runs
+
+NOFILE=$(ulimit -n)
+# run_timed LABEL LIMIT OUTFILE CMD...: CMD in the namespace under /usr/bin/time -v, at most
+# LIMIT seconds; stdout to OUTFILE, stderr to LABEL.err, time report to LABEL.time.
+run_timed() {
+    local label=$1 limit=$2 out=$3 rc; shift 3
+    say "run $label: $*"
+    nsx timeout -k 10 "$limit" /usr/bin/time -v -o "$WORK/$label.time" "$@" \
+        >"$out" 2>"$WORK/$label.err" </dev/null
+    rc=$?
+    [ "$rc" = 124 ] && say "run $label: TIMED OUT after ${limit}s"
+    say "run $label: exit $rc, $(grep -F 'Elapsed (wall clock)' "$WORK/$label.time" 2>/dev/null \
+        | sed 's/.*: //') wall, $(grep -F 'Maximum resident' "$WORK/$label.time" 2>/dev/null \
+        | sed 's/.*: //') kB peak RSS, $(wc -l <"$out") output lines"
+    if [ -s "$WORK/$label.err" ]; then
+        say "run $label: stderr (first 5 lines):"
+        head -n 5 "$WORK/$label.err" | sed 's/^/    /'
+    fi
+    servers_alive || say "WARNING: a testbed server died during $label: its results are suspect"
+    sleep 1                                         # let the last replies drain
+}
+
+RUNS=()
+run_timed w53-default "$BENCH_W53_TIMEOUT" "$WORK/w53-default.jsonl" \
+    "$W53" scan --format jsonl --no-progress "@$WORK/targets.txt"
+RUNS+=(--run "watch53-defaults=watch53:$WORK/w53-default.jsonl:$WORK/w53-default.time")
+
+if [ "$BENCH_TUNED_ARGS" != none ]; then
+    # shellcheck disable=SC2086  # word splitting of the option list is intended
+    run_timed w53-tuned "$BENCH_W53_TIMEOUT" "$WORK/w53-tuned.jsonl" \
+        "$W53" scan --format jsonl --no-progress $BENCH_TUNED_ARGS "@$WORK/targets.txt"
+    RUNS+=(--run "watch53-tuned=watch53:$WORK/w53-tuned.jsonl:$WORK/w53-tuned.time")
+fi
+
+BASELINE=()
+if [ -z "$BENCH_SKIP_NMAP" ]; then
+    run_timed nmap "$BENCH_NMAP_TIMEOUT" "$WORK/nmap.out" \
+        nmap -n -Pn -sT -sU -p53 -oX "$WORK/nmap.xml" -iL "$WORK/targets.txt"
+    RUNS+=(--run "nmap=nmap:$WORK/nmap.xml:$WORK/nmap.time")
+    BASELINE=(--baseline nmap)
+fi
+
+say "re-verifying the testbed after the runs"
+nsx timeout 60 "$PY" "$BENCH_DIR/testbed.py" verify --truth "$WORK/truth.tsv" \
+    --slow-ms "$BENCH_SLOW_MS" >"$WORK/verify-after.txt" 2>&1
+VERIFY_AFTER=$?
+tail -n 1 "$WORK/verify-after.txt"
+
+# Firewall counters and server counters: evidence for where packets went.
+nsx nft list ruleset >"$WORK/nft-counters.txt" 2>&1
+for pid in "$PID_responder" "$PID_delayer"; do kill -TERM "$pid" 2>/dev/null; done
+for i in $(seq 1 50); do
+    kill -0 "$PID_responder" 2>/dev/null || kill -0 "$PID_delayer" 2>/dev/null || break
+    sleep 0.1
+done
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy and summary
+
+SPEED_TARGET=5
+[ "$N" -ge 65536 ] && SPEED_TARGET=20
+SLOW_NOTE="slow-open delay ${BENCH_SLOW_MS} ms (deterministic: well inside 500 ms and 1 s timeouts)"
+DET=closed,filtered,open,slow-open,tcp-only,udp-only
+if [ "$BENCH_SLOW_MS" -gt 250 ]; then
+    DET=closed,filtered,open,tcp-only,udp-only
+    SLOW_NOTE="slow-open delay ${BENCH_SLOW_MS} ms (not counted: too close to the tuned timeout)"
+fi
+echo
+"$PY" "$BENCH_DIR/accuracy.py" --truth "$WORK/truth.tsv" "${RUNS[@]}" \
+    --summary --headline watch53-defaults "${BASELINE[@]}" --n "$N" \
+    --speed-target "$SPEED_TARGET" --rss-limit-mb 64 --deterministic "$DET" \
+    --note "watch53: $WATCH53 ($W53_VERSION)" \
+    --note "defaults run: watch53 scan --format jsonl --no-progress @targets.txt" \
+    --note "tuned run:    same + ${BENCH_TUNED_ARGS}" \
+    --note "nmap run:     nmap -n -Pn -sT -sU -p53 -oX nmap.xml -iL targets.txt" \
+    --note "headline: watch53 with its defaults vs nmap; $SLOW_NOTE" \
+    --note "testbed: seed $BENCH_SEED, 127.100.0.0 + i on lo in netns $NS; verified before: ok, after: $([ "$VERIFY_AFTER" = 0 ] && echo ok || echo FAILED)" \
+    --note "$(grep -h '^responder:' "$WORK/responder.log" | head -n 1)" \
+    --note "$(grep -h '^delayer:' "$WORK/delayer.log" | head -n 1)" \
+    --note "ulimit -n $NOFILE, $(nproc) CPUs, kernel $(uname -r)" \
+    | tee "$WORK/summary.txt"
+if [ "$VERIFY_AFTER" != 0 ]; then
+    echo "WARNING: the testbed failed re-verification after the runs:"
+    cat "$WORK/verify-after.txt"
+fi
+BENCH_OK=1
+exit 0
