@@ -387,7 +387,7 @@ service(struct engine *e, struct probe *p, uint64_t now)
 }
 
 static int
-start_address(struct engine *e, engine_next_fn next, void *arg, uint64_t now)
+start_address(struct engine *e, engine_next_fn next, void *arg)
 {
 	struct net_addr addr;
 	uint32_t tidx = 0;
@@ -546,7 +546,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		}
 		/* admit new addresses while whole addresses fit */
 		while (!stream_done && e->nfree >= e->cfg.nmodules) {
-			int r = start_address(e, next, arg, now);
+			int r = start_address(e, next, arg);
 			if (r < 0) {
 				rc = r;
 				goto out;

@@ -184,7 +184,9 @@ nsx nft -f "$WORK/nft.conf" || die "nft rejected $WORK/nft.conf"
 # start_bg NAME PIDFILE CMD...: start CMD in the namespace, wait (bounded) for its pidfile.
 start_bg() {
     local name=$1 pidf=$2 i pid; shift 2
-    nsx "$@" >"$WORK/$name.log" 2>&1 </dev/null &
+    # Not through nsx: a function run in the background is a subshell, and $! would be that
+    # subshell.  A plain command is exec'd, and `ip netns exec` execs CMD: $! is the server.
+    ip netns exec "$NS" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
     pid=$!
     PIDS+=("$pid")
     for i in $(seq 1 100); do                       # at most 10 s

@@ -1,0 +1,276 @@
+/* test_probes: the tcp and udp probe modules through the real engine, against sockets this
+ * test opens on 127.0.0.1 (ephemeral ports): a thread plays the DNS server, so the replies
+ * (matching, wrong ID, wrong question, garbage) are exactly what each case needs. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "probes/dns.h"
+#include "probes/engine.h"
+
+enum reply_mode { REPLY_MATCH, REPLY_WRONG_ID, REPLY_WRONG_QUESTION, REPLY_GARBAGE, REPLY_NONE };
+
+struct server {
+	int fd;
+	uint16_t port;
+	enum reply_mode mode;
+	int queries;
+	uint16_t last_id;
+	int saw_edns;
+	pthread_t thread;
+};
+
+/* Answer every query (until the socket is shut down) the way the mode says. */
+static void *
+server_main(void *arg)
+{
+	struct server *s = arg;
+	uint8_t buf[1500];
+
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(s->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (n <= 0)
+			break;
+		if (n < DNS_HEADER_LEN)
+			continue;
+		s->queries++;
+		s->last_id = (uint16_t)(buf[0] << 8 | buf[1]);
+		s->saw_edns = buf[11] == 1; /* arcount: the OPT record */
+		switch (s->mode) {
+		case REPLY_NONE:
+			continue;
+		case REPLY_GARBAGE:
+			sendto(s->fd, "\x00\x01hello", 7, 0, (struct sockaddr *)&from, flen);
+			continue;
+		case REPLY_WRONG_ID:
+			buf[1] ^= 0x5a;
+			break;
+		case REPLY_WRONG_QUESTION:
+			/* the root query's qtype sits right after the 1-octet root name */
+			buf[DNS_HEADER_LEN + 2] ^= 0x01;
+			break;
+		case REPLY_MATCH:
+			break;
+		}
+		buf[2] |= 0x84; /* QR, AA */
+		buf[3] = 0x85;  /* RA, REFUSED */
+		buf[11] = 0;    /* drop the OPT record */
+		n = DNS_HEADER_LEN + 1 + 4;
+		sendto(s->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
+	}
+	return NULL;
+}
+
+static int
+bind_loopback(int type, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, type, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void
+server_start(struct server *s, enum reply_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->fd = bind_loopback(SOCK_DGRAM, &s->port);
+	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+}
+
+static void
+server_stop(struct server *s)
+{
+	shutdown(s->fd, SHUT_RDWR);
+	pthread_join(s->thread, NULL);
+	close(s->fd);
+}
+
+static struct probe_result one;
+static int nresults;
+
+static int
+next_once(void *arg, struct net_addr *a, uint32_t *tidx)
+{
+	int *done = arg;
+
+	if (*done)
+		return 0;
+	*done = 1;
+	*tidx = 0;
+	return net_addr_parse("127.0.0.1", a) == 0 ? 1 : -EINVAL;
+}
+
+static void
+keep(void *arg, const struct probe_result *r)
+{
+	(void)arg;
+	one = *r;
+	nresults++;
+}
+
+static void
+scan_port(const struct probe_module *m, uint16_t port, uint64_t timeout_ns)
+{
+	struct engine_config c;
+	char err[128];
+	int done = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.concurrency = 4;
+	c.timeout_ns = timeout_ns;
+	c.retries = 2;
+	c.opts.port = port;
+	c.opts.qname_len = (size_t)dns_name_from_text(".", c.opts.qname, sizeof(c.opts.qname));
+	c.opts.qtype = DNS_TYPE_NS;
+	c.modules[c.nmodules++] = m;
+	struct engine *e = engine_new(&c, err, sizeof(err));
+	assert_non_null(e);
+	nresults = 0;
+	assert_int_equal(engine_run(e, next_once, keep, NULL, &done), 0);
+	assert_int_equal(nresults, 1);
+	engine_free(e);
+}
+
+static void
+test_udp_matching_reply(void **state)
+{
+	struct server s;
+	(void)state;
+
+	server_start(&s, REPLY_MATCH);
+	scan_port(&probe_module_udp, s.port, 600 * NS_PER_MS);
+	server_stop(&s);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_DNS_REPLY);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
+	assert_int_equal(s.queries, 1); /* answered: no retransmission */
+	assert_true(s.saw_edns);
+	assert_true(one.dns.valid);
+	assert_int_equal(one.dns.rcode, 5);
+	assert_true(one.dns.aa);
+	assert_true(one.dns.ra);
+	assert_false(one.dns.tc);
+}
+
+static void
+check_untrusted(enum reply_mode mode, const char *error)
+{
+	struct server s;
+
+	server_start(&s, mode);
+	scan_port(&probe_module_udp, s.port, 300 * NS_PER_MS);
+	server_stop(&s);
+	/* a datagram from the probed address and port: open, but no DNS facts */
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_UDP_RESPONSE);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
+	assert_true(one.dns.present);
+	assert_false(one.dns.valid);
+	assert_string_equal(one.dns.error, error);
+	/* the port proved open: no retransmissions to it */
+	assert_int_equal(s.queries, 1);
+}
+
+static void
+test_udp_wrong_id(void **state)
+{
+	(void)state;
+	check_untrusted(REPLY_WRONG_ID, dns_strerror(DNS_E_ID_MISMATCH));
+}
+
+static void
+test_udp_wrong_question(void **state)
+{
+	(void)state;
+	check_untrusted(REPLY_WRONG_QUESTION, dns_strerror(DNS_E_QUESTION_MISMATCH));
+}
+
+static void
+test_udp_garbage(void **state)
+{
+	(void)state;
+	check_untrusted(REPLY_GARBAGE, dns_strerror(DNS_E_SHORT));
+}
+
+static void
+test_udp_silence_is_filtered_after_all_retries(void **state)
+{
+	struct server s;
+	(void)state;
+
+	server_start(&s, REPLY_NONE);
+	scan_port(&probe_module_udp, s.port, 300 * NS_PER_MS);
+	server_stop(&s);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_FILTERED);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_NO_RESPONSE);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us < 0);
+	assert_false(one.dns.present);
+	assert_int_equal(s.queries, 3);
+}
+
+static void
+test_udp_closed_port(void **state)
+{
+	uint16_t port;
+	int fd = bind_loopback(SOCK_DGRAM, &port);
+	(void)state;
+
+	close(fd); /* nothing listens there now: the kernel answers ICMP port unreachable */
+	scan_port(&probe_module_udp, port, 500 * NS_PER_MS);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_CLOSED);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_PORT_UNREACH);
+}
+
+static void
+test_tcp_open_and_closed(void **state)
+{
+	uint16_t port;
+	int fd = bind_loopback(SOCK_STREAM, &port);
+	(void)state;
+
+	assert_int_equal(listen(fd, 4), 0);
+	scan_port(&probe_module_tcp, port, 500 * NS_PER_MS);
+	assert_int_equal(one.out[PROBE_SLOT_TCP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_TCP].reason, PROBE_REASON_SYN_ACK);
+	assert_true(one.out[PROBE_SLOT_TCP].rtt_us >= 0);
+	close(fd);
+	scan_port(&probe_module_tcp, port, 500 * NS_PER_MS);
+	assert_int_equal(one.out[PROBE_SLOT_TCP].state, PROBE_CLOSED);
+	assert_int_equal(one.out[PROBE_SLOT_TCP].reason, PROBE_REASON_RESET);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_udp_matching_reply),
+		cmocka_unit_test(test_udp_wrong_id),
+		cmocka_unit_test(test_udp_wrong_question),
+		cmocka_unit_test(test_udp_garbage),
+		cmocka_unit_test(test_udp_silence_is_filtered_after_all_retries),
+		cmocka_unit_test(test_udp_closed_port),
+		cmocka_unit_test(test_tcp_open_and_closed),
+	};
+	return cmocka_run_group_tests_name("probes", tests, NULL, NULL);
+}
