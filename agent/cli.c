@@ -4,11 +4,17 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "config.h"
+#include "autoconfig.h"
 
 const struct cli_command cli_commands[] = {
 	{ "scan", "[options] [TARGET...]", "one-shot scan; prints results, writes no state",
 	  cmd_scan, cmd_scan_help },
+	{ "check", "-c FILE [options]", "one monitoring cycle (for cron): scan, compare, alert, save",
+	  cmd_check, cmd_check_help },
+	{ "baseline", "show|accept|reset -c FILE", "show, acknowledge or restart the baseline",
+	  cmd_baseline, cmd_baseline_help },
+	{ "config", "check -c FILE", "validate the config, print it with defaults (secrets redacted)",
+	  cmd_config, cmd_config_help },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -20,7 +26,7 @@ cli_usage(FILE *f)
 		   "Port-53 exposure monitor: is DNS reachable where it must not be?\n\n"
 		   "Commands:\n");
 	for (const struct cli_command *c = cli_commands; c->name; c++)
-		fprintf(f, "  %-8s %s\n           %s\n", c->name, c->usage, c->summary);
+		fprintf(f, "  %-9s %s\n            %s\n", c->name, c->usage, c->summary);
 	fprintf(f, "\nWith no TARGET, 'watch53 scan' audits this host: it probes loopback only and\n"
 		   "lists every socket bound to port 53. See watch53(1).\n");
 }

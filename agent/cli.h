@@ -29,5 +29,11 @@ void cli_usage(FILE *f);
 /* Commands. */
 int cmd_scan(int argc, char **argv);
 void cmd_scan_help(FILE *f);
+int cmd_check(int argc, char **argv);
+void cmd_check_help(FILE *f);
+int cmd_baseline(int argc, char **argv);
+void cmd_baseline_help(FILE *f);
+int cmd_config(int argc, char **argv);
+void cmd_config_help(FILE *f);
 
 #endif

@@ -100,7 +100,7 @@ def load_nmap(path):
 
 def parse_time(path):
     """{'wall': seconds, 'rss_kb': int, 'exit': int or None, 'signal': str or None}."""
-    out = {"wall": None, "rss_kb": None, "exit": None, "signal": None}
+    out = {"wall": None, "rss_kb": None, "exit": None, "signal": None, "cpu": None}
     if not path:
         return out
     try:
@@ -115,6 +115,9 @@ def parse_time(path):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     if m:
         out["rss_kb"] = int(m.group(1))
+    m = re.search(r"Percent of CPU this job got: (\d+)%", text)
+    if m:
+        out["cpu"] = int(m.group(1))
     m = re.search(r"Exit status: (\d+)", text)
     if m:
         out["exit"] = int(m.group(1))
@@ -143,6 +146,18 @@ def score(truth, res):
 
 def pct(a, b):
     return 100.0 * a / b if b else 0.0
+
+
+def rtt_line(res):
+    """'tcp p50/p99/max ... udp ...' of the rtt_ms watch53 reported (None: none reported)."""
+    out = []
+    for i, proto in ((4, "tcp"), (5, "udp")):
+        v = sorted(r[i] for r in res.values() if isinstance(r[i], (int, float)))
+        if v:
+            out.append("%s p50 %.2f p99 %.2f max %.2f (n=%d)"
+                       % (proto, v[len(v) // 2], v[min(len(v) - 1, int(len(v) * 0.99))], v[-1],
+                          len(v)))
+    return "; ".join(out) if out else None
 
 
 def print_table(label, kind, acc, extra_out, n_truth):
@@ -197,6 +212,8 @@ def main():
     p.add_argument("--rss-limit-mb", type=float, default=64.0)
     p.add_argument("--deterministic", default="closed,filtered,open,slow-open,tcp-only,udp-only")
     p.add_argument("--note", action="append", default=[], help="a line to print in the summary")
+    p.add_argument("--evidence", action="append", default=[],
+                   help="a file of lines to print in the summary (missing files are skipped)")
     a = p.parse_args()
 
     try:
@@ -225,8 +242,11 @@ def main():
             print_table(label, kind, acc, extra_out, len(truth))
             if bad:
                 print("  (%d output lines were not JSON)\n" % bad)
+        rtts = rtt_line(res) if (res and kind == "watch53") else None
+        if rtts:
+            print("  %s: rtt_ms reported: %s\n" % (label, rtts))
         runs.append({"label": label, "kind": kind, "acc": acc, "time": t,
-                     "count": len(res) if res else 0})
+                     "count": len(res) if res else 0, "rtts": rtts})
 
     if not a.summary:
         return 0
@@ -238,8 +258,19 @@ def main():
     print("SUMMARY  watch53 scan benchmark, N=%d addresses (ground truth: %s)" % (n, a.truth))
     for line in a.note:
         print("  " + line)
+    ev = []
+    for path in a.evidence:
+        try:
+            with open(path) as f:
+                ev += [line.rstrip("\n") for line in f if line.strip()]
+        except OSError:
+            pass
+    if ev:
+        print("  testbed evidence per run (kernel drop counters; servers' counters for the run):")
+        for line in ev:
+            print("    " + line)
     print("-" * 78)
-    print("  %-24s %10s %10s %8s %9s %9s %9s" % ("run", "wall", "peak RSS", "exit",
+    print("  %-18s %9s %5s %9s %5s %8s %9s %9s" % ("run", "wall", "cpu", "peak RSS", "exit",
                                                   "records", "tcp acc", "udp acc"))
     for r in runs:
         t, acc = r["time"], r["acc"]
@@ -248,11 +279,15 @@ def main():
         if acc and "ALL" in acc:
             al = acc["ALL"]
             ta, ua = "%.2f%%" % pct(al[1], al[0]), "%.2f%%" % pct(al[2], al[0])
-        print("  %-24s %10s %10s %8s %9d %9s %9s" % (r["label"], fmt_s(t["wall"]),
-                                                     fmt_mb(t["rss_kb"]), ex, r["count"], ta, ua))
+        cpu = "n/a" if t["cpu"] is None else "%d%%" % t["cpu"]
+        print("  %-18s %9s %5s %9s %5s %8d %9s %9s" % (r["label"], fmt_s(t["wall"]), cpu,
+                                                    fmt_mb(t["rss_kb"]), ex, r["count"], ta, ua))
+    for r in runs:
+        if r.get("rtts"):
+            print("  %-18s rtt_ms %s" % (r["label"], r["rtts"]))
     print("-" * 78)
     print("  per-class accuracy (tcp/udp, %):")
-    print("  %-24s" % "class" + "".join(" %15s" % r["label"][:15] for r in runs))
+    print("  %-24s" % "class" + "".join(" %16s" % r["label"][:16] for r in runs))
     for c in CLASS_ORDER:
         if c not in truth_classes(truth):
             continue
@@ -261,10 +296,10 @@ def main():
         for r in runs:
             acc = r["acc"]
             if not acc or c not in acc:
-                row += " %15s" % "n/a"
+                row += " %16s" % "n/a"
                 continue
             e = acc[c]
-            row += " %15s" % ("%.1f/%.1f" % (pct(e[1], e[0]), pct(e[2], e[0])))
+            row += " %16s" % ("%.1f/%.1f" % (pct(e[1], e[0]), pct(e[2], e[0])))
         print(row)
     if any(c not in det for c in CLASS_ORDER):
         print("  (* not counted as deterministic for PASS/FAIL)")

@@ -15,7 +15,8 @@
 # not delayed, so a probe's round trip is --delay-ms plus a little.
 #
 # The pidfile is written once the capture socket is bound (= ready).  SIGTERM/SIGINT: stop, print
-# counters to stderr, exit 0.  --max-runtime and --max-queue bound it in any case.
+# counters to stderr, exit 0.  SIGUSR1: print the counters and reset them (the bench does it around
+# each timed run).  --max-runtime and --max-queue bound it in any case.
 
 import argparse
 import ctypes
@@ -37,6 +38,7 @@ SKF_AD_OFF = -0x1000
 SKF_AD_PKTTYPE = 4
 SKF_AD_MARK = 20
 
+NAME = "delayer"
 stop = False
 stats = {"captured": 0, "reinjected": 0, "send_errors": 0, "queue_full": 0, "max_queue": 0,
          "late_ms_max": 0}
@@ -88,6 +90,15 @@ def fix_checksum(pkt):
     return bytes(pkt[:ihl]) + bytes(seg)
 
 
+def report(signum=None, frame=None):
+    """Print the counters (on SIGUSR1: then restart them from zero, for the next run)."""
+    print(NAME + ": " + " ".join("%s=%d" % kv for kv in stats.items()),
+          file=sys.stderr, flush=True)
+    if signum is not None:
+        for k in stats:
+            stats[k] = 0
+
+
 def main():
     global stop
     p = argparse.ArgumentParser(description="delay marked packets on lo (netem substitute)")
@@ -123,6 +134,7 @@ def main():
         stop = True
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, report)
 
     tmp = a.pidfile + ".tmp"
     with open(tmp, "w") as f:
@@ -179,8 +191,7 @@ def main():
             os.unlink(a.pidfile)
         except OSError:
             pass
-        print("delayer: " + " ".join("%s=%d" % kv for kv in stats.items()),
-              file=sys.stderr, flush=True)
+        report()
     return 0
 
 

@@ -13,7 +13,8 @@
 # non-QUERY opcodes such as nmap's status probe; a header-only FORMERR for junk).
 #
 # The pidfile is written after every socket is bound ("pidfile exists" = ready).  SIGTERM/SIGINT:
-# stop, print counters to stderr, exit 0.  --max-runtime bounds its life in any case.
+# stop, print counters to stderr, exit 0.  SIGUSR1: print the counters and reset them (the bench
+# does it around each timed run).  --max-runtime bounds its life in any case.
 #
 # Run it with /usr/bin/python3 (Debian's python3-dnslib), inside the benchmark's namespace only.
 
@@ -32,15 +33,18 @@ from dnslib import DNSHeader, DNSRecord
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)    # = SCM_TIMESTAMPNS
+SLOW_REPLY = 0.05        # a reply this long after the query arrived counts as slow
 TCP_IDLE = 5.0           # seconds a TCP connection may sit idle before we close it
 MAX_TCP_CONNS = 20000    # bound on connections held at once (oldest closed first)
 UDP_DRAIN = 512          # datagrams handled per wake-up before looking at TCP again
 ACCEPT_DRAIN = 1024      # connections accepted per wake-up
 
+NAME = "responder"
 stop = False
 stats = {"udp_queries": 0, "udp_replies": 0, "udp_send_errors": 0, "udp_no_pktinfo": 0,
          "tcp_accepted": 0, "tcp_queries": 0, "tcp_idle_closed": 0, "tcp_evicted": 0,
-         "junk": 0}
+         "junk": 0, "udp_max_delay_us": 0, "udp_slow_replies": 0}
 
 
 def make_reply(data):
@@ -64,16 +68,20 @@ def make_reply(data):
 def on_udp(sock):
     for _ in range(UDP_DRAIN):
         try:
-            data, anc, _flags, peer = sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            data, anc, _flags, peer = sock.recvmsg(
+                4096, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(16))
         except (BlockingIOError, InterruptedError):
             return
         except OSError:         # e.g. a queued ICMP error for an earlier reply
             continue
         stats["udp_queries"] += 1
-        dst = None
+        dst = arrived = None
         for level, ctype, cdata in anc:
             if level == socket.IPPROTO_IP and ctype == IP_PKTINFO and len(cdata) >= 12:
                 _ifindex, _spec_dst, dst = struct.unpack("I4s4s", cdata[:12])
+            elif level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = struct.unpack("qq", cdata[:16])
+                arrived = sec + nsec / 1e9
         reply = make_reply(data)
         if reply is None:
             continue
@@ -86,6 +94,12 @@ def on_udp(sock):
         try:
             sock.sendmsg([reply], cmsg, 0, peer)
             stats["udp_replies"] += 1
+            if arrived is not None:
+                # how long the query sat in our socket queue before we answered it: the
+                # responder's own contribution to the round trip a scanner measures
+                d = time.time() - arrived
+                stats["udp_max_delay_us"] = max(stats["udp_max_delay_us"], int(d * 1e6))
+                stats["udp_slow_replies"] += d > SLOW_REPLY
         except OSError:
             stats["udp_send_errors"] += 1
 
@@ -156,6 +170,15 @@ class Conns:
             stats["tcp_idle_closed"] += 1
 
 
+def report(signum=None, frame=None):
+    """Print the counters (on SIGUSR1: then restart them from zero, for the next run)."""
+    print(NAME + ": " + " ".join("%s=%d" % kv for kv in stats.items()),
+          file=sys.stderr, flush=True)
+    if signum is not None:
+        for k in stats:
+            stats[k] = 0
+
+
 def main():
     global stop
     p = argparse.ArgumentParser(description="wildcard DNS responder for the watch53 benchmark")
@@ -177,6 +200,7 @@ def main():
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     udp.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     for opt, size in ((SO_RCVBUFFORCE, 64 << 20), (SO_SNDBUFFORCE, 16 << 20)):
         try:
             udp.setsockopt(socket.SOL_SOCKET, opt, size)
@@ -196,6 +220,7 @@ def main():
         stop = True
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, report)
 
     sel = selectors.DefaultSelector()
     sel.register(udp, selectors.EVENT_READ, "udp")
@@ -242,8 +267,7 @@ def main():
             os.unlink(a.pidfile)
         except OSError:
             pass
-        print("responder: " + " ".join("%s=%d" % kv for kv in stats.items()),
-              file=sys.stderr, flush=True)
+        report()
     return 0
 
 

@@ -222,12 +222,25 @@ nsx timeout 60 "$PY" "$BENCH_DIR/testbed.py" verify --truth "$WORK/truth.tsv" \
 NOFILE=$(ulimit -n)
 # run_timed LABEL LIMIT OUTFILE CMD...: CMD in the namespace under /usr/bin/time -v, at most
 # LIMIT seconds; stdout to OUTFILE, stderr to LABEL.err, time report to LABEL.time.
+# Around the run: the servers' counters are reset (SIGUSR1) and read again, and the kernel's
+# drop counters are compared, so a wrong state can be pinned on the testbed or on the tool.
 run_timed() {
     local label=$1 limit=$2 out=$3 rc; shift 3
     say "run $label: $*"
+    nsx "$PY" "$BENCH_DIR/testbed.py" kstat snap "$WORK/$label.kstat"
+    kill -USR1 "$PID_responder" "$PID_delayer" 2>/dev/null
+    sleep 0.2
     nsx timeout -k 10 "$limit" /usr/bin/time -v -o "$WORK/$label.time" "$@" \
         >"$out" 2>"$WORK/$label.err" </dev/null
     rc=$?
+    kill -USR1 "$PID_responder" "$PID_delayer" 2>/dev/null
+    sleep 0.3
+    {
+        echo "$label $(nsx "$PY" "$BENCH_DIR/testbed.py" kstat diff "$WORK/$label.kstat")"
+        echo "$label $(grep -h '^responder:' "$WORK/responder.log" | tail -n 1)"
+        echo "$label $(grep -h '^delayer:' "$WORK/delayer.log" | tail -n 1)"
+    } >"$WORK/$label.evidence"
+    sed 's/^/    /' "$WORK/$label.evidence"
     [ "$rc" = 124 ] && say "run $label: TIMED OUT after ${limit}s"
     say "run $label: exit $rc, $(grep -F 'Elapsed (wall clock)' "$WORK/$label.time" 2>/dev/null \
         | sed 's/.*: //') wall, $(grep -F 'Maximum resident' "$WORK/$label.time" 2>/dev/null \
@@ -295,8 +308,8 @@ echo
     --note "nmap run:     nmap -n -Pn -sT -sU -p53 -oX nmap.xml -iL targets.txt" \
     --note "headline: watch53 with its defaults vs nmap; $SLOW_NOTE" \
     --note "testbed: seed $BENCH_SEED, 127.100.0.0 + i on lo in netns $NS; verified before: ok, after: $([ "$VERIFY_AFTER" = 0 ] && echo ok || echo FAILED)" \
-    --note "$(grep -h '^responder:' "$WORK/responder.log" | head -n 1)" \
-    --note "$(grep -h '^delayer:' "$WORK/delayer.log" | head -n 1)" \
+    --evidence "$WORK/w53-default.evidence" --evidence "$WORK/w53-tuned.evidence" \
+    --evidence "$WORK/nmap.evidence" \
     --note "ulimit -n $NOFILE, $(nproc) CPUs, kernel $(uname -r)" \
     | tee "$WORK/summary.txt"
 if [ "$VERIFY_AFTER" != 0 ]; then

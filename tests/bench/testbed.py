@@ -7,6 +7,10 @@
 #              DIR/nft.conf    (the nftables ruleset that gives each class its behaviour)
 #       and prints the class counts.  Deterministic: the same N and seed give the same files.
 #
+#   testbed.py kstat snap FILE | kstat diff FILE
+#       saves / compares the namespace's kernel drop counters (listen overflows, UDP receive
+#       buffer errors, ICMP rate limiting, input backlog drops): proof the testbed lost nothing.
+#
 #   testbed.py verify --truth DIR/truth.tsv [--per-class K] [--slow-ms MS]
 #       probes K addresses of each class (the first, the last and random ones) over TCP and UDP
 #       with plain sockets and exits 1 if any answers differently from the ground truth.
@@ -246,6 +250,68 @@ def verify(a):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# kernel counters: evidence that the testbed itself lost nothing during a run
+
+KSTAT_KEYS = [  # (file section, counter): what would mean "the kernel dropped it, not the tool"
+    ("TcpExt", "ListenOverflows"), ("TcpExt", "ListenDrops"), ("TcpExt", "TCPReqQFullDrop"),
+    ("TcpExt", "TCPBacklogDrop"), ("Udp", "RcvbufErrors"), ("Udp", "SndbufErrors"),
+    ("Udp", "InErrors"), ("Icmp", "OutRateLimitGlobal"), ("Icmp", "OutRateLimitHost"),
+    ("IpExt", "InNoRoutes"), ("softnet", "dropped"),
+]
+
+
+def kstat_read():
+    vals = {}
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for head, data in zip(lines[0::2], lines[1::2]):
+            hk, hv = head.split(":", 1)
+            dk, dv = data.split(":", 1)
+            if hk != dk:
+                continue
+            for k, v in zip(hv.split(), dv.split()):
+                try:
+                    vals["%s.%s" % (hk, k)] = int(v)
+                except ValueError:
+                    pass
+    try:    # global, not per namespace: the per-CPU input backlog (net.core.netdev_max_backlog)
+        with open("/proc/net/softnet_stat") as f:
+            vals["softnet.dropped"] = sum(int(line.split()[1], 16) for line in f if line.strip())
+    except (OSError, ValueError, IndexError):
+        pass
+    return vals
+
+
+def kstat(a):
+    if a.action == "snap":
+        with open(a.file, "w") as f:
+            for k, v in sorted(kstat_read().items()):
+                f.write("%s %d\n" % (k, v))
+        return 0
+    def load(path):
+        d = {}
+        with open(path) as f:
+            for line in f:
+                k, v = line.split()
+                d[k] = int(v)
+        return d
+    before, after = load(a.file), kstat_read()
+    parts = []
+    for sec, name in KSTAT_KEYS:
+        k = "%s.%s" % (sec, name)
+        if k in before and k in after:
+            parts.append("%s=%d" % (name if sec != "softnet" else "softnet_dropped",
+                                    after[k] - before[k]))
+    print("kernel drop counters during the run (all 0 = the testbed lost nothing): "
+          + " ".join(parts))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -258,8 +324,11 @@ def main():
     v.add_argument("--truth", required=True)
     v.add_argument("--per-class", type=int, default=8)
     v.add_argument("--slow-ms", type=float, default=250.0)
+    k = sub.add_parser("kstat", help="snap FILE: save counters; diff FILE: print deltas")
+    k.add_argument("action", choices=("snap", "diff"))
+    k.add_argument("file")
     a = p.parse_args()
-    return gen(a) if a.cmd == "gen" else verify(a)
+    return {"gen": gen, "verify": verify, "kstat": kstat}[a.cmd](a)
 
 
 if __name__ == "__main__":

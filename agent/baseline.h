@@ -1,0 +1,142 @@
+/*
+ * baseline: the decision — per address and protocol, compare this cycle's observation with
+ * what was accepted and reported before, and raise events. Pure: no I/O, no clock (time is
+ * passed in), unit-tested as a table of observation sequences.
+ *
+ * Rules (documented for users in README "How watch53 decides"):
+ *  - First cycle for an address: the observation becomes the baseline; no event.
+ *  - Opening is proven: an observation counts as open only with positive evidence
+ *    (handshake or datagram). `opened` after confirm_open consecutive open cycles.
+ *  - Closing is inferred: `closed` only after confirm_closed consecutive cycles without
+ *    evidence (closed or filtered). Silence never opens anything and loss alone can
+ *    close only after confirm_closed cycles in a row.
+ *  - Flapping: when the reported state changed BL_FLAP_CHANGES times within the last
+ *    BL_FLAP_WINDOW cycles, one `flapping` event; opened/closed are then suppressed until
+ *    BL_FLAP_WINDOW cycles pass without a change; on settling, an event reports the settled
+ *    state if it differs from what was reported before the flapping started.
+ *  - expect: with "open" expected, a closing port is the problem (severity high) and an
+ *    opening one a recovery (info); with "closed" (the default) the other way round.
+ *  - Degraded: if no port of the cycle gave any evidence while the baseline has open ports,
+ *    the cycle is the monitor's problem, not the hosts': one `degraded` event, and the
+ *    cycle does not count towards closing.
+ *
+ * Refinements (baseline_apply):
+ *  - Per protocol slot: PROBE_OPEN is evidence; PROBE_CLOSED and PROBE_FILTERED are not;
+ *    PROBE_STATE_NONE (not probed this cycle) leaves the slot entirely untouched. A slot is
+ *    "first" when `first` is set or it was never observed (a protocol enabled later gets a
+ *    silent baseline too).
+ *  - The reported state turns open after confirm_open consecutive open observations, and
+ *    closed after confirm_closed consecutive observations without evidence; each such
+ *    change is one `opened`/`closed` event unless flapping (below).
+ *  - Flapping: change_bits shifts once per observed (non-degraded) cycle; bit 0 is set
+ *    when the reported state changed in this cycle. A change with no other change in the
+ *    window starts a change sequence and records the reported state before it in
+ *    open_before_flap. When BL_FLAP_CHANGES bits are set: flapping, one `flapping` event
+ *    (instead of that change's opened/closed). While flapping the reported state still
+ *    follows the confirm rules but raises nothing. When change_bits is 0 again (no
+ *    change for BL_FLAP_WINDOW cycles): not flapping; if the reported state differs from
+ *    open_before_flap, one opened/closed event for the settled state.
+ *  - Degraded cycle: last, last_reason and last_seen are recorded; streaks, reported
+ *    state, change_bits, DNS facts are not touched and nothing is raised. A never
+ *    observed slot stays unknown (the next real observation becomes its baseline).
+ *  - `changed`: DNS facts (rcode, aa, ra) are kept from valid replies only; when facts
+ *    were known and a valid reply differs in ra, aa or rcode, one `changed` event
+ *    (protocol udp; none on the entry's first cycle or a degraded one). A reply that is
+ *    not valid never changes the facts.
+ *  - Severity: opened on an expected-closed UDP port whose valid reply has ra → critical
+ *    (likely open resolver); other opened on expected-closed → high; opened on
+ *    expected-open → info (recovery); closed on expected-open → high; closed on
+ *    expected-closed → info (back to the safe state); flapping → medium; changed → medium
+ *    when ra turned on, low otherwise; degraded → high.
+ *  - previous/current: opened: last observation without evidence ("closed"/"filtered",
+ *    "closed" if none) → "open"; closed: "open" → the observed "closed"/"filtered";
+ *    flapping: the state before the sequence → this observation; changed: the most
+ *    important changed fact, ra before rcode before aa ("ra=false" → "ra=true"); the
+ *    summary lists every changed fact.
+ */
+#ifndef WATCH53_BASELINE_H
+#define WATCH53_BASELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alerts/event.h"
+#include "common/netaddr.h"
+#include "probes/probe.h"
+
+#define BL_FLAP_WINDOW 10
+#define BL_FLAP_CHANGES 4
+
+/* What one protocol of one address looks like across cycles. */
+struct bl_port {
+	bool known;               /* observed at least once */
+	bool baseline_open;       /* the accepted state (first cycle, or `baseline accept`) */
+	bool reported_open;       /* what the last event (or the baseline) told users */
+	enum probe_state last;    /* last observation */
+	enum probe_reason last_reason;
+	enum probe_state last_miss; /* last observation without evidence (closed/filtered;
+				     * NONE = none yet): `previous` of an opened event */
+	unsigned open_streak;     /* consecutive cycles with evidence */
+	unsigned miss_streak;     /* consecutive cycles without evidence */
+	uint16_t change_bits;     /* bit i: reported state changed i cycles ago */
+	bool flapping;
+	bool open_before_flap;    /* reported state before the current change sequence began
+				   * (compared with the settled state when flapping ends) */
+	uint64_t first_seen;      /* wall ns */
+	uint64_t last_seen;       /* last observation */
+	uint64_t last_change;     /* last change of the reported state */
+};
+
+/* DNS facts kept per address (compared between cycles for `changed`). */
+struct bl_dns {
+	bool known;   /* a valid reply was seen */
+	uint16_t rcode;
+	bool aa, ra;
+};
+
+struct bl_entry {
+	struct net_addr addr;
+	char target[256];         /* target text (or configured name) it came from */
+	bool expect_open[PROBE_NSLOTS];
+	struct bl_port port[PROBE_NSLOTS];
+	struct bl_dns dns;
+	uint64_t last_cycle;      /* cycle number it was last probed in (the caller's) */
+};
+
+struct bl_policy {
+	unsigned confirm_open;    /* >= 1 */
+	unsigned confirm_closed;  /* >= 1 */
+};
+
+/* Events raised for one address in one cycle: at most one per protocol plus a changed. */
+#define BL_MAX_EVENTS (PROBE_NSLOTS + 1)
+
+/*
+ * Apply one cycle's observation of one address. `first` marks an entry just created
+ * (its baseline is recorded, no event). `degraded` says the cycle as a whole gave no
+ * evidence (see above): observations are recorded but nothing closes. `now` is wall ns.
+ * Fills up to BL_MAX_EVENTS events (type, target, address, protocol, port, previous,
+ * current, reason, severity, summary, why, dns_json, source, expected_open; id/time/agent
+ * are the caller's: alert_event_stamp() each) and returns how many. Order: tcp, udp,
+ * changed. The address text comes from e->addr, the port from obs->port.
+ */
+size_t baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool first,
+		      bool degraded, const struct bl_policy *pol, uint64_t now,
+		      struct alert_event *events);
+
+/* Fill ev as the `degraded` event of a cycle (type, severity high, summary, why = why_text
+ * or a default when NULL, source "active"; target/address/protocol/previous/current/
+ * reason/dns empty, port 0). Like baseline_apply it leaves id/time/agent to the caller
+ * (alert_event_stamp). Returns 1, the number of events filled. */
+size_t baseline_degraded_event(struct alert_event *ev, const char *why_text);
+
+/* `baseline accept`: adopt the reported state as the accepted one, and stop flapping
+ * (change history cleared, so the next change starts a new sequence). */
+void baseline_accept(struct bl_entry *e);
+
+/* Is this port currently exposed against expectation (reported open, expected closed,
+ * baseline closed)? For status lines and metrics. */
+bool baseline_unacknowledged(const struct bl_entry *e, enum probe_slot s);
+
+#endif

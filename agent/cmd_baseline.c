@@ -1,0 +1,246 @@
+/* cmd_baseline: `watch53 baseline show|accept|reset -c FILE` — look at, acknowledge or
+ * restart the recorded baseline. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/baseline.h"
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/output.h"
+#include "agent/state.h"
+#include "common/fileio.h"
+
+static const struct option baseline_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+cmd_baseline_help(FILE *f)
+{
+	fprintf(f,
+"usage: watch53 baseline show   -c FILE [--format table|json]\n"
+"       watch53 baseline accept -c FILE [ADDRESS...]\n"
+"       watch53 baseline reset  -c FILE\n"
+"\n"
+"show    the baseline per address and protocol: accepted state, reported state,\n"
+"        last observation, streaks, flapping, first seen and last change\n"
+"accept  adopt the current state as the accepted one (all addresses, or only those\n"
+"        given): acknowledges an intended exposure so it no longer counts as one\n"
+"reset   set the state aside (state.json.reset-<time>); the next cycle records a\n"
+"        new baseline without alerts (also the way out after a corrupt state)\n");
+}
+
+static const char *
+open_word(bool open)
+{
+	return open ? "open" : "closed";
+}
+
+static void
+fmt_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, len, "-");
+	else
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+show_table(const struct state *st)
+{
+	printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s\n", "ADDRESS", "PROTO", "BASELINE",
+	       "CURRENT", "LAST", "EXPECT", "SINCE", "TARGET");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct bl_entry *e = &st->entries[i];
+		char addr[NETADDR_STRLEN], since[32], last[40];
+
+		net_addr_str(&e->addr, addr, sizeof(addr));
+		for (int s = 0; s < PROBE_NSLOTS; s++) {
+			const struct bl_port *p = &e->port[s];
+			if (!p->known)
+				continue;
+			fmt_time(p->last_change ? p->last_change : p->first_seen, since, sizeof(since));
+			snprintf(last, sizeof(last), "%s %s", probe_state_name(p->last),
+				 probe_reason_name(p->last_reason));
+			printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s%s%s\n", addr,
+			       probe_slot_name((enum probe_slot)s), open_word(p->baseline_open),
+			       open_word(p->reported_open), last,
+			       e->expect_open[s] ? "open" : "closed", since, e->target,
+			       p->flapping ? " [flapping]" : "",
+			       baseline_unacknowledged(e, (enum probe_slot)s) ? " [unacknowledged]" : "");
+		}
+	}
+	printf("%llu cycles, %zu addresses\n", (unsigned long long)st->cycles, st->n);
+}
+
+/* Set the old state aside and write an empty one: the next cycle records a new baseline.
+ * The empty file (rather than none) also tells state_load that a corrupt state set aside
+ * earlier has been dealt with. */
+static int
+do_reset(const struct config *cfg)
+{
+	char from[PATH_MAX], to[PATH_MAX], ts[32], err[1024];
+	time_t t = time(NULL);
+	struct state empty;
+	struct tm tm;
+	bool moved = true;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(from, sizeof(from), "%s/%s", cfg->state_dir, STATE_FILE);
+	snprintf(to, sizeof(to), "%s/%s.reset-%s", cfg->state_dir, STATE_FILE, ts);
+	if (rename(from, to) == -1) {
+		if (errno != ENOENT) {
+			fprintf(stderr, "watch53 baseline reset: %s: %s\n", from, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		moved = false;
+	}
+	state_init(&empty);
+	if (state_save(cfg->state_dir, &empty, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline reset: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (moved)
+		printf("baseline set aside as %s; ", to);
+	printf("the next cycle records a new baseline without alerts\n");
+	return EXIT_CLEAN;
+}
+
+int
+cmd_baseline(int argc, char **argv)
+{
+	const char *path = NULL, *verb;
+	enum output_format fmt = OUTPUT_TABLE;
+	struct config cfg;
+	struct state st;
+	char err[1024];
+	int ch, lockfd = -1, status = EXIT_RUNTIME;
+
+	config_init(&cfg);
+	state_init(&st);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", baseline_longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'f':
+			if (output_format_parse(optarg, &fmt) < 0 ||
+			    (fmt != OUTPUT_TABLE && fmt != OUTPUT_JSON)) {
+				fprintf(stderr, "watch53 baseline: --format: '%s' is not table or json\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			cmd_baseline_help(stdout);
+			return EXIT_CLEAN;
+		default:
+			fprintf(stderr, "Try 'watch53 baseline --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || path == NULL) {
+		fprintf(stderr, "watch53 baseline: %s\nTry 'watch53 baseline --help'.\n",
+			path == NULL ? "-c FILE is required" : "show, accept or reset?");
+		return EXIT_USAGE;
+	}
+	verb = argv[optind++];
+	if (strcmp(verb, "show") != 0 && strcmp(verb, "accept") != 0 && strcmp(verb, "reset") != 0) {
+		fprintf(stderr, "watch53 baseline: unknown action '%s' (show, accept, reset)\n", verb);
+		return EXIT_USAGE;
+	}
+	if (strcmp(verb, "accept") != 0 && optind < argc) {
+		fprintf(stderr, "watch53 baseline %s: unexpected argument '%s'\n", verb, argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
+		return EXIT_USAGE;
+	}
+	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
+	if (lockfd < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
+		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+		goto out;
+	}
+	if (strcmp(verb, "reset") == 0) {
+		status = do_reset(&cfg);
+		goto out;
+	}
+	if (state_load(cfg.state_dir, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
+		goto out;
+	}
+	if (strcmp(verb, "show") == 0) {
+		if (fmt == OUTPUT_JSON) {
+			char file[PATH_MAX], *text = NULL;
+			size_t len = 0;
+			snprintf(file, sizeof(file), "%s/%s", cfg.state_dir, STATE_FILE);
+			if (file_read_all(file, STATE_MAX_BYTES, &text, &len) < 0) {
+				printf("{\"version\":%d,\"cycles\":0,\"entries\":[]}\n", STATE_VERSION);
+			} else {
+				fwrite(text, 1, len, stdout);
+				free(text);
+			}
+		} else {
+			show_table(&st);
+		}
+		status = EXIT_CLEAN;
+		goto out;
+	}
+	/* accept */
+	size_t accepted = 0;
+	for (int i = optind; i < argc; i++) {
+		struct net_addr a;
+		if (net_addr_parse(argv[i], &a) < 0 || state_find(&st, &a) == NULL) {
+			fprintf(stderr, "watch53 baseline accept: '%s' is not an address in the baseline\n",
+				argv[i]);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < st.n; i++) {
+		struct bl_entry *e = &st.entries[i];
+		bool pick = optind >= argc;
+		for (int k = optind; k < argc && !pick; k++) {
+			struct net_addr a;
+			pick = net_addr_parse(argv[k], &a) == 0 && net_addr_cmp(&a, &e->addr) == 0;
+		}
+		if (!pick)
+			continue;
+		for (int s = 0; s < PROBE_NSLOTS; s++)
+			if (e->port[s].known && e->port[s].baseline_open != e->port[s].reported_open) {
+				char addr[NETADDR_STRLEN];
+				printf("accepted: %s %s %s\n", net_addr_str(&e->addr, addr, sizeof(addr)),
+				       probe_slot_name((enum probe_slot)s),
+				       open_word(e->port[s].reported_open));
+				accepted++;
+			}
+		baseline_accept(e);
+	}
+	if (state_save(cfg.state_dir, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline accept: %s\n", err);
+		goto out;
+	}
+	printf("%zu port%s accepted into the baseline\n", accepted, accepted == 1 ? "" : "s");
+	status = EXIT_CLEAN;
+out:
+	if (lockfd >= 0)
+		state_unlock(lockfd);
+	state_clear(&st);
+	config_clear(&cfg);
+	return status;
+}

@@ -1,0 +1,135 @@
+/*
+ * config: the JSON config file (CONTRACT.md "Config"), loaded and validated completely
+ * before anything runs. Every error is one line naming the file and the field
+ * ("watch53.json: probe.timeout: \"5x\" is not a duration"); unknown keys are errors with
+ * the nearest valid key suggested. Secrets (sink URLs, tokens, signing keys) may be given
+ * inline, as KEY_file (a file readable by its owner only) or KEY_env (an environment
+ * variable); they never appear in messages or in config_print().
+ */
+#ifndef WATCH53_CONFIG_H
+#define WATCH53_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "alerts/event.h"
+#include "common/log.h"
+#include "probes/probe.h"
+
+#define CONFIG_MAX_BYTES (1u << 20) /* a config larger than 1 MiB is refused */
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/watch53"
+#define CONFIG_DEFAULT_INTERVAL_NS (300ull * 1000000000ull)
+#define CONFIG_SINK_NAME_MAX 63     /* a sink name is also its outbox directory name */
+
+/* DNS follow-up checks (probe.checks, scan --checks): one bit each. */
+enum config_check {
+	CONFIG_CHECK_RECURSION = 1u << 0,
+	CONFIG_CHECK_VERSION = 1u << 1,
+	CONFIG_CHECK_AXFR = 1u << 2,
+	CONFIG_CHECK_AMPLIFICATION = 1u << 3,
+	CONFIG_CHECK_TCP_DNS = 1u << 4,
+	CONFIG_CHECK_ALL = (1u << 5) - 1,
+};
+
+/* One check name ("recursion", "version", "axfr", "amplification", "tcp-dns", or "all" /
+ * "none") to its bits. 0 or -EINVAL. */
+int config_check_parse(const char *name, unsigned *bits);
+/* The name of one CONFIG_CHECK_* bit, or NULL. */
+const char *config_check_name(unsigned bit);
+
+struct config_target {
+	char *target;               /* TARGET syntax (address, prefix, range, name, @FILE) */
+	char *name;                 /* display name, or NULL */
+	bool expect_open[PROBE_NSLOTS]; /* default closed */
+	uint64_t interval_ns;       /* 0: the global interval */
+};
+
+enum sink_type {
+	SINK_WEBHOOK = 0, SINK_SLACK, SINK_MATTERMOST, SINK_DISCORD, SINK_TEAMS,
+	SINK_GOOGLECHAT, SINK_TELEGRAM, SINK_NTFY, SINK_NTYPES
+};
+
+const char *sink_type_name(enum sink_type t);
+
+/*
+ * Secrets (url, secret, token) hold the value whichever way it was given; *_file and *_env
+ * record where it came from (shown by config_print, never the value). telegram: url is
+ * optional, the Bot API base (NULL: https://api.telegram.org); every other type needs it.
+ */
+struct config_sink {
+	enum sink_type type;
+	char *name;                 /* "slack#1" style default: type + index; [A-Za-z0-9_#-]{1,63} */
+	char *url;                  /* secret: webhook URLs carry tokens */
+	char *secret;               /* secret: webhook signing key (Standard Webhooks: optional
+				     * "whsec_" + base64 of 24-64 bytes; checked, not decoded) */
+	char *token;                /* secret: telegram bot token / ntfy access token */
+	char *url_file, *url_env;   /* where url came from, or NULL (inline) */
+	char *secret_file, *secret_env;
+	char *token_file, *token_env;
+	char *chat_id;              /* telegram */
+	unsigned events;            /* bit per enum alert_type; default: all but test */
+	enum alert_severity min_severity;
+	char *ca_file;
+	char **resolve;             /* "host:port:address" pins (CURLOPT_RESOLVE) */
+	size_t nresolve;
+	char *proxy;
+	uint64_t timeout_ns;        /* per delivery attempt, default 10 s */
+	uint64_t max_age_ns;        /* give up (dead letter) after, default 72 h */
+	char *priority;             /* ntfy: min|low|default|high|urgent (1-5 given are mapped
+				     * to these names); NULL: not set (the server's default) */
+};
+
+struct config_probe {
+	bool tcp, udp;
+	uint16_t port;
+	uint64_t timeout_ns;
+	unsigned retries;
+	unsigned recheck;           /* extra in-cycle passes for a port open last cycle */
+	unsigned rate_pps;
+	unsigned concurrency;
+	char *qname;                /* UDP probe question */
+	uint16_t qtype;
+	unsigned checks;            /* bit set of enum config_check */
+};
+
+struct config {
+	char *path;
+	struct config_target *targets;
+	size_t ntargets;
+	char **exclude;
+	size_t nexclude;
+	uint64_t max_hosts;
+	uint64_t interval_ns;
+	struct config_probe probe;
+	unsigned confirm_open, confirm_closed;
+	char *state_dir;
+	struct config_sink *sinks;
+	size_t nsinks;
+	char *metrics_file;
+	enum log_level log_level;
+	bool log_syslog;
+};
+
+/* Defaults for every field (what `config check` shows for keys left out). Allocates
+ * nothing, cannot fail. */
+void config_init(struct config *c);
+/* Free what a load allocated (secrets are wiped first) and reset *c to the defaults. */
+void config_clear(struct config *c);
+
+/* Load and validate FILE. A key set to null is the same as a key left out (config_print
+ * writes unset optional keys as null, so its output reads back). 0, or -EINVAL (invalid: exit 2) / -errno (unreadable) with
+ * one line in err. *c is overwritten, not freed: pass it fresh, config_init()ed or
+ * config_clear()ed. On error *c is left cleared. Nothing is resolved or connected to:
+ * host names are checked for syntax only; @FILE targets, *_file secrets and ca_file are
+ * read; *_env secrets come from the environment. */
+int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* The same from memory; `name` is used in messages (the fuzz target uses this). */
+int config_parse(const char *name, const char *text, size_t len, struct config *c, char *err,
+		 size_t errlen);
+
+/* Print the effective config as JSON with defaults filled in and secrets redacted. */
+int config_print(FILE *f, const struct config *c);
+
+#endif

@@ -1,0 +1,1085 @@
+/* state: the state file in state_dir (versioned JSON, written atomically, parsed strictly) and
+ * the lock that keeps two cycles apart. */
+#define _GNU_SOURCE
+#include "agent/state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "common/fileio.h"
+#include "common/util.h"
+
+/* The document is 4 levels deep (root, entries, entry, port): 16 leaves room and still
+ * stops a hostile "[[[[..." long before json-c's recursion matters. */
+#define STATE_MAX_DEPTH 16
+/* Streaks only ever meet confirm counts (small); a larger number means a damaged file.
+ * state_format() saturates at this value so a long-lived entry can never trip the check. */
+#define STATE_MAX_STREAK 1000000u
+#define STATE_MAX_RCODE 4095u /* 12 bits: header rcode plus the EDNS extension */
+#define STATE_CORRUPT_TRIES 1000
+/* compact (the file can hold ~100k addresses) and without "\/" noise in names */
+#define STATE_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* ---- messages ---- */
+
+static void
+msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+msg(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Copy untrusted text (keys, values from a damaged file) so that the message stays one
+ * short, printable line. */
+static const char *
+printable(const char *s, size_t len, char *buf, size_t buflen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 4 < buflen; i++)
+		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (i < len && o + 4 <= buflen) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "entries[3].tcp" + "miss_streak" -> "entries[3].tcp.miss_streak: <what>". */
+static int
+field_error(char *err, size_t errlen, const char *where, const char *key, const char *what)
+{
+	if (key == NULL)
+		key = "";
+	if (*where == '\0' && *key == '\0')
+		msg(err, errlen, "%s", what);
+	else
+		msg(err, errlen, "%s%s%s: %s", where, *where != '\0' && *key != '\0' ? "." : "",
+		    key, what);
+	return -EBADMSG;
+}
+
+/* ---- names used in the file ---- */
+
+static const char *
+open_word(bool open)
+{
+	return open ? "open" : "closed";
+}
+
+static const char *
+state_text(enum probe_state s)
+{
+	const char *n = probe_state_name(s);
+
+	return *n != '\0' ? n : "none";
+}
+
+static const char *
+reason_text(enum probe_reason r)
+{
+	const char *n = probe_reason_name(r);
+
+	return *n != '\0' ? n : "none";
+}
+
+static int
+state_from_text(const char *text, enum probe_state *out)
+{
+	static const enum probe_state all[] = { PROBE_STATE_NONE, PROBE_OPEN, PROBE_CLOSED,
+						PROBE_FILTERED };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(text, state_text(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* probes/ owns the vocabulary: walk its names until the first unnamed value, so a reason
+ * added there is accepted here without a second list to keep in step. */
+static int
+reason_from_text(const char *text, enum probe_reason *out)
+{
+	if (strcmp(text, "none") == 0) {
+		*out = PROBE_REASON_NONE;
+		return 0;
+	}
+	for (int r = PROBE_REASON_NONE + 1; r < 256; r++) {
+		const char *n = probe_reason_name((enum probe_reason)r);
+		if (*n == '\0')
+			break;
+		if (strcmp(text, n) == 0) {
+			*out = (enum probe_reason)r;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* ---- entries in memory ---- */
+
+void
+state_init(struct state *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void
+state_clear(struct state *st)
+{
+	free(st->entries);
+	state_init(st);
+}
+
+/* Index of the first entry not below a; *found says whether it is a. */
+static size_t
+lower_bound(const struct state *st, const struct net_addr *a, bool *found)
+{
+	size_t lo = 0, hi = st->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (net_addr_cmp(&st->entries[mid].addr, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < st->n && net_addr_cmp(&st->entries[lo].addr, a) == 0;
+	return lo;
+}
+
+struct bl_entry *
+state_find(struct state *st, const struct net_addr *a)
+{
+	bool found;
+	size_t i = lower_bound(st, a, &found);
+
+	return found ? &st->entries[i] : NULL;
+}
+
+static int
+reserve(struct state *st, size_t want)
+{
+	struct bl_entry *ne;
+	size_t ncap;
+
+	if (want <= st->cap)
+		return 0;
+	ncap = st->cap != 0 ? st->cap : 16;
+	while (ncap < want) {
+		if (ncap > SIZE_MAX / 2 / sizeof(*ne))
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	ne = realloc(st->entries, ncap * sizeof(*ne));
+	if (ne == NULL)
+		return -ENOMEM;
+	st->entries = ne;
+	st->cap = ncap;
+	return 0;
+}
+
+struct bl_entry *
+state_get(struct state *st, const struct net_addr *a, bool *created)
+{
+	struct bl_entry *e;
+	bool found;
+	size_t i = lower_bound(st, a, &found);
+
+	if (created != NULL)
+		*created = false;
+	if (found)
+		return &st->entries[i];
+	if (reserve(st, st->n + 1) < 0)
+		return NULL;
+	memmove(&st->entries[i + 1], &st->entries[i], (st->n - i) * sizeof(*e));
+	st->n++;
+	e = &st->entries[i];
+	/* zeroed, so a new entry is "never observed" and compares equal byte for byte after
+	 * a round trip through the file */
+	memset(e, 0, sizeof(*e));
+	e->addr = *a;
+	if (created != NULL)
+		*created = true;
+	return e;
+}
+
+/* ---- writing ---- */
+
+/* json-c does not take the child when an add fails: free it here and remember. */
+static void
+jadd(struct json_object *o, const char *key, struct json_object *v, bool *ok)
+{
+	if (o == NULL || v == NULL || json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		*ok = false;
+	}
+}
+
+static struct json_object *
+port_json(const struct bl_port *p)
+{
+	struct json_object *j = json_object_new_object();
+	bool ok = j != NULL;
+
+	jadd(j, "known", json_object_new_boolean(p->known), &ok);
+	jadd(j, "baseline", json_object_new_string(open_word(p->baseline_open)), &ok);
+	jadd(j, "reported", json_object_new_string(open_word(p->reported_open)), &ok);
+	jadd(j, "last", json_object_new_string(state_text(p->last)), &ok);
+	jadd(j, "last_reason", json_object_new_string(reason_text(p->last_reason)), &ok);
+	jadd(j, "last_miss", json_object_new_string(state_text(p->last_miss)), &ok);
+	jadd(j, "open_streak", json_object_new_uint64(p->open_streak > STATE_MAX_STREAK ?
+						      STATE_MAX_STREAK : p->open_streak), &ok);
+	jadd(j, "miss_streak", json_object_new_uint64(p->miss_streak > STATE_MAX_STREAK ?
+						      STATE_MAX_STREAK : p->miss_streak), &ok);
+	jadd(j, "change_bits", json_object_new_uint64(p->change_bits), &ok);
+	jadd(j, "flapping", json_object_new_boolean(p->flapping), &ok);
+	jadd(j, "open_before_flap", json_object_new_boolean(p->open_before_flap), &ok);
+	jadd(j, "first_seen", json_object_new_uint64(p->first_seen), &ok);
+	jadd(j, "last_seen", json_object_new_uint64(p->last_seen), &ok);
+	jadd(j, "last_change", json_object_new_uint64(p->last_change), &ok);
+	if (!ok) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
+static struct json_object *
+entry_json(const struct bl_entry *e)
+{
+	struct json_object *j = json_object_new_object();
+	struct json_object *expect = json_object_new_object();
+	struct json_object *dns = json_object_new_object();
+	char addr[NETADDR_STRLEN];
+	bool ok = j != NULL;
+
+	int tlen = (int)strnlen(e->target, sizeof(e->target) - 1);
+
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	jadd(j, "address", json_object_new_string(addr), &ok);
+	jadd(j, "target", json_object_new_string_len(e->target, tlen), &ok);
+	jadd(expect, "tcp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_TCP])), &ok);
+	jadd(expect, "udp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_UDP])), &ok);
+	jadd(j, "expect", expect, &ok);
+	jadd(j, "last_cycle", json_object_new_uint64(e->last_cycle), &ok);
+	jadd(j, "tcp", port_json(&e->port[PROBE_SLOT_TCP]), &ok);
+	jadd(j, "udp", port_json(&e->port[PROBE_SLOT_UDP]), &ok);
+	jadd(dns, "known", json_object_new_boolean(e->dns.known), &ok);
+	jadd(dns, "rcode", json_object_new_uint64(e->dns.rcode), &ok);
+	jadd(dns, "aa", json_object_new_boolean(e->dns.aa), &ok);
+	jadd(dns, "ra", json_object_new_boolean(e->dns.ra), &ok);
+	jadd(j, "dns", dns, &ok);
+	if (!ok) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
+static struct json_object *
+head_json(const struct state *st)
+{
+	struct json_object *j = json_object_new_object();
+	bool ok = j != NULL;
+	char iso[32] = "";
+	time_t t = (time_t)(st->last_cycle_wall / NS_PER_SEC);
+	struct tm tm;
+
+	jadd(j, "version", json_object_new_int(STATE_VERSION), &ok);
+	jadd(j, "cycles", json_object_new_uint64(st->cycles), &ok);
+	/* for people reading the file; last_cycle_ns is what the loader uses */
+	if (st->last_cycle_wall != 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	jadd(j, "last_cycle", json_object_new_string(iso), &ok);
+	jadd(j, "last_cycle_ns", json_object_new_uint64(st->last_cycle_wall), &ok);
+	jadd(j, "last_duration_ns", json_object_new_uint64(st->last_duration_ns), &ok);
+	jadd(j, "degraded", json_object_new_boolean(st->degraded), &ok);
+	struct json_object *ev = json_object_new_object();
+	for (int at = 0; at < ALERT_NTYPES; at++)
+		if (at != ALERT_TEST)
+			jadd(ev, alert_type_name((enum alert_type)at),
+			     json_object_new_uint64(st->events_total[at]), &ok);
+	jadd(j, "events_total", ev, &ok);
+	if (!ok) {
+		json_object_put(j);
+		return NULL;
+	}
+	return j;
+}
+
+/*
+ * One entry a line: compact enough for ~90k addresses under STATE_MAX_BYTES, readable
+ * with grep and diff, and built one entry at a time so memory does not grow with a tree
+ * of the whole state.
+ */
+int
+state_format(const struct state *st, char **out, size_t *outlen)
+{
+	struct json_object *j = NULL;
+	const char *s;
+	char *buf = NULL;
+	size_t len = 0, hl;
+	FILE *f;
+	int rc = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		return -ENOMEM;
+	j = head_json(st);
+	if (j == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
+	hl = s != NULL ? strlen(s) : 0;
+	if (hl < 2 || s[hl - 1] != '}') {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* the head object without its closing brace, then the entries array */
+	fwrite(s, 1, hl - 1, f);
+	fputs(",\"entries\":[", f);
+	json_object_put(j);
+	j = NULL;
+	for (size_t i = 0; i < st->n; i++) {
+		j = entry_json(&st->entries[i]);
+		if (j == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
+		if (s == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		fprintf(f, "%s\n%s", i == 0 ? "" : ",", s);
+		json_object_put(j);
+		j = NULL;
+	}
+	fputs(st->n != 0 ? "\n]}\n" : "]}\n", f);
+	if (ferror(f))
+		rc = -ENOMEM;
+out:
+	json_object_put(j);
+	/* fclose finalizes buf and len */
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* ---- reading ---- */
+
+/* json-c stores a JSON null as a NULL child: "present" and the value are separate. */
+static bool
+field(struct json_object *o, const char *key, struct json_object **v)
+{
+	struct json_object *unused;
+
+	if (v == NULL)
+		v = &unused;
+	*v = NULL;
+	return json_object_object_get_ex(o, key, v);
+}
+
+/* Every key must be one we know: a stray key means the file is not what we wrote. */
+static int
+check_keys(struct json_object *o, const char *where, const char *const *known, char *err,
+	   size_t errlen)
+{
+	char buf[40], what[80];
+
+	json_object_object_foreach(o, key, val) {
+		size_t i;
+		(void)val;
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (known[i] == NULL) {
+			snprintf(what, sizeof(what), "unknown key \"%s\"",
+				 printable(key, strlen(key), buf, sizeof(buf)));
+			return field_error(err, errlen, where, NULL, what);
+		}
+	}
+	return 0;
+}
+
+static int
+need(struct json_object *o, const char *where, const char *key, enum json_type type,
+     const char *expected, struct json_object **out, char *err, size_t errlen)
+{
+	struct json_object *v = NULL;
+
+	if (!field(o, key, &v))
+		return field_error(err, errlen, where, key, "missing");
+	if (v == NULL || !json_object_is_type(v, type))
+		return field_error(err, errlen, where, key, expected);
+	*out = v;
+	return 0;
+}
+
+static int
+get_bool(struct json_object *o, const char *where, const char *key, bool *out, char *err,
+	 size_t errlen)
+{
+	struct json_object *v = NULL;
+	int rc = need(o, where, key, json_type_boolean, "expected true or false", &v, err, errlen);
+
+	if (rc == 0)
+		*out = json_object_get_boolean(v);
+	return rc;
+}
+
+static int
+get_uint(struct json_object *o, const char *where, const char *key, uint64_t max,
+	 uint64_t *out, char *err, size_t errlen)
+{
+	struct json_object *v = NULL;
+	char what[80];
+	uint64_t u;
+
+	if (max == UINT64_MAX)
+		snprintf(what, sizeof(what), "expected a non-negative integer");
+	else
+		snprintf(what, sizeof(what), "expected an integer from 0 to %" PRIu64, max);
+	if (need(o, where, key, json_type_int, what, &v, err, errlen) < 0)
+		return -EBADMSG;
+	/* json-c keeps values above INT64_MAX as uint64 and reports them as INT64_MAX
+	 * through get_int64, so the sign test must come first */
+	if (json_object_get_int64(v) < 0)
+		return field_error(err, errlen, where, key, what);
+	u = json_object_get_uint64(v);
+	if (u > max)
+		return field_error(err, errlen, where, key, what);
+	*out = u;
+	return 0;
+}
+
+/* A string without NULs ("\u0000" would cut it short in C) of at most max bytes. */
+static int
+get_string(struct json_object *o, const char *where, const char *key, size_t max,
+	   const char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct json_object *v = NULL;
+	char what[80];
+	const char *s;
+	size_t len;
+
+	snprintf(what, sizeof(what), "expected a string of at most %zu bytes", max);
+	if (need(o, where, key, json_type_string, what, &v, err, errlen) < 0)
+		return -EBADMSG;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len > max)
+		return field_error(err, errlen, where, key, what);
+	if (memchr(s, '\0', len) != NULL)
+		return field_error(err, errlen, where, key, "contains a NUL character");
+	*out = s;
+	*outlen = len;
+	return 0;
+}
+
+static int
+get_open(struct json_object *o, const char *where, const char *key, bool *out, char *err,
+	 size_t errlen)
+{
+	const char *s;
+	size_t len;
+
+	if (get_string(o, where, key, 16, &s, &len, err, errlen) < 0)
+		return field_error(err, errlen, where, key, "expected \"open\" or \"closed\"");
+	if (strcmp(s, "open") == 0)
+		*out = true;
+	else if (strcmp(s, "closed") == 0)
+		*out = false;
+	else
+		return field_error(err, errlen, where, key, "expected \"open\" or \"closed\"");
+	return 0;
+}
+
+static int
+get_object(struct json_object *o, const char *where, const char *key, struct json_object **out,
+	   char *err, size_t errlen)
+{
+	return need(o, where, key, json_type_object, "expected an object", out, err, errlen);
+}
+
+static int
+parse_port(struct json_object *o, const char *where, struct bl_port *p, char *err,
+	   size_t errlen)
+{
+	static const char *const keys[] = {
+		"known", "baseline", "reported", "last", "last_reason", "open_streak",
+		"miss_streak", "change_bits", "flapping", "open_before_flap", "first_seen",
+		"last_seen", "last_change", "last_miss", NULL
+	};
+	const char *s;
+	size_t len;
+	uint64_t u;
+
+	if (check_keys(o, where, keys, err, errlen) < 0 ||
+	    get_bool(o, where, "known", &p->known, err, errlen) < 0 ||
+	    get_open(o, where, "baseline", &p->baseline_open, err, errlen) < 0 ||
+	    get_open(o, where, "reported", &p->reported_open, err, errlen) < 0)
+		return -EBADMSG;
+	if (get_string(o, where, "last", 16, &s, &len, err, errlen) < 0 ||
+	    state_from_text(s, &p->last) < 0)
+		return field_error(err, errlen, where, "last",
+				   "expected \"open\", \"closed\", \"filtered\" or \"none\"");
+	if (get_string(o, where, "last_reason", 32, &s, &len, err, errlen) < 0 ||
+	    reason_from_text(s, &p->last_reason) < 0)
+		return field_error(err, errlen, where, "last_reason", "expected a probe reason "
+				   "(\"syn-ack\", \"reset\", ... or \"none\")");
+	/* optional: files from before it existed say nothing (none) */
+	p->last_miss = PROBE_STATE_NONE;
+	if (field(o, "last_miss", NULL) &&
+	    (get_string(o, where, "last_miss", 16, &s, &len, err, errlen) < 0 ||
+	     state_from_text(s, &p->last_miss) < 0 || p->last_miss == PROBE_OPEN))
+		return field_error(err, errlen, where, "last_miss",
+				   "expected \"closed\", \"filtered\" or \"none\"");
+	if (get_uint(o, where, "open_streak", STATE_MAX_STREAK, &u, err, errlen) < 0)
+		return -EBADMSG;
+	p->open_streak = (unsigned)u;
+	if (get_uint(o, where, "miss_streak", STATE_MAX_STREAK, &u, err, errlen) < 0)
+		return -EBADMSG;
+	p->miss_streak = (unsigned)u;
+	if (get_uint(o, where, "change_bits", UINT16_MAX, &u, err, errlen) < 0)
+		return -EBADMSG;
+	p->change_bits = (uint16_t)u;
+	if (get_bool(o, where, "flapping", &p->flapping, err, errlen) < 0 ||
+	    get_bool(o, where, "open_before_flap", &p->open_before_flap, err, errlen) < 0 ||
+	    get_uint(o, where, "first_seen", UINT64_MAX, &p->first_seen, err, errlen) < 0 ||
+	    get_uint(o, where, "last_seen", UINT64_MAX, &p->last_seen, err, errlen) < 0 ||
+	    get_uint(o, where, "last_change", UINT64_MAX, &p->last_change, err, errlen) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static int
+parse_dns(struct json_object *o, const char *where, struct bl_dns *d, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "known", "rcode", "aa", "ra", NULL };
+	uint64_t u;
+
+	if (check_keys(o, where, keys, err, errlen) < 0 ||
+	    get_bool(o, where, "known", &d->known, err, errlen) < 0 ||
+	    get_uint(o, where, "rcode", STATE_MAX_RCODE, &u, err, errlen) < 0 ||
+	    get_bool(o, where, "aa", &d->aa, err, errlen) < 0 ||
+	    get_bool(o, where, "ra", &d->ra, err, errlen) < 0)
+		return -EBADMSG;
+	d->rcode = (uint16_t)u;
+	return 0;
+}
+
+static int
+parse_entry(struct json_object *o, size_t idx, struct bl_entry *e, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"address", "target", "expect", "last_cycle", "tcp", "udp", "dns", NULL
+	};
+	static const char *const expect_keys[] = { "tcp", "udp", NULL };
+	struct json_object *sub;
+	char where[48], sub_where[64], buf[64], what[128];
+	const char *s;
+	size_t len;
+
+	snprintf(where, sizeof(where), "entries[%zu]", idx);
+	if (!json_object_is_type(o, json_type_object))
+		return field_error(err, errlen, where, NULL, "expected an object");
+	if (check_keys(o, where, keys, err, errlen) < 0 ||
+	    get_string(o, where, "address", NETADDR_STRLEN - 1, &s, &len, err, errlen) < 0)
+		return -EBADMSG;
+	if (net_addr_parse(s, &e->addr) < 0) {
+		snprintf(what, sizeof(what), "\"%s\" is not an IP address",
+			 printable(s, len, buf, sizeof(buf)));
+		return field_error(err, errlen, where, "address", what);
+	}
+	if (get_string(o, where, "target", sizeof(e->target) - 1, &s, &len, err, errlen) < 0)
+		return -EBADMSG;
+	memcpy(e->target, s, len);
+	e->target[len] = '\0';
+
+	if (get_object(o, where, "expect", &sub, err, errlen) < 0)
+		return -EBADMSG;
+	snprintf(sub_where, sizeof(sub_where), "%s.expect", where);
+	if (check_keys(sub, sub_where, expect_keys, err, errlen) < 0 ||
+	    get_open(sub, sub_where, "tcp", &e->expect_open[PROBE_SLOT_TCP], err, errlen) < 0 ||
+	    get_open(sub, sub_where, "udp", &e->expect_open[PROBE_SLOT_UDP], err, errlen) < 0 ||
+	    get_uint(o, where, "last_cycle", UINT64_MAX, &e->last_cycle, err, errlen) < 0)
+		return -EBADMSG;
+
+	for (int slot = 0; slot < PROBE_NSLOTS; slot++) {
+		const char *name = probe_slot_name((enum probe_slot)slot);
+		if (get_object(o, where, name, &sub, err, errlen) < 0)
+			return -EBADMSG;
+		snprintf(sub_where, sizeof(sub_where), "%s.%s", where, name);
+		if (parse_port(sub, sub_where, &e->port[slot], err, errlen) < 0)
+			return -EBADMSG;
+	}
+
+	if (get_object(o, where, "dns", &sub, err, errlen) < 0)
+		return -EBADMSG;
+	snprintf(sub_where, sizeof(sub_where), "%s.dns", where);
+	return parse_dns(sub, sub_where, &e->dns, err, errlen);
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct bl_entry *x = a, *y = b;
+
+	return net_addr_cmp(&x->addr, &y->addr);
+}
+
+/* The root object, after the version was accepted. */
+static int
+parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"version", "cycles", "last_cycle", "last_cycle_ns", "last_duration_ns",
+		"degraded", "entries", "events_total", NULL
+	};
+	static const char *const event_keys[] = {
+		"opened", "closed", "changed", "flapping", "degraded", NULL
+	};
+	struct json_object *arr, *v;
+	const char *s;
+	size_t n, len;
+	int rc;
+
+	if (check_keys(root, "", keys, err, errlen) < 0 ||
+	    get_uint(root, "", "cycles", UINT64_MAX, &st->cycles, err, errlen) < 0 ||
+	    get_uint(root, "", "last_cycle_ns", UINT64_MAX, &st->last_cycle_wall, err,
+		     errlen) < 0 ||
+	    get_uint(root, "", "last_duration_ns", UINT64_MAX, &st->last_duration_ns, err,
+		     errlen) < 0 ||
+	    get_bool(root, "", "degraded", &st->degraded, err, errlen) < 0)
+		return -EBADMSG;
+	/* for people only (last_cycle_ns is authoritative) and optional, but typed */
+	if (field(root, "last_cycle", &v) &&
+	    get_string(root, "", "last_cycle", 31, &s, &len, err, errlen) < 0)
+		return -EBADMSG;
+	/* optional (older files): counters of raised events, for metrics */
+	if (field(root, "events_total", &v)) {
+		if (need(root, "", "events_total", json_type_object, "expected an object", &v, err,
+			 errlen) < 0 ||
+		    check_keys(v, "events_total", event_keys, err, errlen) < 0)
+			return -EBADMSG;
+		for (int t = 0; event_keys[t] != NULL; t++) {
+			enum alert_type at;
+			if (alert_type_parse(event_keys[t], &at) < 0)
+				continue;
+			if (field(v, event_keys[t], NULL) &&
+			    get_uint(v, "events_total", event_keys[t], UINT64_MAX,
+				     &st->events_total[at], err, errlen) < 0)
+				return -EBADMSG;
+		}
+	}
+	if (need(root, "", "entries", json_type_array, "expected an array", &arr, err, errlen) < 0)
+		return -EBADMSG;
+
+	n = json_object_array_length(arr);
+	/* grow while parsing so that a huge array of junk fails at its first element
+	 * instead of first allocating room for all of it */
+	for (size_t i = 0; i < n; i++) {
+		rc = reserve(st, st->n + 1);
+		if (rc < 0) {
+			msg(err, errlen, "out of memory");
+			return rc;
+		}
+		memset(&st->entries[st->n], 0, sizeof(st->entries[0]));
+		if (parse_entry(json_object_array_get_idx(arr, i), i, &st->entries[st->n], err,
+				errlen) < 0)
+			return -EBADMSG;
+		st->n++;
+	}
+	/* we write them sorted, but a file edited by hand need not be */
+	if (st->n > 1)
+		qsort(st->entries, st->n, sizeof(st->entries[0]), cmp_entry);
+	for (size_t i = 1; i < st->n; i++)
+		if (net_addr_cmp(&st->entries[i - 1].addr, &st->entries[i].addr) == 0) {
+			char a[NETADDR_STRLEN], what[96];
+			snprintf(what, sizeof(what), "address %s appears more than once",
+				 net_addr_str(&st->entries[i].addr, a, sizeof(a)));
+			return field_error(err, errlen, "entries", NULL, what);
+		}
+	return 0;
+}
+
+static void
+line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/* The reason without the file name: the loader puts it in its own sentence. */
+static int
+parse_doc(const char *text, size_t len, struct state *out, char *err, size_t errlen)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *root = NULL, *v;
+	enum json_tokener_error jerr;
+	struct state st;
+	size_t i, end, line, col;
+	uint64_t version;
+	int rc = -EBADMSG;
+
+	state_init(&st);
+	if (len > STATE_MAX_BYTES) {
+		msg(err, errlen, "larger than %u MiB", STATE_MAX_BYTES >> 20);
+		goto out;
+	}
+	for (i = 0; i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
+				text[i] == '\n'); i++)
+		;
+	if (i == len) {
+		msg(err, errlen, "the file is empty");
+		goto out;
+	}
+	/* says "not ours" for binary junk more clearly than a tokenizer error would */
+	if (text[i] != '{') {
+		msg(err, errlen, "not a state document (it does not start with '{')");
+		goto out;
+	}
+	tok = json_tokener_new_ex(STATE_MAX_DEPTH);
+	if (tok == NULL) {
+		msg(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* trailing characters are our check below, which can say so in words */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	line_col(text, end <= len ? end : len, &line, &col);
+	if (jerr == json_tokener_continue) {
+		msg(err, errlen, "truncated: the document ends at line %zu before it is complete",
+		    line);
+		goto out;
+	}
+	if (jerr == json_tokener_error_depth) {
+		msg(err, errlen, "nested deeper than %d levels at line %zu, column %zu",
+		    STATE_MAX_DEPTH, line, col);
+		goto out;
+	}
+	if (jerr != json_tokener_success || root == NULL) {
+		msg(err, errlen, "not valid JSON at line %zu, column %zu (%s)", line, col,
+		    json_tokener_error_desc(jerr));
+		goto out;
+	}
+	/* json-c eats trailing white space and stops quietly at anything else, a NUL byte
+	 * included: whatever it did not consume is damage */
+	if (end != len) {
+		msg(err, errlen, "unexpected data after the document at line %zu, column %zu",
+		    line, col);
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		msg(err, errlen, "not a state document (expected an object)");
+		goto out;
+	}
+	/* the version decides how to read the rest, so it is checked first and alone */
+	if (!field(root, "version", &v)) {
+		msg(err, errlen, "version: missing");
+		goto out;
+	}
+	if (v == NULL || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+		msg(err, errlen, "version: expected an integer");
+		goto out;
+	}
+	version = json_object_get_uint64(v);
+	if (version != STATE_VERSION) {
+		msg(err, errlen, "version %" PRIu64 " is not supported (expected %d)", version,
+		    STATE_VERSION);
+		goto out;
+	}
+	rc = parse_root(root, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	state_clear(out);
+	*out = st;
+	state_init(&st);
+out:
+	state_clear(&st);
+	json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return rc;
+}
+
+int
+state_parse(const char *text, size_t len, struct state *st, char *err, size_t errlen)
+{
+	char reason[256];
+	int rc = parse_doc(text, len, st, reason, sizeof(reason));
+
+	if (rc < 0)
+		msg(err, errlen, "%s: %s", STATE_FILE, reason);
+	return rc;
+}
+
+/* ---- files ---- */
+
+static int
+join(char *buf, size_t buflen, const char *dir, const char *name, char *err, size_t errlen)
+{
+	if (snprintf(buf, buflen, "%s/%s", dir, name) >= (int)buflen) {
+		msg(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Create dir (only its last component) for the first run. */
+static int
+ensure_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno == ENOENT)
+		msg(err, errlen, "cannot create state directory %s: its parent directory does "
+		    "not exist", dir);
+	else
+		msg(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
+	return -errno;
+}
+
+/*
+ * Set a bad file aside under a name nobody else uses. Callers hold the lock, so the
+ * check-then-rename does not race another cycle.
+ */
+static int
+move_aside(const char *path, char *dst, size_t dstlen)
+{
+	char stamp[32];
+	time_t t = (time_t)(util_wall_ns() / NS_PER_SEC);
+	struct stat sb;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return -EINVAL;
+	for (unsigned n = 0; n < STATE_CORRUPT_TRIES; n++) {
+		int w = n == 0 ? snprintf(dst, dstlen, "%s.corrupt-%s", path, stamp) :
+				 snprintf(dst, dstlen, "%s.corrupt-%s-%u", path, stamp, n);
+		if (w < 0 || (size_t)w >= dstlen)
+			return -ENAMETOOLONG;
+		if (lstat(dst, &sb) == 0)
+			continue;
+		if (errno != ENOENT)
+			return -errno;
+		if (rename(path, dst) == -1)
+			return -errno;
+		/* the rename happened; failing to make it durable only risks seeing the bad
+		 * file again after a crash, which leads here again */
+		(void)file_sync_dir(dst);
+		return 0;
+	}
+	return -EEXIST;
+}
+
+/* Is there a state.json.corrupt-* in dir? Its name goes to `out`. */
+static bool
+find_corrupt(const char *dir, char *out, size_t outlen)
+{
+	static const char prefix[] = STATE_FILE ".corrupt-";
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, sizeof(prefix) - 1) == 0) {
+			snprintf(out, outlen, "%s/%s", dir, de->d_name);
+			found = true;
+			break;
+		}
+	closedir(d);
+	return found;
+}
+
+int
+state_load(const char *dir, struct state *st, char *err, size_t errlen)
+{
+	char path[PATH_MAX], dst[PATH_MAX], reason[256];
+	char *text = NULL;
+	size_t len = 0;
+	struct stat sb;
+	int rc;
+
+	rc = join(path, sizeof(path), dir, STATE_FILE, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* stat first: open() on a FIFO in its place would block the cycle forever */
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT) {
+			/* a state that was moved aside as corrupt is not a first run: recording a
+			 * new baseline now would silently absorb whatever changed meanwhile */
+			char aside[PATH_MAX];
+			if (find_corrupt(dir, aside, sizeof(aside))) {
+				msg(err, errlen, "the previous state was corrupt and set aside as %s; "
+				    "run 'watch53 baseline reset -c CONFIG' to start a new baseline "
+				    "(the next cycle records the current state without alerts), or put "
+				    "a good copy back as %s", aside, path);
+				return -EBADMSG;
+			}
+			/* first run: no directory or no file yet */
+			state_clear(st);
+			return 0;
+		}
+		rc = -errno;
+		msg(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		msg(err, errlen, "cannot read %s: not a regular file", path);
+		return -EINVAL;
+	}
+	rc = file_read_all(path, STATE_MAX_BYTES, &text, &len);
+	if (rc == -EFBIG) {
+		snprintf(reason, sizeof(reason), "larger than %u MiB", STATE_MAX_BYTES >> 20);
+		rc = -EBADMSG;
+	} else if (rc < 0) {
+		msg(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		goto out;
+	} else {
+		rc = parse_doc(text, len, st, reason, sizeof(reason));
+		if (rc == -ENOMEM) {
+			msg(err, errlen, "cannot load %s: out of memory", path);
+			goto out;
+		}
+	}
+	if (rc != -EBADMSG)
+		goto out;
+
+	rc = move_aside(path, dst, sizeof(dst));
+	if (rc < 0)
+		msg(err, errlen, "%s is unreadable (%s) and could not be moved aside (%s); move or "
+		    "remove it by hand, then run 'watch53 baseline reset -c CONFIG' or put a good "
+		    "copy back", path, reason, strerror(-rc));
+	else
+		msg(err, errlen, "%s is unreadable (%s); moved it to %s; to start a new baseline "
+		    "run 'watch53 baseline reset -c CONFIG' (the next cycle records the current "
+		    "state without alerts), or put a good copy back", path, reason, dst);
+	rc = -EBADMSG;
+out:
+	free(text);
+	return rc;
+}
+
+int
+state_save(const char *dir, const struct state *st, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = join(path, sizeof(path), dir, STATE_FILE, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ensure_dir(dir, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = state_format(st, &text, &len);
+	if (rc < 0) {
+		msg(err, errlen, "cannot write %s: out of memory", path);
+		goto out;
+	}
+	/* the loader would set such a file aside as corrupt: refuse now, loudly */
+	if (len > STATE_MAX_BYTES) {
+		msg(err, errlen, "cannot write %s: %zu addresses make %zu bytes, more than the "
+		    "%u MiB a state file may have; monitor fewer targets per config",
+		    path, st->n, len, STATE_MAX_BYTES >> 20);
+		rc = -EFBIG;
+		goto out;
+	}
+	rc = file_write_atomic(path, text, len, 0600);
+	if (rc < 0)
+		msg(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+out:
+	free(text);
+	return rc;
+}
+
+int
+state_lock(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	rc = join(path, sizeof(path), dir, STATE_LOCK, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = ensure_dir(dir, err, errlen);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		rc = -errno;
+		msg(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		return rc;
+	}
+	/* the lock belongs to this open file description: it goes away with the process,
+	 * so a crashed cycle never leaves a stale lock behind */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		rc = -errno;
+		if (rc == -EWOULDBLOCK)
+			msg(err, errlen, "another watch53 cycle holds the lock on %s", dir);
+		else
+			msg(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+void
+state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

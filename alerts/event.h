@@ -1,0 +1,91 @@
+/*
+ * event: what an alert carries — the plain struct that enters alerts/ (CONTRACT.md
+ * "Events"), and its JSON form, which is both the outbox file and the generic webhook body:
+ * {"id","type","time","agent","target","address","protocol","port","previous","current",
+ *  "dns":{…},"severity", …}. Nothing here knows about probes or baselines.
+ */
+#ifndef WATCH53_EVENT_H
+#define WATCH53_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum alert_type {
+	ALERT_OPENED = 0, /* a baseline-closed/filtered port is now open */
+	ALERT_CLOSED,     /* a baseline-open port is no longer reachable */
+	ALERT_CHANGED,    /* DNS facts changed */
+	ALERT_FLAPPING,   /* a port keeps changing: one notice, then quiet until it settles */
+	ALERT_DEGRADED,   /* the monitor itself could not probe */
+	ALERT_TEST,       /* `watch53 alerts test` */
+	ALERT_NTYPES
+};
+
+enum alert_severity {
+	SEV_INFO = 0, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL
+};
+
+#define ALERT_ID_LEN 37 /* UUID text + NUL */
+
+struct alert_event {
+	char id[ALERT_ID_LEN];   /* random UUIDv4: the idempotency key for receivers */
+	enum alert_type type;
+	uint64_t time_ns;        /* wall clock, when raised */
+	char agent[64];          /* host name of the agent */
+	char target[256];        /* target text or configured name */
+	char address[46];        /* "" for events about the monitor itself */
+	char protocol[4];        /* "tcp", "udp" or "" */
+	uint16_t port;
+	char previous[16];       /* state before: "closed", "open", "filtered", "" */
+	char current[16];
+	char reason[24];         /* evidence of the current state ("syn-ack", ...) */
+	enum alert_severity severity;
+	char summary[256];       /* one human sentence: what changed */
+	char why[256];           /* why it matters, one sentence */
+	char dns_json[512];      /* the "dns" object as JSON text ("" = null) */
+	char source[8];          /* "active" or "passive" */
+	bool expected_open;      /* target expects this port open (closing is the problem) */
+};
+
+/* Names: "opened", ...; "" for a value outside the enum. Parsing is exact (lower case);
+ * 0 or -EINVAL, *out untouched on error. */
+const char *alert_type_name(enum alert_type t);          /* "opened", ... */
+int alert_type_parse(const char *text, enum alert_type *out); /* 0 or -EINVAL */
+const char *alert_severity_name(enum alert_severity s);  /* "info" ... "critical" */
+int alert_severity_parse(const char *text, enum alert_severity *out);
+
+/* Zero the whole event, set type, then alert_event_stamp(). source starts as "active".
+ * 0 or -errno (from util_random or gethostname; the event is still zeroed and typed). */
+int alert_event_init(struct alert_event *ev, enum alert_type type);
+/* Fill only id (random UUIDv4), time_ns (wall clock, now) and agent (gethostname, cut to
+ * 63 bytes: it is for display). Leaves every other field alone, so events filled by
+ * baseline_apply() can be stamped afterwards. 0 or -errno. */
+int alert_event_stamp(struct alert_event *ev);
+
+/* Largest JSON text alert_event_from_json() accepts (every field at its maximum, escaped,
+ * fits well below this). */
+#define ALERT_JSON_MAX 16384
+
+/*
+ * Serialize to one line of JSON (no newline) into buf, keys in this order:
+ * id, type, time ("2026-11-27T09:43:14.123Z": UTC, milliseconds, truncated), agent, target,
+ * address, protocol (both null when empty), port, previous, current, reason, severity,
+ * summary, why, dns (dns_json parsed back: an object, or null when empty, invalid or not an
+ * object), source, expected_open.
+ * Returns the length (without NUL), -ENOSPC if buf is too small, -ENOMEM, or -EINVAL for a
+ * type or severity outside the enums.
+ */
+int alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen);
+/*
+ * Parse what alert_event_to_json wrote (outbox files are untrusted input too): at most
+ * ALERT_JSON_MAX bytes, one JSON object, trailing whitespace only. id (UUID text form), type
+ * and time are required; every other key is optional (absent or null = empty / 0 / false).
+ * Types are checked, a string longer than its field is an error (never truncated), a string
+ * with a NUL byte is an error, unknown keys are ignored (newer writers may add some).
+ * time_ns keeps the text's precision (milliseconds from our writer).
+ * 0, or -EINVAL with a one-line "field: reason" message in err; ev is untouched on error.
+ */
+int alert_event_from_json(const char *text, size_t len, struct alert_event *ev, char *err,
+			  size_t errlen);
+
+#endif

@@ -1,0 +1,133 @@
+/* test_metrics: the Prometheus text exposition of a small state, byte for byte. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/metrics.h"
+#include "common/fileio.h"
+
+static void
+add_entry(struct state *st, const char *addr, const char *target, bool tcp_open,
+	  bool tcp_baseline, bool udp_known, uint64_t cycle)
+{
+	struct net_addr a;
+	bool created;
+	struct bl_entry *e;
+
+	assert_int_equal(net_addr_parse(addr, &a), 0);
+	e = state_get(st, &a, &created);
+	assert_non_null(e);
+	snprintf(e->target, sizeof(e->target), "%s", target);
+	e->last_cycle = cycle;
+	e->port[PROBE_SLOT_TCP].known = true;
+	e->port[PROBE_SLOT_TCP].last = tcp_open ? PROBE_OPEN : PROBE_CLOSED;
+	e->port[PROBE_SLOT_TCP].reported_open = tcp_open;
+	e->port[PROBE_SLOT_TCP].baseline_open = tcp_baseline;
+	e->port[PROBE_SLOT_UDP].known = udp_known;
+	e->port[PROBE_SLOT_UDP].last = PROBE_FILTERED;
+}
+
+static void
+test_render_exact(void **state)
+{
+	struct state st;
+	uint64_t totals[ALERT_NTYPES] = { [ALERT_OPENED] = 2, [ALERT_CLOSED] = 1 };
+	struct metrics_cycle mc = {
+		.addresses = 2, .duration_ns = 1500000000ull, .wall_ns = 1700000000123000000ull,
+		.outbox_backlog = 3, .events_total = totals, .cycle = 7,
+	};
+	char *text = NULL;
+	size_t len = 0;
+	(void)state;
+
+	state_init(&st);
+	add_entry(&st, "127.53.0.2", "ns \"one\"", true, false, true, 7);
+	add_entry(&st, "127.53.0.9", "old", true, true, false, 6); /* not probed this cycle */
+	add_entry(&st, "::1", "lo6", false, false, false, 7);
+	st.degraded = true;
+	assert_int_equal(metrics_render(&st, &mc, &text, &len), 0);
+	assert_string_equal(text,
+		"# HELP watch53_port_open Whether the port gave evidence of being open in the last cycle.\n"
+		"# TYPE watch53_port_open gauge\n"
+		"watch53_port_open{address=\"127.53.0.2\",protocol=\"tcp\",target=\"ns \\\"one\\\"\"} 1\n"
+		"watch53_port_open{address=\"127.53.0.2\",protocol=\"udp\",target=\"ns \\\"one\\\"\"} 0\n"
+		"watch53_port_open{address=\"::1\",protocol=\"tcp\",target=\"lo6\"} 0\n"
+		"# HELP watch53_port_unacknowledged Open against expectation and not accepted into the baseline.\n"
+		"# TYPE watch53_port_unacknowledged gauge\n"
+		"watch53_port_unacknowledged{address=\"127.53.0.2\",protocol=\"tcp\",target=\"ns \\\"one\\\"\"} 1\n"
+		"watch53_port_unacknowledged{address=\"127.53.0.2\",protocol=\"udp\",target=\"ns \\\"one\\\"\"} 0\n"
+		"watch53_port_unacknowledged{address=\"::1\",protocol=\"tcp\",target=\"lo6\"} 0\n"
+		"# HELP watch53_events_total Events raised, by type.\n"
+		"# TYPE watch53_events_total counter\n"
+		"watch53_events_total{type=\"opened\"} 2\n"
+		"watch53_events_total{type=\"closed\"} 1\n"
+		"watch53_events_total{type=\"changed\"} 0\n"
+		"watch53_events_total{type=\"flapping\"} 0\n"
+		"watch53_events_total{type=\"degraded\"} 0\n"
+		"# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
+		"# TYPE watch53_last_cycle_timestamp_seconds gauge\n"
+		"watch53_last_cycle_timestamp_seconds 1700000000.123\n"
+		"# HELP watch53_cycle_duration_seconds How long the last cycle took.\n"
+		"# TYPE watch53_cycle_duration_seconds gauge\n"
+		"watch53_cycle_duration_seconds 1.500\n"
+		"# HELP watch53_addresses_probed Addresses probed in the last cycle.\n"
+		"# TYPE watch53_addresses_probed gauge\n"
+		"watch53_addresses_probed 2\n"
+		"# HELP watch53_degraded Whether the last cycle could not probe (1) or could (0).\n"
+		"# TYPE watch53_degraded gauge\n"
+		"watch53_degraded 1\n"
+		"# HELP watch53_outbox_backlog Events waiting for delivery.\n"
+		"# TYPE watch53_outbox_backlog gauge\n"
+		"watch53_outbox_backlog 3\n");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	state_clear(&st);
+}
+
+static void
+test_write_atomic_world_readable(void **state)
+{
+	char dir[] = "/tmp/w53metricsXXXXXX", path[64], err[256];
+	struct state st;
+	struct metrics_cycle mc = { .outbox_backlog = -1, .cycle = 1 };
+	struct stat sb;
+	char *text = NULL;
+	size_t len = 0;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/watch53.prom", dir);
+	state_init(&st);
+	assert_int_equal(metrics_write(path, &st, &mc, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644); /* node_exporter runs as another user */
+	assert_int_equal(file_read_all(path, 1 << 20, &text, &len), 0);
+	assert_null(strstr(text, "outbox_backlog")); /* unknown backlog is left out */
+	assert_non_null(strstr(text, "watch53_addresses_probed 0\n"));
+	free(text);
+	unlink(path);
+	/* a directory that does not exist: a clear error naming the file */
+	assert_true(metrics_write("/nonexistent-w53/x.prom", &st, &mc, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent-w53/x.prom"));
+	rmdir(dir);
+	state_clear(&st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render_exact),
+		cmocka_unit_test(test_write_atomic_world_readable),
+	};
+	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
