@@ -57,11 +57,13 @@ def counts_for(n):
             c = 1
         cnt[name] = c
     cnt["closed"] = n - sum(cnt.values())
-    if cnt["closed"] < 0:       # tiny n: trim from the end
-        for name, _, _, _ in reversed(CLASSES[1:]):
-            while cnt["closed"] < 0 and cnt[name] > 0:
-                cnt[name] -= 1
-                cnt["closed"] += 1
+    want = 1 if n >= len(CLASSES) else 0
+    while cnt["closed"] < want:  # tiny n: take from the largest other class
+        big = max(CLASSES[1:], key=lambda c: cnt[c[0]])[0]
+        if cnt[big] == 0:
+            break
+        cnt[big] -= 1
+        cnt["closed"] += 1
     return cnt
 
 

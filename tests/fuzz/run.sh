@@ -1,18 +1,35 @@
 #!/bin/bash
-# Build the libFuzzer target for the DNS reply parser with clang and run it for
-# FUZZ_SECONDS (default 60). Fails on any crash or sanitizer report.
+# Build the libFuzzer targets (DNS reply parser, config loader, state loader) with clang
+# and run each for FUZZ_SECONDS (default 60). Fails on any crash or sanitizer report.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${FUZZ_SECONDS:-60}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 command -v clang >/dev/null || { echo "fuzz: clang is missing: apt-get install clang" >&2; exit 1; }
-clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$src" "$src/probes/dns.c" "$src/tests/fuzz/fuzz_dns.c" -o "$work/fuzz_dns"
-mkdir -p "$work/corpus"
-cp "$src"/tests/fuzz/corpus/dns/* "$work/corpus/"
-cd "$work"
-# the working corpus grows in $work, the seed corpus in the tree stays as committed
-./fuzz_dns -max_total_time="$secs" -print_final_stats=1 -error_exitcode=1 \
-	-timeout=10 -rss_limit_mb=1024 corpus 2>&1 | tail -n 25
-echo "fuzz: dns reply parser ran ${secs}s without a crash"
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src")
+jsonc=$(pkg-config --cflags --libs json-c)
+common=("$src"/common/util.c "$src"/common/netaddr.c "$src"/common/fileio.c "$src"/common/log.c)
+
+build() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2086
+	clang "${flags[@]}" "$@" "$src/tests/fuzz/$name.c" $jsonc -lm -o "$work/$name"
+}
+
+build fuzz_dns "$src"/probes/dns.c
+build fuzz_config "$src"/agent/config.c "$src"/agent/targets.c "$src"/probes/dns.c "${common[@]}"
+build fuzz_state "$src"/agent/state.c "$src"/alerts/event.c "$src"/probes/probe.c \
+	"$src"/probes/dns.c "${common[@]}"
+
+for t in dns:fuzz_dns config:fuzz_config state:fuzz_state; do
+	corpus=${t%%:*}
+	bin=${t##*:}
+	mkdir -p "$work/corpus-$corpus"
+	cp "$src/tests/fuzz/corpus/$corpus"/* "$work/corpus-$corpus/"
+	# the working corpus grows in $work; the seeds in the tree stay as committed
+	(cd "$work" && "./$bin" -max_total_time="$secs" -print_final_stats=1 -error_exitcode=1 \
+		-timeout=10 -rss_limit_mb=2048 "corpus-$corpus" 2>&1 | tail -n 6)
+	echo "fuzz: $bin ran ${secs}s without a crash"
+done
