@@ -48,20 +48,18 @@ cmd_config(int argc, char **argv)
 	int ch, rc, status;
 
 	config_init(&cfg);
-	optind = 1;
+	/* 0, not 1: glibc re-reads the ordering flag ("-" below) only on a full reset */
+	optind = 0;
 	opterr = 0; /* our messages, not getopt's "config: invalid option" */
-	/* options may come before or after "check", even where getopt does not permute */
-	while (optind < argc) {
-		ch = getopt_long(argc, argv, ":c:h", longopts, NULL);
-		if (ch == -1) {
-			if (optind >= argc)
-				break;
-			if (sub != NULL)
-				return usage_error("unexpected argument '%s'", argv[optind]);
-			sub = argv[optind++];
-			continue;
-		}
+	/* "-" first: operands come back in place as ch 1, so options may sit before or after
+	 * "check" whether or not getopt would permute (POSIXLY_CORRECT) */
+	while ((ch = getopt_long(argc, argv, "-:c:h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 1:
+			if (sub != NULL)
+				return usage_error("unexpected argument '%s'", optarg);
+			sub = optarg;
+			break;
 		case 'c':
 			file = optarg;
 			break;
@@ -71,8 +69,18 @@ cmd_config(int argc, char **argv)
 		case ':':
 			return usage_error("%s needs a FILE argument", argv[optind - 1]);
 		default:
+			if (optopt != 0)
+				return usage_error("unknown option '-%c'", optopt);
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
+	}
+	/* whatever follows "--" */
+	if (optind < argc) {
+		if (sub != NULL)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+		sub = argv[optind++];
+		if (optind < argc)
+			return usage_error("unexpected argument '%s'", argv[optind]);
 	}
 	if (sub == NULL)
 		return usage_error("missing subcommand: check");

@@ -1,4 +1,4 @@
-/* config: load the JSON config, validate every field before anything runs, print it back redacted. */
+/* config: load the JSON config, check every field before anything runs, print it redacted. */
 #define _GNU_SOURCE /* explicit_bzero */
 #include "agent/config.h"
 
@@ -327,6 +327,8 @@ key_path(char *buf, size_t len, const char *parent, const char *key)
 	char k[SHOWN_LEN];
 
 	shown(key, k, sizeof(k));
+	if (k[0] == '\0')
+		snprintf(k, sizeof(k), "\"\"");
 	if (snprintf(buf, len, "%s%s%s", parent, parent[0] ? "." : "", k) >= (int)len)
 		buf[len - 1] = '\0';
 	return buf;
@@ -591,13 +593,15 @@ parse_object(struct ctx *x, const char *path, struct json_object *obj, const str
 
 			/* offer only keys that apply here (a sink's type narrows them) */
 			for (size_t i = 0; i < n; i++)
-				if (fields[i].types == 0 || (fields[i].types & (1u << sink_type_of(x))))
+				if (fields[i].types == 0 ||
+				    (fields[i].types & (1u << sink_type_of(x))))
 					names[m++] = fields[i].key;
 			n = m;
 			near = nearest(key, names, n);
 			if (near != NULL)
 				return fail(x, sub, "unknown key (did you mean \"%s\"?)", near);
-			return fail(x, sub, "unknown key (valid: %s)", join(names, n, list, sizeof(list)));
+			return fail(x, sub, "unknown key (valid: %s)",
+				    join(names, n, list, sizeof(list)));
 		}
 		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))))
 			return fail(x, sub, "only for %s", types_text(f->types, g, sizeof(g)));
@@ -791,10 +795,11 @@ parse_targets(struct ctx *x, const char *path, struct json_object *v, void *dst)
 		} else if (json_object_is_type(item, json_type_object)) {
 			rc = parse_object(x, sub, item, target_fields, NELEM(target_fields), t);
 			if (rc == 0 && t->target == NULL)
-				rc = fail(x, key_path(tsub, sizeof(tsub), sub, "target"), "required");
+				rc = fail(x, key_path(tsub, sizeof(tsub), sub, "target"),
+					  "required");
 		} else {
-			rc = fail(x, sub, "expected a target string or an object with \"target\", got %s",
-				  got(item, g, sizeof(g)));
+			rc = fail(x, sub, "expected a target string or an object with "
+				  "\"target\", got %s", got(item, g, sizeof(g)));
 		}
 		if (rc < 0)
 			return rc;
@@ -1569,7 +1574,8 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 		return fail(x, key_path(sub, sizeof(sub), path, "token"),
 			    "required for telegram (token, token_file or token_env)");
 	if (s->type == SINK_TELEGRAM && s->chat_id == NULL)
-		return fail(x, key_path(sub, sizeof(sub), path, "chat_id"), "required for telegram");
+		return fail(x, key_path(sub, sizeof(sub), path, "chat_id"),
+			    "required for telegram");
 	rc = load_secret(x, &sp.url, SECRET_URL, &s->url, &s->url_file, &s->url_env);
 	if (rc == 0)
 		rc = load_secret(x, &sp.secret, SECRET_SIGNING_KEY, &s->secret, &s->secret_file,
@@ -1894,9 +1900,12 @@ config_parse(const char *name, const char *text, size_t len, struct config *c, c
 	rc = parse_text(&x, copy, len);
 	if (rc < 0)
 		goto bad;
+	explicit_bzero(copy, len); /* inline secrets were in it */
 	free(copy);
 	return 0;
 bad:
+	if (copy != NULL)
+		explicit_bzero(copy, len);
 	free(copy);
 	config_clear(c);
 	return rc;
@@ -1924,6 +1933,7 @@ config_load(const char *path, struct config *c, char *err, size_t errlen)
 		return rc;
 	}
 	rc = config_parse(path, text, len, c, err, errlen);
+	explicit_bzero(text, len);
 	free(text);
 	return rc;
 }
@@ -2185,7 +2195,8 @@ config_print(FILE *f, const struct config *c)
 		rc = -ENOMEM;
 		goto out;
 	}
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						    JSON_C_TO_STRING_SPACED |
 						    JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL) {
 		rc = -ENOMEM;

@@ -118,12 +118,13 @@ void config_init(struct config *c);
 /* Free what a load allocated (secrets are wiped first) and reset *c to the defaults. */
 void config_clear(struct config *c);
 
-/* Load and validate FILE. A key set to null is the same as a key left out (config_print
- * writes unset optional keys as null, so its output reads back). 0, or -EINVAL (invalid: exit 2) / -errno (unreadable) with
+/* Load and validate FILE. 0, or -EINVAL (invalid: exit 2) / -errno (unreadable) with
  * one line in err. *c is overwritten, not freed: pass it fresh, config_init()ed or
- * config_clear()ed. On error *c is left cleared. Nothing is resolved or connected to:
- * host names are checked for syntax only; @FILE targets, *_file secrets and ca_file are
- * read; *_env secrets come from the environment. */
+ * config_clear()ed. On error *c is left cleared.
+ * Nothing is resolved or connected to: host names are checked for syntax only; @FILE
+ * targets, *_file secrets and ca_file are read; *_env secrets come from the environment.
+ * A key set to null is the same as a key left out (config_print writes unset optional
+ * keys as null, so its output reads back in). */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
 /* The same from memory; `name` is used in messages (the fuzz target uses this). */
 int config_parse(const char *name, const char *text, size_t len, struct config *c, char *err,

@@ -110,27 +110,31 @@ scan_collect_clear(struct scan_collect *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Every TCP attempt holds a socket until the probe ends: keep the slots within the fd limit. */
+/* Every TCP attempt holds a socket until the probe ends, a UDP probe one: keep the slots
+ * (shared evenly by the enabled protocols) within the open file limit. */
 static unsigned
 fit_concurrency(const struct scan_opts *o)
 {
 	struct rlimit rl;
-	unsigned per_slot = o->retries + 1;
+	unsigned nmod = (unsigned)o->tcp + (unsigned)o->udp;
+	uint64_t fds_per_round = (o->tcp ? o->retries + 1 : 0) + (o->udp ? 1 : 0);
 	unsigned c = o->concurrency;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		rlim_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
-		if ((rlim_t)c * per_slot > usable) {
-			unsigned fit = (unsigned)(usable / per_slot);
-			if (fit < 2)
-				fit = 2;
-			log_info("concurrency lowered from %u to %u to stay within the open file limit",
-				 c, fit);
-			c = fit;
+	if (nmod > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		uint64_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+		/* c slots hold c / nmod addresses, each needing fds_per_round descriptors */
+		if ((uint64_t)c * fds_per_round > usable * nmod) {
+			uint64_t fit = usable * nmod / fds_per_round;
+			if (fit < nmod)
+				fit = nmod;
+			log_info("concurrency lowered from %u to %llu to stay within the open file "
+				 "limit (%llu)", c, (unsigned long long)fit,
+				 (unsigned long long)rl.rlim_cur);
+			c = (unsigned)fit;
 		}
 	}
 	return c;

@@ -19,6 +19,7 @@
 
 #define MAX_ATTEMPTS 16
 #define EVENT_BATCH 256
+#define ADMIT_BATCH 256 /* addresses started per loop pass */
 
 struct job {
 	struct probe_result rec;
@@ -521,10 +522,57 @@ engine_get_stats(const struct engine *e, struct engine_stats *st)
 	st->elapsed_ns = util_now_ns() - e->start_ns;
 }
 
+/* Dispatch one epoll batch. Finished slots are freed only after the whole batch, so no
+ * stale event can hit a slot that was reused (with a recycled fd number) inside it. */
+static void
+dispatch(struct engine *e, const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		struct probe *p;
+
+		if (idx >= e->nslots)
+			continue;
+		p = &e->slots[idx];
+		/* a probe finished earlier in this batch: its fds are closed */
+		if (!p->active || p->finished)
+			continue;
+		p->mod->on_event(p, fd, evs[i].events);
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
+		if (idx < e->nslots)
+			reap(e, &e->slots[idx]);
+	}
+}
+
+/* Wait up to `ts` for the first batch, then take whatever else is ready without waiting:
+ * a deadline must only be declared after every reply already waiting has been read. */
+static int
+drain_events(struct engine *e, struct epoll_event *evs, const struct timespec *ts)
+{
+	static const struct timespec zero = { 0, 0 };
+	const struct timespec *wait = ts;
+
+	/* bounded: EVENT_BATCH * 64 events per call, then the timers get their turn */
+	for (int round = 0; round < 64; round++) {
+		int n = epoll_pwait2(e->epfd, evs, EVENT_BATCH, wait, NULL);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		dispatch(e, evs, n);
+		if (n < EVENT_BATCH)
+			break;
+		wait = &zero;
+	}
+	return 0;
+}
+
 int
 engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engine_tick_fn tick,
 	   void *arg)
 {
+	static const struct timespec zero = { 0, 0 };
 	struct epoll_event evs[EVENT_BATCH];
 	bool stream_done = false;
 	uint64_t next_tick;
@@ -544,8 +592,10 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			rc = -EINTR;
 			break;
 		}
-		/* admit new addresses while whole addresses fit */
-		while (!stream_done && e->nfree >= e->cfg.nmodules) {
+		/* admit new addresses while whole addresses fit, a bounded number per pass so
+		 * that replies to the first ones are read while later ones are still sent */
+		for (unsigned k = 0; k < ADMIT_BATCH && !stream_done &&
+				     e->nfree >= e->cfg.nmodules; k++) {
 			int r = start_address(e, next, arg);
 			if (r < 0) {
 				rc = r;
@@ -569,6 +619,11 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			service(e, p, now);
 			reap(e, p);
 		}
+		/* read every reply already there before any deadline is judged */
+		rc = drain_events(e, evs, &zero);
+		if (rc < 0)
+			break;
+		now = util_now_ns();
 		/* due timers: retransmissions, deadlines */
 		while (e->heap_len > 0) {
 			struct probe *p = &e->slots[e->heap[0]];
@@ -580,8 +635,6 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		}
 		if (stream_done && e->st.in_flight == 0)
 			break;
-		if (!stream_done && e->nfree >= e->cfg.nmodules)
-			continue;
 
 		if (e->cfg.tick_ns && tick && now >= next_tick) {
 			engine_get_stats(e, &e->st);
@@ -592,6 +645,8 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake : now + NS_PER_SEC;
 		if (e->q_head != Q_NONE && token_ready_at(e, now) < wake)
 			wake = token_ready_at(e, now);
+		if (!stream_done && e->nfree >= e->cfg.nmodules)
+			wake = now; /* more addresses to admit: do not sleep */
 		if (e->cfg.tick_ns && tick && wake > next_tick)
 			wake = next_tick;
 		struct timespec ts = { 0, 0 };
@@ -600,29 +655,9 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			ts.tv_sec = (time_t)(d / NS_PER_SEC);
 			ts.tv_nsec = (long)(d % NS_PER_SEC);
 		}
-		int n = epoll_pwait2(e->epfd, evs, EVENT_BATCH, &ts, NULL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
+		rc = drain_events(e, evs, &ts);
+		if (rc < 0)
 			break;
-		}
-		for (int i = 0; i < n; i++) {
-			unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
-			int fd = (int)(uint32_t)evs[i].data.u64;
-			struct probe *p = &e->slots[idx];
-			/* a probe finished earlier in this batch: its fds are closed */
-			if (idx >= e->nslots || !p->active || p->finished)
-				continue;
-			p->mod->on_event(p, fd, evs[i].events);
-		}
-		/* free finished slots only after the batch, so no stale event can hit a
-		 * slot that was reused (with a recycled fd number) inside the same batch */
-		for (int i = 0; i < n; i++) {
-			unsigned idx = (unsigned)(evs[i].data.u64 >> 32);
-			if (idx < e->nslots)
-				reap(e, &e->slots[idx]);
-		}
 	}
 out:
 	engine_get_stats(e, &e->st);

@@ -390,6 +390,8 @@ test_errors(void **state)
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, state_dir, alerts, "
 					      "metrics_file, log)" },
+		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
+				      "interval, probe, confirm, state_dir, alerts, metrics_file, log)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "

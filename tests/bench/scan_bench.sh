@@ -115,13 +115,18 @@ PIDS=()
 CLEANED=""
 BENCH_OK=""
 
+# The trap may fire inside a command whose output is redirected (a timed run): fds 3 and 4 keep
+# the script's own stdout and stderr for the cleanup's messages.
+exec 3>&1 4>&2
+# shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
-    local rc=$? pid i alive
+    local rc=$? pid alive
     [ -n "$CLEANED" ] && return
     CLEANED=1
     trap - EXIT INT TERM
+    exec 1>&3 2>&4
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for i in $(seq 1 50); do                        # at most 5 s for a clean exit
+    for _ in $(seq 1 50); do                        # at most 5 s for a clean exit
         alive=0
         for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
         [ "$alive" = 0 ] && break
@@ -183,26 +188,28 @@ nsx nft -f "$WORK/nft.conf" || die "nft rejected $WORK/nft.conf"
 
 # start_bg NAME PIDFILE CMD...: start CMD in the namespace, wait (bounded) for its pidfile.
 start_bg() {
-    local name=$1 pidf=$2 i pid; shift 2
+    local name=$1 pidf=$2 pid; shift 2
     # Not through nsx: a function run in the background is a subshell, and $! would be that
     # subshell.  A plain command is exec'd, and `ip netns exec` execs CMD: $! is the server.
     ip netns exec "$NS" "$@" >"$WORK/$name.log" 2>&1 </dev/null &
     pid=$!
     PIDS+=("$pid")
-    for i in $(seq 1 100); do                       # at most 10 s
+    for _ in $(seq 1 100); do                       # at most 10 s
         [ -s "$pidf" ] && break
         kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.log" >&2; die "$name exited during start-up"; }
         sleep 0.1
     done
     [ -s "$pidf" ] || die "$name not ready after 10 s"
-    eval "PID_$name=$pid"
+    LAST_PID=$pid
 }
 RUNTIME_BOUND=$((BENCH_NMAP_TIMEOUT + 3 * BENCH_W53_TIMEOUT + 600))
 start_bg responder "$WORK/responder.pid" \
     "$PY" "$BENCH_DIR/responder.py" --pidfile "$WORK/responder.pid" --max-runtime "$RUNTIME_BOUND"
+PID_responder=$LAST_PID
 start_bg delayer "$WORK/delayer.pid" \
     "$PY" "$BENCH_DIR/delayer.py" --delay-ms "$BENCH_SLOW_MS" --pidfile "$WORK/delayer.pid" \
     --max-runtime "$RUNTIME_BOUND"
+PID_delayer=$LAST_PID
 
 servers_alive() {
     local ok=0
@@ -282,7 +289,7 @@ tail -n 1 "$WORK/verify-after.txt"
 # Firewall counters and server counters: evidence for where packets went.
 nsx nft list ruleset >"$WORK/nft-counters.txt" 2>&1
 for pid in "$PID_responder" "$PID_delayer"; do kill -TERM "$pid" 2>/dev/null; done
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
     kill -0 "$PID_responder" 2>/dev/null || kill -0 "$PID_delayer" 2>/dev/null || break
     sleep 0.1
 done

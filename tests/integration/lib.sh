@@ -412,3 +412,63 @@ assert_contains() {
         w53_soft_fail "$3: [$2] not found in: $(head -c 400 "$1")"
     fi
 }
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring cycles (check_*.int)
+
+# nft_del ADDR: delete every rule of the w53test input chain whose destination is ADDR (undoes
+# nft_closed / nft_drop / nft_admin / nft_hostunreach for that address).  Fails if none matched.
+nft_del() {
+    local addr=$1 h n=0
+    for h in $(nsx nft -a list chain inet w53test input | awk -v a="$1" '
+            { for (i = 1; i < NF; i++) if ($i == "daddr" && $(i + 1) == a) { print $NF; break } }'); do
+        nsx nft delete rule inet w53test input handle "$h" || w53_fail "nft delete rule handle $h"
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ] || w53_fail "nft_del: no rule for $addr"
+}
+
+# w53_now_ms: monotonic-enough milliseconds (for durations measured by the test).
+w53_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ns_loss PERCENT: drop PERCENT% of all packets on the namespace's lo, at random, in both
+# directions (a query and its reply each pass lo once).  Prefers tc netem; where the kernel has
+# no sch_netem (containers often lack the module), an nftables rule at the input hook (every
+# packet delivered over lo passes it once) with `numgen random` does the same.  Sets
+# W53_LOSS_HOW to "netem" or "nft".  ns_loss_off undoes it.
+ns_loss() {
+    local pct=$1 err
+    if command -v tc >/dev/null 2>&1 &&
+        err=$(nsx tc qdisc add dev lo root netem loss "$pct%" 2>&1); then
+        W53_LOSS_HOW=netem
+    else
+        w53_info "tc netem unavailable (${err:-no tc}): using nftables numgen random instead"
+        w53_require_cmd nft
+        nsx nft -f - <<EOF_LOSS || w53_fail "nft: cannot create the loss table"
+table inet w53loss {
+    chain input {
+        type filter hook input priority -10; policy accept;
+        numgen random mod 100 < $pct counter drop
+    }
+}
+EOF_LOSS
+        W53_LOSS_HOW=nft
+    fi
+    w53_info "packet loss $pct% on lo in $W53_NS ($W53_LOSS_HOW)"
+}
+ns_loss_off() {
+    case ${W53_LOSS_HOW:-} in
+        netem) nsx tc qdisc del dev lo root ;;
+        nft) nsx nft delete table inet w53loss ;;
+    esac
+    W53_LOSS_HOW=""
+}
+# ns_loss_counter: packets the nft loss rule dropped so far (empty with netem).
+ns_loss_counter() {
+    [ "${W53_LOSS_HOW:-}" = nft ] || return 0
+    nsx nft list table inet w53loss | awk '/counter/ { for (i = 1; i < NF; i++)
+        if ($i == "packets") print $(i + 1) }'
+}
+
+# w53_events ARGS...: check_events.py (see there).
+w53_events() { "$W53_PYTHON" "$TESTS_DIR/check_events.py" "$@"; }

@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+# Read what `watch53 check` left behind - printed events, outbox files, metrics - for the
+# check_*.int integration tests, so the shell scripts can assert on plain lines.
+#
+#   check_events.py list FILE...            one line per event printed (--format jsonl):
+#                                           "TYPE ADDRESS PROTOCOL SEVERITY PREVIOUS>CURRENT ID",
+#                                           sorted; exit 1 if a line is not an event object
+#   check_events.py outbox DIR [--exact FILE...]
+#                                           every DIR/<sink>/*.json parses, has every event key
+#                                           and is named after its id; with --exact, the outbox
+#                                           holds exactly the events in FILE(s) (same ids, and each
+#                                           file's JSON equal to the printed object), per sink
+#   check_events.py covered DIR IDS         every id in IDS (one a line) has an outbox file in
+#                                           every sink directory of DIR
+#   check_events.py metric FILE NAME [LABEL=VALUE...]
+#                                           the value of the one sample of NAME with those labels
+#                                           ("missing" / "ambiguous" otherwise)
+#
+# Prints a reason for every failure (expected vs actual); exit 0 ok, 1 mismatch, 2 bad usage.
+# Standard library only.
+
+import glob
+import json
+import os
+import re
+import sys
+
+EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
+              "previous", "current", "dns", "severity")
+TYPES = {"opened", "closed", "changed", "flapping", "degraded", "test"}
+SEVERITIES = {"info", "low", "medium", "high", "critical"}
+
+
+def bad_event(obj):
+    """Why obj is not a well-formed event, or None."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    missing = [k for k in EVENT_KEYS if k not in obj]
+    if missing:
+        return "missing keys %s" % ",".join(missing)
+    if not isinstance(obj["id"], str) or not re.fullmatch(r"[A-Za-z0-9._-]{8,128}", obj["id"]):
+        return "bad id %r" % (obj["id"],)
+    if obj["type"] not in TYPES:
+        return "bad type %r" % (obj["type"],)
+    if obj["severity"] not in SEVERITIES:
+        return "bad severity %r" % (obj["severity"],)
+    return None
+
+
+def read_events(paths):
+    """[(event, where)]; raises ValueError on a bad line."""
+    out = []
+    for p in paths:
+        with open(p, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                where = "%s:%d" % (p, n)
+                try:
+                    obj = json.loads(line)
+                except ValueError as e:
+                    raise ValueError("%s: not JSON (%s): %r" % (where, e, line[:200]))
+                why = bad_event(obj)
+                if why:
+                    raise ValueError("%s: %s: %r" % (where, why, line[:200]))
+                out.append((obj, where))
+    return out
+
+
+def fmt(ev):
+    return "%s %s %s %s %s>%s %s" % (ev["type"], ev["address"] or "-", ev["protocol"] or "-",
+                                     ev["severity"], ev["previous"] or "-",
+                                     ev["current"] or "-", ev["id"])
+
+
+def cmd_list(paths):
+    try:
+        evs = read_events(paths)
+    except (OSError, ValueError) as e:
+        print("ERROR: %s" % e)
+        return 1
+    for line in sorted(fmt(ev) for ev, _ in evs):
+        print(line)
+    return 0
+
+
+def outbox_files(d):
+    """{sink: {filename: path}} for DIR/<sink>/*.json (temporary files are not events)."""
+    sinks = {}
+    if not os.path.isdir(d):
+        return sinks
+    for s in sorted(os.listdir(d)):
+        sd = os.path.join(d, s)
+        if os.path.isdir(sd):
+            sinks[s] = {os.path.basename(p): p for p in glob.glob(os.path.join(sd, "*.json"))}
+    return sinks
+
+
+def cmd_outbox(d, exact):
+    fails = 0
+    sinks = outbox_files(d)
+    stored = {}     # sink -> {id: obj}
+    nfiles = 0
+    for s, files in sinks.items():
+        stored[s] = {}
+        for name, path in sorted(files.items()):
+            nfiles += 1
+            try:
+                with open(path, encoding="utf-8") as f:
+                    obj = json.load(f)
+            except (OSError, ValueError) as e:
+                print("FAIL: outbox file %s does not parse as JSON: %s" % (path, e))
+                fails += 1
+                continue
+            why = bad_event(obj)
+            if why:
+                print("FAIL: outbox file %s: %s" % (path, why))
+                fails += 1
+                continue
+            if name != obj["id"] + ".json":
+                print("FAIL: outbox file %s holds event id %s (expected the name %s.json)"
+                      % (path, obj["id"], obj["id"]))
+                fails += 1
+            stored[s][obj["id"]] = obj
+    print("outbox: %d file(s) in %d sink(s) %s" % (nfiles, len(sinks), sorted(sinks)))
+    if exact is not None:
+        try:
+            want = {ev["id"]: ev for ev, _ in read_events(exact)}
+        except (OSError, ValueError) as e:
+            print("ERROR: %s" % e)
+            return 1
+        if want and not sinks:
+            print("FAIL: %d event(s) printed, but the outbox %s has no sink directory"
+                  % (len(want), d))
+            fails += 1
+        for s, have in stored.items():
+            for i in sorted(set(want) - set(have)):
+                print("FAIL: sink %s: printed event %s (%s) has no outbox file"
+                      % (s, i, fmt(want[i])))
+                fails += 1
+            for i in sorted(set(have) - set(want)):
+                print("FAIL: sink %s: outbox file %s.json (%s) was not printed"
+                      % (s, i, fmt(have[i])))
+                fails += 1
+            for i in sorted(set(have) & set(want)):
+                if have[i] != want[i]:
+                    diff = sorted(k for k in set(have[i]) | set(want[i])
+                                  if have[i].get(k) != want[i].get(k))
+                    print("FAIL: sink %s: event %s differs between stdout and outbox in %s: "
+                          "printed %s, stored %s" % (s, i, diff,
+                                                     {k: want[i].get(k) for k in diff},
+                                                     {k: have[i].get(k) for k in diff}))
+                    fails += 1
+    return 1 if fails else 0
+
+
+def cmd_covered(d, ids_file):
+    with open(ids_file, encoding="utf-8") as f:
+        ids = [l.strip() for l in f if l.strip()]
+    sinks = outbox_files(d)
+    fails = 0
+    if ids and not sinks:
+        print("FAIL: %d id(s) printed, but %s has no sink directory" % (len(ids), d))
+        return 1
+    for s, files in sinks.items():
+        lost = [i for i in ids if i + ".json" not in files]
+        for i in lost[:20]:
+            print("FAIL: sink %s: event %s was printed by a completed cycle but has no "
+                  "outbox file (alert lost)" % (s, i))
+        fails += len(lost)
+        print("sink %s: %d of %d printed id(s) have an outbox file" % (s, len(ids) - len(lost),
+                                                                       len(ids)))
+    return 1 if fails else 0
+
+
+SAMPLE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*')
+
+
+def cmd_metric(path, name, want):
+    hits = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = SAMPLE.match(line)
+            if not m or m.group(1) != name:
+                continue
+            labels = dict(LABEL.findall(m.group(2) or ""))
+            if all(labels.get(k) == v for k, v in want.items()):
+                hits.append(m.group(3))
+    print(hits[0] if len(hits) == 1 else ("missing" if not hits else "ambiguous"))
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "list":
+        return cmd_list(argv[1:])
+    if len(argv) >= 2 and argv[0] == "outbox":
+        exact = None
+        if len(argv) > 2:
+            if argv[2] != "--exact":
+                return usage()
+            exact = argv[3:]
+        return cmd_outbox(argv[1], exact)
+    if len(argv) == 3 and argv[0] == "covered":
+        return cmd_covered(argv[1], argv[2])
+    if len(argv) >= 3 and argv[0] == "metric":
+        want = {}
+        for kv in argv[3:]:
+            if "=" not in kv:
+                return usage()
+            k, v = kv.split("=", 1)
+            want[k] = v
+        return cmd_metric(argv[1], argv[2], want)
+    return usage()
+
+
+def usage():
+    print("usage: check_events.py list|outbox|covered|metric ... (see the file's head)",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
