@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "agent/scan.h"
 #include "agent/targets.h"
 #include "common/fileio.h"
 #include "common/netaddr.h"
@@ -1655,11 +1656,12 @@ config_init(struct config *c)
 	c->probe.tcp = true;
 	c->probe.udp = true;
 	c->probe.port = 53;
-	c->probe.timeout_ns = NS_PER_SEC;
-	c->probe.retries = 2;
+	/* the same defaults as `watch53 scan`, so a config says what a scan would do */
+	c->probe.timeout_ns = SCAN_DEFAULT_TIMEOUT_NS;
+	c->probe.retries = SCAN_DEFAULT_RETRIES;
 	c->probe.recheck = 2;
-	c->probe.rate_pps = 20000;
-	c->probe.concurrency = 4096;
+	c->probe.rate_pps = SCAN_DEFAULT_RATE;
+	c->probe.concurrency = SCAN_DEFAULT_CONCURRENCY;
 	c->probe.qname = default_qname;
 	c->probe.qtype = DNS_TYPE_NS;
 	c->probe.checks = 0;

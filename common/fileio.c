@@ -35,7 +35,9 @@ file_read_all(const char *path, size_t max, char **out, size_t *len)
 		rc = -EFBIG;
 		goto out;
 	}
-	cap = (size_t)sb.st_size + 1;
+	/* room for one byte past the size we expect, so EOF is seen even for a file of
+	 * exactly `max` bytes, and growth if the file grows while we read it */
+	cap = (size_t)sb.st_size + 2;
 	buf = malloc(cap);
 	if (buf == NULL) {
 		rc = -ENOMEM;
@@ -43,13 +45,12 @@ file_read_all(const char *path, size_t max, char **out, size_t *len)
 	}
 	for (;;) {
 		ssize_t r;
+		if (n > max) {
+			rc = -EFBIG;
+			goto out;
+		}
 		if (n + 1 == cap) {
-			/* the file grew since fstat: keep reading up to the cap */
-			if (cap > max) {
-				rc = -EFBIG;
-				goto out;
-			}
-			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
 			char *nb = realloc(buf, ncap);
 			if (nb == NULL) {
 				rc = -ENOMEM;
@@ -68,10 +69,6 @@ file_read_all(const char *path, size_t max, char **out, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > max) {
-			rc = -EFBIG;
-			goto out;
-		}
 	}
 	buf[n] = '\0';
 	*out = buf;

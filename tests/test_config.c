@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent/config.h"
+#include "agent/scan.h"
 #include "common/util.h"
 
 #define NAME "watch53.json"
@@ -154,8 +155,8 @@ test_defaults(void **state)
 	assert_int_equal(c.probe.timeout_ns, NS_PER_SEC);
 	assert_int_equal(c.probe.retries, 2);
 	assert_int_equal(c.probe.recheck, 2);
-	assert_int_equal(c.probe.rate_pps, 20000);
-	assert_int_equal(c.probe.concurrency, 4096);
+	assert_int_equal(c.probe.rate_pps, SCAN_DEFAULT_RATE);
+	assert_int_equal(c.probe.concurrency, SCAN_DEFAULT_CONCURRENCY);
 	assert_string_equal(c.probe.qname, ".");
 	assert_int_equal(c.probe.qtype, 2); /* NS */
 	assert_int_equal(c.probe.checks, 0);
@@ -769,8 +770,8 @@ test_print_defaults_and_round_trip(void **state)
 	assert_non_null(strstr(out, "\"interval\": \"5m\""));
 	assert_non_null(strstr(out, "\"timeout\": \"1s\""));
 	assert_non_null(strstr(out, "\"port\": 53"));
-	assert_non_null(strstr(out, "\"rate\": 20000"));
-	assert_non_null(strstr(out, "\"concurrency\": 4096"));
+	assert_non_null(strstr(out, "\"rate\": 30000"));
+	assert_non_null(strstr(out, "\"concurrency\": 8192"));
 	assert_non_null(strstr(out, "\"qtype\": \"NS\""));
 	assert_non_null(strstr(out, "\"state_dir\": \"/var/lib/watch53\""));
 	assert_non_null(strstr(out, "\"max_hosts\": 1048576"));

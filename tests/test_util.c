@@ -4,12 +4,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "common/fileio.h"
 #include "common/netaddr.h"
 #include "common/util.h"
 
@@ -113,6 +118,40 @@ test_random_differs(void **state)
 	assert_memory_not_equal(a, b, sizeof(a));
 }
 
+static void
+test_file_read_and_atomic_write(void **state)
+{
+	char dir[] = "/tmp/w53fileioXXXXXX", path[64], tmp[80];
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat sb;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(file_write_atomic(path, "0123456789", 10, 0600), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(access(tmp, F_OK), -1); /* no temp file left behind */
+	/* exactly the cap is fine, one byte more is not */
+	assert_int_equal(file_read_all(path, 10, &buf, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(buf, "0123456789");
+	free(buf);
+	assert_int_equal(file_read_all(path, 9, &buf, &len), -EFBIG);
+	/* replacing keeps the new content whole */
+	assert_int_equal(file_write_atomic(path, "ab", 2, 0600), 0);
+	assert_int_equal(file_read_all(path, 10, &buf, &len), 0);
+	assert_int_equal(len, 2);
+	assert_string_equal(buf, "ab");
+	free(buf);
+	assert_int_equal(file_read_all(dir, 10, &buf, &len), -EISDIR);
+	assert_int_equal(file_read_all("/nonexistent-w53", 10, &buf, &len), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -122,6 +161,7 @@ main(void)
 		cmocka_unit_test(test_netaddr),
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_random_differs),
+		cmocka_unit_test(test_file_read_and_atomic_write),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
