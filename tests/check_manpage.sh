@@ -14,5 +14,21 @@ for cmd in scan check baseline config; do
 		grep -q -- "$esc" "$man" || { echo "check_manpage: $cmd $o is missing from watch53(1)"; fail=1; }
 	done
 done
+# every key `config check` prints for a full config is documented in watch53.json(5)
+man5="$src/man/watch53.json.5"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat > "$tmp/w.json" <<JSON
+{"targets": ["127.0.0.1"], "state_dir": "$tmp/state", "metrics_file": "$tmp/m.prom",
+ "alerts": [{"type": "webhook", "url": "http://127.0.0.1:9/x"},
+            {"type": "telegram", "token": "123:abc", "chat_id": "42"},
+            {"type": "ntfy", "url": "http://127.0.0.1:9/t", "priority": "high"}]}
+JSON
+keys=$("$bin" config check -c "$tmp/w.json" | grep -o '"[a-z_]*":' | tr -d '":' | sort -u)
+[ -n "$keys" ] || { echo "check_manpage: 'config check' printed no key"; exit 1; }
+for k in $keys; do
+	esc=$(printf '%s' "$k" | sed 's/-/\\-/g')
+	grep -q -- "$esc" "$man5" || { echo "check_manpage: config key '$k' is missing from watch53.json(5)"; fail=1; }
+done
 [ $fail = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $fail
