@@ -240,6 +240,22 @@ spool(const struct config *cfg, struct check_result *res, char *err, size_t errl
 	return 0;
 }
 
+/* Time, agent and an id derived from what the event is about and the cycle it belongs to:
+ * a cycle repeated after a crash (outbox written, state not saved) raises the same ids. */
+static void
+stamp(const struct state *st, struct alert_event *ev)
+{
+	char seed[512];
+	int n;
+
+	alert_event_stamp(ev);
+	n = snprintf(seed, sizeof(seed), "%s|%llu|%s|%s|%s", st->instance,
+		     (unsigned long long)(st->cycles + 1), ev->address, ev->protocol,
+		     alert_type_name(ev->type));
+	if (n > 0 && (size_t)n < sizeof(seed))
+		alert_event_derive_id(ev, seed, (size_t)n);
+}
+
 int
 check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen)
 {
@@ -263,6 +279,11 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 	if (rc < 0)
 		goto out;
 	res->first_cycle = st.cycles == 0;
+	if (st.instance[0] == '\0') {
+		struct alert_event tmp;
+		alert_event_stamp(&tmp);
+		memcpy(st.instance, tmp.id, sizeof(st.instance));
+	}
 
 	rc = cycle_targets_build(cfg, &ct, &res->name_failures, err, errlen);
 	if (rc < 0)
@@ -318,7 +339,7 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 		nev = baseline_apply(e, r, created, res->degraded && !any_evidence, &pol, now_wall,
 				     evs);
 		for (size_t k = 0; k < nev; k++) {
-			alert_event_stamp(&evs[k]);
+			stamp(&st, &evs[k]);
 			if ((rc = push_event(res, &evs[k])) < 0)
 				goto out;
 			/* a new exposure: opened against expectation and not accepted before */
@@ -331,7 +352,7 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 		baseline_degraded_event(&ev, res->name_failures > 0
 			? "some target names did not resolve: the resolver may be down"
 			: "no address answered at all: the monitor's own network may be down");
-		alert_event_stamp(&ev);
+		stamp(&st, &ev);
 		if ((rc = push_event(res, &ev)) < 0)
 			goto out;
 	}

@@ -311,6 +311,7 @@ head_json(const struct state *st)
 	struct tm tm;
 
 	jadd(j, "version", json_object_new_int(STATE_VERSION), &ok);
+	jadd(j, "instance", json_object_new_string(st->instance), &ok);
 	jadd(j, "cycles", json_object_new_uint64(st->cycles), &ok);
 	/* for people reading the file; last_cycle_ns is what the loader uses */
 	if (st->last_cycle_wall != 0 && gmtime_r(&t, &tm) != NULL)
@@ -669,7 +670,7 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 {
 	static const char *const keys[] = {
 		"version", "cycles", "last_cycle", "last_cycle_ns", "last_duration_ns",
-		"degraded", "entries", "events_total", NULL
+		"degraded", "entries", "events_total", "instance", NULL
 	};
 	static const char *const event_keys[] = {
 		"opened", "closed", "changed", "flapping", "degraded", NULL
@@ -691,6 +692,13 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 	if (field(root, "last_cycle", &v) &&
 	    get_string(root, "", "last_cycle", 31, &s, &len, err, errlen) < 0)
 		return -EBADMSG;
+	/* optional: "" or absent means a new id is made by the next cycle */
+	if (field(root, "instance", &v)) {
+		if (get_string(root, "", "instance", ALERT_ID_LEN - 1, &s, &len, err, errlen) < 0)
+			return -EBADMSG;
+		memcpy(st->instance, s, len);
+		st->instance[len] = '\0';
+	}
 	/* optional (older files): counters of raised events, for metrics */
 	if (field(root, "events_total", &v)) {
 		if (need(root, "", "events_total", json_type_object, "expected an object", &v, err,

@@ -17,6 +17,7 @@
 #define STATE_MAX_BYTES (64u << 20) /* far above 2^20 entries' worth; refuse beyond */
 
 struct state {
+	char instance[ALERT_ID_LEN]; /* random id of this state (seeds event ids); "" = new */
 	uint64_t cycles;          /* completed cycles */
 	uint64_t last_cycle_wall; /* wall ns of the last completed cycle */
 	uint64_t last_duration_ns;

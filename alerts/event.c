@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "common/util.h"
 
@@ -84,6 +85,8 @@ alert_severity_parse(const char *text, enum alert_severity *out)
 
 /* ---- creation ---- */
 
+static void format_uuid(const uint8_t b[16], char out[ALERT_ID_LEN]);
+
 static int
 uuid4(char out[ALERT_ID_LEN])
 {
@@ -96,10 +99,31 @@ uuid4(char out[ALERT_ID_LEN])
 	/* RFC 9562: version 4 in the high nibble of byte 6, variant 10 in byte 8. */
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	format_uuid(b, out);
+	return 0;
+}
+
+static void
+format_uuid(const uint8_t b[16], char out[ALERT_ID_LEN])
+{
 	snprintf(out, ALERT_ID_LEN,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
 		 b[13], b[14], b[15]);
+}
+
+int
+alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	if (EVP_Digest(seed, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 16)
+		return -EIO;
+	/* RFC 9562 UUIDv8 (custom): the first 128 bits of SHA-256 of the seed */
+	md[6] = (uint8_t)((md[6] & 0x0f) | 0x80);
+	md[8] = (uint8_t)((md[8] & 0x3f) | 0x80);
+	format_uuid(md, ev->id);
 	return 0;
 }
 

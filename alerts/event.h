@@ -61,6 +61,10 @@ int alert_event_init(struct alert_event *ev, enum alert_type type);
  * 63 bytes: it is for display). Leaves every other field alone, so events filled by
  * baseline_apply() can be stamped afterwards. 0 or -errno. */
 int alert_event_stamp(struct alert_event *ev);
+/* Replace the random id by one derived from `seed` (SHA-256, as a UUIDv8): a cycle that is
+ * repeated after a crash raises its events with the same ids, so the outbox file is
+ * replaced and receivers can drop the duplicate. 0 or -EIO. */
+int alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len);
 
 /* Largest JSON text alert_event_from_json() accepts (every field at its maximum, escaped,
  * fits well below this). */

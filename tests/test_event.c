@@ -436,6 +436,30 @@ test_names(void **state)
 	assert_string_equal(alert_severity_name((enum alert_severity)(SEV_CRITICAL + 1)), "");
 }
 
+/* Derived ids: the same seed gives the same id (a repeated cycle replaces its outbox
+ * file), another seed another id; the shape is a UUIDv8. */
+static void
+test_derived_ids(void **state)
+{
+	struct alert_event a, b;
+	(void)state;
+
+	assert_int_equal(alert_event_init(&a, ALERT_OPENED), 0);
+	assert_int_equal(alert_event_init(&b, ALERT_OPENED), 0);
+	assert_string_not_equal(a.id, b.id);
+	assert_int_equal(alert_event_derive_id(&a, "inst|7|127.53.0.5|tcp|opened", 28), 0);
+	assert_int_equal(alert_event_derive_id(&b, "inst|7|127.53.0.5|tcp|opened", 28), 0);
+	assert_string_equal(a.id, b.id);
+	assert_int_equal(strlen(a.id), ALERT_ID_LEN - 1);
+	assert_int_equal(a.id[14], '8');
+	assert_true(strchr("89ab", a.id[19]) != NULL);
+	assert_int_equal(alert_event_derive_id(&b, "inst|8|127.53.0.5|tcp|opened", 28), 0);
+	assert_string_not_equal(a.id, b.id);
+	/* SHA-256("abc") starts ba7816bf 8f01cfea 414140de: the id is its first 128 bits */
+	assert_int_equal(alert_event_derive_id(&a, "abc", 3), 0);
+	assert_string_equal(a.id, "ba7816bf-8f01-8fea-8141-40de5dae2223");
+}
+
 int
 main(void)
 {
@@ -446,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_derived_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -223,6 +223,7 @@ sample_state(struct state *st)
 	st->last_cycle_wall = 1700000001234567891ull;
 	st->last_duration_ns = 987654321;
 	st->degraded = true;
+	snprintf(st->instance, sizeof(st->instance), "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9");
 	for (int t = 0; t < ALERT_NTYPES; t++)
 		if (t != ALERT_TEST)
 			st->events_total[t] = 1000 + (uint64_t)t;
@@ -244,6 +245,7 @@ assert_state_equal(const struct state *a, const struct state *b)
 	assert_true(a->last_duration_ns == b->last_duration_ns);
 	assert_int_equal(a->degraded, b->degraded);
 	assert_memory_equal(a->events_total, b->events_total, sizeof(a->events_total));
+	assert_string_equal(a->instance, b->instance);
 	assert_int_equal(a->n, b->n);
 	for (size_t i = 0; i < a->n; i++)
 		assert_entry_equal(&a->entries[i], &b->entries[i]);

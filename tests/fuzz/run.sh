@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 command -v clang >/dev/null || { echo "fuzz: clang is missing: apt-get install clang" >&2; exit 1; }
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src")
-jsonc=$(pkg-config --cflags --libs json-c)
+jsonc=$(pkg-config --cflags --libs json-c libcrypto)
 common=("$src"/common/util.c "$src"/common/netaddr.c "$src"/common/fileio.c "$src"/common/log.c)
 
 build() {
