@@ -99,30 +99,6 @@ config_check_name(unsigned bit)
 	return NULL;
 }
 
-/* User text goes into one-line messages: control bytes become '?', long text is cut at a
- * UTF-8 character boundary and marked "...". */
-static const char *
-shown(const char *text, char *buf, size_t len)
-{
-	size_t n = strlen(text), i;
-	int cut = n > len - 1;
-
-	if (cut) {
-		n = len - 4;
-		while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		buf[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-	}
-	if (cut)
-		memcpy(buf + n, "...", 4);
-	else
-		buf[n] = '\0';
-	return buf;
-}
-
 static bool
 has_ctl(const char *s)
 {
@@ -293,10 +269,12 @@ got(struct json_object *v, char *buf, size_t len)
 	case json_type_array:
 		return "an array";
 	case json_type_string:
-		snprintf(buf, len, "\"%s\"", shown(json_object_get_string(v), tmp, sizeof(tmp)));
+		snprintf(buf, len, "\"%s\"",
+			 util_printable(json_object_get_string(v), tmp, sizeof(tmp), 0));
 		return buf;
 	default:
-		return shown(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), buf, len);
+		return util_printable(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				      buf, len, 0);
 	}
 }
 
@@ -327,7 +305,7 @@ key_path(char *buf, size_t len, const char *parent, const char *key)
 {
 	char k[SHOWN_LEN];
 
-	shown(key, k, sizeof(k));
+	util_printable(key, k, sizeof(k), 0);
 	if (k[0] == '\0')
 		snprintf(k, sizeof(k), "\"\"");
 	if (snprintf(buf, len, "%s%s%s", parent, parent[0] ? "." : "", k) >= (int)len)
@@ -648,6 +626,41 @@ get_array(struct ctx *x, const char *path, struct json_object *v, const char *wh
 	return 0;
 }
 
+/* Checks one string of a list; writes the message itself. */
+typedef int (*text_check_fn)(struct ctx *x, const char *path, const char *text);
+
+/* An array of strings (described as what), each passing check, copied into a new array at
+ * *out of *count; an empty array leaves both as they are. */
+static int
+get_string_list(struct ctx *x, const char *path, struct json_object *v, const char *what,
+		text_check_fn check, char ***out, size_t *count)
+{
+	char sub[FIELD_PATH_LEN];
+	size_t n;
+	int rc;
+
+	rc = get_array(x, path, v, what, &n);
+	if (rc < 0 || n == 0)
+		return rc;
+	*out = calloc(n, sizeof(**out));
+	if (*out == NULL)
+		return fail_oom(x);
+	*count = n;
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+
+		index_path(sub, sizeof(sub), path, i);
+		rc = get_string(x, sub, json_object_array_get_idx(v, i), &s);
+		if (rc == 0)
+			rc = check(x, sub, s);
+		if (rc == 0)
+			rc = set_str(x, &(*out)[i], s);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- targets and exclude ---- */
 
 /* Syntax only: any name that passes targets.c's host name rules "resolves" to one
@@ -680,7 +693,8 @@ check_target(struct ctx *x, const char *path, const char *text, bool exclude)
 		return fail(x, path, "\"-\" (stdin) cannot be used in a config file; use @FILE");
 	/* a FIFO or device behind @FILE would block or never end */
 	if (text[0] == '@' && stat(text + 1, &sb) == 0 && !S_ISREG(sb.st_mode))
-		return fail(x, path, "%s: not a regular file", shown(text + 1, q, sizeof(q)));
+		return fail(x, path, "%s: not a regular file",
+			    util_printable(text + 1, q, sizeof(q), 0));
 	if (exclude)
 		rc = targets_exclude(x->ts, text, msg, sizeof(msg));
 	else
@@ -809,33 +823,17 @@ parse_targets(struct ctx *x, const char *path, struct json_object *v, void *dst)
 }
 
 static int
+check_exclude(struct ctx *x, const char *path, const char *text)
+{
+	return check_target(x, path, text, true);
+}
+
+static int
 parse_exclude(struct ctx *x, const char *path, struct json_object *v, void *dst)
 {
 	struct config *c = dst;
-	char sub[FIELD_PATH_LEN];
-	size_t n;
-	int rc;
 
-	rc = get_array(x, path, v, "targets", &n);
-	if (rc < 0 || n == 0)
-		return rc;
-	c->exclude = calloc(n, sizeof(*c->exclude));
-	if (c->exclude == NULL)
-		return fail_oom(x);
-	c->nexclude = n;
-	for (size_t i = 0; i < n; i++) {
-		const char *s;
-
-		index_path(sub, sizeof(sub), path, i);
-		rc = get_string(x, sub, json_object_array_get_idx(v, i), &s);
-		if (rc == 0)
-			rc = check_target(x, sub, s, true);
-		if (rc == 0)
-			rc = set_str(x, &c->exclude[i], s);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return get_string_list(x, path, v, "targets", check_exclude, &c->exclude, &c->nexclude);
 }
 
 /* ---- probe, confirm, log ---- */
@@ -1164,7 +1162,7 @@ sink_ca_file(struct ctx *x, const char *path, struct json_object *v, void *dst)
 		return rc;
 	if (f[0] == '\0')
 		return fail(x, path, "is empty");
-	shown(f, q, sizeof(q));
+	util_printable(f, q, sizeof(q), 0);
 	/* opened, not access()ed: what counts is whether we can read it, as whoever we run as */
 	fd = open(f, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1)
@@ -1188,7 +1186,7 @@ check_resolve(struct ctx *x, const char *path, const char *text)
 	struct net_addr na;
 	uint64_t p;
 
-	shown(text, q, sizeof(q));
+	util_printable(text, q, sizeof(q), 0);
 	if (strlen(text) >= sizeof(buf))
 		return fail(x, path, "\"%s\" is too long", q);
 	memcpy(buf, text, strlen(text) + 1);
@@ -1209,7 +1207,7 @@ check_resolve(struct ctx *x, const char *path, const char *text)
 		}
 		if (net_addr_parse(a, &na) < 0)
 			return fail(x, path, "\"%s\": \"%s\" is not an IP address", q,
-				    shown(a, qa, sizeof(qa)));
+				    util_printable(a, qa, sizeof(qa), 0));
 	}
 	return 0;
 }
@@ -1218,30 +1216,9 @@ static int
 sink_resolve(struct ctx *x, const char *path, struct json_object *v, void *dst)
 {
 	struct config_sink *s = dst;
-	char sub[FIELD_PATH_LEN];
-	size_t n;
-	int rc;
 
-	rc = get_array(x, path, v, "\"host:port:address\" strings", &n);
-	if (rc < 0 || n == 0)
-		return rc;
-	s->resolve = calloc(n, sizeof(*s->resolve));
-	if (s->resolve == NULL)
-		return fail_oom(x);
-	s->nresolve = n;
-	for (size_t i = 0; i < n; i++) {
-		const char *r;
-
-		index_path(sub, sizeof(sub), path, i);
-		rc = get_string(x, sub, json_object_array_get_idx(v, i), &r);
-		if (rc == 0)
-			rc = check_resolve(x, sub, r);
-		if (rc == 0)
-			rc = set_str(x, &s->resolve[i], r);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return get_string_list(x, path, v, "\"host:port:address\" strings", check_resolve,
+			       &s->resolve, &s->nresolve);
 }
 
 /* scheme://host...: the scheme one of schemes (case-insensitive), an authority that is
@@ -1351,7 +1328,7 @@ secret_from_file(struct ctx *x, const struct secret_spec *sp, char **out)
 	size_t len;
 	int rc;
 
-	shown(sp->given, q, sizeof(q));
+	util_printable(sp->given, q, sizeof(q), 0);
 	if (stat(sp->given, &sb) == -1)
 		return fail(x, sp->path, "%s: %s", q, strerror(errno));
 	if (!S_ISREG(sb.st_mode))
@@ -1404,10 +1381,10 @@ source_label(const struct secret_spec *sp, char *buf, size_t len)
 
 	switch (sp->src) {
 	case SRC_FILE:
-		snprintf(buf, len, "%s: ", shown(sp->given, q, sizeof(q)));
+		snprintf(buf, len, "%s: ", util_printable(sp->given, q, sizeof(q), 0));
 		break;
 	case SRC_ENV:
-		snprintf(buf, len, "$%s: ", shown(sp->given, q, sizeof(q)));
+		snprintf(buf, len, "$%s: ", util_printable(sp->given, q, sizeof(q), 0));
 		break;
 	default:
 		buf[0] = '\0';
@@ -1485,7 +1462,7 @@ load_secret(struct ctx *x, const struct secret_spec *sp, enum secret_kind kind, 
 		rc = set_str(x, file, sp->given);
 		break;
 	case SRC_ENV:
-		shown(sp->given, q, sizeof(q));
+		util_printable(sp->given, q, sizeof(q), 0);
 		if (!env_name_ok(sp->given))
 			return fail(x, sp->path, "\"%s\" is not an environment variable name", q);
 		val = getenv(sp->given);
@@ -1863,7 +1840,7 @@ static void
 ctx_init(struct ctx *x, const char *name, struct config *c, char *err, size_t errlen)
 {
 	memset(x, 0, sizeof(*x));
-	shown(name, x->file, sizeof(x->file));
+	util_printable(name, x->file, sizeof(x->file), 0);
 	x->err = err;
 	x->errlen = errlen;
 	x->c = c;

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,37 +34,8 @@
 
 /* ---- messages ---- */
 
-static void
-msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Copy untrusted text (keys, values from a damaged file) so that the message stays one
- * short, printable line. */
-static const char *
-printable(const char *s, size_t len, char *buf, size_t buflen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 4 < buflen; i++)
-		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	if (i < len && o + 4 <= buflen) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
+/* Text from the file is quoted with UTIL_PRINT_ASCII: the parser does not check UTF-8, so a
+ * damaged file's bytes stay out of messages. */
 
 /* "entries[3].tcp" + "miss_streak" -> "entries[3].tcp.miss_streak: <what>". */
 static int
@@ -74,10 +44,10 @@ field_error(char *err, size_t errlen, const char *where, const char *key, const 
 	if (key == NULL)
 		key = "";
 	if (*where == '\0' && *key == '\0')
-		msg(err, errlen, "%s", what);
+		util_errf(err, errlen, "%s", what);
 	else
-		msg(err, errlen, "%s%s%s: %s", where, *where != '\0' && *key != '\0' ? "." : "",
-		    key, what);
+		util_errf(err, errlen, "%s%s%s: %s", where,
+			  *where != '\0' && *key != '\0' ? "." : "", key, what);
 	return -EBADMSG;
 }
 
@@ -430,7 +400,7 @@ check_keys(struct json_object *o, const char *where, const char *const *known, c
 				break;
 		if (known[i] == NULL) {
 			snprintf(what, sizeof(what), "unknown key \"%s\"",
-				 printable(key, strlen(key), buf, sizeof(buf)));
+				 util_printable(key, buf, sizeof(buf), UTIL_PRINT_ASCII));
 			return field_error(err, errlen, where, NULL, what);
 		}
 	}
@@ -624,7 +594,7 @@ parse_entry(struct json_object *o, size_t idx, struct bl_entry *e, char *err, si
 		return -EBADMSG;
 	if (net_addr_parse(s, &e->addr) < 0) {
 		snprintf(what, sizeof(what), "\"%s\" is not an IP address",
-			 printable(s, len, buf, sizeof(buf)));
+			 util_printable(s, buf, sizeof(buf), UTIL_PRINT_ASCII));
 		return field_error(err, errlen, where, "address", what);
 	}
 	if (get_string(o, where, "target", sizeof(e->target) - 1, &s, &len, err, errlen) < 0)
@@ -724,7 +694,7 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		rc = reserve(st, st->n + 1);
 		if (rc < 0) {
-			msg(err, errlen, "out of memory");
+			util_errf(err, errlen, "out of memory");
 			return rc;
 		}
 		memset(&st->entries[st->n], 0, sizeof(st->entries[0]));
@@ -775,24 +745,24 @@ parse_doc(const char *text, size_t len, struct state *out, char *err, size_t err
 
 	state_init(&st);
 	if (len > STATE_MAX_BYTES) {
-		msg(err, errlen, "larger than %u MiB", STATE_MAX_BYTES >> 20);
+		util_errf(err, errlen, "larger than %u MiB", STATE_MAX_BYTES >> 20);
 		goto out;
 	}
 	for (i = 0; i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
 				text[i] == '\n'); i++)
 		;
 	if (i == len) {
-		msg(err, errlen, "the file is empty");
+		util_errf(err, errlen, "the file is empty");
 		goto out;
 	}
 	/* says "not ours" for binary junk more clearly than a tokenizer error would */
 	if (text[i] != '{') {
-		msg(err, errlen, "not a state document (it does not start with '{')");
+		util_errf(err, errlen, "not a state document (it does not start with '{')");
 		goto out;
 	}
 	tok = json_tokener_new_ex(STATE_MAX_DEPTH);
 	if (tok == NULL) {
-		msg(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -803,44 +773,44 @@ parse_doc(const char *text, size_t len, struct state *out, char *err, size_t err
 	end = json_tokener_get_parse_end(tok);
 	line_col(text, end <= len ? end : len, &line, &col);
 	if (jerr == json_tokener_continue) {
-		msg(err, errlen, "truncated: the document ends at line %zu before it is complete",
-		    line);
+		util_errf(err, errlen,
+			  "truncated: the document ends at line %zu before it is complete", line);
 		goto out;
 	}
 	if (jerr == json_tokener_error_depth) {
-		msg(err, errlen, "nested deeper than %d levels at line %zu, column %zu",
-		    STATE_MAX_DEPTH, line, col);
+		util_errf(err, errlen, "nested deeper than %d levels at line %zu, column %zu",
+			  STATE_MAX_DEPTH, line, col);
 		goto out;
 	}
 	if (jerr != json_tokener_success || root == NULL) {
-		msg(err, errlen, "not valid JSON at line %zu, column %zu (%s)", line, col,
-		    json_tokener_error_desc(jerr));
+		util_errf(err, errlen, "not valid JSON at line %zu, column %zu (%s)", line, col,
+			  json_tokener_error_desc(jerr));
 		goto out;
 	}
 	/* json-c eats trailing white space and stops quietly at anything else, a NUL byte
 	 * included: whatever it did not consume is damage */
 	if (end != len) {
-		msg(err, errlen, "unexpected data after the document at line %zu, column %zu",
-		    line, col);
+		util_errf(err, errlen, "unexpected data after the document at line %zu, column %zu",
+			  line, col);
 		goto out;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		msg(err, errlen, "not a state document (expected an object)");
+		util_errf(err, errlen, "not a state document (expected an object)");
 		goto out;
 	}
 	/* the version decides how to read the rest, so it is checked first and alone */
 	if (!field(root, "version", &v)) {
-		msg(err, errlen, "version: missing");
+		util_errf(err, errlen, "version: missing");
 		goto out;
 	}
 	if (v == NULL || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
-		msg(err, errlen, "version: expected an integer");
+		util_errf(err, errlen, "version: expected an integer");
 		goto out;
 	}
 	version = json_object_get_uint64(v);
 	if (version != STATE_VERSION) {
-		msg(err, errlen, "version %" PRIu64 " is not supported (expected %d)", version,
-		    STATE_VERSION);
+		util_errf(err, errlen, "version %" PRIu64 " is not supported (expected %d)",
+			  version, STATE_VERSION);
 		goto out;
 	}
 	rc = parse_root(root, &st, err, errlen);
@@ -864,7 +834,7 @@ state_parse(const char *text, size_t len, struct state *st, char *err, size_t er
 	int rc = parse_doc(text, len, st, reason, sizeof(reason));
 
 	if (rc < 0)
-		msg(err, errlen, "%s: %s", STATE_FILE, reason);
+		util_errf(err, errlen, "%s: %s", STATE_FILE, reason);
 	return rc;
 }
 
@@ -874,7 +844,7 @@ static int
 join(char *buf, size_t buflen, const char *dir, const char *name, char *err, size_t errlen)
 {
 	if (snprintf(buf, buflen, "%s/%s", dir, name) >= (int)buflen) {
-		msg(err, errlen, "%s: path too long", dir);
+		util_errf(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -887,10 +857,11 @@ ensure_dir(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
 		return 0;
 	if (errno == ENOENT)
-		msg(err, errlen, "cannot create state directory %s: its parent directory does "
-		    "not exist", dir);
+		util_errf(err, errlen, "cannot create state directory %s: its parent directory "
+			  "does not exist", dir);
 	else
-		msg(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
+		util_errf(err, errlen, "cannot create state directory %s: %s", dir,
+			  strerror(errno));
 	return -errno;
 }
 
@@ -968,10 +939,11 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 			 * new baseline now would silently absorb whatever changed meanwhile */
 			char aside[PATH_MAX];
 			if (find_corrupt(dir, aside, sizeof(aside))) {
-				msg(err, errlen, "the previous state was corrupt and set aside as %s; "
-				    "run 'watch53 baseline reset -c CONFIG' to start a new baseline "
-				    "(the next cycle records the current state without alerts), or put "
-				    "a good copy back as %s", aside, path);
+				util_errf(err, errlen, "the previous state was corrupt and set "
+					  "aside as %s; run 'watch53 baseline reset -c CONFIG' "
+					  "to start a new baseline (the next cycle records the "
+					  "current state without alerts), or put a good copy "
+					  "back as %s", aside, path);
 				return -EBADMSG;
 			}
 			/* first run: no directory or no file yet */
@@ -979,11 +951,11 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 			return 0;
 		}
 		rc = -errno;
-		msg(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		util_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return rc;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		msg(err, errlen, "cannot read %s: not a regular file", path);
+		util_errf(err, errlen, "cannot read %s: not a regular file", path);
 		return -EINVAL;
 	}
 	rc = file_read_all(path, STATE_MAX_BYTES, &text, &len);
@@ -991,12 +963,12 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 		snprintf(reason, sizeof(reason), "larger than %u MiB", STATE_MAX_BYTES >> 20);
 		rc = -EBADMSG;
 	} else if (rc < 0) {
-		msg(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		util_errf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
 		goto out;
 	} else {
 		rc = parse_doc(text, len, st, reason, sizeof(reason));
 		if (rc == -ENOMEM) {
-			msg(err, errlen, "cannot load %s: out of memory", path);
+			util_errf(err, errlen, "cannot load %s: out of memory", path);
 			goto out;
 		}
 	}
@@ -1005,13 +977,14 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 
 	rc = move_aside(path, dst, sizeof(dst));
 	if (rc < 0)
-		msg(err, errlen, "%s is unreadable (%s) and could not be moved aside (%s); move or "
-		    "remove it by hand, then run 'watch53 baseline reset -c CONFIG' or put a good "
-		    "copy back", path, reason, strerror(-rc));
+		util_errf(err, errlen, "%s is unreadable (%s) and could not be moved aside (%s); "
+			  "move or remove it by hand, then run 'watch53 baseline reset -c CONFIG' "
+			  "or put a good copy back", path, reason, strerror(-rc));
 	else
-		msg(err, errlen, "%s is unreadable (%s); moved it to %s; to start a new baseline "
-		    "run 'watch53 baseline reset -c CONFIG' (the next cycle records the current "
-		    "state without alerts), or put a good copy back", path, reason, dst);
+		util_errf(err, errlen, "%s is unreadable (%s); moved it to %s; to start a new "
+			  "baseline run 'watch53 baseline reset -c CONFIG' (the next cycle records "
+			  "the current state without alerts), or put a good copy back", path,
+			  reason, dst);
 	rc = -EBADMSG;
 out:
 	free(text);
@@ -1034,20 +1007,20 @@ state_save(const char *dir, const struct state *st, char *err, size_t errlen)
 		return rc;
 	rc = state_format(st, &text, &len);
 	if (rc < 0) {
-		msg(err, errlen, "cannot write %s: out of memory", path);
+		util_errf(err, errlen, "cannot write %s: out of memory", path);
 		goto out;
 	}
 	/* the loader would set such a file aside as corrupt: refuse now, loudly */
 	if (len > STATE_MAX_BYTES) {
-		msg(err, errlen, "cannot write %s: %zu addresses make %zu bytes, more than the "
-		    "%u MiB a state file may have; monitor fewer targets per config",
-		    path, st->n, len, STATE_MAX_BYTES >> 20);
+		util_errf(err, errlen, "cannot write %s: %zu addresses make %zu bytes, more than "
+			  "the %u MiB a state file may have; monitor fewer targets per config",
+			  path, st->n, len, STATE_MAX_BYTES >> 20);
 		rc = -EFBIG;
 		goto out;
 	}
 	rc = file_write_atomic(path, text, len, 0600);
 	if (rc < 0)
-		msg(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+		util_errf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
 out:
 	free(text);
 	return rc;
@@ -1068,7 +1041,7 @@ state_lock(const char *dir, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
 		rc = -errno;
-		msg(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		util_errf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
 		return rc;
 	}
 	/* the lock belongs to this open file description: it goes away with the process,
@@ -1076,9 +1049,9 @@ state_lock(const char *dir, char *err, size_t errlen)
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		rc = -errno;
 		if (rc == -EWOULDBLOCK)
-			msg(err, errlen, "another watch53 cycle holds the lock on %s", dir);
+			util_errf(err, errlen, "another watch53 cycle holds the lock on %s", dir);
 		else
-			msg(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+			util_errf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
 		close(fd);
 		return rc;
 	}

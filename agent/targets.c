@@ -6,11 +6,12 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "common/util.h"
 
 #define HOSTNAME_MAX 253
 #define LABEL_MAX 63
@@ -45,38 +46,6 @@ struct target_set {
 struct snapshot {
 	size_t nent, nlabels, nexcl;
 };
-
-static void __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* User text goes into one-line messages: control bytes become '?', long text is cut. */
-static const char *
-shown(const char *text, char *buf, size_t len)
-{
-	size_t n = strlen(text), i;
-	int cut = n > len - 1;
-
-	if (cut)
-		n = len - 4;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)text[i];
-		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (cut)
-		memcpy(buf + n, "...", 4);
-	else
-		buf[n] = '\0';
-	return buf;
-}
 
 /* 128-bit big-endian arithmetic on byte arrays. */
 
@@ -205,12 +174,12 @@ push_range(struct target_set *ts, int excl, uint8_t family, const uint8_t start[
 
 	/* the iterator reports the entry index as uint32_t */
 	if (!excl && ts->nent >= UINT32_MAX) {
-		fail(err, errlen, "too many targets (more than %" PRIu32 ")", UINT32_MAX);
+		util_errf(err, errlen, "too many targets (more than %" PRIu32 ")", UINT32_MAX);
 		return -E2BIG;
 	}
 	r = grow(*arr, cap, *n + 1, sizeof(**arr));
 	if (r == NULL) {
-		fail(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	*arr = r;
@@ -238,7 +207,7 @@ push_label(struct target_set *ts, const char *text, uint32_t *idx, char *err, si
 	ts->labels[ts->nlabels++] = copy;
 	return 0;
 oom:
-	fail(err, errlen, "out of memory");
+	util_errf(err, errlen, "out of memory");
 	return -ENOMEM;
 }
 
@@ -266,7 +235,7 @@ normalize_excl(struct target_set *ts, size_t from, char *err, size_t errlen)
 	qsort(ts->excl + from, total - from, sizeof(*ts->excl), cmp_trange);
 	out = calloc(total, sizeof(*out));
 	if (out == NULL) {
-		fail(err, errlen, "out of memory");
+		util_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	while (i < from || j < total) {
@@ -403,22 +372,22 @@ parse_prefix(struct target_set *ts, const char *text, const char *slash, int exc
 	uint8_t start[16], end[16];
 
 	if (parse_span(text, (size_t)(slash - text), &a) < 0) {
-		fail(err, errlen, "bad prefix '%s': the part before '/' is not an IP address",
-		     shown(text, q, sizeof(q)));
+		util_errf(err, errlen, "bad prefix '%s': the part before '/' is not an IP address",
+			  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	max = a.family == AF_INET ? 32 : 128;
 	/* three digits at most, so the value cannot overflow */
 	if (!all_digits(len, n) || n > 3) {
-		fail(err, errlen, "bad prefix '%s': length must be a number 0-%u",
-		     shown(text, q, sizeof(q)), max);
+		util_errf(err, errlen, "bad prefix '%s': length must be a number 0-%u",
+			  util_printable(text, q, sizeof(q), 0), max);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++)
 		plen = plen * 10 + (unsigned)(len[i] - '0');
 	if (plen > max) {
-		fail(err, errlen, "bad prefix '%s': length must be 0-%u for IPv%d",
-		     shown(text, q, sizeof(q)), max, a.family == AF_INET ? 4 : 6);
+		util_errf(err, errlen, "bad prefix '%s': length must be 0-%u for IPv%d",
+			  util_printable(text, q, sizeof(q), 0), max, a.family == AF_INET ? 4 : 6);
 		return -EINVAL;
 	}
 	addr_to_be(&a, start);
@@ -437,13 +406,13 @@ parse_range(struct target_set *ts, const char *text, const char *dash, int excl,
 	uint8_t start[16], end[16];
 
 	if (llen == 0 || rlen == 0) {
-		fail(err, errlen, "bad range '%s': missing %s address", shown(text, q, sizeof(q)),
-		     llen == 0 ? "start" : "end");
+		util_errf(err, errlen, "bad range '%s': missing %s address",
+			  util_printable(text, q, sizeof(q), 0), llen == 0 ? "start" : "end");
 		return -EINVAL;
 	}
 	if (parse_span(text, llen, &a) < 0) {
-		fail(err, errlen, "bad range '%s': the start is not an IP address",
-		     shown(text, q, sizeof(q)));
+		util_errf(err, errlen, "bad range '%s': the start is not an IP address",
+			  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	if (a.family == AF_INET && all_digits(right, rlen) && rlen <= 3) {
@@ -452,23 +421,25 @@ parse_range(struct target_set *ts, const char *text, const char *dash, int excl,
 		for (size_t i = 0; i < rlen; i++)
 			octet = octet * 10 + (unsigned)(right[i] - '0');
 		if (octet > 255) {
-			fail(err, errlen, "bad range '%s': the last octet must be 0-255",
-			     shown(text, q, sizeof(q)));
+			util_errf(err, errlen, "bad range '%s': the last octet must be 0-255",
+				  util_printable(text, q, sizeof(q), 0));
 			return -EINVAL;
 		}
 		b = a;
 		b.bytes[3] = (uint8_t)octet;
 	} else if (parse_span(right, rlen, &b) < 0) {
-		fail(err, errlen, "bad range '%s': the end is not an IP address",
-		     shown(text, q, sizeof(q)));
+		util_errf(err, errlen, "bad range '%s': the end is not an IP address",
+			  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	if (a.family != b.family) {
-		fail(err, errlen, "bad range '%s': mixed IPv4 and IPv6", shown(text, q, sizeof(q)));
+		util_errf(err, errlen, "bad range '%s': mixed IPv4 and IPv6",
+			  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	if (net_addr_cmp(&a, &b) > 0) {
-		fail(err, errlen, "bad range '%s': start is after end", shown(text, q, sizeof(q)));
+		util_errf(err, errlen, "bad range '%s': start is after end",
+			  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	addr_to_be(&a, start);
@@ -557,10 +528,10 @@ resolve_system(const char *name, struct net_addr *out, size_t max, size_t *count
 		int saved = errno;
 
 		if (rc == EAI_SYSTEM) {
-			fail(err, errlen, "%s", strerror(saved));
+			util_errf(err, errlen, "%s", strerror(saved));
 			return saved > 0 ? -saved : -EIO;
 		}
-		fail(err, errlen, "%s", gai_strerror(rc));
+		util_errf(err, errlen, "%s", gai_strerror(rc));
 		if (rc == EAI_AGAIN)
 			return -EAGAIN;
 		if (rc == EAI_MEMORY)
@@ -599,12 +570,13 @@ resolve_name(struct target_set *ts, const char *name, int excl, uint32_t label,
 	if (rc != 0) {
 		if (rc > 0)
 			rc = -ENOENT; /* a hook that returned an EAI_ code or 1 */
-		fail(err, errlen, "cannot resolve '%s': %s", shown(name, q, sizeof(q)),
-		     why[0] ? why : strerror(-rc));
+		util_errf(err, errlen, "cannot resolve '%s': %s",
+			  util_printable(name, q, sizeof(q), 0), why[0] ? why : strerror(-rc));
 		return rc;
 	}
 	if (n == 0) {
-		fail(err, errlen, "cannot resolve '%s': no addresses", shown(name, q, sizeof(q)));
+		util_errf(err, errlen, "cannot resolve '%s': no addresses",
+			  util_printable(name, q, sizeof(q), 0));
 		return -ENOENT;
 	}
 	if (n > TARGETS_MAX_NAME_ADDRS)
@@ -613,8 +585,9 @@ resolve_name(struct target_set *ts, const char *name, int excl, uint32_t label,
 		uint8_t v[16];
 
 		if (addrs[i].family != AF_INET && addrs[i].family != AF_INET6) {
-			fail(err, errlen, "cannot resolve '%s': resolver returned an address "
-			     "that is neither IPv4 nor IPv6", shown(name, q, sizeof(q)));
+			util_errf(err, errlen, "cannot resolve '%s': resolver returned an address "
+				  "that is neither IPv4 nor IPv6",
+				  util_printable(name, q, sizeof(q), 0));
 			return -EINVAL;
 		}
 		addr_to_be(&addrs[i], v);
@@ -637,7 +610,7 @@ add_single(struct target_set *ts, const char *text, int excl, char *err, size_t 
 	int rc;
 
 	if (text[0] == '\0') {
-		fail(err, errlen, "empty target");
+		util_errf(err, errlen, "empty target");
 		return -EINVAL;
 	}
 	if (!excl) {
@@ -659,23 +632,26 @@ add_single(struct target_set *ts, const char *text, int excl, char *err, size_t 
 		return push_range(ts, excl, a.family, v, v, label, err, errlen);
 	}
 	if (strchr(text, ':') != NULL) {
-		fail(err, errlen, "bad address '%s': not a valid IPv6 address%s",
-		     shown(text, q, sizeof(q)),
-		     strchr(text, '%') ? " (zone ids are not supported)" : "");
+		util_errf(err, errlen, "bad address '%s': not a valid IPv6 address%s",
+			  util_printable(text, q, sizeof(q), 0),
+			  strchr(text, '%') ? " (zone ids are not supported)" : "");
 		return -EINVAL;
 	}
 	if (looks_numeric(text)) {
 		if (strspn(text, "0123456789.") == strlen(text))
-			fail(err, errlen, "bad address '%s': not a valid IPv4 address "
-			     "(four decimal octets 0-255)", shown(text, q, sizeof(q)));
+			util_errf(err, errlen, "bad address '%s': not a valid IPv4 address "
+				  "(four decimal octets 0-255)",
+				  util_printable(text, q, sizeof(q), 0));
 		else
-			fail(err, errlen, "bad address '%s': not a valid IPv4 address, nor a "
-			     "host name (its last label is numeric)", shown(text, q, sizeof(q)));
+			util_errf(err, errlen, "bad address '%s': not a valid IPv4 address, nor a "
+				  "host name (its last label is numeric)",
+				  util_printable(text, q, sizeof(q), 0));
 		return -EINVAL;
 	}
 	if (check_hostname(text, &why) < 0) {
-		fail(err, errlen, "bad target '%s': not an address, prefix, range or host name (%s)",
-		     shown(text, q, sizeof(q)), why);
+		util_errf(err, errlen,
+			  "bad target '%s': not an address, prefix, range or host name (%s)",
+			  util_printable(text, q, sizeof(q), 0), why);
 		return -EINVAL;
 	}
 	return resolve_name(ts, text, excl, label, err, errlen);
@@ -705,12 +681,12 @@ add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *e
 	ssize_t got;
 	int rc = 0;
 
-	shown(fname, fq, sizeof(fq));
+	util_printable(fname, fq, sizeof(fq), 0);
 	errno = 0;
 	while ((got = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		if (memchr(line, '\0', (size_t)got) != NULL) {
-			fail(err, errlen, "%s:%zu: line contains a NUL byte", fq, lineno);
+			util_errf(err, errlen, "%s:%zu: line contains a NUL byte", fq, lineno);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -721,14 +697,14 @@ add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *e
 		if (*p == '\0')
 			continue;
 		if (*p == '@' || strcmp(p, "-") == 0) {
-			fail(err, errlen, "%s:%zu: '%s': a target file cannot include another",
-			     fq, lineno, shown(p, q, sizeof(q)));
+			util_errf(err, errlen, "%s:%zu: '%s': a target file cannot include another",
+				  fq, lineno, util_printable(p, q, sizeof(q), 0));
 			rc = -EINVAL;
 			goto out;
 		}
 		rc = add_single(ts, p, excl, msg, sizeof(msg));
 		if (rc < 0) {
-			fail(err, errlen, "%s:%zu: %s", fq, lineno, msg);
+			util_errf(err, errlen, "%s:%zu: %s", fq, lineno, msg);
 			goto out;
 		}
 		errno = 0;
@@ -736,7 +712,7 @@ add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *e
 	if (ferror(fp)) {
 		int saved = errno ? errno : EIO;
 
-		fail(err, errlen, "cannot read '%s': %s", fq, strerror(saved));
+		util_errf(err, errlen, "cannot read '%s': %s", fq, strerror(saved));
 		rc = -ENOENT;
 	}
 out:
@@ -752,12 +728,12 @@ add_any(struct target_set *ts, const char *text, FILE *in, int excl, char *err, 
 	int rc;
 
 	if (text == NULL || text[0] == '\0') {
-		fail(err, errlen, "empty target");
+		util_errf(err, errlen, "empty target");
 		return -EINVAL;
 	}
 	if (strcmp(text, "-") == 0) {
 		if (excl) {
-			fail(err, errlen, "'-' (stdin) cannot be an exclusion; use @FILE");
+			util_errf(err, errlen, "'-' (stdin) cannot be an exclusion; use @FILE");
 			return -EINVAL;
 		}
 		return add_stream(ts, in ? in : stdin, "<stdin>", excl, err, errlen);
@@ -765,13 +741,13 @@ add_any(struct target_set *ts, const char *text, FILE *in, int excl, char *err, 
 	if (text[0] != '@')
 		return add_single(ts, text, excl, err, errlen);
 	if (text[1] == '\0') {
-		fail(err, errlen, "bad target '@': missing file name");
+		util_errf(err, errlen, "bad target '@': missing file name");
 		return -EINVAL;
 	}
 	fp = fopen(text + 1, "re");
 	if (fp == NULL) {
-		fail(err, errlen, "cannot read '%s': %s", shown(text + 1, q, sizeof(q)),
-		     strerror(errno));
+		util_errf(err, errlen, "cannot read '%s': %s",
+			  util_printable(text + 1, q, sizeof(q), 0), strerror(errno));
 		return -ENOENT;
 	}
 	rc = add_stream(ts, fp, text + 1, excl, err, errlen);
@@ -868,9 +844,9 @@ targets_finish(struct target_set *ts, char *err, size_t errlen)
 	for (size_t i = 0; i < ts->nent; i++)
 		n = sat_add(n, span_count(ts->ent[i].start, ts->ent[i].end));
 	if (ts->max_hosts != 0 && n > ts->max_hosts) {
-		fail(err, errlen, "targets cover %s%" PRIu64 " addresses, more than the cap of %"
-		     PRIu64 "; narrow them or raise it with --max-hosts",
-		     n == UINT64_MAX ? "at least " : "", n, ts->max_hosts);
+		util_errf(err, errlen, "targets cover %s%" PRIu64 " addresses, more than the cap "
+			  "of %" PRIu64 "; narrow them or raise it with --max-hosts",
+			  n == UINT64_MAX ? "at least " : "", n, ts->max_hosts);
 		return -E2BIG;
 	}
 	return 0;

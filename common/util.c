@@ -1,8 +1,10 @@
-/* util: clocks, strict number and duration parsing, randomness. */
+/* util: clocks, strict number and duration parsing, randomness, one-line messages. */
 #include "common/util.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,5 +99,46 @@ util_fmt_duration(uint64_t ns, char *buf, size_t len)
 			 (double)((ns / NS_PER_SEC) % 60));
 	else
 		snprintf(buf, len, "%.1fh", (double)ns / 3600e9);
+	return buf;
+}
+
+void
+util_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+util_printable(const char *s, char *buf, size_t buflen, unsigned flags)
+{
+	size_t n = strlen(s), i;
+	bool cut = n >= buflen;
+
+	if (buflen == 0)
+		return "";
+	if (cut) {
+		n = buflen >= 4 ? buflen - 4 : 0;
+		/* s[n] is the first byte left out: if it continues a character, drop that too */
+		if (!(flags & UTIL_PRINT_ASCII))
+			while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+				n--;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && (flags & UTIL_PRINT_ASCII)))
+			c = '?';
+		buf[i] = (char)c;
+	}
+	if (cut && buflen >= 4)
+		memcpy(buf + n, "...", 4);
+	else
+		buf[n] = '\0';
 	return buf;
 }

@@ -1,4 +1,5 @@
-/* util: monotonic time and strict number/duration parsing for CLI and config input. */
+/* util: monotonic time, strict number/duration parsing for CLI and config input, and the
+ * one-line messages that parsers hand back. */
 #ifndef WATCH53_UTIL_H
 #define WATCH53_UTIL_H
 
@@ -21,5 +22,19 @@ int util_parse_duration(const char *s, uint64_t *out_ns);
 int util_random(void *buf, size_t len);
 /* Human duration "1.2s", "850ms" into buf. */
 const char *util_fmt_duration(uint64_t ns, char *buf, size_t len);
+
+/* printf into err (errlen bytes, cut to fit) for the "char *err, size_t errlen" convention;
+ * does nothing when err is NULL or errlen is 0. */
+void util_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* util_printable flags. */
+#define UTIL_PRINT_ASCII 0x1u /* bytes >= 0x80 become '?' too: text not known to be UTF-8 */
+
+/* Untrusted text s quoted in a one-line message: a copy in buf with control bytes and DEL as
+ * '?'. Text longer than buflen - 1 bytes is cut to buflen - 4 bytes plus "..."; unless
+ * UTIL_PRINT_ASCII, the cut moves back to a UTF-8 character boundary. buflen should be at
+ * least 4 (a smaller buf gets "" when cut). Returns buf ("" if buflen is 0). */
+const char *util_printable(const char *s, char *buf, size_t buflen, unsigned flags);
 
 #endif

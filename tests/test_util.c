@@ -1,4 +1,4 @@
-/* test_util: number/duration parsing and address helpers of common/. */
+/* test_util: number/duration parsing, message and address helpers of common/. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +152,59 @@ test_file_read_and_atomic_write(void **state)
 	rmdir(dir);
 }
 
+static void
+test_errf(void **state)
+{
+	char e[8] = "zz";
+	(void)state;
+
+	util_errf(e, 0, "%s", "not written");
+	assert_string_equal(e, "zz");
+	util_errf(NULL, 16, "%s", "nowhere"); /* no buffer: nothing to do, no crash */
+	util_errf(e, sizeof(e), "%s-%d", "ab", 42);
+	assert_string_equal(e, "ab-42");
+	util_errf(e, 4, "%s", "abcdef"); /* cut to fit, still terminated */
+	assert_string_equal(e, "abc");
+}
+
+static void
+test_printable(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned flags;
+		const char *want; /* in an 8-byte buffer: 7 bytes fit, a cut keeps 4 */
+	} cases[] = {
+		{ "abc", 0, "abc" },
+		{ "", 0, "" },
+		{ "a\tb\x7f\n", 0, "a?b??" },
+		{ "1234567", 0, "1234567" }, /* exactly fits: not cut */
+		{ "12345678", 0, "1234..." },
+		{ "caf\xc3\xa9", 0, "caf\xc3\xa9" }, /* UTF-8 passes */
+		{ "caf\xc3\xa9", UTIL_PRINT_ASCII, "caf??" },
+		/* never cut inside a character, unless every byte >= 0x80 is a '?' anyway */
+		{ "abc\xc3\xa9" "defg", 0, "abc..." },
+		{ "ab\xe2\x82\xacxyz", 0, "ab..." },
+		{ "abc\xc3\xa9" "defg", UTIL_PRINT_ASCII, "abc?..." },
+	};
+	char buf[8], small[4];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(buf, 'X', sizeof(buf));
+		assert_ptr_equal(util_printable(cases[i].text, buf, sizeof(buf), cases[i].flags),
+				 buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+	assert_string_equal(util_printable("abc", small, sizeof(small), 0), "abc");
+	assert_string_equal(util_printable("abcd", small, sizeof(small), 0), "...");
+	assert_string_equal(util_printable("abc", small, 3, 0), ""); /* no room for "..." */
+	assert_string_equal(util_printable("ab", small, 3, 0), "ab");
+	small[0] = 'Z';
+	assert_string_equal(util_printable("ab", small, 0, 0), "");
+	assert_int_equal(small[0], 'Z');
+}
+
 int
 main(void)
 {
@@ -162,6 +215,8 @@ main(void)
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_random_differs),
 		cmocka_unit_test(test_file_read_and_atomic_write),
+		cmocka_unit_test(test_errf),
+		cmocka_unit_test(test_printable),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

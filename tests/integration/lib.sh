@@ -472,3 +472,66 @@ ns_loss_counter() {
 
 # w53_events ARGS...: check_events.py (see there).
 w53_events() { "$W53_PYTHON" "$TESTS_DIR/check_events.py" "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+# Alert delivery (alerts_*.int): a test CA, a scripted HTTP(S) webhook receiver (receiver.py)
+# on loopback inside the namespace, and its log (hooklog.py).
+
+# w53_make_tls DIR: a throw-away test CA (DIR/ca.pem) and a server certificate signed by it
+# (DIR/server.pem, DIR/server.key) for DNS:receiver.test and IP:127.0.0.1, IP:::1.  Made fresh
+# in the test's temp dir with the openssl CLI; nothing is ever committed.
+w53_make_tls() {
+    local d=$1
+    w53_require_cmd openssl
+    mkdir -p "$d" || w53_fail "mkdir $d"
+    {
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=watch53 test CA" \
+            -keyout "$d/ca.key" -out "$d/ca.pem" \
+            -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=receiver.test" \
+            -keyout "$d/server.key" -out "$d/server.csr" &&
+        printf '%s\n' 'subjectAltName=DNS:receiver.test,IP:127.0.0.1,IP:::1' \
+            'basicConstraints=CA:FALSE' 'extendedKeyUsage=serverAuth' >"$d/server.ext" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+            -CAcreateserial -days 2 -extfile "$d/server.ext" -out "$d/server.pem"
+    } >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; w53_fail "openssl: cannot make the test CA"; }
+    chmod 600 "$d"/*.key
+}
+
+# recv_log NAME: the JSON-lines request log of receiver NAME.
+recv_log() { printf '%s/recv-%s.jsonl' "$W53_TMP" "$1"; }
+
+# start_receiver NAME [receiver.py options]: receiver.py inside the namespace (give it
+# --listen 127.0.0.1:PORT[/tls] ...; --cert/--key/--secret/--script as needed).  Ready means its
+# pidfile exists (written after every socket is bound).  Its PID is in W53_RECV_PID[NAME].
+declare -A W53_RECV_PID=()
+start_receiver() {
+    local name=$1; shift
+    local pidf="$W53_TMP/recv-$name.pid" log
+    log=$(recv_log "$name")
+    rm -f "$pidf"
+    w53_bg "receiver $name" "$W53_TMP/recv-$name.stderr.log" \
+        "$W53_PYTHON" "$TESTS_DIR/receiver.py" --pidfile "$pidf" --log "$log" "$@"
+    local pid=$W53_LASTPID
+    for _ in $(seq 1 $((W53_WAIT_SECS * 10))); do
+        [ -s "$pidf" ] && break
+        w53_check_alive "$pid" "receiver $name" "$W53_TMP/recv-$name.stderr.log"
+        sleep 0.1
+    done
+    [ -s "$pidf" ] || w53_fail "receiver $name not ready after ${W53_WAIT_SECS}s"
+    W53_RECV_PID[$name]=$pid
+    w53_info "receiver $name (pid $pid): $*"
+}
+
+# stop_receiver NAME: SIGTERM it and wait (bounded, 3 s; then SIGKILL) until it is gone.
+stop_receiver() {
+    local pid=${W53_RECV_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 30); do w53_proc_alive "$pid" || break; sleep 0.1; done
+    w53_proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+    unset "W53_RECV_PID[$1]"
+}
+
+# hooklog ARGS...: hooklog.py (see there).
+hooklog() { "$W53_PYTHON" "$TESTS_DIR/hooklog.py" "$@"; }
