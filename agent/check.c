@@ -11,6 +11,7 @@
 #include "agent/baseline.h"
 #include "agent/metrics.h"
 #include "agent/scan.h"
+#include "agent/sinks.h"
 #include "agent/state.h"
 #include "agent/targets.h"
 #include "alerts/outbox.h"
@@ -47,11 +48,13 @@ cycle_targets_clear(struct cycle_targets *ct)
 
 /* Names are resolved now, every cycle: a new address behind a name is checked like any
  * other. A name that does not resolve is counted (the resolver may be down) but does not
- * stop the cycle for the other targets. */
+ * stop the cycle for the other targets. co->only limits the cycle to some targets (the
+ * daemon's per-interval groups). */
 static int
-cycle_targets_build(const struct config *cfg, struct cycle_targets *ct, int *name_failures,
-		    char *err, size_t errlen)
+cycle_targets_build(const struct config *cfg, const struct check_opts *co,
+		    struct cycle_targets *ct, int *name_failures, char *err, size_t errlen)
 {
+	size_t nsel = co->only ? co->nonly : cfg->ntargets;
 	char msg[512];
 
 	memset(ct, 0, sizeof(*ct));
@@ -59,7 +62,10 @@ cycle_targets_build(const struct config *cfg, struct cycle_targets *ct, int *nam
 	if (ct->ts == NULL)
 		return -ENOMEM;
 	targets_set_max_hosts(ct->ts, cfg->max_hosts);
-	for (size_t i = 0; i < cfg->ntargets; i++) {
+	for (size_t sel = 0; sel < nsel; sel++) {
+		size_t i = co->only ? co->only[sel] : sel;
+		if (i >= cfg->ntargets)
+			continue;
 		size_t before = targets_count(ct->ts);
 		int rc = targets_add(ct->ts, cfg->targets[i].target, NULL, msg, sizeof(msg));
 		if (rc < 0) {
@@ -89,9 +95,10 @@ cycle_targets_build(const struct config *cfg, struct cycle_targets *ct, int *nam
 }
 
 static void
-opts_from_config(const struct config *cfg, struct scan_opts *o)
+opts_from_config(const struct config *cfg, const struct check_opts *co, struct scan_opts *o)
 {
 	scan_opts_init(o);
+	o->cancel = co->cancel;
 	o->tcp = cfg->probe.tcp;
 	o->udp = cfg->probe.udp;
 	o->port = cfg->probe.port;
@@ -142,8 +149,8 @@ by_addr(const void *x, const void *y)
  * and closing needs confirm.closed (3) such cycles in a row: 1.4e-8 per cycle.
  */
 static int
-recheck(const struct config *cfg, struct state *st, struct scan_collect *col, char *err,
-	size_t errlen)
+recheck(const struct config *cfg, const struct check_opts *co, struct state *st,
+	struct scan_collect *col, char *err, size_t errlen)
 {
 	struct addr_list l = { 0 };
 	int rc = 0;
@@ -176,7 +183,7 @@ recheck(const struct config *cfg, struct state *st, struct scan_collect *col, ch
 				break;
 			log_info("recheck pass %u: %zu %s ports open before, silent now", pass + 1,
 				 l.n, probe_slot_name((enum probe_slot)slot));
-			opts_from_config(cfg, &o);
+			opts_from_config(cfg, co, &o);
 			o.tcp = slot == PROBE_SLOT_TCP;
 			o.udp = slot == PROBE_SLOT_UDP;
 			rc = scan_execute(&o, next_from_list, &l, l.n, &again, &sum, err, errlen);
@@ -256,8 +263,63 @@ stamp(const struct state *st, struct alert_event *ev)
 		alert_event_derive_id(ev, seed, (size_t)n);
 }
 
+/*
+ * Deliver what is due, bounded so a cron cycle stays short: half the interval, at most
+ * CHECK_DELIVERY_BUDGET_NS. Returns the events delivered; *known says whether delivery
+ * ran (there are sinks and the outbox could be read).
+ */
+static uint64_t
+deliver(const struct config *cfg, bool *known)
+{
+	struct sink_settings *ss = NULL;
+	struct outbox_report rep = { 0 };
+	uint64_t budget = cfg->interval_ns / 2, n = 0;
+	char dir[PATH_MAX], err[512];
+	size_t nss = 0;
+
+	*known = false;
+	if (cfg->nsinks == 0)
+		return 0;
+	if (budget == 0 || budget > CHECK_DELIVERY_BUDGET_NS)
+		budget = CHECK_DELIVERY_BUDGET_NS;
+	if (sinks_from_config(cfg, cfg->path, &ss, &nss) < 0) {
+		log_warnx("alert delivery: out of memory; events stay queued");
+		return 0;
+	}
+	check_outbox_dir(cfg, dir, sizeof(dir));
+	if (outbox_deliver(dir, ss, nss, util_wall_ns(), false, budget, &rep, err,
+			   sizeof(err)) < 0) {
+		log_warnx("alert delivery: %s; events stay queued", err);
+		goto out;
+	}
+	/* per-failure lines came from the outbox; say once what is left behind */
+	if (rep.out_of_budget)
+		log_warnx("alert delivery: time budget of this cycle spent; %zu event%s wait for "
+			  "the next cycle", rep.remaining, rep.remaining == 1 ? "" : "s");
+	for (size_t i = 0; i < rep.nunknown; i++)
+		log_info("outbox: %s/%s belongs to no configured sink: left alone", dir,
+			 rep.unknown[i]);
+	log_info("alert delivery: %zu delivered in %zu messages, %zu queued, %zu dead letter",
+		 rep.delivered, rep.messages, rep.remaining, rep.dead);
+	n = rep.delivered;
+	*known = true;
+out:
+	outbox_report_clear(&rep);
+	sinks_free(ss, nss);
+	return n;
+}
+
 int
 check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen)
+{
+	const struct check_opts co = { .deliver = true };
+
+	return check_cycle_opts(cfg, &co, res, err, errlen);
+}
+
+int
+check_cycle_opts(const struct config *cfg, const struct check_opts *co,
+		 struct check_result *res, char *err, size_t errlen)
 {
 	struct cycle_targets ct = { 0 };
 	struct scan_collect col = { 0 };
@@ -266,14 +328,14 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 	struct state st;
 	struct target_iter it;
 	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed };
-	uint64_t t0 = util_now_ns(), now_wall;
-	bool any_evidence = false, any_open_before = false;
+	uint64_t t0 = util_now_ns(), now_wall, delivered = 0;
+	bool any_evidence = false, any_open_before = false, alerts_known = false;
 	int lockfd, rc;
 
 	memset(res, 0, sizeof(*res));
 	state_init(&st);
-	lockfd = state_lock(cfg->state_dir, err, errlen);
-	if (lockfd < 0)
+	lockfd = co->lock_held ? -1 : state_lock(cfg->state_dir, err, errlen);
+	if (!co->lock_held && lockfd < 0)
 		return lockfd;
 	rc = state_load(cfg->state_dir, &st, err, errlen);
 	if (rc < 0)
@@ -285,15 +347,15 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 		memcpy(st.instance, tmp.id, sizeof(st.instance));
 	}
 
-	rc = cycle_targets_build(cfg, &ct, &res->name_failures, err, errlen);
+	rc = cycle_targets_build(cfg, co, &ct, &res->name_failures, err, errlen);
 	if (rc < 0)
 		goto out;
-	opts_from_config(cfg, &o);
+	opts_from_config(cfg, co, &o);
 	targets_iter_init(&it, ct.ts);
 	rc = scan_execute(&o, next_from_iter, &it, targets_total(ct.ts), &col, &sum, err, errlen);
 	if (rc < 0)
 		goto out;
-	rc = recheck(cfg, &st, &col, err, errlen);
+	rc = recheck(cfg, co, &st, &col, err, errlen);
 	if (rc < 0)
 		goto out;
 
@@ -386,15 +448,27 @@ check_cycle(const struct config *cfg, struct check_result *res, char *err, size_
 					      !e->port[s].reported_open;
 			res->flapping += e->port[s].flapping;
 		}
+	/* the state is committed: now try to deliver (a webhook that is down never fails
+	 * the cycle; the outbox keeps the events) */
+	if (co->deliver)
+		delivered = deliver(cfg, &alerts_known);
 	if (cfg->metrics_file) {
 		char dir[PATH_MAX], merr[512];
+		struct outbox_stats ost;
 		struct metrics_cycle mc = {
 			.addresses = col.n, .duration_ns = st.last_duration_ns,
 			.wall_ns = st.last_cycle_wall, .events_total = st.events_total,
 			.cycle = st.cycles,
 		};
 		check_outbox_dir(cfg, dir, sizeof(dir));
+		/* after delivery: the backlog is what is still waiting */
 		mc.outbox_backlog = outbox_count(dir);
+		if (alerts_known && outbox_stats_all(dir, &ost) == 0) {
+			mc.alerts_known = true;
+			mc.alerts_delivered = delivered;
+			mc.alerts_dead = ost.dead;
+			mc.alerts_quarantined = ost.quarantined;
+		}
 		/* metrics are a view: failing to write them does not fail the cycle */
 		if (metrics_write(cfg->metrics_file, &st, &mc, merr, sizeof(merr)) < 0)
 			log_warnx("%s", merr);

@@ -1,11 +1,13 @@
 /*
  * check: one monitoring cycle — scan the configured targets, compare with the baseline,
- * spool events to the outbox, save the state, write metrics. `watch53 check` runs one for
- * cron; the daemon runs the same function on its schedule (one code path).
+ * spool events to the outbox, save the state, deliver what is due (bounded in time), write
+ * metrics. `watch53 check` runs one for cron; the daemon runs the same function on its
+ * schedule (one code path).
  */
 #ifndef WATCH53_CHECK_H
 #define WATCH53_CHECK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +38,26 @@ void check_result_clear(struct check_result *r);
  * state (moved aside), other negative errno for runtime failures; err says why.
  */
 int check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen);
+
+/* How the daemon runs a cycle; check_cycle() is check_cycle_opts() with only `deliver` set. */
+struct check_opts {
+	bool lock_held;     /* the caller holds the state_dir lock (the daemon, for its life) */
+	bool deliver;       /* deliver the outbox after saving (the daemon has a thread for it) */
+	const size_t *only; /* scan only these cfg->targets indexes (the daemon's per-interval
+			     * groups); NULL: every target */
+	size_t nonly;
+	/* NULL, or a flag another thread sets to abandon the cycle: the scan stops within
+	 * ~100 ms and the cycle returns -ECANCELED having saved nothing (no partial state, so
+	 * no false `closed`) and spooled nothing */
+	const volatile sig_atomic_t *cancel;
+};
+
+int check_cycle_opts(const struct config *cfg, const struct check_opts *co,
+		     struct check_result *res, char *err, size_t errlen);
+
+/* After the state is saved a cycle delivers what is due for at most half its interval,
+ * and never longer than this, so cron cycles stay bounded. */
+#define CHECK_DELIVERY_BUDGET_NS (20ull * 1000000000ull)
 
 /* Outbox directory of a config: <state_dir>/outbox. */
 void check_outbox_dir(const struct config *cfg, char *buf, size_t len);

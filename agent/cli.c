@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "alerts/webhook.h"
 #include "common/log.h"
 #include "autoconfig.h"
 
@@ -13,6 +14,9 @@ const struct cli_command cli_commands[] = {
 	  cmd_check, cmd_check_help },
 	{ "baseline", "show|accept|reset -c FILE", "show, acknowledge or restart the baseline",
 	  cmd_baseline, cmd_baseline_help },
+	{ "alerts", "test|list|flush -c FILE",
+	  "send a test alert to every sink / list the outbox / deliver what is queued now",
+	  cmd_alerts, cmd_alerts_help },
 	{ "config", "check -c FILE", "validate the config, print it with defaults (secrets redacted)",
 	  cmd_config, cmd_config_help },
 	{ NULL, NULL, NULL, NULL, NULL },
@@ -35,6 +39,11 @@ int
 cli_main(int argc, char **argv)
 {
 	log_init("watch53", LOG_LVL_WARN);
+	/* libcurl's global state, once, before anything could start a thread */
+	if (webhook_global_init() < 0) {
+		fprintf(stderr, "watch53: cannot initialize libcurl\n");
+		return EXIT_RUNTIME;
+	}
 	if (argc < 2) {
 		cli_usage(stderr);
 		return EXIT_USAGE;

@@ -35,5 +35,7 @@ int cmd_baseline(int argc, char **argv);
 void cmd_baseline_help(FILE *f);
 int cmd_config(int argc, char **argv);
 void cmd_config_help(FILE *f);
+int cmd_alerts(int argc, char **argv);
+void cmd_alerts_help(FILE *f);
 
 #endif

@@ -92,6 +92,18 @@ metrics_render(const struct state *st, const struct metrics_cycle *mc, char **ou
 		fprintf(f, "# HELP watch53_outbox_backlog Events waiting for delivery.\n"
 			   "# TYPE watch53_outbox_backlog gauge\n"
 			   "watch53_outbox_backlog %ld\n", mc->outbox_backlog);
+	/* dead letters are a gauge of files (people remove them), not a counter: no _total */
+	if (mc->alerts_known)
+		fprintf(f, "# HELP watch53_alerts_delivered_last_cycle Events delivered to sinks in the last cycle.\n"
+			   "# TYPE watch53_alerts_delivered_last_cycle gauge\n"
+			   "watch53_alerts_delivered_last_cycle %" PRIu64 "\n"
+			   "# HELP watch53_alerts_dead_letter Events given up on after max_age, waiting in dead-letter folders.\n"
+			   "# TYPE watch53_alerts_dead_letter gauge\n"
+			   "watch53_alerts_dead_letter %" PRIu64 "\n"
+			   "# HELP watch53_alerts_quarantined Outbox files that did not parse, set aside in quarantine folders.\n"
+			   "# TYPE watch53_alerts_quarantined gauge\n"
+			   "watch53_alerts_quarantined %" PRIu64 "\n",
+			mc->alerts_delivered, mc->alerts_dead, mc->alerts_quarantined);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

@@ -15,6 +15,12 @@ struct metrics_cycle {
 	long outbox_backlog;  /* -1 if unknown */
 	const uint64_t *events_total; /* ALERT_NTYPES cumulative counters */
 	uint64_t cycle;       /* entries with last_cycle == cycle were probed now */
+	/* Alert delivery, written only when alerts_known (a cycle without sinks, or whose
+	 * outbox could not be read, leaves them out rather than claim zeros). */
+	bool alerts_known;
+	uint64_t alerts_delivered;  /* events accepted by sinks in this cycle */
+	uint64_t alerts_dead;       /* events in the outbox's dead-letter folders */
+	uint64_t alerts_quarantined;/* files in the outbox's quarantine folders */
 };
 
 /* Render to a malloc'd string. 0 or -ENOMEM. */

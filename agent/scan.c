@@ -56,6 +56,9 @@ struct collect_ctx {
 	bool progress;
 	bool drawn;
 	int err;
+	const volatile sig_atomic_t *cancel;
+	bool cancelled;
+	struct engine *e;
 };
 
 static int
@@ -90,6 +93,11 @@ collect_tick(void *arg, const struct engine_stats *st)
 {
 	struct collect_ctx *cx = arg;
 
+	if (cx->cancel && *cx->cancel && !cx->cancelled) {
+		cx->cancelled = true;
+		engine_stop(cx->e);
+		return;
+	}
 	if (!cx->progress || st->elapsed_ns < NS_PER_SEC)
 		return;
 	output_progress(stderr, st, cx->total);
@@ -147,7 +155,7 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	struct engine_config ec;
 	struct engine *e = NULL;
 	struct collect_ctx cx = { .next = next, .next_arg = arg, .c = out, .total = total,
-				  .progress = o->progress };
+				  .progress = o->progress, .cancel = o->cancel };
 	struct sigaction sa, old_int, old_term;
 	struct engine_stats st;
 	int rc, qlen;
@@ -158,6 +166,10 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	ec.timeout_ns = o->timeout_ns;
 	ec.retries = o->retries;
 	ec.tick_ns = o->progress ? 250 * NS_PER_MS : 0;
+	/* the tick is where a cancel request is seen: the engine wakes for it at least this
+	 * often, whatever its probes' timers say */
+	if (o->cancel && ec.tick_ns == 0)
+		ec.tick_ns = 100 * NS_PER_MS;
 	ec.opts.port = o->port;
 	ec.opts.qtype = o->qtype;
 	ec.opts.rd = o->rd;
@@ -171,9 +183,14 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 		ec.modules[ec.nmodules++] = &probe_module_tcp;
 	if (o->udp)
 		ec.modules[ec.nmodules++] = &probe_module_udp;
+	if (o->cancel && *o->cancel) {
+		snprintf(err, errlen, "scan cancelled");
+		return -ECANCELED;
+	}
 	e = engine_new(&ec, err, errlen);
 	if (e == NULL)
 		return -EINVAL;
+	cx.e = e;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->started_wall_ns = util_wall_ns();
@@ -201,6 +218,10 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	engine_free(e);
 	if (rc == 0 && cx.err < 0)
 		rc = cx.err;
+	if (cx.cancelled) {
+		snprintf(err, errlen, "scan cancelled");
+		return -ECANCELED;
+	}
 	if (rc < 0 && rc != -EINTR) {
 		snprintf(err, errlen, "scan failed: %s", strerror(-rc));
 		return rc;

@@ -1,15 +1,42 @@
-/* outbox: durable per-sink spool of events. */
+/* outbox: durable per-sink spool of events, delivery metadata, retries and dead letters. */
 #define _GNU_SOURCE
 #include "alerts/outbox.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "alerts/webhook.h"
 #include "common/fileio.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define META_MAX_BYTES 4096
+#define META_JSON_DEPTH 4
+/* Events read for one digest: bounds memory whatever a sink's max_events says. */
+#define DIGEST_WINDOW_MAX 256
+/* A request never gets less time than this, even at the end of the budget. */
+#define MIN_REQUEST_TIMEOUT_NS (1ull * NS_PER_SEC)
+
+/* Copy a one-line message, cut to fit (messages are for people; a cut is fine). */
+static void
+copy_text(char *dst, size_t len, const char *src)
+{
+	size_t l = strnlen(src, len - 1);
+
+	memcpy(dst, src, l);
+	dst[l] = '\0';
+}
 
 static int
 ensure_dir(const char *path)
@@ -36,11 +63,19 @@ safe_name(const char *in, char *out, size_t outlen)
 		snprintf(out, outlen, "sink");
 }
 
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t l = strlen(s), k = strlen(suffix);
+
+	return l > k && strcmp(s + l - k, suffix) == 0;
+}
+
 int
 outbox_put(const char *dir, const char *sink, const struct alert_event *ev, char *err,
 	   size_t errlen)
 {
-	char sdir[PATH_MAX], path[PATH_MAX], name[64], json[ALERT_JSON_MAX + 1];
+	char sdir[PATH_MAX], path[PATH_MAX], name[OUTBOX_NAME_MAX], json[ALERT_JSON_MAX + 1];
 	int rc, len;
 
 	safe_name(sink, name, sizeof(name));
@@ -94,13 +129,964 @@ outbox_count(const char *dir)
 		sd = opendir(sub);
 		if (sd == NULL)
 			continue;
-		while ((se = readdir(sd)) != NULL) {
-			size_t l = strlen(se->d_name);
-			if (se->d_name[0] != '.' && l > 5 && strcmp(se->d_name + l - 5, ".json") == 0)
+		while ((se = readdir(sd)) != NULL)
+			if (se->d_name[0] != '.' && ends_with(se->d_name, ".json"))
 				n++;
-		}
 		closedir(sd);
 	}
 	closedir(d);
 	return n;
+}
+
+/* ---- retry schedule ---- */
+
+static const uint64_t backoff_table_s[] = { 30, 60, 120, 300, 600, 1200, 2400, 3600 };
+#define BACKOFF_STEPS (sizeof(backoff_table_s) / sizeof(backoff_table_s[0]))
+
+uint64_t
+outbox_backoff_base_ns(unsigned attempts)
+{
+	size_t i = attempts == 0 ? 0 : attempts - 1;
+
+	if (i >= BACKOFF_STEPS)
+		i = BACKOFF_STEPS - 1;
+	return backoff_table_s[i] * NS_PER_SEC;
+}
+
+/* base * (1 + j/1000), j in [-200, 200]: integer arithmetic, no rounding surprises */
+static uint64_t
+jitter(uint64_t base, uint32_t rnd)
+{
+	int64_t j = (int64_t)(rnd % (2 * OUTBOX_JITTER_PERCENT * 10 + 1)) -
+		    OUTBOX_JITTER_PERCENT * 10;
+
+	return (uint64_t)((int64_t)base + (int64_t)(base / 1000) * j);
+}
+
+uint64_t
+outbox_backoff_ns(unsigned attempts, uint32_t rnd)
+{
+	return jitter(outbox_backoff_base_ns(attempts), rnd);
+}
+
+uint64_t
+outbox_retry_delay_ns(unsigned attempts, const struct outbox_outcome *o, uint32_t rnd)
+{
+	long st = o->status;
+
+	/* the service said when: do exactly that (a client that retries earlier gets
+	 * throttled longer), but never park an alert for more than an hour */
+	if ((st == 429 || st == 503) && o->has_retry_after)
+		return o->retry_after_ns < OUTBOX_RETRY_AFTER_MAX_NS ? o->retry_after_ns
+								     : OUTBOX_RETRY_AFTER_MAX_NS;
+	/* a redirect or a refusal (bad token, bad payload) will not fix itself in seconds */
+	if ((st >= 300 && st < 400) || (st >= 400 && st < 500 && st != 408 && st != 429))
+		return jitter(OUTBOX_LONG_BACKOFF_NS, rnd);
+	return outbox_backoff_ns(attempts, rnd);
+}
+
+/* ---- metadata sidecar ---- */
+
+static int
+sink_path(char *buf, size_t len, const char *dir, const char *sink, const char *sub,
+	  const char *file)
+{
+	char name[OUTBOX_NAME_MAX];
+	int n;
+
+	safe_name(sink, name, sizeof(name));
+	if (sub && file)
+		n = snprintf(buf, len, "%s/%s/%s/%s", dir, name, sub, file);
+	else if (sub)
+		n = snprintf(buf, len, "%s/%s/%s", dir, name, sub);
+	else if (file)
+		n = snprintf(buf, len, "%s/%s/%s", dir, name, file);
+	else
+		n = snprintf(buf, len, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int
+get_u64(struct json_object *o, const char *key, uint64_t max, uint64_t *out)
+{
+	struct json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	errno = 0;
+	x = json_object_get_int64(v);
+	if (errno != 0 || x < 0 || (uint64_t)x > max)
+		return -EBADMSG;
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int
+meta_parse(const char *text, size_t len, struct outbox_meta *m)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL, *v;
+	struct outbox_meta t = { 0 };
+	uint64_t x = 0;
+	int rc = -EBADMSG;
+
+	tok = json_tokener_new_ex(META_JSON_DEPTH);
+	if (tok == NULL)
+		return -ENOMEM;
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object))
+		goto out;
+	/* trailing whitespace only */
+	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+		if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r')
+			goto out;
+	if (get_u64(o, "attempts", 1000000, &x) < 0)
+		goto out;
+	t.attempts = (unsigned)x;
+	if (get_u64(o, "first_attempt", INT64_MAX, &t.first_attempt) < 0 ||
+	    get_u64(o, "next_try", INT64_MAX, &t.next_try) < 0)
+		goto out;
+	x = 0;
+	if (get_u64(o, "last_status", 999, &x) < 0)
+		goto out;
+	t.last_status = (long)x;
+	if (json_object_object_get_ex(o, "last_error", &v) &&
+	    !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string))
+			goto out;
+		snprintf(t.last_error, sizeof(t.last_error), "%s", json_object_get_string(v));
+	}
+	*m = t;
+	rc = 0;
+out:
+	json_object_put(o);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m)
+{
+	char path[PATH_MAX], file[ALERT_ID_LEN + 8], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(file, sizeof(file), "%s.meta", id);
+	if ((rc = sink_path(path, sizeof(path), dir, sink, NULL, file)) < 0)
+		return rc;
+	rc = file_read_all(path, META_MAX_BYTES, &text, &len);
+	if (rc == -ENOENT)
+		return rc;
+	if (rc < 0)
+		return rc == -EFBIG || rc == -EISDIR || rc == -EINVAL ? -EBADMSG : rc;
+	rc = meta_parse(text, len, m);
+	free(text);
+	return rc;
+}
+
+int
+outbox_meta_write(const char *dir, const char *sink, const char *id,
+		  const struct outbox_meta *m)
+{
+	char path[PATH_MAX], file[ALERT_ID_LEN + 8];
+	struct json_object *o;
+	const char *text;
+	int rc;
+
+	snprintf(file, sizeof(file), "%s.meta", id);
+	if ((rc = sink_path(path, sizeof(path), dir, sink, NULL, file)) < 0)
+		return rc;
+	o = json_object_new_object();
+	if (o == NULL)
+		return -ENOMEM;
+	/* *_object_add hands each child to the parent; only the root is put */
+	if (json_object_object_add(o, "attempts", json_object_new_int64(m->attempts)) < 0 ||
+	    json_object_object_add(o, "first_attempt",
+				   json_object_new_int64((int64_t)m->first_attempt)) < 0 ||
+	    json_object_object_add(o, "next_try", json_object_new_int64((int64_t)m->next_try)) < 0 ||
+	    json_object_object_add(o, "last_status", json_object_new_int64(m->last_status)) < 0 ||
+	    json_object_object_add(o, "last_error", json_object_new_string(m->last_error)) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (text == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	{
+		/* one line with a newline, like the event files */
+		size_t l = strlen(text);
+		char *buf = malloc(l + 2);
+		if (buf == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(buf, text, l);
+		buf[l] = '\n';
+		rc = file_write_atomic(path, buf, l + 1, 0600);
+		free(buf);
+	}
+out:
+	json_object_put(o);
+	return rc;
+}
+
+/* ---- reading a sink's queue ---- */
+
+static int
+by_time_then_id(const void *a, const void *b)
+{
+	const struct outbox_entry *x = a, *y = b;
+
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* Move <sdir>/<file> into <sdir>/<sub>/ (created 0700), syncing both directories. */
+static int
+move_into(const char *sdir, const char *sub, const char *file)
+{
+	char from[PATH_MAX], todir[PATH_MAX], to[PATH_MAX];
+	int rc;
+
+	if (snprintf(from, sizeof(from), "%s/%s", sdir, file) >= (int)sizeof(from) ||
+	    snprintf(todir, sizeof(todir), "%s/%s", sdir, sub) >= (int)sizeof(todir) ||
+	    snprintf(to, sizeof(to), "%s/%s/%s", sdir, sub, file) >= (int)sizeof(to))
+		return -ENAMETOOLONG;
+	if ((rc = ensure_dir(todir)) < 0)
+		return rc;
+	if (rename(from, to) == -1)
+		return -errno;
+	if ((rc = file_sync_dir(to)) < 0)
+		return rc;
+	return file_sync_dir(from);
+}
+
+/* Read one event file: 0, -EBADMSG with why in err (corrupt), or another -errno. */
+static int
+read_event(const char *sdir, const char *file, struct alert_event *ev, char *err, size_t errlen)
+{
+	char path[PATH_MAX], id[ALERT_ID_LEN + 1], *text = NULL;
+	size_t len = 0, idlen = strlen(file) - strlen(".json");
+	struct stat sb;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/%s", sdir, file) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (lstat(path, &sb) == -1)
+		return -errno;
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		return -EBADMSG;
+	}
+	if (idlen >= sizeof(id)) {
+		snprintf(err, errlen, "the file name is not an event id");
+		return -EBADMSG;
+	}
+	memcpy(id, file, idlen);
+	id[idlen] = '\0';
+	rc = file_read_all(path, ALERT_JSON_MAX, &text, &len);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "larger than %d bytes", ALERT_JSON_MAX);
+		return -EBADMSG;
+	}
+	if (rc < 0)
+		return rc;
+	rc = alert_event_from_json(text, len, ev, err, errlen);
+	free(text);
+	if (rc < 0)
+		return -EBADMSG;
+	/* the metadata and the removal go by file name: they must name the same event */
+	if (strcmp(ev->id, id) != 0) {
+		snprintf(err, errlen, "id \"%s\" does not match the file name", ev->id);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+struct queue {
+	char sdir[PATH_MAX];
+	char sink[OUTBOX_NAME_MAX];
+	struct outbox_entry *e;
+	size_t n, cap;
+};
+
+static void
+queue_clear(struct queue *q)
+{
+	free(q->e);
+	q->e = NULL;
+	q->n = q->cap = 0;
+}
+
+static int
+queue_push(struct queue *q, const struct outbox_entry *e)
+{
+	if (q->n == q->cap) {
+		size_t ncap = q->cap ? q->cap * 2 : 32;
+		struct outbox_entry *ne = realloc(q->e, ncap * sizeof(*ne));
+		if (ne == NULL)
+			return -ENOMEM;
+		q->e = ne;
+		q->cap = ncap;
+	}
+	q->e[q->n++] = *e;
+	return 0;
+}
+
+static bool
+meta_has_event(const char *sdir, const char *meta_file)
+{
+	char path[PATH_MAX];
+	size_t l = strlen(meta_file) - strlen(".meta");
+	struct stat sb;
+
+	if (snprintf(path, sizeof(path), "%s/%.*s.json", sdir, (int)l, meta_file) >=
+	    (int)sizeof(path))
+		return true; /* cannot tell: leave it */
+	return lstat(path, &sb) == 0;
+}
+
+/*
+ * Load a sink's queue, sorted. With `fix` (the caller holds the lock and delivers):
+ * corrupt events go to quarantine/ with their .meta, a corrupt .meta goes to quarantine/
+ * alone (the event is fine and stays queued, starting its schedule afresh), and a .meta
+ * whose event is gone (a crash between the two unlinks) is removed. Without `fix` nothing
+ * is touched and corrupt files are only counted.
+ */
+static int
+queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct outbox_stats *st,
+	   size_t *quarantined, char *err, size_t errlen)
+{
+	DIR *d = NULL;
+	struct dirent *de;
+	int rc = 0;
+
+	memset(q, 0, sizeof(*q));
+	safe_name(sink, q->sink, sizeof(q->sink));
+	if ((rc = sink_path(q->sdir, sizeof(q->sdir), dir, sink, NULL, NULL)) < 0) {
+		snprintf(err, errlen, "outbox %s: path too long", dir);
+		return rc;
+	}
+	d = opendir(q->sdir);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		snprintf(err, errlen, "outbox %s: %s", q->sdir, strerror(errno));
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct outbox_entry e;
+		struct alert_event ev;
+		char why[256] = "";
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (ends_with(de->d_name, ".meta")) {
+			if (fix && !meta_has_event(q->sdir, de->d_name)) {
+				char path[PATH_MAX];
+				if (snprintf(path, sizeof(path), "%s/%s", q->sdir, de->d_name) <
+				    (int)sizeof(path))
+					unlink(path);
+			}
+			continue;
+		}
+		if (!ends_with(de->d_name, ".json"))
+			continue;
+		rc = read_event(q->sdir, de->d_name, &ev, why, sizeof(why));
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue; /* went away while we looked (a reader without the lock) */
+		}
+		if (rc == -EBADMSG) {
+			rc = 0;
+			if (st)
+				st->corrupt++;
+			if (fix) {
+				char meta[NAME_MAX + 1];
+				int mrc = move_into(q->sdir, OUTBOX_QUARANTINE_DIR, de->d_name);
+				snprintf(meta, sizeof(meta), "%.*s.meta",
+					 (int)(strlen(de->d_name) - strlen(".json")), de->d_name);
+				if (mrc == 0) {
+					if (quarantined)
+						(*quarantined)++;
+					/* its schedule is no use without it: along it goes */
+					if (move_into(q->sdir, OUTBOX_QUARANTINE_DIR, meta) == 0 &&
+					    quarantined)
+						(*quarantined)++;
+					log_warnx("outbox: sink %s: %s is corrupt (%s): moved to %s/",
+						  q->sink, de->d_name, why, OUTBOX_QUARANTINE_DIR);
+				} else {
+					log_warnx("outbox: sink %s: %s is corrupt (%s) and could not "
+						  "be moved to %s/: %s", q->sink, de->d_name, why,
+						  OUTBOX_QUARANTINE_DIR, strerror(-mrc));
+				}
+			}
+			continue;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "outbox %s/%s: %s", q->sdir, de->d_name,
+				 strerror(-rc));
+			goto out;
+		}
+		memset(&e, 0, sizeof(e));
+		snprintf(e.sink, sizeof(e.sink), "%s", q->sink);
+		memcpy(e.id, ev.id, sizeof(e.id));
+		e.time_ns = ev.time_ns;
+		e.type = ev.type;
+		e.severity = ev.severity;
+		memcpy(e.address, ev.address, sizeof(e.address));
+		memcpy(e.protocol, ev.protocol, sizeof(e.protocol));
+		e.port = ev.port;
+		rc = outbox_meta_read(dir, q->sink, ev.id, &e.meta);
+		if (rc == -EBADMSG) {
+			memset(&e.meta, 0, sizeof(e.meta));
+			e.meta_corrupt = true;
+			if (fix) {
+				char meta[ALERT_ID_LEN + 8];
+				snprintf(meta, sizeof(meta), "%s.meta", ev.id);
+				if (move_into(q->sdir, OUTBOX_QUARANTINE_DIR, meta) == 0) {
+					e.meta_corrupt = false;
+					if (quarantined)
+						(*quarantined)++;
+					log_warnx("outbox: sink %s: %s is corrupt: moved to %s/; the "
+						  "event stays queued and its retries start afresh",
+						  q->sink, meta, OUTBOX_QUARANTINE_DIR);
+				}
+			}
+		} else if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, errlen, "outbox %s/%s.meta: %s", q->sdir, ev.id, strerror(-rc));
+			goto out;
+		}
+		rc = queue_push(q, &e);
+		if (rc < 0) {
+			snprintf(err, errlen, "outbox: out of memory");
+			goto out;
+		}
+		if (st)
+			st->pending++;
+	}
+	rc = 0;
+	qsort(q->e, q->n, sizeof(*q->e), by_time_then_id);
+out:
+	closedir(d);
+	if (rc < 0)
+		queue_clear(q);
+	return rc;
+}
+
+/* Files in a side folder; events_only counts event files (dead/), not their .meta. */
+static size_t
+count_files(const char *path, bool events_only)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && (!events_only || ends_with(de->d_name, ".json")))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+count_side_dirs(const char *sdir, struct outbox_stats *st)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s/%s", sdir, OUTBOX_DEAD_DIR) < (int)sizeof(p))
+		st->dead += count_files(p, true);
+	if (snprintf(p, sizeof(p), "%s/%s", sdir, OUTBOX_QUARANTINE_DIR) < (int)sizeof(p))
+		st->quarantined += count_files(p, false);
+}
+
+int
+outbox_list(const char *dir, const char *sink, struct outbox_entry **out, size_t *n,
+	    struct outbox_stats *st, char *err, size_t errlen)
+{
+	struct outbox_stats local = { 0 };
+	struct queue q;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = queue_load(dir, sink, false, &q, &local, NULL, err, errlen);
+	if (rc < 0)
+		return rc;
+	count_side_dirs(q.sdir, &local);
+	if (st)
+		*st = local;
+	*out = q.e;
+	*n = q.n;
+	return 0;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+outbox_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+outbox_sink_names(const char *dir, char ***names, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t k = 0;
+	int rc = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX];
+		struct stat sb;
+		char **nv;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+		    lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode))
+			continue;
+		nv = realloc(v, (k + 1) * sizeof(*v));
+		if (nv == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		v = nv;
+		if ((v[k] = strdup(de->d_name)) == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	if (k > 0)
+		qsort(v, k, sizeof(*v), by_name);
+	*names = v;
+	*n = k;
+	v = NULL;
+	k = 0;
+out:
+	outbox_names_free(v, k);
+	closedir(d);
+	return rc;
+}
+
+int
+outbox_stats_all(const char *dir, struct outbox_stats *st)
+{
+	char **names = NULL, err[256];
+	size_t n = 0;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	rc = outbox_sink_names(dir, &names, &n);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct outbox_entry *e = NULL;
+		struct outbox_stats one;
+		size_t ne = 0;
+
+		rc = outbox_list(dir, names[i], &e, &ne, &one, err, sizeof(err));
+		free(e);
+		if (rc < 0)
+			break;
+		st->pending += one.pending;
+		st->corrupt += one.corrupt;
+		st->dead += one.dead;
+		st->quarantined += one.quarantined;
+	}
+	outbox_names_free(names, n);
+	return rc;
+}
+
+/* ---- delivery ---- */
+
+void
+outbox_report_clear(struct outbox_report *rep)
+{
+	free(rep->sinks);
+	outbox_names_free(rep->unknown, rep->nunknown);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/* One run's clock: wall time moves with the monotonic clock from the caller's `now`, so a
+ * test (or a caller) fixes the reference and a long run still schedules from when it
+ * failed. */
+struct run_clock {
+	uint64_t wall0, mono0, deadline; /* deadline: monotonic, 0 = none */
+};
+
+static uint64_t
+run_wall(const struct run_clock *c)
+{
+	return c->wall0 + (util_now_ns() - c->mono0);
+}
+
+static bool
+budget_spent(const struct run_clock *c)
+{
+	return c->deadline != 0 && util_now_ns() >= c->deadline;
+}
+
+/* Sleep until the monotonic time `until`; false (without sleeping) if that is past the
+ * budget. */
+static bool
+wait_until(const struct run_clock *c, uint64_t until)
+{
+	struct timespec ts;
+
+	if (c->deadline != 0 && until > c->deadline)
+		return false;
+	ts.tv_sec = (time_t)(until / NS_PER_SEC);
+	ts.tv_nsec = (long)(until % NS_PER_SEC);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	return true;
+}
+
+static uint32_t
+random32(void)
+{
+	uint32_t r;
+
+	/* jitter only spreads retries: a clock-derived value will do if getrandom fails */
+	if (util_random(&r, sizeof(r)) < 0)
+		r = (uint32_t)util_now_ns();
+	return r;
+}
+
+static void
+remove_event(const struct queue *q, const char *id)
+{
+	char path[PATH_MAX];
+
+	/* the event first: a crash between the two leaves an orphan .meta, which the next
+	 * load removes, never an event without its schedule being lost for good */
+	if (snprintf(path, sizeof(path), "%s/%s.json", q->sdir, id) < (int)sizeof(path) &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("outbox: cannot remove %s", path);
+	if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, id) < (int)sizeof(path) &&
+	    unlink(path) == -1 && errno != ENOENT)
+		log_warn("outbox: cannot remove %s", path);
+}
+
+static void
+dead_letter(const struct queue *q, const struct outbox_entry *e, struct outbox_sink_report *r)
+{
+	char file[ALERT_ID_LEN + 8];
+	int rc;
+
+	snprintf(file, sizeof(file), "%s.json", e->id);
+	rc = move_into(q->sdir, OUTBOX_DEAD_DIR, file);
+	if (rc < 0) {
+		log_warnx("outbox: alert %s for sink %s is past max_age but could not be moved "
+			  "to %s/: %s", e->id, q->sink, OUTBOX_DEAD_DIR, strerror(-rc));
+		return;
+	}
+	snprintf(file, sizeof(file), "%s.meta", e->id);
+	(void)move_into(q->sdir, OUTBOX_DEAD_DIR, file);
+	log_warnx("alert %s for sink %s moved to dead letter after %u attempts (%s)", e->id,
+		  q->sink, e->meta.attempts,
+		  e->meta.last_error[0] ? e->meta.last_error : "no attempt succeeded");
+	r->dead++;
+}
+
+/* Read the full events of a digest window; a file that vanished or turned corrupt since
+ * the listing (nobody should touch the outbox while we hold the lock) ends the window. */
+static size_t
+read_window(const struct queue *q, size_t from, size_t max, struct alert_event *evs)
+{
+	size_t k;
+
+	for (k = 0; k < max && from + k < q->n; k++) {
+		char file[ALERT_ID_LEN + 8], why[256];
+		snprintf(file, sizeof(file), "%s.json", q->e[from + k].id);
+		if (read_event(q->sdir, file, &evs[k], why, sizeof(why)) < 0)
+			break;
+	}
+	return k;
+}
+
+/* A failed request: every event it carried gets attempts+1 and its next try. */
+static void
+record_failure(const char *dir, struct queue *q, size_t from, size_t k,
+	       const struct outbox_outcome *o, const char *error, uint64_t now_wall,
+	       uint64_t *next_try)
+{
+	uint32_t rnd = random32();
+
+	for (size_t i = from; i < from + k && i < q->n; i++) {
+		struct outbox_meta *m = &q->e[i].meta;
+		int rc;
+
+		m->attempts++;
+		if (m->first_attempt == 0)
+			m->first_attempt = now_wall;
+		/* one draw for the whole digest: its events stay together */
+		m->next_try = now_wall + outbox_retry_delay_ns(m->attempts, o, rnd);
+		m->last_status = o->status;
+		snprintf(m->last_error, sizeof(m->last_error), "%s", error);
+		rc = outbox_meta_write(dir, q->sink, q->e[i].id, m);
+		if (rc < 0)
+			log_warnx("outbox: sink %s: cannot record the attempt for %s: %s", q->sink,
+				  q->e[i].id, strerror(-rc));
+		if (i == from)
+			*next_try = m->next_try;
+	}
+}
+
+static void
+describe_failure(const struct http_result *hr, int prc, char *buf, size_t len)
+{
+	if (prc < 0)
+		snprintf(buf, len, "%s", hr->error[0] ? hr->error : strerror(-prc));
+	else if (hr->status >= 300 && hr->status < 400)
+		snprintf(buf, len, "HTTP %ld: redirects are not followed, check the sink's URL",
+			 hr->status);
+	else if (hr->first_line[0])
+		snprintf(buf, len, "HTTP %ld: %s", hr->status, hr->first_line);
+	else
+		snprintf(buf, len, "HTTP %ld", hr->status);
+}
+
+static void
+deliver_sink(const char *dir, const struct sink_settings *s, const struct run_clock *clk,
+	     bool force, struct outbox_sink_report *r)
+{
+	const struct sink_ops *ops = sink_find(s->kind);
+	struct alert_event *evs = NULL;
+	uint64_t last_post_end = 0;
+	size_t window, i;
+	struct queue q;
+	char err[512];
+	int rc;
+
+	snprintf(r->name, sizeof(r->name), "%s", s->name ? s->name : "sink");
+	rc = queue_load(dir, r->name, true, &q, NULL, &r->quarantined, err, sizeof(err));
+	if (rc < 0) {
+		copy_text(r->last_error, sizeof(r->last_error), err);
+		log_warnx("%s", err);
+		return;
+	}
+	/* too old to matter any more, by when it was raised: dead letter, said out loud */
+	for (i = 0; i < q.n; ) {
+		if (s->max_age_ns && q.e[i].time_ns + s->max_age_ns < clk->wall0) {
+			dead_letter(&q, &q.e[i], r);
+			memmove(&q.e[i], &q.e[i + 1], (q.n - i - 1) * sizeof(*q.e));
+			q.n--;
+			continue;
+		}
+		i++;
+	}
+	if (q.n == 0)
+		goto out;
+	if (ops == NULL || ops->format == NULL) {
+		snprintf(r->last_error, sizeof(r->last_error),
+			 "no formatter for this sink type (%d)", (int)s->kind);
+		log_warnx("alert delivery to sink %s: %s", r->name, r->last_error);
+		i = 0;
+		goto out_remaining;
+	}
+	window = ops->limits.max_events ? ops->limits.max_events : 1;
+	if (window > DIGEST_WINDOW_MAX)
+		window = DIGEST_WINDOW_MAX;
+	evs = calloc(window, sizeof(*evs));
+	if (evs == NULL) {
+		snprintf(r->last_error, sizeof(r->last_error), "out of memory");
+		i = 0;
+		goto out_remaining;
+	}
+	for (i = 0; i < q.n; ) {
+		struct sink_message m = { 0 };
+		struct sink_settings one = *s;
+		struct http_result hr;
+		struct outbox_outcome oc = { 0 };
+		size_t w, k;
+		int prc;
+
+		if (!force && q.e[i].meta.next_try > run_wall(clk)) {
+			r->waiting = r->messages == 0;
+			break;
+		}
+		if (budget_spent(clk)) {
+			r->out_of_budget = true;
+			break;
+		}
+		/* the service's rate limit: space requests to one endpoint */
+		if (last_post_end && ops->limits.min_interval_ns &&
+		    !wait_until(clk, last_post_end + ops->limits.min_interval_ns)) {
+			r->out_of_budget = true;
+			break;
+		}
+		w = read_window(&q, i, window, evs);
+		if (w == 0) {
+			/* the head vanished or broke under us: leave it to the next load */
+			snprintf(r->last_error, sizeof(r->last_error), "%s.json could not be read",
+				 q.e[i].id);
+			break;
+		}
+		rc = ops->format(s, evs, w, run_wall(clk), &m);
+		if (rc < 0 || m.nevents == 0 || m.nevents > w) {
+			oc.status = 0;
+			snprintf(err, sizeof(err), "cannot format the message: %s",
+				 rc < 0 ? strerror(-rc) : "formatter took no event");
+			record_failure(dir, &q, i, 1, &oc, err, run_wall(clk), &r->next_try);
+			copy_text(r->last_error, sizeof(r->last_error), err);
+			log_warnx("alert delivery to sink %s failed: %s", r->name, err);
+			sink_message_clear(&m);
+			r->failed++;
+			break;
+		}
+		k = m.nevents;
+		if (clk->deadline) {
+			uint64_t left = clk->deadline - util_now_ns();
+			uint64_t t = one.timeout_ns ? one.timeout_ns : WEBHOOK_DEFAULT_TIMEOUT_NS;
+			if (left < MIN_REQUEST_TIMEOUT_NS)
+				left = MIN_REQUEST_TIMEOUT_NS;
+			one.timeout_ns = t < left ? t : left;
+		}
+		prc = webhook_post(&one, &m, &hr);
+		last_post_end = util_now_ns();
+		sink_message_clear(&m);
+		r->last_status = prc == 0 ? hr.status : 0;
+		if (prc == 0 && hr.status >= 200 && hr.status < 300) {
+			for (size_t j = i; j < i + k; j++)
+				remove_event(&q, q.e[j].id);
+			if (file_sync_dir(q.sdir) < 0)
+				log_warn("outbox: cannot sync %s", q.sdir);
+			r->delivered += k;
+			r->messages++;
+			i += k;
+			continue;
+		}
+		/* failed: when to try again, and stop this sink so order holds */
+		oc.status = prc == 0 ? hr.status : 0;
+		if (prc == 0 && (hr.status == 429 || hr.status == 503)) {
+			uint64_t body_ns = 0;
+			if (hr.has_retry_after) {
+				oc.has_retry_after = true;
+				oc.retry_after_ns = hr.retry_after_ns;
+			}
+			if (ops->retry_after &&
+			    ops->retry_after(hr.body, hr.body_len, &body_ns) == 0 &&
+			    (!oc.has_retry_after || body_ns > oc.retry_after_ns)) {
+				oc.has_retry_after = true;
+				oc.retry_after_ns = body_ns;
+			}
+		}
+		describe_failure(&hr, prc, err, sizeof(err));
+		record_failure(dir, &q, i, k, &oc, err, run_wall(clk), &r->next_try);
+		copy_text(r->last_error, sizeof(r->last_error), err);
+		r->failed++;
+		{
+			char when[32];
+			uint64_t now = run_wall(clk);
+			util_fmt_duration(r->next_try > now ? r->next_try - now : 0, when,
+					  sizeof(when));
+			log_warnx("alert delivery to sink %s failed: %s; %zu event%s stay%s queued, "
+				  "next try in %s", r->name, err, q.n - i, q.n - i == 1 ? "" : "s",
+				  q.n - i == 1 ? "s" : "", when);
+		}
+		break;
+	}
+out_remaining:
+	r->remaining = q.n - i;
+	if (r->remaining > 0 && r->next_try == 0)
+		r->next_try = q.e[i].meta.next_try;
+out:
+	free(evs);
+	queue_clear(&q);
+}
+
+int
+outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks,
+	       uint64_t now_wall_ns, bool force, uint64_t budget_ns,
+	       struct outbox_report *rep, char *err, size_t errlen)
+{
+	struct run_clock clk;
+	char **names = NULL;
+	size_t nnames = 0;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	clk.wall0 = now_wall_ns;
+	clk.mono0 = util_now_ns();
+	clk.deadline = budget_ns ? clk.mono0 + budget_ns : 0;
+	if (nsinks > 0) {
+		rep->sinks = calloc(nsinks, sizeof(*rep->sinks));
+		if (rep->sinks == NULL) {
+			snprintf(err, errlen, "outbox: out of memory");
+			return -ENOMEM;
+		}
+	}
+	rep->nsinks = nsinks;
+
+	/* directories nobody is configured for: report them, touch nothing */
+	rc = outbox_sink_names(dir, &names, &nnames);
+	if (rc < 0) {
+		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
+		goto bad;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		bool known = false;
+		for (size_t k = 0; k < nsinks && !known; k++) {
+			char name[OUTBOX_NAME_MAX];
+			safe_name(sinks[k].name ? sinks[k].name : "", name, sizeof(name));
+			known = strcmp(name, names[i]) == 0;
+		}
+		if (known)
+			continue;
+		char **nu = realloc(rep->unknown, (rep->nunknown + 1) * sizeof(*nu));
+		if (nu == NULL) {
+			rc = -ENOMEM;
+			snprintf(err, errlen, "outbox: out of memory");
+			goto bad;
+		}
+		rep->unknown = nu;
+		rep->unknown[rep->nunknown++] = names[i];
+		names[i] = NULL;
+	}
+	outbox_names_free(names, nnames);
+	names = NULL;
+
+	for (size_t k = 0; k < nsinks; k++) {
+		struct outbox_sink_report *r = &rep->sinks[k];
+
+		deliver_sink(dir, &sinks[k], &clk, force, r);
+		rep->delivered += r->delivered;
+		rep->messages += r->messages;
+		rep->failed += r->failed;
+		rep->dead += r->dead;
+		rep->quarantined += r->quarantined;
+		rep->remaining += r->remaining;
+		rep->out_of_budget |= r->out_of_budget;
+	}
+	return 0;
+bad:
+	outbox_names_free(names, nnames);
+	outbox_report_clear(rep);
+	return rc;
 }

@@ -142,7 +142,8 @@ struct outbox_sink_report {
 	size_t messages;          /* requests accepted (a digest carries several events) */
 	size_t failed;            /* requests that failed (at most 1: a failure stops the sink) */
 	size_t dead;              /* moved to dead/ in this run */
-	size_t quarantined;       /* files moved to quarantine/ in this run */
+	size_t quarantined;       /* files moved to quarantine/ in this run (an event's
+				   * .meta moved along with it counts too) */
 	size_t remaining;         /* events still queued after the run */
 	bool waiting;             /* the oldest event is not due yet (nothing was tried) */
 	bool out_of_budget;       /* stopped because the time budget was spent */

@@ -1,4 +1,5 @@
 /* sink: lookups over the sink table (format.c) and the message every sink produces. */
+#define _GNU_SOURCE /* explicit_bzero */
 #include "alerts/sink.h"
 
 #include <stdlib.h>

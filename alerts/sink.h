@@ -68,6 +68,10 @@ struct sink_ops {
 	 * not fit is shortened by dropping optional detail, never its what/where/severity).
 	 * `now_ns` is the wall time used for signatures. Returns 0 with m->nevents = k >= 1,
 	 * or a negative errno. Pure: no I/O except reading nothing; no logging.
+	 * *m is zeroed on entry (its old contents are not freed) and left zeroed on error, so
+	 * sink_message_clear(m) is always safe afterwards. -EINVAL: n == 0, an event outside
+	 * the enums, or settings the sink cannot use (no url, a bad secret/token/priority);
+	 * -EMSGSIZE: even one event stripped of its optional detail exceeds the limits.
 	 */
 	int (*format)(const struct sink_settings *s, const struct alert_event *events, size_t n,
 		      uint64_t now_ns, struct sink_message *m);

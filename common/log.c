@@ -1,13 +1,25 @@
-/* log: leveled one-line messages on stderr. */
+/* log: leveled one-line messages on stderr, the journal's stderr stream, or syslog. */
+#define _GNU_SOURCE
 #include "common/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
 
 static const char *log_prog = "watch53";
 static enum log_level log_level = LOG_LVL_WARN;
+static enum log_dest log_dest = LOG_DEST_STDERR;
+
+/* syslog(3) and sd-daemon(3) share these numbers: err 3, warning 4, info 6, debug 7 */
+static const int log_prio[] = {
+	[LOG_LVL_ERR] = LOG_ERR, [LOG_LVL_WARN] = LOG_WARNING,
+	[LOG_LVL_INFO] = LOG_INFO, [LOG_LVL_DEBUG] = LOG_DEBUG,
+};
 
 void
 log_init(const char *progname, enum log_level level)
@@ -19,6 +31,34 @@ log_init(const char *progname, enum log_level level)
 
 void log_set_level(enum log_level level) { log_level = level; }
 enum log_level log_get_level(void) { return log_level; }
+enum log_dest log_get_dest(void) { return log_dest; }
+
+void
+log_set_dest(enum log_dest dest)
+{
+	if (dest == log_dest)
+		return;
+	if (log_dest == LOG_DEST_SYSLOG)
+		closelog();
+	if (dest == LOG_DEST_SYSLOG)
+		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_dest = dest;
+}
+
+bool
+log_stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	char tail;
+
+	if (v == NULL || sscanf(v, "%ju:%ju%c", &dev, &ino, &tail) != 2)
+		return false;
+	if (fstat(2, &st) == -1)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 static void
 log_vmsg(enum log_level lvl, const char *prefix, int errnum, const char *fmt, va_list ap)
@@ -28,10 +68,29 @@ log_vmsg(enum log_level lvl, const char *prefix, int errnum, const char *fmt, va
 	if (lvl > log_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (errnum)
-		fprintf(stderr, "%s: %s%s: %s\n", log_prog, prefix, msg, strerror(errnum));
-	else
-		fprintf(stderr, "%s: %s%s\n", log_prog, prefix, msg);
+	/* one call per line: stdio and syslog lock per call, so lines from the daemon's
+	 * threads never interleave */
+	switch (log_dest) {
+	case LOG_DEST_SYSLOG:
+		if (errnum)
+			syslog(log_prio[lvl], "%s%s: %s", prefix, msg, strerror(errnum));
+		else
+			syslog(log_prio[lvl], "%s%s", prefix, msg);
+		break;
+	case LOG_DEST_JOURNAL:
+		if (errnum)
+			fprintf(stderr, "<%d>%s%s: %s\n", log_prio[lvl], prefix, msg,
+				strerror(errnum));
+		else
+			fprintf(stderr, "<%d>%s%s\n", log_prio[lvl], prefix, msg);
+		break;
+	default:
+		if (errnum)
+			fprintf(stderr, "%s: %s%s: %s\n", log_prog, prefix, msg, strerror(errnum));
+		else
+			fprintf(stderr, "%s: %s%s\n", log_prog, prefix, msg);
+		break;
+	}
 }
 
 #define LOG_FN(fn, lvl, prefix, with_errno)                                                \

@@ -5,7 +5,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${WATCH53:-./watch53}
 man="$src/man/watch53.1"
 fail=0
-for cmd in scan check baseline config; do
+for cmd in scan check baseline config alerts; do
 	opts=$("$bin" "$cmd" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
 	[ -n "$opts" ] || { echo "check_manpage: '$cmd --help' lists no option"; exit 1; }
 	for o in $opts; do

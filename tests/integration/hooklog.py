@@ -11,9 +11,16 @@
 #        webhook-id=... event=... type=..."
 #   hooklog.py ids LOG [--path P] [--status S]
 #        the distinct event ids, one a line, in order of first appearance
+#   hooklog.py attempts LIST.json ID
+#        the "attempts" of event ID in `watch53 alerts list --format json` output ("none" if
+#        the event is not listed)
+#   hooklog.py meta FILE.meta
+#        "ATTEMPTS NEXT_TRY LAST_STATUS" from an outbox .meta file (next_try in seconds since
+#        the epoch, fractional; "none" when the file does not exist)
 #   hooklog.py delivered LOG EVENTS... [--path P] [--signed] [--ordered] [--verbose]
 #        EVENTS are files of `check --format jsonl` output (one event a line) or outbox JSON
-#        files.  Proves: every event id got a 200, no other id got one; each id was answered
+#        files.  Proves: every 200 carried the generic webhook body (every CONTRACT.md key,
+#        equal to the printed event, Content-Type application/json); every event id got a 200, no other id got one; each id was answered
 #        200 once, or more often only with the same webhook-id (a redelivery of one message);
 #        every attempt of one id carried one webhook-id; webhook-ids of the 200s are unique
 #        per event (count == number of events); with --signed, every POST's signature
@@ -27,6 +34,9 @@ import argparse
 import json
 import os
 import sys
+
+EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
+              "previous", "current", "dns", "severity")
 
 
 def records(path, since=0):
@@ -79,6 +89,25 @@ def cmd_delivered(a):
             fails.append("request n=%d (event %s): signature not verified: %s"
                          % (r["n"], r["event_id"], r["sig_error"]))
     ok = [r for r in posts if r["status"] == 200 and not r["action"].startswith("hang")]
+    # the generic webhook body (CONTRACT.md): every key, the event as printed, JSON
+    for r in ok:
+        ev = want.get(r["event_id"])
+        body = r["json"]
+        if not isinstance(body, dict):
+            fails.append("request n=%d: body is not a JSON object: %r" % (r["n"], r["body"][:200]))
+            continue
+        missing_keys = [k for k in EVENT_KEYS if k not in body]
+        if missing_keys:
+            fails.append("request n=%d: body lacks the contract keys %s" % (r["n"], missing_keys))
+        if ev is not None:
+            diff = [k for k in EVENT_KEYS if k in body and k in ev and body[k] != ev[k]]
+            if diff:
+                fails.append("request n=%d: body differs from the printed event in %s: %s"
+                             % (r["n"], diff, ["%s=%r/%r" % (k, body[k], ev[k]) for k in diff]))
+        ctype = r["headers"].get("content-type", "")
+        if not ctype.startswith("application/json"):
+            fails.append("request n=%d: Content-Type %r, expected application/json"
+                         % (r["n"], ctype))
     got_ids = {}
     for r in ok:
         got_ids.setdefault(r["event_id"], []).append(r)
@@ -161,6 +190,11 @@ def main():
     i.add_argument("log")
     i.add_argument("--path")
     i.add_argument("--status", type=int)
+    at = sub.add_parser("attempts")
+    at.add_argument("file")
+    at.add_argument("id")
+    m = sub.add_parser("meta")
+    m.add_argument("file")
     d = sub.add_parser("delivered")
     d.add_argument("log")
     d.add_argument("events", nargs="+")
@@ -206,6 +240,18 @@ def main():
                     seen.append(r["event_id"])
             for x in seen:
                 print(x)
+        elif a.cmd == "attempts":
+            with open(a.file, encoding="utf-8") as f:
+                doc = json.load(f)
+            found = [e["attempts"] for s in doc["sinks"] for e in s["events"] if e["id"] == a.id]
+            print(found[0] if found else "none")
+        elif a.cmd == "meta":
+            if not os.path.exists(a.file):
+                print("none")
+            else:
+                with open(a.file, encoding="utf-8") as f:
+                    m = json.load(f)
+                print("%d %.3f %d" % (m["attempts"], m["next_try"] / 1e9, m["last_status"]))
         elif a.cmd == "delivered":
             return cmd_delivered(a)
     except (OSError, ValueError, KeyError) as e:

@@ -1,0 +1,123 @@
+/* sinks: config_sink -> sink_settings (one conversion, so the two enums stay in step). */
+#define _GNU_SOURCE
+#include "agent/sinks.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The config's type enum and the sink table's kind enum are the same list in the same
+ * order; the conversion below is a cast, so any drift must stop the build. */
+_Static_assert((int)SINK_WEBHOOK == (int)SINK_KIND_WEBHOOK &&
+	       (int)SINK_SLACK == (int)SINK_KIND_SLACK &&
+	       (int)SINK_MATTERMOST == (int)SINK_KIND_MATTERMOST &&
+	       (int)SINK_DISCORD == (int)SINK_KIND_DISCORD &&
+	       (int)SINK_TEAMS == (int)SINK_KIND_TEAMS &&
+	       (int)SINK_GOOGLECHAT == (int)SINK_KIND_GOOGLECHAT &&
+	       (int)SINK_TELEGRAM == (int)SINK_KIND_TELEGRAM &&
+	       (int)SINK_NTFY == (int)SINK_KIND_NTFY &&
+	       (int)SINK_NTYPES == (int)SINK_KIND_N,
+	       "enum sink_type (agent/config.h) and enum sink_kind (alerts/sink.h) differ");
+
+/* The path the way a shell reads it back: bare when it is made of safe characters,
+ * otherwise in single quotes (each ' written as '\''). */
+static void
+shell_quote(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	bool safe = in[0] != '\0';
+
+	for (const char *p = in; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("/._-+,:@%", *p)))
+			safe = false;
+	if (safe) {
+		snprintf(out, outlen, "%s", in);
+		return;
+	}
+	if (outlen < 3) {
+		if (outlen)
+			out[0] = '\0';
+		return;
+	}
+	out[o++] = '\'';
+	for (const char *p = in; *p && o + 5 < outlen; p++) {
+		if (*p == '\'') {
+			memcpy(out + o, "'\\''", 4);
+			o += 4;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+}
+
+static void
+absolute_path(const char *path, char *out, size_t outlen)
+{
+	char cwd[PATH_MAX];
+
+	if (realpath(path, out) != NULL && strlen(out) < outlen)
+		return;
+	/* the file may be gone by now (it was loaded): at least make it absolute */
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
+	    snprintf(out, outlen, "%s/%s", cwd, path) >= (int)outlen)
+		snprintf(out, outlen, "%s", path);
+}
+
+int
+sinks_from_config(const struct config *c, const char *config_path,
+		  struct sink_settings **out, size_t *n)
+{
+	char abs[PATH_MAX], quoted[2 * PATH_MAX + 8], cmd[2 * PATH_MAX + 64];
+	struct sink_settings *v;
+	size_t cmdlen;
+
+	*out = NULL;
+	*n = 0;
+	if (c->nsinks == 0)
+		return 0;
+	absolute_path(config_path ? config_path : (c->path ? c->path : ""), abs, sizeof(abs));
+	shell_quote(abs, quoted, sizeof(quoted));
+	snprintf(cmd, sizeof(cmd), "watch53 baseline accept -c %s", quoted);
+	cmdlen = strlen(cmd) + 1;
+	/* one block: the array, then the command text they all point at (sinks_free is one
+	 * free) */
+	v = calloc(1, c->nsinks * sizeof(*v) + cmdlen);
+	if (v == NULL)
+		return -ENOMEM;
+	memcpy((char *)(v + c->nsinks), cmd, cmdlen);
+	for (size_t i = 0; i < c->nsinks; i++) {
+		const struct config_sink *cs = &c->sinks[i];
+		struct sink_settings *s = &v[i];
+
+		s->kind = (enum sink_kind)cs->type;
+		s->name = cs->name;
+		s->url = cs->url;
+		s->secret = cs->secret;
+		s->token = cs->token;
+		s->chat_id = cs->chat_id;
+		s->ca_file = cs->ca_file;
+		s->resolve = (const char *const *)cs->resolve;
+		s->nresolve = cs->nresolve;
+		s->proxy = cs->proxy;
+		s->priority = cs->priority;
+		s->timeout_ns = cs->timeout_ns;
+		s->max_age_ns = cs->max_age_ns;
+		s->agent_cmd = (const char *)(v + c->nsinks);
+	}
+	*out = v;
+	*n = c->nsinks;
+	return 0;
+}
+
+void
+sinks_free(struct sink_settings *s, size_t n)
+{
+	(void)n;
+	free(s);
+}

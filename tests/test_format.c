@@ -1,0 +1,874 @@
+/*
+ * test_format: every sink's message, byte for byte against reviewed golden files (one per
+ * sink per event type), digests of 50 events checked against each service's limits, and
+ * the details: signatures, escaping, ntfy headers, Telegram URLs, 429 bodies, the table.
+ *
+ * W53_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing (then review them).
+ */
+#define _GNU_SOURCE /* asprintf */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "alerts/event.h"
+#include "alerts/sign.h"
+#include "alerts/sink.h"
+#include "common/util.h"
+
+#ifndef TESTS_DATA_DIR
+#define TESTS_DATA_DIR "tests/data"
+#endif
+
+/* 2026-11-27T09:43:14.123Z, and the formatter's clock five seconds later */
+#define T_NS (1795772594ull * NS_PER_SEC + 123 * NS_PER_MS)
+#define NOW_NS (T_NS + 5 * NS_PER_SEC)
+
+#define ACK "watch53 baseline accept -c /etc/watch53/watch53.json"
+#define SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+/* Fake endpoints and secrets only: nothing here is sent anywhere. */
+static const struct sink_settings settings[SINK_KIND_N] = {
+	[SINK_KIND_WEBHOOK] = { .kind = SINK_KIND_WEBHOOK, .name = "hook",
+				.url = "https://hooks.example.test/watch53", .secret = SECRET,
+				.agent_cmd = ACK },
+	[SINK_KIND_SLACK] = { .kind = SINK_KIND_SLACK, .name = "slack",
+			      .url = "https://hooks.slack.com/services/T00000000/B00000000/"
+				     "XXXXXXXXXXXXXXXXXXXXXXXX",
+			      .agent_cmd = ACK },
+	[SINK_KIND_MATTERMOST] = { .kind = SINK_KIND_MATTERMOST, .name = "mm",
+				   .url = "https://mattermost.example.test/hooks/testtesttesttest",
+				   .agent_cmd = ACK },
+	[SINK_KIND_DISCORD] = { .kind = SINK_KIND_DISCORD, .name = "discord",
+				.url = "https://discord.com/api/webhooks/000000000000000000/"
+				       "TESTTOKEN",
+				.agent_cmd = ACK },
+	[SINK_KIND_TEAMS] = { .kind = SINK_KIND_TEAMS, .name = "teams",
+			      .url = "https://prod-00.westeurope.logic.azure.com:443/workflows/"
+				     "0000/triggers/manual/paths/invoke?api-version=2016-06-01"
+				     "&sig=TESTSIG",
+			      .agent_cmd = ACK },
+	[SINK_KIND_GOOGLECHAT] = { .kind = SINK_KIND_GOOGLECHAT, .name = "gchat",
+				   .url = "https://chat.googleapis.com/v1/spaces/AAAA/messages"
+					  "?key=TESTKEY&token=TESTTOKEN",
+				   .agent_cmd = ACK },
+	[SINK_KIND_TELEGRAM] = { .kind = SINK_KIND_TELEGRAM, .name = "tg",
+				 .token = "123:TESTTOKEN", .chat_id = "-1001234567890",
+				 .agent_cmd = ACK },
+	[SINK_KIND_NTFY] = { .kind = SINK_KIND_NTFY, .name = "ntfy",
+			     .url = "https://ntfy.example.test/watch53-alerts",
+			     .token = "tk_TESTTOKEN", .agent_cmd = ACK },
+};
+
+static const char why_resolver[] =
+	"It answers recursive queries from here: an open resolver is abused for amplification "
+	"DDoS and cache poisoning, and leaks what its clients look up.";
+static const char why_down[] = "Clients relying on this DNS server cannot resolve names.";
+static const char why_ra_on[] =
+	"Recursion is now offered to whoever can reach this server: an open resolver is abused "
+	"for amplification DDoS and cache poisoning.";
+static const char why_flapping[] =
+	"A port that keeps opening and closing points to an unstable service, a firewall rule "
+	"being toggled or an overloaded server; its alerts are held back to avoid noise.";
+static const char dns_recursive[] =
+	"{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":false,\"ra\":true,\"tc\":false}";
+
+static void
+ev_set(struct alert_event *ev, enum alert_type type, const char *id, const char *target,
+       const char *address, const char *proto, const char *prev, const char *cur,
+       const char *reason, enum alert_severity sev, const char *summary, const char *why,
+       const char *dns)
+{
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->id, sizeof(ev->id), "%s", id);
+	ev->type = type;
+	ev->time_ns = T_NS;
+	snprintf(ev->agent, sizeof(ev->agent), "mon1");
+	snprintf(ev->target, sizeof(ev->target), "%s", target);
+	snprintf(ev->address, sizeof(ev->address), "%s", address);
+	snprintf(ev->protocol, sizeof(ev->protocol), "%s", proto);
+	ev->port = proto[0] != '\0' ? 53 : 0;
+	snprintf(ev->previous, sizeof(ev->previous), "%s", prev);
+	snprintf(ev->current, sizeof(ev->current), "%s", cur);
+	snprintf(ev->reason, sizeof(ev->reason), "%s", reason);
+	ev->severity = sev;
+	snprintf(ev->summary, sizeof(ev->summary), "%s", summary);
+	snprintf(ev->why, sizeof(ev->why), "%s", why);
+	snprintf(ev->dns_json, sizeof(ev->dns_json), "%s", dns);
+	snprintf(ev->source, sizeof(ev->source), "active");
+}
+
+/* One event of each type, shaped like what baseline.c raises. The closed one's name has
+ * the characters every format must escape. */
+static void
+fixed_event(enum alert_type t, struct alert_event *ev)
+{
+	switch (t) {
+	case ALERT_OPENED:
+		ev_set(ev, t, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "primary dns", "127.53.0.5",
+		       "udp", "filtered", "open", "dns-reply", SEV_CRITICAL,
+		       "UDP port 53 on 127.53.0.5 (primary dns) is now open (dns-reply) and offers "
+		       "recursion; it was filtered.",
+		       why_resolver, dns_recursive);
+		break;
+	case ALERT_CLOSED:
+		ev_set(ev, t, "1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d", "ns2 <backup> & co",
+		       "127.53.0.9", "tcp", "open", "filtered", "timeout", SEV_HIGH,
+		       "TCP port 53 on 127.53.0.9 (ns2 <backup> & co) is now filtered (timeout), "
+		       "3 cycles in a row; it was open.",
+		       why_down, "");
+		ev->expected_open = true;
+		break;
+	case ALERT_CHANGED:
+		ev_set(ev, t, "2b3c4d5e-6f70-4b1c-8d2e-3f4a5b6c7d8e", "127.53.0.7", "127.53.0.7",
+		       "udp", "ra=false", "ra=true", "dns-reply", SEV_MEDIUM,
+		       "DNS on 127.53.0.7 changed: ra false -> true.", why_ra_on, dns_recursive);
+		break;
+	case ALERT_FLAPPING:
+		ev_set(ev, t, "3c4d5e6f-7081-4c2d-9e3f-4a5b6c7d8e9f", "r\xc3\xa9solveur-2",
+		       "127.53.0.8", "udp", "open", "filtered", "timeout", SEV_MEDIUM,
+		       "UDP port 53 on 127.53.0.8 (r\xc3\xa9solveur-2) is flapping: 4 changes in "
+		       "the last 8 cycles; its alerts pause until it is stable for 8 cycles.",
+		       why_flapping, "");
+		break;
+	default:
+		ev_set(ev, ALERT_DEGRADED, "4d5e6f70-8192-4d3e-8f4a-5b6c7d8e9fa0", "", "", "", "",
+		       "", "", SEV_HIGH,
+		       "watch53 could not probe: no port gave any evidence this cycle, so it does "
+		       "not count towards closing anything.",
+		       "While the monitor cannot see the hosts, new exposures go unnoticed.", "");
+		break;
+	}
+}
+
+/* ---- helpers ---- */
+
+/* URL, headers, a blank line, the body and a newline: what the golden files hold. */
+static char *
+render(const struct sink_message *m)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	fprintf(f, "%s\n", m->url);
+	for (size_t i = 0; i < m->nheaders; i++)
+		fprintf(f, "%s\n", m->headers[i]);
+	fprintf(f, "\n");
+	fwrite(m->body, 1, m->body_len, f);
+	fprintf(f, "\n");
+	assert_int_equal(fclose(f), 0);
+	return out;
+}
+
+static const char *
+data_dir(void)
+{
+	const char *d = getenv("TESTS_DATA_DIR");
+
+	return d != NULL && d[0] != '\0' ? d : TESTS_DATA_DIR;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static struct json_object *
+parse_json(const char *body, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+
+	assert_non_null(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
+	assert_int_equal(json_tokener_get_parse_end(tok), len);
+	json_tokener_free(tok);
+	assert_non_null(o);
+	return o;
+}
+
+static struct json_object *
+jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return v;
+}
+
+/* Counted here independently of format.c: UTF-16 units. */
+static size_t
+u16(const char *s)
+{
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p & 0xc0) == 0x80)
+			continue;
+		n += *p >= 0xf0 ? 2 : 1;
+	}
+	return n;
+}
+
+/* Telegram's count: text with the HTML tags removed and entities decoded. */
+static size_t
+telegram_visible(const char *html)
+{
+	char *plain = malloc(strlen(html) + 1);
+	size_t o = 0, n;
+
+	assert_non_null(plain);
+	for (const char *p = html; *p != '\0'; p++) {
+		if (*p == '<') {
+			p = strchr(p, '>');
+			assert_non_null(p);
+		} else if (*p == '&') {
+			const char *semi = strchr(p, ';');
+
+			assert_non_null(semi);
+			assert_true(strncmp(p, "&lt;", 4) == 0 || strncmp(p, "&gt;", 4) == 0 ||
+				    strncmp(p, "&amp;", 5) == 0);
+			plain[o++] = p[1] == 'a' ? '&' : p[1] == 'l' ? '<' : '>';
+			p = semi;
+		} else {
+			plain[o++] = *p;
+		}
+	}
+	plain[o] = '\0';
+	n = u16(plain);
+	free(plain);
+	return n;
+}
+
+static const struct sink_ops *
+ops(enum sink_kind k)
+{
+	const struct sink_ops *o = sink_find(k);
+
+	assert_non_null(o);
+	assert_int_equal(o->kind, k);
+	return o;
+}
+
+/* ---- golden payloads ---- */
+
+static void
+test_golden(void **state)
+{
+	const bool update = getenv("W53_UPDATE_GOLDEN") != NULL &&
+			    strcmp(getenv("W53_UPDATE_GOLDEN"), "1") == 0;
+	static const enum alert_type types[] = { ALERT_OPENED, ALERT_CLOSED, ALERT_CHANGED,
+						 ALERT_FLAPPING, ALERT_DEGRADED };
+	size_t checked = 0;
+
+	(void)state;
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+
+		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+			struct alert_event ev;
+			struct sink_message m;
+			char *path, *got, *want;
+			size_t wlen;
+
+			fixed_event(types[t], &ev);
+			assert_int_equal(o->format(&settings[k], &ev, 1, NOW_NS, &m), 0);
+			assert_int_equal(m.nevents, 1);
+			got = render(&m);
+			assert_true(asprintf(&path, "%s/golden/%s-%s.txt", data_dir(), o->name,
+					     alert_type_name(types[t])) > 0);
+			if (update) {
+				FILE *f = fopen(path, "wb");
+
+				assert_non_null(f);
+				fputs(got, f);
+				assert_int_equal(fclose(f), 0);
+			}
+			want = read_file(path, &wlen);
+			if (want == NULL)
+				fail_msg("%s: missing (W53_UPDATE_GOLDEN=1 writes it)", path);
+			if (strcmp(got, want) != 0) {
+				print_error("%s differs; got:\n%s\n", path, got);
+				fail();
+			}
+			/* What is sent as JSON is JSON, and the shape each service wants. */
+			if (k != SINK_KIND_NTFY) {
+				struct json_object *j = parse_json(m.body, m.body_len);
+
+				json_object_put(j);
+			}
+			free(want);
+			free(got);
+			free(path);
+			sink_message_clear(&m);
+			checked++;
+		}
+	}
+	assert_int_equal(checked, 40);
+}
+
+/* ---- digests ---- */
+
+#define NDIGEST 50
+
+static void
+digest_events(struct alert_event *evs)
+{
+	static const enum alert_severity sevs[] = { SEV_CRITICAL, SEV_HIGH, SEV_MEDIUM, SEV_LOW,
+						    SEV_INFO, SEV_HIGH, SEV_CRITICAL };
+	static const char *const whys[] = {
+		"It answers recursive queries from here: an open resolver is abused for "
+		"amplification DDoS and cache poisoning, and leaks what its clients look up.",
+		"An open DNS port reachable where it should not be can hand out whole zones by zone "
+		"transfer (AXFR), leak versions, and serve as an open resolver.",
+		"Clients relying on this DNS server cannot resolve names.",
+	};
+
+	for (size_t i = 0; i < NDIGEST; i++) {
+		struct alert_event *ev = &evs[i];
+		enum alert_type t = (enum alert_type)(i % 5);
+		char id[ALERT_ID_LEN], addr[46], target[64], summary[512];
+
+		snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012zu", i);
+		snprintf(addr, sizeof(addr), "127.53.1.%zu", i + 1);
+		/* every fifth name is not ASCII: counting must be in characters */
+		snprintf(target, sizeof(target), "%s-%02zu.digest.example.test",
+			 i % 5 == 3 ? "r\xc3\xa9solveur\xe2\x86\x92\xf0\x9f\x94\x8d" : "ns", i);
+		/* long and unique: "[#07]" appears in no other summary */
+		snprintf(summary, sizeof(summary),
+			 "UDP port 53 on %s (%s) is now open (dns-reply) and offers recursion to "
+			 "anyone who can reach it; it was filtered in every cycle of the baseline "
+			 "before this one [#%02zu].",
+			 addr, target, i);
+		assert_true(strlen(summary) < sizeof(ev->summary));
+		ev_set(ev, t, id, target, addr,
+		       i % 2 ? "tcp" : "udp", "filtered", "open", "dns-reply",
+		       sevs[i % (sizeof(sevs) / sizeof(sevs[0]))], summary,
+		       whys[i % (sizeof(whys) / sizeof(whys[0]))], i % 3 == 0 ? dns_recursive : "");
+		ev->time_ns = T_NS + i * NS_PER_SEC;
+	}
+}
+
+/* Everything checked about one message of one service's digest; returns the measure the
+ * service limits (bytes or characters) for the fullness check. */
+static size_t
+check_limits(enum sink_kind k, const struct sink_message *m)
+{
+	struct json_object *j = NULL, *a;
+	size_t measure = m->body_len, total = 0;
+
+	if (k != SINK_KIND_NTFY)
+		j = parse_json(m->body, m->body_len);
+	switch (k) {
+	case SINK_KIND_WEBHOOK:
+		assert_int_equal(m->nevents, 1);
+		break;
+	case SINK_KIND_SLACK:
+		a = jget(j, "blocks");
+		assert_true(json_object_array_length(a) <= 50);
+		assert_int_equal(json_object_array_length(a), m->nevents + 2);
+		assert_true(u16(json_object_get_string(jget(jget(json_object_array_get_idx(a, 0),
+								 "text"), "text"))) <= 150);
+		for (size_t i = 1; i <= m->nevents; i++) {
+			struct json_object *b = json_object_array_get_idx(a, i);
+
+			assert_string_equal(json_object_get_string(jget(b, "type")), "section");
+			assert_true(u16(json_object_get_string(jget(jget(b, "text"), "text"))) <=
+				    3000);
+		}
+		assert_true(u16(json_object_get_string(jget(j, "text"))) <= 40000);
+		measure = json_object_array_length(a);
+		break;
+	case SINK_KIND_DISCORD:
+		a = jget(j, "embeds");
+		assert_true(json_object_array_length(a) <= 10);
+		assert_int_equal(json_object_array_length(a), m->nevents);
+		assert_true(u16(json_object_get_string(jget(j, "content"))) <= 2000);
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *e = json_object_array_get_idx(a, i);
+			size_t tl = u16(json_object_get_string(jget(e, "title")));
+			size_t dl = u16(json_object_get_string(jget(e, "description")));
+
+			assert_true(tl <= 256);
+			assert_true(dl <= 4096);
+			total += tl + dl;
+		}
+		assert_true(total <= 6000);
+		measure = total;
+		break;
+	case SINK_KIND_MATTERMOST:
+		assert_true(m->body_len <= 16383);
+		assert_int_equal(json_object_array_length(jget(j, "attachments")), m->nevents);
+		break;
+	case SINK_KIND_TEAMS:
+		assert_true(m->body_len <= 20000);
+		assert_string_equal(json_object_get_string(jget(j, "type")), "message");
+		break;
+	case SINK_KIND_GOOGLECHAT:
+		assert_true(m->body_len <= 32000);
+		break;
+	case SINK_KIND_TELEGRAM:
+		measure = telegram_visible(json_object_get_string(jget(j, "text")));
+		assert_true(measure <= 4096);
+		break;
+	case SINK_KIND_NTFY:
+		assert_true(m->body_len <= 4096);
+		break;
+	default:
+		fail();
+	}
+	json_object_put(j);
+	return measure;
+}
+
+static void
+test_digest(void **state)
+{
+	static struct alert_event evs[NDIGEST];
+	/* the limit check_limits' measure is compared with, and the expected message count
+	 * where the count alone decides it */
+	static const struct {
+		size_t limit;
+		size_t nmsgs; /* 0: decided by size */
+	} want[SINK_KIND_N] = {
+		[SINK_KIND_WEBHOOK] = { 0, 50 },     [SINK_KIND_SLACK] = { 50, 2 },
+		[SINK_KIND_MATTERMOST] = { 16383, 0 }, [SINK_KIND_DISCORD] = { 6000, 5 },
+		[SINK_KIND_TEAMS] = { 20000, 0 },    [SINK_KIND_GOOGLECHAT] = { 32000, 0 },
+		[SINK_KIND_TELEGRAM] = { 4096, 0 },  [SINK_KIND_NTFY] = { 4096, 0 },
+	};
+
+	(void)state;
+	digest_events(evs);
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+		struct sink_message msgs[NDIGEST];
+		size_t measures[NDIGEST], nmsgs = 0, done = 0, single_max = 0;
+
+		/* the largest one event makes alone: a message short of the limit by more
+		 * than that could have taken the next event */
+		for (size_t i = 0; i < NDIGEST; i++) {
+			struct sink_message m;
+
+			assert_int_equal(o->format(&settings[k], &evs[i], 1, NOW_NS, &m), 0);
+			measures[0] = check_limits((enum sink_kind)k, &m);
+			if (measures[0] > single_max)
+				single_max = measures[0];
+			sink_message_clear(&m);
+		}
+		while (done < NDIGEST) {
+			struct sink_message *m = &msgs[nmsgs];
+
+			assert_int_equal(o->format(&settings[k], evs + done, NDIGEST - done, NOW_NS, m),
+					 0);
+			assert_true(m->nevents >= 1 && m->nevents <= NDIGEST - done);
+			assert_true(m->nevents <= o->limits.max_events);
+			measures[nmsgs] = check_limits((enum sink_kind)k, m);
+			done += m->nevents;
+			nmsgs++;
+		}
+		print_message("%-10s %zu messages\n", o->name, nmsgs);
+		if (want[k].nmsgs != 0)
+			assert_int_equal(nmsgs, want[k].nmsgs);
+		/* as few messages as the limits allow: every message but the last is full */
+		for (size_t i = 0; i + 1 < nmsgs; i++) {
+			if (msgs[i].nevents == o->limits.max_events)
+				continue;
+			if (k == SINK_KIND_SLACK || k == SINK_KIND_DISCORD)
+				fail_msg("%s message %zu: %zu events, room for %zu", o->name, i,
+					 msgs[i].nevents, o->limits.max_events);
+			assert_true(measures[i] + single_max > want[k].limit);
+		}
+		/* nothing lost, nothing twice: each summary in exactly one message */
+		for (size_t e = 0; e < NDIGEST; e++) {
+			size_t found = 0;
+
+			for (size_t i = 0; i < nmsgs; i++)
+				if (memmem(msgs[i].body, msgs[i].body_len, evs[e].summary,
+					   strlen(evs[e].summary)) != NULL)
+					found++;
+			if (found != 1)
+				fail_msg("%s: event %zu in %zu messages", o->name, e, found);
+		}
+		for (size_t i = 0; i < nmsgs; i++)
+			sink_message_clear(&msgs[i]);
+	}
+}
+
+/* ---- details ---- */
+
+static const char *
+header(const struct sink_message *m, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < m->nheaders; i++)
+		if (strncmp(m->headers[i], name, n) == 0 && m->headers[i][n] == ':')
+			return m->headers[i] + n + 2;
+	return NULL;
+}
+
+static void
+test_webhook(void **state)
+{
+	const struct sink_ops *o = ops(SINK_KIND_WEBHOOK);
+	struct sink_settings s = settings[SINK_KIND_WEBHOOK];
+	struct alert_event evs[3];
+	struct sink_message m;
+	char json[ALERT_JSON_MAX], sig[SIGN_SIG_LEN];
+	uint8_t key[SIGN_KEY_MAX];
+	size_t keylen;
+	int n;
+
+	(void)state;
+	fixed_event(ALERT_OPENED, &evs[0]);
+	fixed_event(ALERT_CLOSED, &evs[1]);
+	fixed_event(ALERT_CHANGED, &evs[2]);
+	/* one event a request, whatever is offered */
+	assert_int_equal(o->format(&s, evs, 3, NOW_NS, &m), 0);
+	assert_int_equal(m.nevents, 1);
+	/* the body is the contract's event JSON */
+	n = alert_event_to_json(&evs[0], json, sizeof(json));
+	assert_true(n > 0);
+	assert_int_equal(m.body_len, (size_t)n);
+	assert_memory_equal(m.body, json, (size_t)n);
+	assert_string_equal(header(&m, "webhook-id"), evs[0].id);
+	assert_string_equal(header(&m, "webhook-timestamp"), "1795772599");
+	/* what a receiver checks: id.timestamp.body under the shared key */
+	assert_int_equal(sign_decode_key(SECRET, key, sizeof(key), &keylen), 0);
+	assert_int_equal(sign_webhook(key, keylen, evs[0].id, 1795772599, json, (size_t)n, sig,
+				      sizeof(sig)),
+			 0);
+	assert_string_equal(header(&m, "webhook-signature"), sig);
+	sink_message_clear(&m);
+
+	/* no secret, no signature header */
+	s.secret = NULL;
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_null(header(&m, "webhook-signature"));
+	assert_int_equal(m.nheaders, 3);
+	sink_message_clear(&m);
+
+	/* a broken secret is an error, not an unsigned request */
+	s.secret = "whsec_not base64";
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), -EINVAL);
+	assert_null(m.url);
+	assert_null(m.body);
+	s.secret = SECRET;
+	s.url = NULL;
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), -EINVAL);
+}
+
+static void
+test_escaping(void **state)
+{
+	struct alert_event ev;
+	struct sink_message m;
+
+	(void)state;
+	fixed_event(ALERT_CLOSED, &ev);
+	/* Slack mrkdwn: a name like "<!channel>" stays text */
+	snprintf(ev.target, sizeof(ev.target), "<!channel> & co");
+	snprintf(ev.summary, sizeof(ev.summary), "TCP port 53 on 127.53.0.9 (<!channel> & co).");
+	assert_int_equal(ops(SINK_KIND_SLACK)->format(&settings[SINK_KIND_SLACK], &ev, 1, NOW_NS,
+						      &m),
+			 0);
+	assert_null(strstr(m.body, "<!channel>"));
+	assert_non_null(strstr(m.body, "(&lt;!channel&gt; &amp; co)."));
+	sink_message_clear(&m);
+
+	/* Telegram HTML */
+	assert_int_equal(ops(SINK_KIND_TELEGRAM)->format(&settings[SINK_KIND_TELEGRAM], &ev, 1,
+							 NOW_NS, &m),
+			 0);
+	assert_null(strstr(m.body, "<!channel>"));
+	assert_non_null(strstr(m.body, "(&lt;!channel&gt; &amp; co)."));
+	sink_message_clear(&m);
+
+	/* Google Chat has no escape: the mention syntax is broken by a zero-width space */
+	snprintf(ev.summary, sizeof(ev.summary), "TCP port 53 on 127.53.0.9 (<users/all>).");
+	assert_int_equal(ops(SINK_KIND_GOOGLECHAT)->format(&settings[SINK_KIND_GOOGLECHAT], &ev,
+							   1, NOW_NS, &m),
+			 0);
+	assert_null(strstr(m.body, "<users/all>"));
+	assert_non_null(strstr(m.body, "<\u200busers/all>"));
+	sink_message_clear(&m);
+
+	/* Discord: no mention is ever parsed */
+	assert_int_equal(ops(SINK_KIND_DISCORD)->format(&settings[SINK_KIND_DISCORD], &ev, 1,
+							NOW_NS, &m),
+			 0);
+	assert_non_null(strstr(m.body, "\"allowed_mentions\":{\"parse\":[]}"));
+	sink_message_clear(&m);
+
+	/* invalid UTF-8 and control characters never reach a JSON body */
+	snprintf(ev.summary, sizeof(ev.summary), "bad \xff\xfe byte\nand a newline");
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		if (k == SINK_KIND_WEBHOOK || k == SINK_KIND_NTFY)
+			continue; /* the contract's JSON is event.c's; ntfy is plain text */
+		assert_int_equal(ops((enum sink_kind)k)->format(&settings[k], &ev, 1, NOW_NS, &m),
+				 0);
+		json_object_put(parse_json(m.body, m.body_len));
+		assert_non_null(strstr(m.body, "bad ?? byte and a newline"));
+		sink_message_clear(&m);
+	}
+}
+
+/* One event too big for a Slack section (3000 characters once escaped) loses its DNS
+ * facts, not its what/where/severity/why. */
+static void
+test_oversize_event(void **state)
+{
+	struct alert_event ev;
+	struct sink_message m;
+	char big[400];
+
+	(void)state;
+	fixed_event(ALERT_OPENED, &ev);
+	memset(ev.summary, '&', sizeof(ev.summary) - 1);
+	ev.summary[sizeof(ev.summary) - 1] = '\0';
+	memset(ev.why, '<', sizeof(ev.why) - 1);
+	ev.why[sizeof(ev.why) - 1] = '\0';
+	memset(big, '&', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	snprintf(ev.dns_json, sizeof(ev.dns_json), "{\"valid\":true,\"version\":\"%s\"}", big);
+	assert_int_equal(ops(SINK_KIND_SLACK)->format(&settings[SINK_KIND_SLACK], &ev, 1, NOW_NS,
+						      &m),
+			 0);
+	assert_int_equal(m.nevents, 1);
+	assert_null(strstr(m.body, "DNS:"));
+	assert_non_null(strstr(m.body, "Why it matters:"));
+	assert_non_null(strstr(m.body, "CRITICAL"));
+	assert_non_null(strstr(m.body, "127.53.0.5 (primary dns) udp/53"));
+	sink_message_clear(&m);
+	/* where it fits, nothing is dropped */
+	assert_int_equal(ops(SINK_KIND_TEAMS)->format(&settings[SINK_KIND_TEAMS], &ev, 1, NOW_NS,
+						      &m),
+			 0);
+	assert_non_null(strstr(m.body, "\"title\":\"DNS\""));
+	sink_message_clear(&m);
+}
+
+static void
+test_ntfy(void **state)
+{
+	const struct sink_ops *o = ops(SINK_KIND_NTFY);
+	struct sink_settings s = settings[SINK_KIND_NTFY];
+	struct alert_event evs[3];
+	struct sink_message m;
+
+	(void)state;
+	fixed_event(ALERT_CHANGED, &evs[0]);  /* medium */
+	fixed_event(ALERT_DEGRADED, &evs[1]); /* high */
+	fixed_event(ALERT_OPENED, &evs[2]);   /* critical */
+	assert_int_equal(o->format(&s, evs, 3, NOW_NS, &m), 0);
+	assert_int_equal(m.nevents, 3);
+	assert_string_equal(header(&m, "Title"),
+			    "watch53 on mon1: 3 events (1 critical, 1 high, 1 medium)");
+	assert_string_equal(header(&m, "Priority"), "urgent");
+	assert_string_equal(header(&m, "Tags"), "rotating_light,watch53");
+	assert_string_equal(header(&m, "Authorization"), "Bearer tk_TESTTOKEN");
+	sink_message_clear(&m);
+
+	/* priority from the severity, or as configured */
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_string_equal(header(&m, "Priority"), "default");
+	sink_message_clear(&m);
+	s.priority = "max";
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_string_equal(header(&m, "Priority"), "max");
+	sink_message_clear(&m);
+	s.priority = "loud";
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), -EINVAL);
+	s.priority = NULL;
+
+	/* no token, no Authorization; a token that would break the header is refused */
+	s.token = NULL;
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_null(header(&m, "Authorization"));
+	sink_message_clear(&m);
+	s.token = "tk_x\r\nX-Evil: 1";
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), -EINVAL);
+
+	/* a header value stays printable ASCII whatever the agent's name is */
+	s.token = NULL;
+	snprintf(evs[0].agent, sizeof(evs[0].agent), "h\xc3\xb4te\r\n");
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_string_equal(header(&m, "Title"), "watch53 on h??te  : 1 event (1 medium)");
+	sink_message_clear(&m);
+}
+
+static void
+test_telegram(void **state)
+{
+	const struct sink_ops *o = ops(SINK_KIND_TELEGRAM);
+	struct sink_settings s = settings[SINK_KIND_TELEGRAM];
+	struct alert_event ev;
+	struct sink_message m;
+	struct json_object *j;
+
+	(void)state;
+	fixed_event(ALERT_OPENED, &ev);
+	assert_int_equal(o->format(&s, &ev, 1, NOW_NS, &m), 0);
+	assert_string_equal(m.url, "https://api.telegram.org/bot123:TESTTOKEN/sendMessage");
+	j = parse_json(m.body, m.body_len);
+	assert_string_equal(json_object_get_string(jget(j, "chat_id")), "-1001234567890");
+	assert_string_equal(json_object_get_string(jget(j, "parse_mode")), "HTML");
+	json_object_put(j);
+	sink_message_clear(&m);
+
+	/* a self-hosted Bot API server, with or without a trailing slash */
+	s.url = "http://127.0.0.1:8081/";
+	assert_int_equal(o->format(&s, &ev, 1, NOW_NS, &m), 0);
+	assert_string_equal(m.url, "http://127.0.0.1:8081/bot123:TESTTOKEN/sendMessage");
+	sink_message_clear(&m);
+
+	s.token = "123:TEST/../x";
+	assert_int_equal(o->format(&s, &ev, 1, NOW_NS, &m), -EINVAL);
+	s.token = "123:TESTTOKEN";
+	s.chat_id = NULL;
+	assert_int_equal(o->format(&s, &ev, 1, NOW_NS, &m), -EINVAL);
+}
+
+static void
+test_retry_after(void **state)
+{
+	static const struct {
+		enum sink_kind kind;
+		const char *body;
+		int rc;
+		uint64_t ns;
+	} cases[] = {
+		{ SINK_KIND_DISCORD,
+		  "{\"message\": \"You are being rate limited.\", \"retry_after\": 1.234, "
+		  "\"global\": false}",
+		  0, 1234000000ull },
+		{ SINK_KIND_DISCORD, "{\"retry_after\": 3}", 0, 3 * NS_PER_SEC },
+		{ SINK_KIND_DISCORD, "{\"retry_after\": \"3\"}", -ENOENT, 0 },
+		{ SINK_KIND_DISCORD, "{\"retry_after\": -1}", -ENOENT, 0 },
+		{ SINK_KIND_DISCORD, "{\"retry_after\": 1e300}", -ENOENT, 0 },
+		{ SINK_KIND_DISCORD, "{\"message\": \"no\"}", -ENOENT, 0 },
+		{ SINK_KIND_DISCORD, "<html>429</html>", -ENOENT, 0 },
+		{ SINK_KIND_DISCORD, "", -ENOENT, 0 },
+		{ SINK_KIND_TELEGRAM,
+		  "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry "
+		  "after 5\",\"parameters\":{\"retry_after\":5}}",
+		  0, 5 * NS_PER_SEC },
+		{ SINK_KIND_TELEGRAM, "{\"ok\":false,\"retry_after\":5}", -ENOENT, 0 },
+		{ SINK_KIND_TELEGRAM, "{\"ok\":false,\"parameters\":5}", -ENOENT, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t ns = 42;
+
+		assert_int_equal(ops(cases[i].kind)->retry_after(cases[i].body,
+								  strlen(cases[i].body), &ns),
+				 cases[i].rc);
+		assert_int_equal(ns, cases[i].rc == 0 ? cases[i].ns : 42);
+	}
+	/* only the length given is read: no NUL needed */
+	{
+		uint64_t ns = 0;
+		const char body[] = "{\"retry_after\": 2}garbage";
+
+		assert_int_equal(ops(SINK_KIND_DISCORD)->retry_after(body, 18, &ns), 0);
+		assert_int_equal(ns, 2 * NS_PER_SEC);
+	}
+	assert_null(ops(SINK_KIND_SLACK)->retry_after);
+	assert_null(ops(SINK_KIND_WEBHOOK)->retry_after);
+	assert_null(ops(SINK_KIND_NTFY)->retry_after);
+}
+
+static void
+test_table(void **state)
+{
+	static const char *const names[SINK_KIND_N] = { "webhook", "slack", "mattermost",
+							"discord", "teams", "googlechat",
+							"telegram", "ntfy" };
+
+	(void)state;
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+
+		assert_string_equal(o->name, names[k]);
+		assert_ptr_equal(sink_find_name(names[k]), o);
+		assert_non_null(o->format);
+		assert_true(o->limits.max_events >= 1);
+	}
+	assert_null(sink_find(SINK_KIND_N));
+	assert_null(sink_find((enum sink_kind)-1));
+	assert_null(sink_find_name("Slack"));
+	assert_null(sink_find_name(NULL));
+}
+
+static void
+test_bad_input(void **state)
+{
+	struct alert_event ev;
+	struct sink_message m;
+
+	(void)state;
+	fixed_event(ALERT_OPENED, &ev);
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+
+		memset(&m, 0x5a, sizeof(m));
+		assert_int_equal(o->format(&settings[k], &ev, 0, NOW_NS, &m), -EINVAL);
+		assert_null(m.url); /* zeroed: safe to clear */
+		sink_message_clear(&m);
+		ev.severity = (enum alert_severity)9;
+		assert_int_equal(o->format(&settings[k], &ev, 1, NOW_NS, &m), -EINVAL);
+		ev.severity = SEV_CRITICAL;
+		ev.type = ALERT_NTYPES;
+		assert_int_equal(o->format(&settings[k], &ev, 1, NOW_NS, &m), -EINVAL);
+		ev.type = ALERT_OPENED;
+	}
+	sink_message_clear(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_webhook),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_oversize_event),
+		cmocka_unit_test(test_ntfy),
+		cmocka_unit_test(test_telegram),
+		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_bad_input),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
