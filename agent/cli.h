@@ -31,6 +31,8 @@ int cmd_scan(int argc, char **argv);
 void cmd_scan_help(FILE *f);
 int cmd_check(int argc, char **argv);
 void cmd_check_help(FILE *f);
+int cmd_run(int argc, char **argv);
+void cmd_run_help(FILE *f);
 int cmd_baseline(int argc, char **argv);
 void cmd_baseline_help(FILE *f);
 int cmd_config(int argc, char **argv);

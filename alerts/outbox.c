@@ -575,7 +575,8 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 			st->pending++;
 	}
 	rc = 0;
-	qsort(q->e, q->n, sizeof(*q->e), by_time_then_id);
+	if (q->n > 1)
+		qsort(q->e, q->n, sizeof(*q->e), by_time_then_id);
 out:
 	closedir(d);
 	if (rc < 0)
@@ -948,7 +949,9 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 				 q.e[i].id);
 			break;
 		}
-		rc = ops->format(s, evs, w, run_wall(clk), &m);
+		/* signatures carry the real time: receivers refuse stale timestamps, whatever
+		 * reference clock the caller runs this with */
+		rc = ops->format(s, evs, w, util_wall_ns(), &m);
 		if (rc < 0 || m.nevents == 0 || m.nevents > w) {
 			oc.status = 0;
 			snprintf(err, sizeof(err), "cannot format the message: %s",
@@ -962,7 +965,8 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 		}
 		k = m.nevents;
 		if (clk->deadline) {
-			uint64_t left = clk->deadline - util_now_ns();
+			uint64_t mono = util_now_ns();
+			uint64_t left = clk->deadline > mono ? clk->deadline - mono : 0;
 			uint64_t t = one.timeout_ns ? one.timeout_ns : WEBHOOK_DEFAULT_TIMEOUT_NS;
 			if (left < MIN_REQUEST_TIMEOUT_NS)
 				left = MIN_REQUEST_TIMEOUT_NS;

@@ -173,6 +173,10 @@ void outbox_report_clear(struct outbox_report *rep);
  * run) or the budget is spent. Accepted events' files are removed (directory fsync'd).
  * Between two requests to one sink it waits the sink's limits.min_interval_ns.
  *
+ * now_wall_ns is the run's reference wall time (callers pass util_wall_ns(); tests pass
+ * other times): due-ness, max_age and new next_try values are reckoned from it, advancing
+ * with the monotonic clock as the run goes on. Signatures use the real clock.
+ *
  * budget_ns bounds the run (monotonic): no request starts after it is spent, a request's
  * timeout is cut to what is left (at least 1 s), and a rate-limit wait that would overrun
  * it ends the run instead. 0 = no bound.

@@ -379,6 +379,9 @@ webhook_post(const struct sink_settings *s, const struct sink_message *m,
 		return -EINVAL;
 	}
 	timeout = s->timeout_ns ? s->timeout_ns : WEBHOOK_DEFAULT_TIMEOUT_NS;
+	/* libcurl reads 0 ms as "no timeout": never let rounding get there */
+	if (timeout < 1000000ull)
+		timeout = 1000000ull;
 	h = curl_easy_init();
 	if (h == NULL) {
 		snprintf(r->error, sizeof(r->error), "cannot set up a transfer (out of memory)");

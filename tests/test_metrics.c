@@ -122,12 +122,41 @@ test_write_atomic_world_readable(void **state)
 	state_clear(&st);
 }
 
+/* Delivery figures appear only when the cycle delivered (sinks configured). */
+static void
+test_alert_lines(void **state)
+{
+	struct state st;
+	struct metrics_cycle mc = { .outbox_backlog = 2, .cycle = 1, .alerts_known = true,
+				    .alerts_delivered = 5, .alerts_dead = 1,
+				    .alerts_quarantined = 3 };
+	char *text = NULL;
+	size_t len = 0;
+	(void)state;
+
+	state_init(&st);
+	assert_int_equal(metrics_render(&st, &mc, &text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE watch53_alerts_delivered_last_cycle gauge\n"
+				     "watch53_alerts_delivered_last_cycle 5\n"));
+	assert_non_null(strstr(text, "# TYPE watch53_alerts_dead_letter gauge\n"
+				     "watch53_alerts_dead_letter 1\n"));
+	assert_non_null(strstr(text, "# TYPE watch53_alerts_quarantined gauge\n"
+				     "watch53_alerts_quarantined 3\n"));
+	free(text);
+	mc.alerts_known = false;
+	assert_int_equal(metrics_render(&st, &mc, &text, &len), 0);
+	assert_null(strstr(text, "watch53_alerts_"));
+	free(text);
+	state_clear(&st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_exact),
 		cmocka_unit_test(test_write_atomic_world_readable),
+		cmocka_unit_test(test_alert_lines),
 	};
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }

@@ -144,6 +144,7 @@ def verify(secret, headers, body):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True      # headers and body are separate writes
     server_version = "w53-receiver"
     sys_version = ""
 

@@ -1,0 +1,865 @@
+/* daemon: the `watch53 run` event loop, its cycle thread and its delivery thread. */
+#define _GNU_SOURCE
+#include "agent/daemon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/check.h"
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/process.h"
+#include "agent/scheduler.h"
+#include "agent/sinks.h"
+#include "agent/state.h"
+#include "alerts/outbox.h"
+#include "alerts/webhook.h"
+#include "common/log.h"
+#include "common/sdnotify.h"
+#include "common/util.h"
+
+/* SIGTERM to exit: what we wait for a cycle and a delivery to wind down (systemd's
+ * default TimeoutStopSec is far above; the promise is 5 s) */
+#define DAEMON_STOP_NS (4 * NS_PER_SEC)
+/* one outbox_deliver run; longer backlogs continue in the next run at once */
+#define DAEMON_DELIVERY_BUDGET_NS (60 * NS_PER_SEC)
+/* the outbox is looked at this often even when nothing asks: it picks up a wall clock
+ * step (next_try times are wall time) within a minute */
+#define DAEMON_DELIVERY_IDLE_NS (60 * NS_PER_SEC)
+#define DAEMON_DELIVERY_MIN_NS (1 * NS_PER_SEC)
+
+/* A loaded config, shared by the threads: each holds a reference while it uses one, so a
+ * reload can make a new one current at any time. refs is guarded by daemon.mu. */
+struct dconf {
+	struct config cfg;
+	struct sink_settings *sinks;
+	size_t nsinks;
+	unsigned refs;
+};
+
+struct daemon {
+	const struct daemon_opts *o;
+	pthread_mutex_t mu;             /* guards everything the threads share (marked) */
+	struct dconf *conf;             /* mu: current config; the loop holds a reference */
+	int lockfd;                     /* state_dir lock, held for life */
+	struct scheduler sched;         /* loop only */
+	bool ready;                     /* start-up done (log destination is final) */
+
+	/* a reload that loaded, waiting for the running cycle to end (loop only) */
+	struct dconf *pending;
+	struct scheduler pending_sched;
+	int pending_lockfd;             /* lock of a new state_dir, -1: same dir */
+
+	/* the cycle thread: one job at a time */
+	pthread_t cycle_tid;
+	bool cycle_started;
+	pthread_cond_t cycle_cv;
+	bool job_posted, job_done, cycle_quit;  /* mu */
+	struct dconf *job_conf;         /* mu */
+	size_t job_group;
+	const size_t *job_only;         /* the group's targets, NULL: all */
+	size_t job_nonly;
+	int job_rc;                     /* mu, with job_res, job_err, job_end */
+	struct check_result job_res;
+	char job_err[1024];
+	uint64_t job_start, job_end;
+	volatile sig_atomic_t cancel;   /* the loop sets it; the scan polls it */
+	int done_fd;                    /* eventfd: the cycle thread wakes the loop */
+
+	/* the delivery thread */
+	pthread_t deliver_tid;
+	bool deliver_started;
+	pthread_cond_t deliver_cv;      /* on CLOCK_MONOTONIC */
+	bool deliver_kick, deliver_quit; /* mu */
+
+	struct sdnotify sd;
+	uint64_t wd_half, wd_next;      /* WATCHDOG=1 period and next due (0: none) */
+	int sigfd, timerfd;
+	uint64_t cycles_ok, cycles_failed;
+	bool stop, reload, trigger;
+};
+
+/*
+ * The schedule's clock: CLOCK_BOOTTIME, which is monotonic (no wall clock steps) and also
+ * counts time spent suspended. After a resume a group whose interval passed in suspension
+ * runs once at once, not an interval later — and only once, since the next start is
+ * computed from that cycle's end (scheduler.h). CLOCK_MONOTONIC would stop during suspend
+ * and leave the monitor blind for up to an interval after every resume.
+ */
+static uint64_t
+daemon_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t
+random32(void)
+{
+	uint32_t r;
+
+	/* without randomness a cycle simply gets no jitter */
+	return util_random(&r, sizeof(r)) == 0 ? r : 100;
+}
+
+static const char *
+plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* ---- configs ---- */
+
+static void
+dconf_free(struct dconf *c)
+{
+	if (c == NULL)
+		return;
+	sinks_free(c->sinks, c->nsinks);
+	config_clear(&c->cfg);
+	free(c);
+}
+
+/* Load and validate everything a cycle and a delivery will need; nothing is applied. */
+static int
+dconf_load(const char *path, struct dconf **out, char *err, size_t errlen)
+{
+	struct dconf *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (c == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	config_init(&c->cfg);
+	rc = config_load(path, &c->cfg, err, errlen);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	rc = sinks_from_config(&c->cfg, path, &c->sinks, &c->nsinks);
+	if (rc < 0) {
+		util_errf(err, errlen, "%s: alerts: out of memory", path);
+		dconf_free(c);
+		return rc;
+	}
+	c->refs = 1;
+	*out = c;
+	return 0;
+}
+
+/* Drop one reference; the caller holds d->mu. */
+static void
+dconf_put_locked(struct dconf *c)
+{
+	if (c != NULL && --c->refs == 0)
+		dconf_free(c);
+}
+
+static int
+sched_from(struct scheduler *s, const struct config *c, uint64_t now)
+{
+	uint64_t *iv = calloc(c->ntargets ? c->ntargets : 1, sizeof(*iv));
+	int rc;
+
+	if (iv == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->ntargets; i++)
+		iv[i] = c->targets[i].interval_ns;
+	rc = sched_build(s, iv, c->ntargets, c->interval_ns, now);
+	free(iv);
+	return rc;
+}
+
+static void
+apply_log(const struct daemon *d)
+{
+	const struct config *c = &d->conf->cfg;
+	enum log_level lvl = c->log_level;
+	enum log_level want = d->o->verbose >= 2 ? LOG_LVL_DEBUG
+			      : d->o->verbose ? LOG_LVL_INFO : LOG_LVL_ERR;
+
+	log_set_level(want > lvl ? want : lvl);
+	/* a detached daemon has no stderr; before start-up is done, errors go where the
+	 * person starting us looks */
+	if (d->ready && (c->log_syslog || d->o->detach))
+		log_set_dest(LOG_DEST_SYSLOG);
+	else
+		log_set_dest(log_stderr_is_journal() ? LOG_DEST_JOURNAL : LOG_DEST_STDERR);
+}
+
+/* Same directory (not just the same spelling), so a reload does not lock it twice. */
+static bool
+same_dir(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* ---- the cycle thread ---- */
+
+static void *
+cycle_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		struct check_result res;
+		struct check_opts co;
+		const struct config *cfg;
+		char err[sizeof(d->job_err)] = "";
+		uint64_t one = 1;
+		int rc;
+
+		while (!d->job_posted && !d->cycle_quit)
+			pthread_cond_wait(&d->cycle_cv, &d->mu);
+		if (!d->job_posted)
+			break;
+		d->job_posted = false;
+		cfg = &d->job_conf->cfg;
+		co = (struct check_opts){ .lock_held = true, .deliver = false,
+					  .only = d->job_only, .nonly = d->job_nonly,
+					  .cancel = &d->cancel };
+		pthread_mutex_unlock(&d->mu);
+
+		memset(&res, 0, sizeof(res));
+		if (d->cancel) {
+			snprintf(err, sizeof(err), "cancelled before it started");
+			rc = -ECANCELED;
+		} else {
+			rc = check_cycle_opts(cfg, &co, &res, err, sizeof(err));
+		}
+
+		pthread_mutex_lock(&d->mu);
+		d->job_rc = rc;
+		d->job_res = res;
+		memcpy(d->job_err, err, sizeof(err));
+		d->job_end = daemon_now();
+		d->job_done = true;
+		if (write(d->done_fd, &one, sizeof(one)) != sizeof(one))
+			log_warn("cycle thread: cannot wake the loop");
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+/* ---- the delivery thread ---- */
+
+/* One delivery run; returns how long to wait before the next unless kicked. */
+static uint64_t
+deliver_once(const struct dconf *c)
+{
+	struct outbox_report rep = { 0 };
+	uint64_t wait = DAEMON_DELIVERY_IDLE_NS, now;
+	char dir[PATH_MAX], err[512];
+
+	if (c->nsinks == 0)
+		return wait;
+	check_outbox_dir(&c->cfg, dir, sizeof(dir));
+	if (outbox_deliver(dir, c->sinks, c->nsinks, util_wall_ns(), false,
+			   DAEMON_DELIVERY_BUDGET_NS, &rep, err, sizeof(err)) < 0) {
+		log_warnx("alert delivery: %s; events stay queued", err);
+		goto out;
+	}
+	for (size_t i = 0; i < rep.nunknown; i++)
+		log_debug("outbox: %s/%s belongs to no configured sink: left alone", dir,
+			  rep.unknown[i]);
+	if (rep.delivered || rep.failed || rep.dead || rep.quarantined)
+		log_info("alert delivery: %zu delivered in %zu message%s, %zu queued, %zu dead "
+			 "letter", rep.delivered, rep.messages, plural(rep.messages), rep.remaining,
+			 rep.dead);
+	if (rep.out_of_budget) {
+		wait = 0; /* more is due: go on at once */
+	} else if (rep.remaining > 0) {
+		/* the oldest waiting event of each sink decides when that sink can go on */
+		now = util_wall_ns();
+		for (size_t i = 0; i < rep.nsinks; i++) {
+			const struct outbox_sink_report *s = &rep.sinks[i];
+			uint64_t w = s->next_try > now ? s->next_try - now : 0;
+			if (s->remaining > 0 && w < wait)
+				wait = w;
+		}
+		if (wait < DAEMON_DELIVERY_MIN_NS)
+			wait = DAEMON_DELIVERY_MIN_NS;
+	}
+out:
+	outbox_report_clear(&rep);
+	return wait;
+}
+
+static void *
+deliver_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct timespec due;
+
+	/* first run at once: a backlog from before a restart goes out now */
+	clock_gettime(CLOCK_MONOTONIC, &due);
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		struct dconf *c;
+		uint64_t wait;
+
+		while (!d->deliver_quit && !d->deliver_kick)
+			if (pthread_cond_timedwait(&d->deliver_cv, &d->mu, &due) == ETIMEDOUT)
+				break;
+		if (d->deliver_quit)
+			break;
+		d->deliver_kick = false;
+		c = d->conf;
+		c->refs++;
+		pthread_mutex_unlock(&d->mu);
+
+		wait = deliver_once(c);
+
+		pthread_mutex_lock(&d->mu);
+		dconf_put_locked(c);
+		clock_gettime(CLOCK_MONOTONIC, &due);
+		wait += (uint64_t)due.tv_nsec;
+		due.tv_sec += (time_t)(wait / NS_PER_SEC);
+		due.tv_nsec = (long)(wait % NS_PER_SEC);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
+static void
+deliver_kick(struct daemon *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->deliver_kick = true;
+	pthread_cond_signal(&d->deliver_cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- cycles ---- */
+
+static void
+cycle_start(struct daemon *d, size_t g, uint64_t now)
+{
+	const struct sched_group *gr = &d->sched.groups[g];
+	char iv[32];
+
+	sched_start(&d->sched, g);
+	d->job_group = g;
+	/* one group holding every target: exactly what `watch53 check` scans */
+	d->job_only = d->sched.ngroups > 1 ? gr->targets : NULL;
+	d->job_nonly = d->sched.ngroups > 1 ? gr->ntargets : 0;
+	d->job_start = now;
+	log_debug("cycle starting: %zu target%s every %s", gr->ntargets, plural(gr->ntargets),
+		  util_fmt_duration(gr->interval_ns, iv, sizeof(iv)));
+	pthread_mutex_lock(&d->mu);
+	d->job_conf = d->conf;
+	d->conf->refs++;
+	d->job_posted = true;
+	pthread_cond_signal(&d->cycle_cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+static void
+log_event(const struct alert_event *ev)
+{
+	log_warnx("%s (%s) %s%s%s%s: %s", alert_type_name(ev->type),
+		  alert_severity_name(ev->severity), ev->address[0] ? ev->address : "monitor",
+		  ev->protocol[0] ? " " : "", ev->protocol, ev->protocol[0] ? "/53" : "",
+		  ev->summary);
+}
+
+/* The cycle thread finished a job: account for it and schedule the group again. */
+static void
+cycle_finish(struct daemon *d)
+{
+	struct check_result res;
+	struct dconf *c;
+	char err[sizeof(d->job_err)], dur[32], next[32];
+	uint64_t end, wake, now;
+	int rc;
+
+	pthread_mutex_lock(&d->mu);
+	if (!d->job_done) {
+		pthread_mutex_unlock(&d->mu);
+		return;
+	}
+	d->job_done = false;
+	rc = d->job_rc;
+	res = d->job_res;
+	memset(&d->job_res, 0, sizeof(d->job_res));
+	memcpy(err, d->job_err, sizeof(err));
+	end = d->job_end;
+	c = d->job_conf;
+	d->job_conf = NULL;
+	pthread_mutex_unlock(&d->mu);
+
+	sched_done(&d->sched, d->job_group, end, random32());
+	now = daemon_now();
+	wake = sched_next_wake(&d->sched);
+	util_fmt_duration(wake > now && wake != SCHED_NONE ? wake - now : 0, next, sizeof(next));
+	if (rc == 0) {
+		d->cycles_ok++;
+		for (size_t i = 0; i < res.nevents; i++)
+			log_event(&res.events[i]);
+		util_fmt_duration(res.duration_ns, dur, sizeof(dur));
+		log_info("%s: %llu address%s, %llu open port%s, %zu event%s%s in %s; next cycle "
+			 "in %s", res.first_cycle ? "baseline recorded" : "cycle done",
+			 (unsigned long long)res.addresses, res.addresses == 1 ? "" : "es",
+			 (unsigned long long)res.open_ports, plural(res.open_ports), res.nevents,
+			 plural(res.nevents), res.degraded ? " (DEGRADED)" : "", dur, next);
+		sdnotify_sendf(&d->sd, "STATUS=%llu cycles: last %llu addresses, %llu open, "
+			       "%zu events%s; next in %s", (unsigned long long)d->cycles_ok,
+			       (unsigned long long)res.addresses,
+			       (unsigned long long)res.open_ports, res.nevents,
+			       res.degraded ? ", DEGRADED" : "", next);
+		if (res.nevents > 0)
+			deliver_kick(d);
+	} else if (rc == -ECANCELED) {
+		log_info("cycle abandoned (stopping): nothing saved, the state is the last "
+			 "complete cycle's");
+	} else {
+		d->cycles_failed++;
+		log_warnx("cycle failed: %s; next cycle in %s", err, next);
+		sdnotify_sendf(&d->sd, "STATUS=last cycle failed: %s", err);
+	}
+	check_result_clear(&res);
+	pthread_mutex_lock(&d->mu);
+	dconf_put_locked(c);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- reload ---- */
+
+static void
+pending_discard(struct daemon *d)
+{
+	if (d->pending == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	dconf_put_locked(d->pending);
+	pthread_mutex_unlock(&d->mu);
+	d->pending = NULL;
+	sched_clear(&d->pending_sched);
+	if (d->pending_lockfd != -1)
+		state_unlock(d->pending_lockfd);
+	d->pending_lockfd = -1;
+}
+
+static void
+reload_apply(struct daemon *d)
+{
+	struct dconf *old;
+
+	sched_carry(&d->pending_sched, &d->sched);
+	sched_clear(&d->sched);
+	d->sched = d->pending_sched;
+	sched_init(&d->pending_sched);
+	if (d->pending_lockfd != -1) {
+		state_unlock(d->lockfd);
+		d->lockfd = d->pending_lockfd;
+		d->pending_lockfd = -1;
+	}
+	pthread_mutex_lock(&d->mu);
+	old = d->conf;
+	d->conf = d->pending;
+	d->pending = NULL;
+	dconf_put_locked(old);
+	pthread_mutex_unlock(&d->mu);
+	apply_log(d);
+	log_info("config reloaded: %zu target%s in %zu schedule group%s, state_dir %s",
+		 d->conf->cfg.ntargets, plural(d->conf->cfg.ntargets), d->sched.ngroups,
+		 plural(d->sched.ngroups), d->conf->cfg.state_dir);
+	sdnotify_send(&d->sd, "READY=1\nSTATUS=config reloaded");
+	/* sinks may have changed: what waits for them can go now */
+	deliver_kick(d);
+}
+
+/* SIGHUP: load and validate the new config completely; only a good one is applied, when
+ * no cycle runs (a cycle uses one config from start to end). */
+static void
+reload_prepare(struct daemon *d)
+{
+	const char *path = d->o->config_path;
+	struct dconf *nc = NULL;
+	struct scheduler ns;
+	struct timespec mono;
+	char err[1024];
+	int lockfd = -1, rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	sdnotify_sendf(&d->sd, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		       (unsigned long long)mono.tv_sec * 1000000ull +
+			       (unsigned long long)mono.tv_nsec / 1000);
+	log_info("SIGHUP: reloading %s", path);
+	sched_init(&ns);
+	rc = dconf_load(path, &nc, err, sizeof(err));
+	if (rc == 0 && (rc = sched_from(&ns, &nc->cfg, daemon_now())) < 0)
+		util_errf(err, sizeof(err), "%s: cannot build the schedule: %s", path,
+			  strerror(-rc));
+	if (rc == 0 && !same_dir(nc->cfg.state_dir, d->conf->cfg.state_dir)) {
+		lockfd = state_lock(nc->cfg.state_dir, err, sizeof(err));
+		if (lockfd < 0)
+			rc = lockfd;
+	}
+	if (rc < 0) {
+		log_warnx("config reload failed, still running the previous config: %s", err);
+		sdnotify_send(&d->sd, "READY=1\nSTATUS=config reload failed: kept the previous "
+			      "config");
+		sched_clear(&ns);
+		if (nc != NULL) {
+			pthread_mutex_lock(&d->mu);
+			dconf_put_locked(nc);
+			pthread_mutex_unlock(&d->mu);
+		}
+		return;
+	}
+	pending_discard(d); /* a newer SIGHUP replaces a reload not applied yet */
+	d->pending = nc;
+	d->pending_sched = ns;
+	d->pending_lockfd = lockfd;
+	if (d->sched.running)
+		log_info("config reload: the new config is valid; it applies when the running "
+			 "cycle ends");
+}
+
+/* ---- the loop ---- */
+
+static void
+timer_arm(int fd, uint64_t at)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	if (at != SCHED_NONE) {
+		if (at == 0)
+			at = 1; /* an all-zero value would disarm */
+		its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
+		its.it_value.tv_nsec = (long)(at % NS_PER_SEC);
+	}
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) == -1)
+		log_warn("timerfd_settime");
+}
+
+static void
+signals_read(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			d->stop = true;
+			break;
+		case SIGHUP:
+			d->reload = true;
+			break;
+		case SIGUSR1:
+			d->trigger = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int
+daemon_loop(struct daemon *d)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = d->sigfd, .events = POLLIN },
+		{ .fd = d->timerfd, .events = POLLIN },
+		{ .fd = d->done_fd, .events = POLLIN },
+	};
+
+	for (;;) {
+		uint64_t now = daemon_now(), wake, x;
+		long g;
+
+		if (d->stop)
+			return EXIT_CLEAN;
+		if (!d->sched.running) {
+			if (d->pending != NULL)
+				reload_apply(d);
+			g = sched_due(&d->sched, now);
+			if (g >= 0)
+				cycle_start(d, (size_t)g, now);
+		}
+		if (d->wd_half && now >= d->wd_next) {
+			sdnotify_send(&d->sd, "WATCHDOG=1");
+			d->wd_next = now + d->wd_half;
+		}
+		wake = sched_next_wake(&d->sched);
+		if (d->wd_half && d->wd_next < wake)
+			wake = d->wd_next;
+		timer_arm(d->timerfd, wake);
+
+		if (poll(pfd, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll");
+			return EXIT_RUNTIME;
+		}
+		if (pfd[0].revents & POLLIN)
+			signals_read(d);
+		if ((pfd[1].revents & POLLIN) && read(d->timerfd, &x, sizeof(x)) < 0 &&
+		    errno != EAGAIN)
+			log_warn("timerfd");
+		if ((pfd[2].revents & POLLIN) && read(d->done_fd, &x, sizeof(x)) == sizeof(x))
+			cycle_finish(d);
+		if (d->stop)
+			continue;
+		if (d->reload) {
+			d->reload = false;
+			reload_prepare(d);
+		}
+		if (d->trigger) {
+			d->trigger = false;
+			log_info("SIGUSR1: %s", d->sched.running
+				 ? "a cycle is running; the next one starts right after it"
+				 : "starting a cycle now");
+			sched_trigger(&d->sched, daemon_now());
+		}
+	}
+}
+
+/* SIGTERM: abandon the cycle, stop delivery, wait for both a bounded time. Returns true
+ * when both threads ended (their memory may be freed). */
+static bool
+daemon_stop(struct daemon *d)
+{
+	struct timespec dl;
+	bool clean = true;
+
+	sdnotify_send(&d->sd, "STOPPING=1\nSTATUS=stopping");
+	log_info("stopping%s", d->sched.running ? ": abandoning the running cycle" : "");
+	pthread_mutex_lock(&d->mu);
+	d->cancel = 1;
+	d->cycle_quit = true;
+	d->deliver_quit = true;
+	pthread_cond_broadcast(&d->cycle_cv);
+	pthread_cond_broadcast(&d->deliver_cv);
+	pthread_mutex_unlock(&d->mu);
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)(DAEMON_STOP_NS / NS_PER_SEC);
+	if (d->cycle_started) {
+		if (pthread_timedjoin_np(d->cycle_tid, NULL, &dl) != 0) {
+			/* e.g. stuck in name resolution: it saves nothing once cancelled */
+			log_warnx("the cycle did not stop in time: exiting without it (nothing of it "
+				  "is saved)");
+			clean = false;
+		} else {
+			d->cycle_started = false;
+			cycle_finish(d); /* a cycle that completed just now is reported */
+		}
+	}
+	if (d->deliver_started) {
+		if (pthread_timedjoin_np(d->deliver_tid, NULL, &dl) != 0) {
+			log_warnx("alert delivery is still waiting for a webhook: exiting without "
+				  "it; the event stays in the outbox and goes out after the restart");
+			clean = false;
+		} else {
+			d->deliver_started = false;
+		}
+	}
+	return clean;
+}
+
+static int
+fds_open(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	/* blocked before any thread exists, so every thread inherits the mask and the
+	 * signals wait for the loop's signalfd; no handler ever runs */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->sigfd == -1 || d->timerfd == -1 || d->done_fd == -1)
+		return -errno;
+	return 0;
+}
+
+static int
+threads_start(struct daemon *d)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&d->deliver_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_create(&d->cycle_tid, NULL, cycle_main, d);
+	if (rc != 0)
+		return -rc;
+	d->cycle_started = true;
+	rc = pthread_create(&d->deliver_tid, NULL, deliver_main, d);
+	if (rc != 0)
+		return -rc;
+	d->deliver_started = true;
+	return 0;
+}
+
+int
+daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d;
+	struct process_user user;
+	const char *pidpath = o->pidfile;
+	char err[1024];
+	int code = EXIT_RUNTIME, report_fd = -1, pidfd = -1, rc;
+	bool clean = true;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.lockfd = d.pending_lockfd = d.sigfd = d.timerfd = d.done_fd = -1;
+	d.sd.fd = -1;
+	pthread_mutex_init(&d.mu, NULL);
+	pthread_cond_init(&d.cycle_cv, NULL);
+	sched_init(&d.sched);
+	sched_init(&d.pending_sched);
+
+	/* everything that can be wrong with the command line or the config is found
+	 * before anything is forked, locked or dropped */
+	if (dconf_load(o->config_path, &d.conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 run: %s\n", err);
+		return EXIT_USAGE;
+	}
+	apply_log(&d);
+	code = EXIT_USAGE;
+	if (o->user && process_user_lookup(o->user, &user, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	if ((rc = sched_from(&d.sched, &d.conf->cfg, daemon_now())) < 0) {
+		log_errx("%s: cannot build the schedule: %s", o->config_path, strerror(-rc));
+		goto out;
+	}
+
+	code = EXIT_RUNTIME;
+	if (o->detach) {
+		int pexit = EXIT_RUNTIME;
+		rc = process_detach(&report_fd, &pexit);
+		if (rc < 0) {
+			log_errx("--daemon: fork: %s", strerror(-rc));
+			goto out;
+		}
+		if (rc == 1) { /* the parent: the child is ready, or said why not */
+			code = pexit;
+			goto out;
+		}
+		if (pidpath == NULL)
+			pidpath = PROCESS_DEFAULT_PIDFILE;
+	}
+	if (pidpath != NULL && (pidfd = process_pidfile_open(pidpath, err, sizeof(err))) < 0) {
+		code = pidfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+		log_errx("%s", err);
+		goto out;
+	}
+	/* before the privileges go: the socket file may be root's */
+	if (sdnotify_open(&d.sd, err, sizeof(err)) < 0)
+		log_warnx("%s: readiness is not reported to systemd", err);
+	d.lockfd = state_lock(d.conf->cfg.state_dir, err, sizeof(err));
+	if (d.lockfd < 0) {
+		code = d.lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+		log_errx("%s", err);
+		goto out;
+	}
+	if (webhook_global_init() < 0)
+		log_warnx("libcurl could not be initialized: alerts will not be delivered");
+	/* Privileged resources would be opened here (raw or pcap sockets need CAP_NET_RAW);
+	 * the current probes use ordinary connect and UDP sockets and need none. */
+	if (geteuid() == 0 && o->user == NULL)
+		log_warnx("running as root: pass --user NAME so the daemon runs unprivileged "
+			  "(it needs no privilege after start-up)");
+	if (process_drop(o->user ? &user : NULL, err, sizeof(err)) < 0) {
+		log_errx("dropping privileges: %s", err);
+		goto out;
+	}
+	if (access(d.conf->cfg.state_dir, W_OK | X_OK) == -1) {
+		log_errx("state_dir %s: %s%s%s", d.conf->cfg.state_dir, strerror(errno),
+			 o->user ? " for user " : "", o->user ? o->user : "");
+		goto out;
+	}
+	if ((rc = fds_open(&d)) < 0) {
+		log_errx("signalfd/timerfd/eventfd: %s", strerror(-rc));
+		goto out;
+	}
+	if ((rc = threads_start(&d)) < 0) {
+		log_errx("cannot start threads: %s", strerror(-rc));
+		goto out;
+	}
+
+	/* ready: from here on the loop owns the process */
+	d.wd_half = sdnotify_watchdog_ns() / 2;
+	d.wd_next = daemon_now();
+	if (o->detach) {
+		sdnotify_sendf(&d.sd, "MAINPID=%ld", (long)getpid());
+		process_report(&report_fd, EXIT_CLEAN);
+		process_detach_stdio();
+	}
+	d.ready = true;
+	apply_log(&d);
+	log_info("watching %zu target%s in %zu schedule group%s; state_dir %s%s%s",
+		 d.conf->cfg.ntargets, plural(d.conf->cfg.ntargets), d.sched.ngroups,
+		 plural(d.sched.ngroups), d.conf->cfg.state_dir, o->user ? ", user " : "",
+		 o->user ? o->user : "");
+	sdnotify_send(&d.sd, "READY=1\nSTATUS=started");
+
+	code = daemon_loop(&d);
+	clean = daemon_stop(&d);
+	if (code == EXIT_CLEAN)
+		log_info("stopped after %llu cycle%s (%llu failed)",
+			 (unsigned long long)d.cycles_ok, plural(d.cycles_ok),
+			 (unsigned long long)d.cycles_failed);
+out:
+	process_report(&report_fd, code); /* a child that failed before it was ready */
+	if ((d.cycle_started || d.deliver_started) && !d.ready) /* the loop never ran */
+		clean = daemon_stop(&d);
+	process_pidfile_close(pidpath, pidfd);
+	if (!clean) /* a thread may still use what is below: the exit frees it */
+		return code;
+	pending_discard(&d);
+	sched_clear(&d.sched);
+	state_unlock(d.lockfd);
+	sdnotify_close(&d.sd);
+	if (d.sigfd != -1)
+		close(d.sigfd);
+	if (d.timerfd != -1)
+		close(d.timerfd);
+	if (d.done_fd != -1)
+		close(d.done_fd);
+	pthread_mutex_lock(&d.mu);
+	dconf_put_locked(d.conf);
+	pthread_mutex_unlock(&d.mu);
+	return code;
+}
