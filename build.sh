@@ -10,7 +10,8 @@ mode=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev libjson-c-dev
  libpcap-dev libssl-dev libcmocka-dev"
 # servers and tools the integration tests drive inside their own network namespaces
-test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev"
+test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev openssl curl
+ util-linux procps"
 
 case "$mode" in
 build) want=$build_pkgs ;;
