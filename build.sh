@@ -11,7 +11,7 @@ build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev li
  libpcap-dev libssl-dev libcmocka-dev"
 # servers and tools the integration tests drive inside their own network namespaces
 test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev openssl curl
- util-linux procps"
+ util-linux procps tcpdump"
 
 case "$mode" in
 build) want=$build_pkgs ;;

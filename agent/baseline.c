@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/grade.h"
 #include "probes/dns.h"
 
 _Static_assert(BL_FLAP_WINDOW >= 1 && BL_FLAP_WINDOW <= 16, "change_bits has 16 bits");
@@ -178,6 +179,117 @@ slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool de
 	return p->reported_open ? RAISE_OPENED : RAISE_CLOSED;
 }
 
+/* ---- the facts of the follow-up checks ---- */
+
+void
+baseline_dns_from_checks(const struct dnscheck_facts *f, struct bl_dns *d)
+{
+	bool known;
+
+	d->checks = 0;
+	if (f->known & DNSCHECK_RECURSION) {
+		d->checks |= DNSCHECK_RECURSION;
+		d->recursion = f->recursion;
+		d->bogus_known = f->bogus_known;
+		d->bogus = f->bogus_known && f->bogus;
+	}
+	if (f->known & DNSCHECK_VERSION) {
+		d->checks |= DNSCHECK_VERSION;
+		snprintf(d->version, sizeof(d->version), "%.*s", (int)(sizeof(d->version) - 1),
+			 f->version);
+		d->identity = f->hostname[0] != '\0' || f->nsid[0] != '\0';
+	}
+	d->axfr = dnscheck_axfr_any(f, &known);
+	if ((f->known & DNSCHECK_AXFR) && known) {
+		size_t off = 0;
+
+		d->checks |= DNSCHECK_AXFR;
+		d->axfr_zones[0] = '\0';
+		for (unsigned i = 0; i < f->naxfr && i < DNSCHECK_MAX_ZONES; i++) {
+			int w;
+
+			if (f->axfr[i].state != DNSCHECK_AXFR_ALLOWED || f->axfr[i].zone == NULL)
+				continue;
+			w = snprintf(d->axfr_zones + off, sizeof(d->axfr_zones) - off, "%s%s",
+				     off ? "," : "", f->axfr[i].zone);
+			if (w < 0 || (size_t)w >= sizeof(d->axfr_zones) - off)
+				break; /* cut: a list this long changes anyway when a zone does */
+			off += (size_t)w;
+		}
+	}
+	if ((f->known & DNSCHECK_AMPLIFICATION) && dnscheck_amp_x100(f) > 0) {
+		d->checks |= DNSCHECK_AMPLIFICATION;
+		d->amplification = dnscheck_amp_x100(f);
+	}
+	if (f->known & DNSCHECK_TCP_DNS) {
+		d->checks |= DNSCHECK_TCP_DNS;
+		d->tcp_dns = f->tcp_dns;
+	}
+}
+
+/* Append ,"key":value to a JSON object text in buf (which ends in '}'); false if it does
+ * not fit (buf is then left as it was). */
+__attribute__((format(printf, 3, 4))) static bool
+json_append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t end = strlen(buf);
+	char tmp[256];
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (end == 0 || buf[end - 1] != '}' || w < 0 || (size_t)w >= sizeof(tmp) ||
+	    end + (size_t)w + 2 > len)
+		return false;
+	snprintf(buf + end - 1, len - end + 1, "%s%s}", end > 2 ? "," : "", tmp);
+	return true;
+}
+
+/* JSON string body for text that is printable ASCII already (dnscheck_printable). */
+static const char *
+json_escaped(const char *in, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	for (; *in != '\0' && k + 2 < outlen; in++) {
+		if (*in == '"' || *in == '\\')
+			out[k++] = '\\';
+		out[k++] = *in;
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* The check facts an alert carries in its dns object (as in the result record). */
+static void
+checks_json(char *buf, size_t len, const struct dnscheck_facts *f)
+{
+	char esc[2 * DNSCHECK_TEXT_MAX];
+	bool known, any;
+	uint32_t x;
+
+	if (buf[0] == '\0')
+		snprintf(buf, len, "{\"valid\":false}");
+	if (f->known & DNSCHECK_RECURSION) {
+		json_append(buf, len, "\"recursion\":%s", bool_name(f->recursion));
+		if (f->bogus_known)
+			json_append(buf, len, "\"bogus\":%s", bool_name(f->bogus));
+	}
+	if (f->known & DNSCHECK_VERSION)
+		json_append(buf, len, "\"version\":\"%s\"",
+			    json_escaped(f->version, esc, sizeof(esc)));
+	any = dnscheck_axfr_any(f, &known);
+	if ((f->known & DNSCHECK_AXFR) && known)
+		json_append(buf, len, "\"axfr\":%s", bool_name(any));
+	x = dnscheck_amp_x100(f);
+	if ((f->known & DNSCHECK_AMPLIFICATION) && x > 0)
+		json_append(buf, len, "\"amplification\":%u.%02u", x / 100, x % 100);
+	if (f->known & DNSCHECK_TCP_DNS)
+		json_append(buf, len, "\"tcp_dns\":%s", bool_name(f->tcp_dns));
+}
+
 /* ---- events ---- */
 
 static void
@@ -205,6 +317,8 @@ ctx_init(struct bl_ctx *c, const struct bl_entry *e, const struct probe_result *
 			 dns_rcode_name(d->rcode, rbuf, sizeof(rbuf)), bool_name(d->aa),
 			 bool_name(d->ra), bool_name(d->tc));
 	}
+	if (obs->checks != NULL)
+		checks_json(c->dns_json, sizeof(c->dns_json), obs->checks);
 }
 
 /* Everything but id/time/agent, which belong to the caller (alert_event_stamp). */
@@ -274,6 +388,20 @@ event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, 
 		snprintf(ev->why, sizeof(ev->why), "%s",
 			 s == PROBE_SLOT_UDP ? why_udp_open : why_tcp_open);
 	}
+	/* an unexpected exposure whose checks found worse: say what was found */
+	if (!c->e->expect_open[s] && ev->severity >= SEV_HIGH && c->obs->checks != NULL) {
+		struct grade g;
+		unsigned mine = s == PROBE_SLOT_UDP
+			? GRADE_OPEN_RESOLVER | GRADE_BOGUS_ANSWER | GRADE_AMPLIFIER
+			: GRADE_AXFR_ALLOWED;
+
+		grade_facts(c->obs->checks, &g);
+		for (unsigned b = 1; b < (1u << GRADE_NFINDINGS); b <<= 1)
+			if ((g.findings & mine & b) && grade_finding_severity(b) > ev->severity) {
+				ev->severity = grade_finding_severity(b);
+				snprintf(ev->why, sizeof(ev->why), "%s", grade_finding_why(b));
+			}
+	}
 	if (settled)
 		text(ev->summary, sizeof(ev->summary),
 			 "%s port %u on %s settled open (%s) after flapping; it was %s before.",
@@ -331,70 +459,230 @@ event_flapping(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s
 		 BL_FLAP_WINDOW);
 }
 
-/* "rcode=REFUSED" where it fits the field, else the bare name. */
-static void
-fact_rcode(char *dst, size_t len, unsigned rcode)
-{
-	char rbuf[16], tmp[32];
-	const char *name = dns_rcode_name(rcode, rbuf, sizeof(rbuf));
+/* One changed fact: how it reads in the summary and in previous/current, how severe. */
+struct change {
+	const char *name;
+	char old[DNSCHECK_TEXT_MAX + 8], cur[DNSCHECK_TEXT_MAX + 8]; /* summary form */
+	char old_v[DNSCHECK_TEXT_MAX], cur_v[DNSCHECK_TEXT_MAX];     /* bare values */
+	enum alert_severity sev;
+	const char *why;
+};
 
-	snprintf(tmp, sizeof(tmp), "rcode=%s", name);
-	text(dst, len, "%s", strlen(tmp) < len ? tmp : name);
+#define MAX_CHANGES 10
+
+struct changes {
+	struct change c[MAX_CHANGES];
+	size_t n;
+};
+
+static const char why_changed_other[] =
+	"A different answer can mean a configuration change, a broken or removed zone, or "
+	"another server answering on this address.";
+static const char why_ra_on[] =
+	"Recursion is now offered to whoever can reach this server: an open resolver is abused "
+	"for amplification DDoS and cache poisoning.";
+static const char why_ra_off[] =
+	"Recursion is no longer offered here: clients that used this server as their resolver "
+	"cannot resolve names through it.";
+static const char why_version_changed[] =
+	"Another version string usually means an upgrade, a downgrade or another server "
+	"behind this address.";
+static const char why_fixed[] =
+	"An exposure went away: check that it was intended and that clients still work.";
+
+/* Note a change: `quote` puts the summary values in quotes (strings), "" reads (hidden). */
+static void
+add_change(struct changes *cs, const char *name, const char *old, const char *cur, bool quote,
+	   enum alert_severity sev, const char *why)
+{
+	struct change *ch;
+
+	if (cs->n >= MAX_CHANGES)
+		return;
+	ch = &cs->c[cs->n++];
+	ch->name = name;
+	ch->sev = sev;
+	ch->why = why;
+	snprintf(ch->old_v, sizeof(ch->old_v), "%s", quote && old[0] == '\0' ? "hidden" : old);
+	snprintf(ch->cur_v, sizeof(ch->cur_v), "%s", quote && cur[0] == '\0' ? "hidden" : cur);
+	if (quote) {
+		text(ch->old, sizeof(ch->old), old[0] ? "\"%s\"" : "(hidden)", old);
+		text(ch->cur, sizeof(ch->cur), cur[0] ? "\"%s\"" : "(hidden)", cur);
+	} else {
+		snprintf(ch->old, sizeof(ch->old), "%s", old);
+		snprintf(ch->cur, sizeof(ch->cur), "%s", cur);
+	}
 }
 
-/* The changed event, or false when the facts are the same. */
-static bool
-event_changed(struct alert_event *ev, const struct bl_ctx *c, const struct bl_dns *old)
+static void
+add_bool(struct changes *cs, const char *name, bool old, bool cur, enum alert_severity on,
+	 const char *why_on, enum alert_severity off, const char *why_off)
 {
-	const struct probe_dns_facts *d = &c->obs->dns;
-	char list[160], o_rc[16], n_rc[16];
-	size_t off = 0;
-	bool ra = old->ra != d->ra, rc = old->rcode != d->rcode, aa = old->aa != d->aa;
+	if (old != cur)
+		add_change(cs, name, bool_name(old), bool_name(cur), false, cur ? on : off,
+			   cur ? why_on : why_off);
+}
 
-	if (!ra && !rc && !aa)
+/* Some zone in `cur` that is not in `old` (comma-separated lists). */
+static bool
+new_zone(const char *old, const char *cur)
+{
+	char buf[BL_AXFR_ZONES_MAX], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", cur);
+	for (char *z = strtok_r(buf, ",", &save); z != NULL; z = strtok_r(NULL, ",", &save)) {
+		size_t zl = strlen(z);
+		const char *p = old;
+		bool found = false;
+
+		while ((p = strstr(p, z)) != NULL) {
+			if ((p == old || p[-1] == ',') && (p[zl] == ',' || p[zl] == '\0')) {
+				found = true;
+				break;
+			}
+			p += zl;
+		}
+		if (!found)
+			return true;
+	}
+	return false;
+}
+
+static void
+fmt_amp(uint32_t x100, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%02ux", x100 / 100, x100 % 100);
+}
+
+/* Every fact known in both `old` and `cur` that differs, most important first. */
+static void
+collect_changes(const struct bl_dns *old, const struct bl_dns *cur, bool base, unsigned checks,
+		struct changes *cs)
+{
+	unsigned both = old->checks & checks;
+	char o_rc[16], n_rc[16];
+
+	cs->n = 0;
+	if (both & DNSCHECK_RECURSION) {
+		add_bool(cs, "recursion", old->recursion, cur->recursion, SEV_CRITICAL,
+			 grade_finding_why(GRADE_OPEN_RESOLVER), SEV_LOW, why_fixed);
+		if (old->bogus_known && cur->bogus_known)
+			add_bool(cs, "bogus", old->bogus, cur->bogus, SEV_CRITICAL,
+				 grade_finding_why(GRADE_BOGUS_ANSWER), SEV_LOW, why_fixed);
+	}
+	if ((both & DNSCHECK_AXFR) &&
+	    (old->axfr != cur->axfr || strcmp(old->axfr_zones, cur->axfr_zones) != 0)) {
+		bool worse = (cur->axfr && !old->axfr) || new_zone(old->axfr_zones, cur->axfr_zones);
+		char ov[BL_AXFR_ZONES_MAX + 16], cv[BL_AXFR_ZONES_MAX + 16];
+
+		snprintf(ov, sizeof(ov), "%s", old->axfr ? old->axfr_zones : "refused");
+		snprintf(cv, sizeof(cv), "%s", cur->axfr ? cur->axfr_zones : "refused");
+		add_change(cs, "axfr", ov, cv, false, worse ? SEV_CRITICAL : SEV_LOW,
+			   worse ? grade_finding_why(GRADE_AXFR_ALLOWED) : why_fixed);
+	}
+	if (both & DNSCHECK_AMPLIFICATION) {
+		bool was = old->amplification >= GRADE_AMPLIFIER_X100;
+		bool is = cur->amplification >= GRADE_AMPLIFIER_X100;
+
+		if (was != is) {
+			char ov[24], cv[24];
+			fmt_amp(old->amplification, ov, sizeof(ov));
+			fmt_amp(cur->amplification, cv, sizeof(cv));
+			add_change(cs, "amplification", ov, cv, false, is ? SEV_HIGH : SEV_LOW,
+				   is ? grade_finding_why(GRADE_AMPLIFIER) : why_fixed);
+		}
+	}
+	if (base) {
+		add_bool(cs, "ra", old->ra, cur->ra, SEV_MEDIUM, why_ra_on, SEV_LOW, why_ra_off);
+		if (old->rcode != cur->rcode)
+			add_change(cs, "rcode", dns_rcode_name(old->rcode, o_rc, sizeof(o_rc)),
+				   dns_rcode_name(cur->rcode, n_rc, sizeof(n_rc)), false, SEV_LOW,
+				   why_changed_other);
+	}
+	if ((both & DNSCHECK_VERSION) && strcmp(old->version, cur->version) != 0) {
+		/* newly disclosed is the model's medium; any other change of the string is
+		 * rated low: worth knowing, rarely worth waking anyone */
+		bool disclosed = old->version[0] == '\0';
+		add_change(cs, "version", old->version, cur->version, true,
+			   disclosed ? SEV_MEDIUM : SEV_LOW,
+			   disclosed ? grade_finding_why(GRADE_VERSION)
+			   : cur->version[0] ? why_version_changed : why_fixed);
+	}
+	if (both & DNSCHECK_VERSION)
+		add_bool(cs, "identity", old->identity, cur->identity, SEV_LOW,
+			 grade_finding_why(GRADE_IDENTITY), SEV_LOW, why_fixed);
+	if (both & DNSCHECK_TCP_DNS)
+		add_bool(cs, "tcp_dns", old->tcp_dns, cur->tcp_dns, SEV_LOW, why_fixed, SEV_LOW,
+			 grade_finding_why(GRADE_NO_TCP));
+	if (base)
+		add_bool(cs, "aa", old->aa, cur->aa, SEV_LOW, why_changed_other, SEV_LOW,
+			 why_changed_other);
+}
+
+/* "name=value" where it fits the 16-byte field, else the value, cut. */
+static void
+fact_field(char *dst, size_t len, const char *name, const char *value)
+{
+	char tmp[DNSCHECK_TEXT_MAX + 32];
+
+	snprintf(tmp, sizeof(tmp), "%s=%s", name, value);
+	text(dst, len, "%s", strlen(tmp) < len ? tmp : value);
+}
+
+/* The changed event, or false when no fact changed. */
+static bool
+event_changed(struct alert_event *ev, const struct bl_ctx *c, const struct changes *cs)
+{
+	const struct change *top = NULL;
+	char list[256];
+	size_t off = 0;
+
+	if (cs->n == 0)
 		return false;
 	event_common(ev, c, ALERT_CHANGED, PROBE_SLOT_UDP);
-	/* previous/current hold one fact (the fields are short): the one that matters most. */
-	if (ra) {
-		snprintf(ev->previous, sizeof(ev->previous), "ra=%s", bool_name(old->ra));
-		snprintf(ev->current, sizeof(ev->current), "ra=%s", bool_name(d->ra));
-	} else if (rc) {
-		fact_rcode(ev->previous, sizeof(ev->previous), old->rcode);
-		fact_rcode(ev->current, sizeof(ev->current), d->rcode);
-	} else {
-		snprintf(ev->previous, sizeof(ev->previous), "aa=%s", bool_name(old->aa));
-		snprintf(ev->current, sizeof(ev->current), "aa=%s", bool_name(d->aa));
-	}
+	/* the most severe change speaks for the event (ties: the first, most important) */
+	for (size_t i = 0; i < cs->n; i++)
+		if (top == NULL || cs->c[i].sev > top->sev)
+			top = &cs->c[i];
+	ev->severity = top->sev;
+	snprintf(ev->why, sizeof(ev->why), "%s", top->why);
+	/* previous/current hold one fact (the fields are short): the one that matters most */
+	fact_field(ev->previous, sizeof(ev->previous), top->name, top->old_v);
+	fact_field(ev->current, sizeof(ev->current), top->name, top->cur_v);
 	list[0] = '\0';
-	if (ra)
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "ra %s -> %s",
-					bool_name(old->ra), bool_name(d->ra));
-	if (rc && off < sizeof(list))
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "%srcode %s -> %s",
-					off > 0 ? ", " : "",
-					dns_rcode_name(old->rcode, o_rc, sizeof(o_rc)),
-					dns_rcode_name(d->rcode, n_rc, sizeof(n_rc)));
-	if (aa && off < sizeof(list))
-		snprintf(list + off, sizeof(list) - off, "%saa %s -> %s", off > 0 ? ", " : "",
-			 bool_name(old->aa), bool_name(d->aa));
-	text(ev->summary, sizeof(ev->summary), "DNS on %s changed: %s.", c->place, list);
-	if (ra && d->ra) {
-		ev->severity = SEV_MEDIUM;
-		snprintf(ev->why, sizeof(ev->why), "%s",
-			 "Recursion is now offered to whoever can reach this server: an open "
-			 "resolver is abused for amplification DDoS and cache poisoning.");
-	} else if (ra) {
-		ev->severity = SEV_LOW;
-		snprintf(ev->why, sizeof(ev->why), "%s",
-			 "Recursion is no longer offered here: clients that used this server as "
-			 "their resolver cannot resolve names through it.");
-	} else {
-		ev->severity = SEV_LOW;
-		snprintf(ev->why, sizeof(ev->why), "%s",
-			 "A different answer can mean a configuration change, a broken or removed "
-			 "zone, or another server answering on this address.");
+	for (size_t i = 0; i < cs->n && off < sizeof(list); i++) {
+		int w = snprintf(list + off, sizeof(list) - off, "%s%s %s -> %s", off ? ", " : "",
+				 cs->c[i].name, cs->c[i].old, cs->c[i].cur);
+		if (w < 0)
+			break;
+		off += (size_t)w;
 	}
+	text(ev->summary, sizeof(ev->summary), "DNS on %s changed: %s.", c->place, list);
 	return true;
+}
+
+/* Take the known check facts of this cycle; the others keep their last known value. */
+static void
+dns_merge_checks(struct bl_dns *d, const struct bl_dns *seen)
+{
+	if (seen->checks & DNSCHECK_RECURSION) {
+		d->recursion = seen->recursion;
+		d->bogus_known = seen->bogus_known;
+		d->bogus = seen->bogus;
+	}
+	if (seen->checks & DNSCHECK_VERSION) {
+		memcpy(d->version, seen->version, sizeof(d->version));
+		d->identity = seen->identity;
+	}
+	if (seen->checks & DNSCHECK_AXFR) {
+		d->axfr = seen->axfr;
+		memcpy(d->axfr_zones, seen->axfr_zones, sizeof(d->axfr_zones));
+	}
+	if (seen->checks & DNSCHECK_AMPLIFICATION)
+		d->amplification = seen->amplification;
+	if (seen->checks & DNSCHECK_TCP_DNS)
+		d->tcp_dns = seen->tcp_dns;
+	d->checks |= seen->checks;
 }
 
 size_t
@@ -428,15 +716,27 @@ baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool first,
 			break;
 		}
 	}
-	/* Facts come from valid replies only; a degraded cycle has none worth trusting. */
-	if (!degraded && obs->dns.valid) {
-		struct bl_dns old = e->dns;
+	/* Facts come from valid replies and answered checks only; a degraded cycle has none
+	 * worth trusting. */
+	if (!degraded && (obs->dns.valid || obs->checks != NULL)) {
+		struct bl_dns old = e->dns, seen;
+		struct changes cs;
+		bool base = false;
 
-		e->dns.known = true;
-		e->dns.rcode = obs->dns.rcode;
-		e->dns.aa = obs->dns.aa;
-		e->dns.ra = obs->dns.ra;
-		if (old.known && !first && event_changed(&events[n], &c, &old))
+		if (obs->dns.valid) {
+			base = old.known;
+			e->dns.known = true;
+			e->dns.rcode = obs->dns.rcode;
+			e->dns.aa = obs->dns.aa;
+			e->dns.ra = obs->dns.ra;
+		}
+		memset(&seen, 0, sizeof(seen));
+		if (obs->checks != NULL) {
+			baseline_dns_from_checks(obs->checks, &seen);
+			dns_merge_checks(&e->dns, &seen);
+		}
+		collect_changes(&old, &e->dns, base, seen.checks, &cs);
+		if (!first && event_changed(&events[n], &c, &cs))
 			n++;
 	}
 	return n;

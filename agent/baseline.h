@@ -39,20 +39,30 @@
  *  - Degraded cycle: last, last_reason and last_seen are recorded; streaks, reported
  *    state, change_bits, DNS facts are not touched and nothing is raised. A never
  *    observed slot stays unknown (the next real observation becomes its baseline).
- *  - `changed`: DNS facts (rcode, aa, ra) are kept from valid replies only; when facts
- *    were known and a valid reply differs in ra, aa or rcode, one `changed` event
- *    (protocol udp; none on the entry's first cycle or a degraded one). A reply that is
- *    not valid never changes the facts.
+ *  - `changed`: DNS facts (rcode, aa, ra) are kept from valid replies only, the facts of
+ *    the follow-up checks (recursion, bogus, version, identity, axfr, amplification,
+ *    tcp_dns) from checks that got an answer; when a fact known before is known again
+ *    with another value, one `changed` event listing every changed fact (protocol udp;
+ *    none on the entry's first cycle or a degraded one). A reply that is not valid, or a
+ *    check without an answer, never changes the facts. Amplification counts as changed
+ *    only when it crosses the amplifier threshold (grade.h): the factor itself moves with
+ *    cache contents and answer rotation.
  *  - Severity: opened on an expected-closed UDP port whose valid reply has ra → critical
  *    (likely open resolver); other opened on expected-closed → high; opened on
  *    expected-open → info (recovery); closed on expected-open → high; closed on
- *    expected-closed → info (back to the safe state); flapping → medium; changed → medium
- *    when ra turned on, low otherwise; degraded → high.
+ *    expected-closed → info (back to the safe state); flapping → medium; degraded → high.
+ *    An unexpected opened whose checks found something graded above high (grade.h: an
+ *    open resolver, AXFR allowed) takes that severity and reason.
+ *    changed: the highest of its facts — recursion or bogus turned on, a zone newly
+ *    allowing AXFR → critical; amplification crossing the threshold upwards → high; ra
+ *    turned on, a version newly disclosed → medium; everything else (a different version
+ *    string, a fact turning off, rcode, aa, identity, tcp_dns) → low.
  *  - previous/current: opened: last observation without evidence ("closed"/"filtered",
  *    "closed" if none) → "open"; closed: "open" → the observed "closed"/"filtered";
  *    flapping: the state before the sequence → this observation; changed: the most
- *    important changed fact, ra before rcode before aa ("ra=false" → "ra=true"); the
- *    summary lists every changed fact.
+ *    severe changed fact, ties in the order recursion, bogus, axfr, amplification, ra,
+ *    rcode, version, identity, tcp_dns, aa ("ra=false" → "ra=true"); the summary lists
+ *    every changed fact.
  */
 #ifndef WATCH53_BASELINE_H
 #define WATCH53_BASELINE_H
@@ -63,6 +73,7 @@
 
 #include "alerts/event.h"
 #include "common/netaddr.h"
+#include "probes/dnscheck.h"
 #include "probes/probe.h"
 
 #define BL_FLAP_WINDOW 10
@@ -88,12 +99,28 @@ struct bl_port {
 	uint64_t last_change;     /* last change of the reported state */
 };
 
+#define BL_AXFR_ZONES_MAX 128
+
 /* DNS facts kept per address (compared between cycles for `changed`). */
 struct bl_dns {
 	bool known;   /* a valid reply was seen */
 	uint16_t rcode;
 	bool aa, ra;
+	/* facts of the follow-up checks: `checks` has the DNSCHECK_* bit of each known one */
+	unsigned checks;
+	bool recursion;
+	bool bogus_known, bogus;          /* bogus: only with a canary address */
+	char version[DNSCHECK_TEXT_MAX];  /* version.bind / version.server; "" = hidden */
+	bool identity;                    /* hostname.bind, id.server or NSID disclosed */
+	bool axfr;                        /* some zone allowed a transfer */
+	char axfr_zones[BL_AXFR_ZONES_MAX]; /* the zones that did, comma-separated (cut) */
+	uint32_t amplification;           /* factor x100 */
+	bool tcp_dns;
 };
+
+/* The known facts of one observation's checks in bl_dns form (only the check fields and
+ * `checks` are written). */
+void baseline_dns_from_checks(const struct dnscheck_facts *f, struct bl_dns *d);
 
 struct bl_entry {
 	struct net_addr addr;

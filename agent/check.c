@@ -99,6 +99,8 @@ opts_from_config(const struct config *cfg, const struct check_opts *co, struct s
 {
 	scan_opts_init(o);
 	o->cancel = co->cancel;
+	o->syn.io = co->syn_io;
+	o->syn.on = cfg->probe.tcp_syn;
 	o->tcp = cfg->probe.tcp;
 	o->udp = cfg->probe.udp;
 	o->port = cfg->probe.port;
@@ -110,6 +112,29 @@ opts_from_config(const struct config *cfg, const struct check_opts *co, struct s
 		snprintf(o->qname, sizeof(o->qname), "%s", cfg->probe.qname);
 	o->qtype = cfg->probe.qtype;
 	o->progress = false;
+	o->checks = cfg->probe.checks;
+	if (cfg->canary)
+		snprintf(o->canary, sizeof(o->canary), "%s", cfg->canary);
+	if (cfg->canary_address)
+		snprintf(o->canary_addr, sizeof(o->canary_addr), "%s", cfg->canary_address);
+}
+
+/* The DNS checks ask for the zones of the config target an address came from. */
+struct cycle_zones {
+	const struct config *cfg;
+	const struct cycle_targets *ct;
+};
+
+static const char *const *
+cycle_zones(void *arg, uint32_t target_index, size_t *n)
+{
+	const struct cycle_zones *cz = arg;
+
+	*n = 0;
+	if (target_index >= cz->ct->n)
+		return NULL;
+	return (const char *const *)config_target_zones(
+		cz->cfg, &cz->cfg->targets[cz->ct->cfg_index[target_index]], n);
 }
 
 static int
@@ -186,6 +211,8 @@ recheck(const struct config *cfg, const struct check_opts *co, struct state *st,
 			opts_from_config(cfg, co, &o);
 			o.tcp = slot == PROBE_SLOT_TCP;
 			o.udp = slot == PROBE_SLOT_UDP;
+			if (o.syn.on)
+				scan_syn_hints_array(&o.syn, l.a, l.n);
 			rc = scan_execute(&o, next_from_list, &l, l.n, &again, &sum, err, errlen);
 			if (rc < 0) {
 				scan_collect_clear(&again);
@@ -352,12 +379,23 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 		goto out;
 	opts_from_config(cfg, co, &o);
 	targets_iter_init(&it, ct.ts);
+	if (o.syn.on)
+		scan_syn_hints(&o.syn, &it);
 	rc = scan_execute(&o, next_from_iter, &it, targets_total(ct.ts), &col, &sum, err, errlen);
 	if (rc < 0)
 		goto out;
 	rc = recheck(cfg, co, &st, &col, err, errlen);
 	if (rc < 0)
 		goto out;
+	/* after the rechecks, so a port they found open gets its checks too */
+	if (cfg->probe.checks != 0) {
+		struct cycle_zones cz = { cfg, &ct };
+		o.zones = cycle_zones;
+		o.zones_arg = &cz;
+		rc = scan_checks(&o, &col, &sum, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
 
 	/* degraded: nothing at all answered (no handshake, no RST, no datagram, no ICMP
 	 * port unreachable) although something was open before, or names did not resolve */
@@ -404,8 +442,10 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 			stamp(&st, &evs[k]);
 			if ((rc = push_event(res, &evs[k])) < 0)
 				goto out;
-			/* a new exposure: opened against expectation and not accepted before */
-			if (evs[k].type == ALERT_OPENED && evs[k].severity >= SEV_HIGH)
+			/* a new exposure: opened against expectation and not accepted before, or
+			 * a fact that makes an open port dangerous (an open resolver, AXFR) */
+			if ((evs[k].type == ALERT_OPENED || evs[k].type == ALERT_CHANGED) &&
+			    evs[k].severity >= SEV_HIGH)
 				res->new_exposures++;
 		}
 	}
@@ -477,6 +517,155 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 out:
 	scan_collect_clear(&col);
 	cycle_targets_clear(&ct);
+	state_clear(&st);
+	state_unlock(lockfd);
+	return rc;
+}
+
+/* ---- passive observations ---- */
+
+/* Names are left out of the passive target set: resolving them could block the daemon. */
+static int
+resolve_refuse(const char *name, struct net_addr *out, size_t max, size_t *count, char *err,
+	       size_t errlen)
+{
+	(void)name;
+	(void)out;
+	(void)max;
+	*count = 0;
+	snprintf(err, errlen, "not resolved for passive detection");
+	return -ENOENT;
+}
+
+/* Was this baseline entry recorded under a target that is a name (label or display name)? */
+static bool
+entry_of_name_target(const struct config *cfg, const struct bl_entry *e)
+{
+	struct net_addr a;
+
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct config_target *t = &cfg->targets[i];
+		const char *label = t->name ? t->name : t->target;
+
+		if (strncmp(e->target, label, sizeof(e->target)) != 0)
+			continue;
+		/* an address, prefix or range target was answered by targets_contains */
+		if (net_addr_parse(t->target, &a) < 0 && strchr(t->target, '/') == NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Ids derived from what was seen and when it was first seen: a repeat after a crash (outbox
+ * written, state not saved) raises the same ids. */
+static void
+stamp_passive(const struct state *st, struct alert_event *ev, uint64_t first_seen)
+{
+	char seed[512];
+	int n;
+
+	alert_event_stamp(ev);
+	n = snprintf(seed, sizeof(seed), "%s|passive|%llu|%s|%s|%s", st->instance,
+		     (unsigned long long)first_seen, ev->address, ev->protocol,
+		     alert_type_name(ev->type));
+	if (n > 0 && (size_t)n < sizeof(seed))
+		alert_event_derive_id(ev, seed, (size_t)n);
+}
+
+int
+check_passive_apply(const struct config *cfg, const struct check_opts *co,
+		    struct check_passive_obs *obs, size_t n, struct check_result *res, char *err,
+		    size_t errlen)
+{
+	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed };
+	struct target_set *ts = NULL;
+	struct state st;
+	char msg[512];
+	uint64_t now = util_wall_ns();
+	bool changed = false, known = false;
+	int lockfd = -1, rc;
+
+	memset(res, 0, sizeof(*res));
+	state_init(&st);
+	ts = targets_new();
+	if (ts == NULL)
+		return -ENOMEM;
+	targets_set_resolver(ts, resolve_refuse);
+	targets_set_max_hosts(ts, 0);
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		(void)targets_add(ts, cfg->targets[i].target, NULL, msg, sizeof(msg));
+	for (size_t i = 0; i < cfg->nexclude; i++)
+		(void)targets_exclude(ts, cfg->exclude[i], msg, sizeof(msg));
+	if (!co->lock_held) {
+		lockfd = state_lock(cfg->state_dir, err, errlen);
+		if (lockfd < 0) {
+			rc = lockfd;
+			goto out;
+		}
+	}
+	rc = state_load(cfg->state_dir, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (st.instance[0] == '\0') {
+		struct alert_event tmp;
+		alert_event_stamp(&tmp);
+		memcpy(st.instance, tmp.id, sizeof(st.instance));
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct check_passive_obs *ob = &obs[i];
+		struct bl_entry *e = state_find(&st, &ob->addr);
+		struct alert_event evs[BL_MAX_EVENTS];
+		struct probe_result r;
+		bool any = false;
+		size_t nev;
+
+		ob->in_targets = targets_contains(ts, &ob->addr, NULL) ||
+				 (e != NULL && entry_of_name_target(cfg, e));
+		if (!ob->in_targets || e == NULL || ob->port != cfg->probe.port)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.addr = ob->addr;
+		r.port = ob->port;
+		for (int s = 0; s < PROBE_NSLOTS; s++) {
+			r.out[s].rtt_us = -1;
+			if (!ob->proved[s] || !e->port[s].known || e->port[s].reported_open)
+				continue;
+			r.out[s].state = PROBE_OPEN;
+			r.out[s].reason = s == PROBE_SLOT_TCP ? PROBE_REASON_SYN_ACK
+							      : PROBE_REASON_DNS_REPLY;
+			any = true;
+		}
+		if (!any)
+			continue;
+		changed = true;
+		nev = baseline_apply(e, &r, false, false, &pol, now, evs);
+		for (size_t k = 0; k < nev; k++) {
+			snprintf(evs[k].source, sizeof(evs[k].source), "passive");
+			stamp_passive(&st, &evs[k], ob->first_seen_ns);
+			if ((rc = push_event(res, &evs[k])) < 0)
+				goto out;
+			if (evs[k].type == ALERT_OPENED && evs[k].severity >= SEV_HIGH)
+				res->new_exposures++;
+		}
+	}
+	if (!changed) {
+		rc = 0;
+		goto out;
+	}
+	/* events reach the disk before the state that raised them is committed */
+	rc = spool(cfg, res, err, errlen);
+	if (rc < 0)
+		goto out;
+	for (size_t k = 0; k < res->nevents; k++)
+		st.events_total[res->events[k].type]++;
+	rc = state_save(cfg->state_dir, &st, err, errlen);
+	if (rc < 0)
+		goto out;
+	if (co->deliver && res->nevents > 0)
+		(void)deliver(cfg, &known);
+	rc = 0;
+out:
+	targets_free(ts);
 	state_clear(&st);
 	state_unlock(lockfd);
 	return rc;

@@ -8,12 +8,15 @@
 #define WATCH53_CHECK_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent/config.h"
 #include "alerts/event.h"
+#include "common/netaddr.h"
+#include "probes/probe.h"
 
 struct check_result {
 	struct alert_event *events; /* raised this cycle (malloc'd) */
@@ -39,6 +42,8 @@ void check_result_clear(struct check_result *r);
  */
 int check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen);
 
+struct syn_io;
+
 /* How the daemon runs a cycle; check_cycle() is check_cycle_opts() with only `deliver` set. */
 struct check_opts {
 	bool lock_held;     /* the caller holds the state_dir lock (the daemon, for its life) */
@@ -49,7 +54,10 @@ struct check_opts {
 	/* NULL, or a flag another thread sets to abandon the cycle: the scan stops within
 	 * ~100 ms and the cycle returns -ECANCELED having saved nothing (no partial state, so
 	 * no false `closed`) and spooled nothing */
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel;
+	/* raw sockets and capture for probe.tcp_mode "syn", opened by the daemon before it
+	 * dropped its privileges (probes/syn.h); NULL: a SYN scan opens its own */
+	struct syn_io *syn_io;
 };
 
 int check_cycle_opts(const struct config *cfg, const struct check_opts *co,
@@ -61,5 +69,33 @@ int check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 
 /* Outbox directory of a config: <state_dir>/outbox. */
 void check_outbox_dir(const struct config *cfg, char *buf, size_t len);
+
+/* ---- passive observations (`watch53 sniff -c`, the daemon's capture) ---- */
+
+struct check_passive_obs {
+	struct net_addr addr;
+	uint16_t port;
+	bool proved[PROBE_NSLOTS];  /* protocols it proved itself a DNS responder on */
+	uint64_t first_seen_ns;     /* seeds the ids of its events */
+	bool in_targets;            /* set by check_passive_apply */
+};
+
+/*
+ * Put passive observations through the same state machine and outbox as a cycle. A
+ * responder is inside the targets when an address, prefix or range target holds it, or when
+ * its baseline entry was recorded under a name target (names are not resolved here: the
+ * daemon's loop must not wait on DNS). For each protocol it proved whose port the baseline
+ * knows and has not reported open, the observation "open" (tcp: syn-ack, udp: dns-reply)
+ * goes through baseline_apply, so confirm.open and flapping count as for a cycle's; its
+ * events carry source "passive" and no DNS facts (the responses answered other people's
+ * questions, not our probe). A port without a baseline is left to the next cycle, which
+ * records one. Events reach the outbox before the state is saved; with co->deliver they
+ * are delivered after it (bounded like a cycle's). Uses co->lock_held and co->deliver.
+ * Sets obs[i].in_targets; res->events are the events raised. 0 or -errno with err
+ * (-EWOULDBLOCK: another process holds the state_dir lock).
+ */
+int check_passive_apply(const struct config *cfg, const struct check_opts *co,
+			struct check_passive_obs *obs, size_t n, struct check_result *res,
+			char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,9 @@ const struct cli_command cli_commands[] = {
 	  cmd_alerts, cmd_alerts_help },
 	{ "config", "check -c FILE", "validate the config, print it with defaults (secrets redacted)",
 	  cmd_config, cmd_config_help },
+	{ "sniff", "(-i IFACE | -r FILE.pcap) [-c FILE] [options]",
+	  "passive detection: report every host seen answering DNS (live or from a capture)",
+	  cmd_sniff, cmd_sniff_help },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -39,5 +39,7 @@ int cmd_config(int argc, char **argv);
 void cmd_config_help(FILE *f);
 int cmd_alerts(int argc, char **argv);
 void cmd_alerts_help(FILE *f);
+int cmd_sniff(int argc, char **argv);
+void cmd_sniff_help(FILE *f);
 
 #endif

@@ -79,9 +79,12 @@ cmd_run(int argc, char **argv)
 			o.config_path == NULL ? "-c FILE is required" : "unexpected argument");
 		return EXIT_USAGE;
 	}
-	if ((o.pidfile && o.pidfile[0] == '\0') || (o.user && o.user[0] == '\0')) {
-		fprintf(stderr, "watch53 run: --%s: empty value\n", o.user && !o.user[0] ? "user"
-										    : "pidfile");
+	if (o.pidfile && o.pidfile[0] == '\0') {
+		fprintf(stderr, "watch53 run: --pidfile: empty path\n");
+		return EXIT_USAGE;
+	}
+	if (o.user && o.user[0] == '\0') {
+		fprintf(stderr, "watch53 run: --user: empty name\n");
 		return EXIT_USAGE;
 	}
 	return daemon_run(&o);

@@ -20,6 +20,7 @@
 #include "common/netaddr.h"
 #include "common/util.h"
 #include "probes/dns.h"
+#include "probes/dnscheck.h"
 
 #define JSON_DEPTH 32        /* a config nests 4 deep; the cap stops stack-eating input */
 #define FIELD_PATH_LEN 160   /* "alerts[12].resolve[3]" and the like */
@@ -776,11 +777,50 @@ target_expect(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return parse_object(x, path, v, expect_fields, NELEM(expect_fields), dst);
 }
 
+/* A zone for axfr and amplification: a DNS name. */
+static int
+check_zone(struct ctx *x, const char *path, const char *text)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	char q[SHOWN_LEN];
+
+	if (dns_name_from_text(text, wire, sizeof(wire)) < 0)
+		return fail(x, path, "\"%s\" is not a valid DNS name",
+			    util_printable(text, q, sizeof(q), 0));
+	return 0;
+}
+
+/* A list of zones, at most DNSCHECK_MAX_ZONES: each address gets a bounded number of
+ * queries. */
+static int
+get_zones(struct ctx *x, const char *path, struct json_object *v, char ***out, size_t *n)
+{
+	size_t len;
+	int rc;
+
+	rc = get_array(x, path, v, "zone names", &len);
+	if (rc < 0)
+		return rc;
+	if (len > DNSCHECK_MAX_ZONES)
+		return fail(x, path, "at most %d zones", DNSCHECK_MAX_ZONES);
+	return get_string_list(x, path, v, "zone names", check_zone, out, n);
+}
+
+static int
+target_zones(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_target *t = dst;
+
+	t->zones_set = true;
+	return get_zones(x, path, v, &t->zones, &t->nzones);
+}
+
 static const struct field target_fields[] = {
 	FFN("target", target_text),
 	FFN("name", target_name),
 	FFN("expect", target_expect),
 	FDUR("interval", struct config_target, interval_ns, NS_PER_SEC, WEEK_NS),
+	FFN("zones", target_zones),
 };
 
 static int
@@ -905,6 +945,20 @@ probe_checks(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return 0;
 }
 
+static int
+probe_tcp_mode(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	static const char *const modes[] = { "connect", "syn" };
+	struct config_probe *p = dst;
+	size_t i;
+	int rc;
+
+	rc = get_enum(x, path, v, modes, NELEM(modes), &i);
+	if (rc == 0)
+		p->tcp_syn = i == 1;
+	return rc;
+}
+
 static const struct field probe_fields[] = {
 	FBOOL("tcp", struct config_probe, tcp),
 	FBOOL("udp", struct config_probe, udp),
@@ -917,6 +971,7 @@ static const struct field probe_fields[] = {
 	FFN("qname", probe_qname),
 	FFN("qtype", probe_qtype),
 	FFN("checks", probe_checks),
+	FFN("tcp_mode", probe_tcp_mode),
 };
 
 static int
@@ -1608,7 +1663,113 @@ parse_alerts(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return 0;
 }
 
+/* ---- zones and canary ---- */
+
+static int
+parse_zones(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+
+	return get_zones(x, path, v, &c->zones, &c->nzones);
+}
+
+static int
+canary_name(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc == 0)
+		rc = check_zone(x, path, s);
+	if (rc == 0 && strlen(s) >= DNS_MAX_TEXT_NAME)
+		rc = fail(x, path, "longer than %d bytes", DNS_MAX_TEXT_NAME - 1);
+	if (rc == 0)
+		rc = set_str(x, &c->canary, s);
+	return rc;
+}
+
+static int
+canary_address(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	struct net_addr a;
+	char g[SHOWN_LEN + 8];
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc < 0)
+		return rc;
+	if (net_addr_parse(s, &a) < 0)
+		return fail(x, path, "%s is not an IP address", got(v, g, sizeof(g)));
+	return set_str(x, &c->canary_address, s);
+}
+
+static const struct field canary_fields[] = {
+	FFN("name", canary_name),
+	FFN("address", canary_address),
+};
+
+static int
+parse_canary(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	char sub[FIELD_PATH_LEN];
+	int rc;
+
+	rc = parse_object(x, path, v, canary_fields, NELEM(canary_fields), c);
+	if (rc == 0 && c->canary == NULL)
+		rc = fail(x, key_path(sub, sizeof(sub), path, "name"), "required");
+	return rc;
+}
+
+char *const *
+config_target_zones(const struct config *c, const struct config_target *t, size_t *n)
+{
+	if (t != NULL && t->zones_set) {
+		*n = t->nzones;
+		return t->zones;
+	}
+	*n = c->nzones;
+	return c->zones;
+}
+
 /* ---- top level ---- */
+
+/* ---- passive ---- */
+
+static int
+passive_interface(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_passive *p = dst;
+	char g[SHOWN_LEN + 8];
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc < 0)
+		return rc;
+	/* IFNAMSIZ is 16 with the NUL; names hold no '/', ':' is an alias, not a device */
+	if (s[0] == '\0' || strlen(s) > 15 || strpbrk(s, "/: \t") != NULL || has_ctl(s))
+		return fail(x, path, "%s is not a network interface name (e.g. \"eth0\")",
+			    got(v, g, sizeof(g)));
+	return set_str(x, &p->interface, s);
+}
+
+static const struct field passive_fields[] = {
+	FFN("interface", passive_interface),
+	FBOOL("report_unknown", struct config_passive, report_unknown),
+};
+
+static int
+parse_passive(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+
+	return parse_object(x, path, v, passive_fields, NELEM(passive_fields), &c->passive);
+}
 
 static const struct field top_fields[] = {
 	FFN("targets", parse_targets),
@@ -1622,6 +1783,9 @@ static const struct field top_fields[] = {
 	FFN("alerts", parse_alerts),
 	FPATH("metrics_file", struct config, metrics_file),
 	FFN("log", parse_log),
+	FFN("zones", parse_zones),
+	FFN("canary", parse_canary),
+	FFN("passive", parse_passive),
 };
 
 void
@@ -1678,7 +1842,15 @@ config_clear(struct config *c)
 	for (size_t i = 0; i < c->ntargets; i++) {
 		free(c->targets[i].target);
 		free(c->targets[i].name);
+		for (size_t k = 0; k < c->targets[i].nzones; k++)
+			free(c->targets[i].zones[k]);
+		free(c->targets[i].zones);
 	}
+	for (size_t k = 0; k < c->nzones; k++)
+		free(c->zones[k]);
+	free(c->zones);
+	free(c->canary);
+	free(c->canary_address);
 	free(c->targets);
 	for (size_t i = 0; i < c->nexclude; i++)
 		free(c->exclude[i]);
@@ -1691,6 +1863,7 @@ config_clear(struct config *c)
 		sink_clear(&c->sinks[i]);
 	free(c->sinks);
 	free(c->metrics_file);
+	free(c->passive.interface);
 	config_init(c);
 }
 
@@ -2115,6 +2288,8 @@ print_target(struct out *o, const struct config *c, const struct config_target *
 	put(o, ex, "udp", jstr(o, expect_names[t->expect_open[PROBE_SLOT_UDP]]));
 	put(o, j, "expect", ex);
 	put(o, j, "interval", jdur(o, t->interval_ns ? t->interval_ns : c->interval_ns));
+	/* null: the top-level zones apply */
+	put(o, j, "zones", t->zones_set ? jstrs(o, t->zones, t->nzones) : NULL);
 	return j;
 }
 
@@ -2122,7 +2297,7 @@ int
 config_print(FILE *f, const struct config *c)
 {
 	struct out o = { false };
-	struct json_object *root, *probe, *confirm, *log, *arr;
+	struct json_object *root, *probe, *confirm, *log, *arr, *passive;
 	char tbuf[32];
 	const char *text;
 	int rc = 0;
@@ -2152,6 +2327,7 @@ config_print(FILE *f, const struct config *c)
 		if (c->probe.checks & (1u << i))
 			push(&o, arr, jstr(&o, check_names[i]));
 	put(&o, probe, "checks", arr);
+	put(&o, probe, "tcp_mode", jstr(&o, c->probe.tcp_syn ? "syn" : "connect"));
 	put(&o, root, "probe", probe);
 
 	confirm = jobj(&o);
@@ -2164,11 +2340,24 @@ config_print(FILE *f, const struct config *c)
 		push(&o, arr, print_sink(&o, &c->sinks[i]));
 	put(&o, root, "alerts", arr);
 	put(&o, root, "metrics_file", jstr(&o, c->metrics_file));
+	put(&o, root, "zones", jstrs(&o, c->zones, c->nzones));
+	if (c->canary != NULL) {
+		struct json_object *canary = jobj(&o);
+		put(&o, canary, "name", jstr(&o, c->canary));
+		put(&o, canary, "address", jstr(&o, c->canary_address));
+		put(&o, root, "canary", canary);
+	} else {
+		put(&o, root, "canary", NULL);
+	}
 	log = jobj(&o);
 	put(&o, log, "level", jstr(&o, (unsigned)c->log_level < NELEM(level_names)
 				       ? level_names[c->log_level] : "info"));
 	put(&o, log, "syslog", jbool(&o, c->log_syslog));
 	put(&o, root, "log", log);
+	passive = jobj(&o);
+	put(&o, passive, "interface", jstr(&o, c->passive.interface));
+	put(&o, passive, "report_unknown", jbool(&o, c->passive.report_unknown));
+	put(&o, root, "passive", passive);
 
 	if (o.oom || root == NULL) {
 		rc = -ENOMEM;

@@ -44,6 +44,10 @@ struct config_target {
 	char *name;                 /* display name, or NULL */
 	bool expect_open[PROBE_NSLOTS]; /* default closed */
 	uint64_t interval_ns;       /* 0: the global interval */
+	char **zones;               /* zones for axfr and amplification; zones_set false: the
+				     * top-level list applies */
+	size_t nzones;
+	bool zones_set;
 };
 
 enum sink_type {
@@ -92,6 +96,13 @@ struct config_probe {
 	char *qname;                /* UDP probe question */
 	uint16_t qtype;
 	unsigned checks;            /* bit set of enum config_check */
+	bool tcp_syn;               /* tcp_mode "syn": stateless SYN probes (needs CAP_NET_RAW) */
+};
+
+/* Passive detection (`watch53 sniff`, and the daemon's capture). */
+struct config_passive {
+	char *interface;            /* the daemon captures here; NULL: no capture */
+	bool report_unknown;        /* report responders outside the targets too */
 };
 
 struct config {
@@ -108,9 +119,18 @@ struct config {
 	struct config_sink *sinks;
 	size_t nsinks;
 	char *metrics_file;
+	char **zones;               /* zones for axfr and amplification (targets may override) */
+	size_t nzones;
+	char *canary;               /* recursion check: name asked (NULL: ". NS") */
+	char *canary_address;       /* ... and the address it must resolve to (NULL: none) */
 	enum log_level log_level;
 	bool log_syslog;
+	struct config_passive passive;
 };
+
+/* The zones of target t (its own list, else the top-level one): *n names or NULL. */
+char *const *config_target_zones(const struct config *c, const struct config_target *t,
+				 size_t *n);
 
 /* Defaults for every field (what `config check` shows for keys left out). Allocates
  * nothing, cannot fail. */

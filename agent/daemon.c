@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include "agent/config.h"
 #include "agent/process.h"
 #include "agent/scheduler.h"
+#include "agent/sniff.h"
 #include "agent/sinks.h"
 #include "agent/state.h"
 #include "alerts/outbox.h"
@@ -29,16 +32,20 @@
 #include "common/log.h"
 #include "common/sdnotify.h"
 #include "common/util.h"
+#include "probes/syn.h"
 
 /* SIGTERM to exit: what we wait for a cycle and a delivery to wind down (systemd's
  * default TimeoutStopSec is far above; the promise is 5 s) */
-#define DAEMON_STOP_NS (4 * NS_PER_SEC)
+#define DAEMON_STOP_NS (3500 * NS_PER_MS)
 /* one outbox_deliver run; longer backlogs continue in the next run at once */
 #define DAEMON_DELIVERY_BUDGET_NS (60 * NS_PER_SEC)
 /* the outbox is looked at this often even when nothing asks: it picks up a wall clock
  * step (next_try times are wall time) within a minute */
 #define DAEMON_DELIVERY_IDLE_NS (60 * NS_PER_SEC)
 #define DAEMON_DELIVERY_MIN_NS (1 * NS_PER_SEC)
+/* blocks from this size up are mmap'd and go back to the kernel when freed (glibc's default,
+ * but fixed: see daemon_run) */
+#define DAEMON_MMAP_THRESHOLD (128 * 1024)
 
 /* A loaded config, shared by the threads: each holds a reference while it uses one, so a
  * reload can make a new one current at any time. refs is guarded by daemon.mu. */
@@ -75,21 +82,32 @@ struct daemon {
 	struct check_result job_res;
 	char job_err[1024];
 	uint64_t job_start, job_end;
-	volatile sig_atomic_t cancel;   /* the loop sets it; the scan polls it */
+	atomic_int cancel;              /* the loop sets it; the scan polls it (threads:
+					 * C11 atomic, not volatile sig_atomic_t) */
 	int done_fd;                    /* eventfd: the cycle thread wakes the loop */
 
 	/* the delivery thread */
 	pthread_t deliver_tid;
 	bool deliver_started;
 	pthread_cond_t deliver_cv;      /* on CLOCK_MONOTONIC */
+	bool deliver_cv_init;
 	bool deliver_kick, deliver_quit; /* mu */
 
+	struct syn_io *syn_io;          /* raw sockets for probe.tcp_mode "syn", opened while
+					 * privileged; used by the cycle thread only */
+	/* passive.interface: the capture in this loop (loop only; see "passive capture") */
+	struct sniffer *sniffer;
+	char passive_iface[IF_NAMESIZE];
+	uint64_t passive_next;          /* daemon_now() of the next hand-over to the state */
 	struct sdnotify sd;
 	uint64_t wd_half, wd_next;      /* WATCHDOG=1 period and next due (0: none) */
 	int sigfd, timerfd;
 	uint64_t cycles_ok, cycles_failed;
 	bool stop, reload, trigger;
 };
+
+/* The daemon of an unclean stop, left to the threads still running until the exit. */
+static struct daemon *daemon_abandoned;
 
 /*
  * The schedule's clock: CLOCK_BOOTTIME, which is monotonic (no wall clock steps) and also
@@ -239,7 +257,7 @@ cycle_main(void *arg)
 		cfg = &d->job_conf->cfg;
 		co = (struct check_opts){ .lock_held = true, .deliver = false,
 					  .only = d->job_only, .nonly = d->job_nonly,
-					  .cancel = &d->cancel };
+					  .cancel = &d->cancel, .syn_io = d->syn_io };
 		pthread_mutex_unlock(&d->mu);
 
 		memset(&res, 0, sizeof(res));
@@ -483,6 +501,11 @@ reload_apply(struct daemon *d)
 	dconf_put_locked(old);
 	pthread_mutex_unlock(&d->mu);
 	apply_log(d);
+	/* the capture was opened with privileges the process no longer has */
+	if (strcmp(d->conf->cfg.passive.interface ? d->conf->cfg.passive.interface : "",
+		   d->passive_iface) != 0)
+		log_warnx("passive.interface changed: the capture stays on %s until a restart",
+			  d->passive_iface[0] ? d->passive_iface : "(none)");
 	log_info("config reloaded: %zu target%s in %zu schedule group%s, state_dir %s",
 		 d->conf->cfg.ntargets, plural(d->conf->cfg.ntargets), d->sched.ngroups,
 		 plural(d->sched.ngroups), d->conf->cfg.state_dir);
@@ -508,11 +531,20 @@ reload_prepare(struct daemon *d)
 		       (unsigned long long)mono.tv_sec * 1000000ull +
 			       (unsigned long long)mono.tv_nsec / 1000);
 	log_info("SIGHUP: reloading %s", path);
+	/* a newer SIGHUP supersedes a reload not applied yet (and frees its lock, which
+	 * this one may need) */
+	pending_discard(d);
 	sched_init(&ns);
 	rc = dconf_load(path, &nc, err, sizeof(err));
 	if (rc == 0 && (rc = sched_from(&ns, &nc->cfg, daemon_now())) < 0)
 		util_errf(err, sizeof(err), "%s: cannot build the schedule: %s", path,
 			  strerror(-rc));
+	if (rc == 0 && nc->cfg.probe.tcp_syn && d->syn_io == NULL) {
+		util_errf(err, sizeof(err), "%s: probe.tcp_mode \"syn\" needs raw sockets, "
+			  "which are opened only at start (before privileges are dropped): "
+			  "restart the daemon to turn it on", path);
+		rc = -EPERM;
+	}
 	if (rc == 0 && !same_dir(nc->cfg.state_dir, d->conf->cfg.state_dir)) {
 		lockfd = state_lock(nc->cfg.state_dir, err, sizeof(err));
 		if (lockfd < 0)
@@ -530,7 +562,6 @@ reload_prepare(struct daemon *d)
 		}
 		return;
 	}
-	pending_discard(d); /* a newer SIGHUP replaces a reload not applied yet */
 	d->pending = nc;
 	d->pending_sched = ns;
 	d->pending_lockfd = lockfd;
@@ -580,13 +611,86 @@ signals_read(struct daemon *d)
 	}
 }
 
+/* ---- passive capture (passive.interface): a hook into the loop ----
+ * The capture is opened before privileges are dropped and then lives in this loop: its fd
+ * is one more poll entry, a read never waits (sniff.h), and what it proves goes to the
+ * state machine between cycles only (the loop starts cycles, so the state file has one
+ * writer at a time), at most every DAEMON_PASSIVE_APPLY_NS. */
+#define DAEMON_PASSIVE_APPLY_NS (5 * NS_PER_SEC)
+
+static int
+passive_open(struct daemon *d, char *err, size_t errlen)
+{
+	const struct config *c = &d->conf->cfg;
+	struct sniffer_opts so = { .iface = c->passive.interface, .port = c->probe.port };
+	bool eperm = false;
+
+	d->sniffer = sniffer_open(&so, &eperm, err, errlen);
+	if (d->sniffer == NULL) {
+		if (eperm)
+			util_errf(err, errlen, "passive.interface %s: capturing needs CAP_NET_RAW: "
+				  "start the daemon as root (it drops privileges after start-up)",
+				  c->passive.interface);
+		return -EPERM;
+	}
+	snprintf(d->passive_iface, sizeof(d->passive_iface), "%s", c->passive.interface);
+	log_info("passive detection on %s", d->passive_iface);
+	return 0;
+}
+
+static void
+passive_read(struct daemon *d)
+{
+	char err[512];
+
+	/* bounded: the rest waits for the next pass of the loop */
+	for (int round = 0; round < 8; round++) {
+		int n = sniffer_dispatch(d->sniffer, SNIFF_DISPATCH_BATCH, err, sizeof(err));
+
+		if (n < 0) {
+			log_warnx("passive capture: %s", err);
+			return;
+		}
+		if (n < SNIFF_DISPATCH_BATCH)
+			return;
+	}
+}
+
+/* Between cycles: hand new responders to the state machine. Returns the poll timeout (ms)
+ * the loop may sleep before it is due again, or -1 (nothing pending). */
+static int
+passive_apply(struct daemon *d, uint64_t now)
+{
+	struct check_opts co = { .lock_held = true, .deliver = false };
+	struct check_result res;
+	char err[1024];
+
+	if (d->sniffer == NULL || d->sched.running || !sniffer_pending(d->sniffer))
+		return -1;
+	if (now < d->passive_next)
+		return (int)((d->passive_next - now) / NS_PER_MS) + 1;
+	d->passive_next = now + DAEMON_PASSIVE_APPLY_NS;
+	if (sniffer_apply(d->sniffer, &d->conf->cfg, &co, &res, err, sizeof(err)) < 0) {
+		log_warnx("passive detection: %s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < res.nevents; i++)
+		log_event(&res.events[i]);
+	if (res.nevents > 0)
+		deliver_kick(d);
+	check_result_clear(&res);
+	return -1;
+}
+
 static int
 daemon_loop(struct daemon *d)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = d->sigfd, .events = POLLIN },
 		{ .fd = d->timerfd, .events = POLLIN },
 		{ .fd = d->done_fd, .events = POLLIN },
+		/* poll skips a negative fd: no passive capture, no entry */
+		{ .fd = d->sniffer ? sniffer_fd(d->sniffer) : -1, .events = POLLIN },
 	};
 
 	for (;;) {
@@ -611,7 +715,7 @@ daemon_loop(struct daemon *d)
 			wake = d->wd_next;
 		timer_arm(d->timerfd, wake);
 
-		if (poll(pfd, 3, -1) == -1) {
+		if (poll(pfd, 4, passive_apply(d, now)) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll");
@@ -624,6 +728,8 @@ daemon_loop(struct daemon *d)
 			log_warn("timerfd");
 		if ((pfd[2].revents & POLLIN) && read(d->done_fd, &x, sizeof(x)) == sizeof(x))
 			cycle_finish(d);
+		if (pfd[3].revents & POLLIN)
+			passive_read(d);
 		if (d->stop)
 			continue;
 		if (d->reload) {
@@ -659,12 +765,14 @@ daemon_stop(struct daemon *d)
 	pthread_mutex_unlock(&d->mu);
 
 	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += (time_t)(DAEMON_STOP_NS / NS_PER_SEC);
+	dl.tv_nsec += (long)(DAEMON_STOP_NS % NS_PER_SEC);
+	dl.tv_sec += (time_t)(DAEMON_STOP_NS / NS_PER_SEC) + dl.tv_nsec / (long)NS_PER_SEC;
+	dl.tv_nsec %= (long)NS_PER_SEC;
 	if (d->cycle_started) {
 		if (pthread_timedjoin_np(d->cycle_tid, NULL, &dl) != 0) {
 			/* e.g. stuck in name resolution: it saves nothing once cancelled */
-			log_warnx("the cycle did not stop in time: exiting without it (nothing of it "
-				  "is saved)");
+			log_warnx("the cycle did not stop in time: exiting without it "
+				  "(nothing of it is saved)");
 			clean = false;
 		} else {
 			d->cycle_started = false;
@@ -673,8 +781,9 @@ daemon_stop(struct daemon *d)
 	}
 	if (d->deliver_started) {
 		if (pthread_timedjoin_np(d->deliver_tid, NULL, &dl) != 0) {
-			log_warnx("alert delivery is still waiting for a webhook: exiting without "
-				  "it; the event stays in the outbox and goes out after the restart");
+			log_warnx("alert delivery is still waiting for a webhook: exiting "
+				  "without it; the event stays in the outbox and goes out after "
+				  "the restart");
 			clean = false;
 		} else {
 			d->deliver_started = false;
@@ -718,6 +827,7 @@ threads_start(struct daemon *d)
 	pthread_condattr_destroy(&ca);
 	if (rc != 0)
 		return -rc;
+	d->deliver_cv_init = true;
 	rc = pthread_create(&d->cycle_tid, NULL, cycle_main, d);
 	if (rc != 0)
 		return -rc;
@@ -732,35 +842,50 @@ threads_start(struct daemon *d)
 int
 daemon_run(const struct daemon_opts *o)
 {
-	struct daemon d;
+	struct daemon *d;
 	struct process_user user;
 	const char *pidpath = o->pidfile;
 	char err[1024];
 	int code = EXIT_RUNTIME, report_fd = -1, pidfd = -1, rc;
 	bool clean = true;
 
-	memset(&d, 0, sizeof(d));
-	d.o = o;
-	d.lockfd = d.pending_lockfd = d.sigfd = d.timerfd = d.done_fd = -1;
-	d.sd.fd = -1;
-	pthread_mutex_init(&d.mu, NULL);
-	pthread_cond_init(&d.cycle_cv, NULL);
-	sched_init(&d.sched);
-	sched_init(&d.pending_sched);
+#ifdef M_MMAP_THRESHOLD
+	/* Setting it turns off glibc's dynamic threshold, which rises each time a large
+	 * block (state text, address lists) is freed, so that later ones of that size stay
+	 * in the heap for good: measured, RSS then steps up ~2 MB after the first minute of
+	 * 1 s cycles on 256 addresses. Fixed, every cycle's large buffers go back to the
+	 * kernel and RSS stays flat over months (tests/bench/soak.sh). */
+	mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
+#endif
+	/* on the heap: after an unclean stop a thread may still look at it while the
+	 * process exits (see below) */
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		fprintf(stderr, "watch53 run: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	d->o = o;
+	d->lockfd = d->pending_lockfd = d->sigfd = d->timerfd = d->done_fd = -1;
+	d->sd.fd = -1;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cycle_cv, NULL);
+	sched_init(&d->sched);
+	sched_init(&d->pending_sched);
 
 	/* everything that can be wrong with the command line or the config is found
 	 * before anything is forked, locked or dropped */
-	if (dconf_load(o->config_path, &d.conf, err, sizeof(err)) < 0) {
+	if (dconf_load(o->config_path, &d->conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 run: %s\n", err);
+		free(d);
 		return EXIT_USAGE;
 	}
-	apply_log(&d);
+	apply_log(d);
 	code = EXIT_USAGE;
 	if (o->user && process_user_lookup(o->user, &user, err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		goto out;
 	}
-	if ((rc = sched_from(&d.sched, &d.conf->cfg, daemon_now())) < 0) {
+	if ((rc = sched_from(&d->sched, &d->conf->cfg, daemon_now())) < 0) {
 		log_errx("%s: cannot build the schedule: %s", o->config_path, strerror(-rc));
 		goto out;
 	}
@@ -786,18 +911,31 @@ daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 	/* before the privileges go: the socket file may be root's */
-	if (sdnotify_open(&d.sd, err, sizeof(err)) < 0)
+	if (sdnotify_open(&d->sd, err, sizeof(err)) < 0)
 		log_warnx("%s: readiness is not reported to systemd", err);
-	d.lockfd = state_lock(d.conf->cfg.state_dir, err, sizeof(err));
-	if (d.lockfd < 0) {
-		code = d.lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+	d->lockfd = state_lock(d->conf->cfg.state_dir, err, sizeof(err));
+	if (d->lockfd < 0) {
+		code = d->lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
 		log_errx("%s", err);
 		goto out;
 	}
 	if (webhook_global_init() < 0)
 		log_warnx("libcurl could not be initialized: alerts will not be delivered");
-	/* Privileged resources would be opened here (raw or pcap sockets need CAP_NET_RAW);
-	 * the current probes use ordinary connect and UDP sockets and need none. */
+	/* privileged resources first: SYN mode's packet and raw sockets and its capture need
+	 * CAP_NET_RAW, which is gone after process_drop (connect and UDP probes need none) */
+	if (d->conf->cfg.probe.tcp_syn) {
+		bool eperm = false;
+		d->syn_io = syn_io_open("any", &eperm, err, sizeof(err));
+		if (d->syn_io == NULL) {
+			log_errx("probe.tcp_mode \"syn\": %s%s%s", err, eperm ? ": " : "",
+				 eperm ? SYN_EPERM_HINT : "");
+			goto out;
+		}
+	}
+	if (d->conf->cfg.passive.interface != NULL && passive_open(d, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		goto out;
+	}
 	if (geteuid() == 0 && o->user == NULL)
 		log_warnx("running as root: pass --user NAME so the daemon runs unprivileged "
 			  "(it needs no privilege after start-up)");
@@ -805,61 +943,73 @@ daemon_run(const struct daemon_opts *o)
 		log_errx("dropping privileges: %s", err);
 		goto out;
 	}
-	if (access(d.conf->cfg.state_dir, W_OK | X_OK) == -1) {
-		log_errx("state_dir %s: %s%s%s", d.conf->cfg.state_dir, strerror(errno),
+	if (access(d->conf->cfg.state_dir, W_OK | X_OK) == -1) {
+		log_errx("state_dir %s: %s%s%s", d->conf->cfg.state_dir, strerror(errno),
 			 o->user ? " for user " : "", o->user ? o->user : "");
 		goto out;
 	}
-	if ((rc = fds_open(&d)) < 0) {
+	if ((rc = fds_open(d)) < 0) {
 		log_errx("signalfd/timerfd/eventfd: %s", strerror(-rc));
 		goto out;
 	}
-	if ((rc = threads_start(&d)) < 0) {
+	if ((rc = threads_start(d)) < 0) {
 		log_errx("cannot start threads: %s", strerror(-rc));
 		goto out;
 	}
 
 	/* ready: from here on the loop owns the process */
-	d.wd_half = sdnotify_watchdog_ns() / 2;
-	d.wd_next = daemon_now();
+	d->wd_half = sdnotify_watchdog_ns() / 2;
+	d->wd_next = daemon_now();
 	if (o->detach) {
-		sdnotify_sendf(&d.sd, "MAINPID=%ld", (long)getpid());
+		sdnotify_sendf(&d->sd, "MAINPID=%ld", (long)getpid());
 		process_report(&report_fd, EXIT_CLEAN);
 		process_detach_stdio();
 	}
-	d.ready = true;
-	apply_log(&d);
+	d->ready = true;
+	apply_log(d);
 	log_info("watching %zu target%s in %zu schedule group%s; state_dir %s%s%s",
-		 d.conf->cfg.ntargets, plural(d.conf->cfg.ntargets), d.sched.ngroups,
-		 plural(d.sched.ngroups), d.conf->cfg.state_dir, o->user ? ", user " : "",
+		 d->conf->cfg.ntargets, plural(d->conf->cfg.ntargets), d->sched.ngroups,
+		 plural(d->sched.ngroups), d->conf->cfg.state_dir, o->user ? ", user " : "",
 		 o->user ? o->user : "");
-	sdnotify_send(&d.sd, "READY=1\nSTATUS=started");
+	sdnotify_send(&d->sd, "READY=1\nSTATUS=started");
 
-	code = daemon_loop(&d);
-	clean = daemon_stop(&d);
+	code = daemon_loop(d);
+	clean = daemon_stop(d);
 	if (code == EXIT_CLEAN)
 		log_info("stopped after %llu cycle%s (%llu failed)",
-			 (unsigned long long)d.cycles_ok, plural(d.cycles_ok),
-			 (unsigned long long)d.cycles_failed);
+			 (unsigned long long)d->cycles_ok, plural(d->cycles_ok),
+			 (unsigned long long)d->cycles_failed);
 out:
 	process_report(&report_fd, code); /* a child that failed before it was ready */
-	if ((d.cycle_started || d.deliver_started) && !d.ready) /* the loop never ran */
-		clean = daemon_stop(&d);
+	if ((d->cycle_started || d->deliver_started) && !d->ready) /* the loop never ran */
+		clean = daemon_stop(d);
 	process_pidfile_close(pidpath, pidfd);
-	if (!clean) /* a thread may still use what is below: the exit frees it */
+	if (!clean) {
+		/* a thread still runs (stuck in a webhook request or a name lookup) and may
+		 * use all of it until the process exits: leave it be, still referenced */
+		daemon_abandoned = d;
 		return code;
-	pending_discard(&d);
-	sched_clear(&d.sched);
-	state_unlock(d.lockfd);
-	sdnotify_close(&d.sd);
-	if (d.sigfd != -1)
-		close(d.sigfd);
-	if (d.timerfd != -1)
-		close(d.timerfd);
-	if (d.done_fd != -1)
-		close(d.done_fd);
-	pthread_mutex_lock(&d.mu);
-	dconf_put_locked(d.conf);
-	pthread_mutex_unlock(&d.mu);
+	}
+	pending_discard(d);
+	sched_clear(&d->sched);
+	if (d->syn_io != NULL)
+		syn_io_close(d->syn_io);
+	sniffer_free(d->sniffer);
+	state_unlock(d->lockfd);
+	sdnotify_close(&d->sd);
+	if (d->sigfd != -1)
+		close(d->sigfd);
+	if (d->timerfd != -1)
+		close(d->timerfd);
+	if (d->done_fd != -1)
+		close(d->done_fd);
+	pthread_mutex_lock(&d->mu);
+	dconf_put_locked(d->conf);
+	pthread_mutex_unlock(&d->mu);
+	pthread_cond_destroy(&d->cycle_cv);
+	if (d->deliver_cv_init)
+		pthread_cond_destroy(&d->deliver_cv);
+	pthread_mutex_destroy(&d->mu);
+	free(d);
 	return code;
 }

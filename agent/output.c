@@ -9,7 +9,9 @@
 
 #include <json-c/json.h>
 
+#include "agent/grade.h"
 #include "common/util.h"
+#include "probes/dnscheck.h"
 
 /* Above this many records the table shows only open hosts and counts the rest. */
 #define TABLE_MAX_ROWS 50
@@ -173,8 +175,34 @@ outcome_json(const struct probe_outcome *o, bool *ok)
 	return j;
 }
 
+/* A fact of a check: absent when the check did not run, null when it got no answer. */
+static void
+jput_bool_fact(struct json_object *o, const char *key, bool known, bool v, bool *ok)
+{
+	if (known)
+		jput(o, key, json_object_new_boolean(v), ok);
+	else
+		jput_null(o, key, ok);
+}
+
+static void
+jput_text_fact(struct json_object *o, const char *key, bool known, const char *v, bool *ok)
+{
+	if (known)
+		jput(o, key, json_object_new_string_len(v, (int)strnlen(v, DNSCHECK_TEXT_MAX)), ok);
+	else
+		jput_null(o, key, ok);
+}
+
+/* The amplification factor with two decimals ("31.50"). */
+static void
+fmt_x100(uint32_t x100, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%02u", x100 / 100, x100 % 100);
+}
+
 static struct json_object *
-dns_json(const struct probe_dns_facts *dns, bool *ok)
+axfr_zone_json(const struct dnscheck_axfr *ax, bool *ok)
 {
 	struct json_object *j = json_object_new_object();
 	char buf[32];
@@ -183,8 +211,99 @@ dns_json(const struct probe_dns_facts *dns, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, "valid", json_object_new_boolean(dns->valid), ok);
-	if (dns->valid) {
+	jput(j, "zone", json_object_new_string(ax->zone ? ax->zone : ""), ok);
+	switch (ax->state) {
+	case DNSCHECK_AXFR_ALLOWED:
+		jput(j, "allowed", json_object_new_boolean(true), ok);
+		jput(j, "records", json_object_new_int64(ax->records), ok);
+		jput(j, "complete", json_object_new_boolean(ax->complete), ok);
+		break;
+	case DNSCHECK_AXFR_REFUSED:
+		jput(j, "allowed", json_object_new_boolean(false), ok);
+		if (ax->closed)
+			jput(j, "closed", json_object_new_boolean(true), ok);
+		else
+			jput(j, "rcode", json_object_new_string(dns_rcode_name(ax->rcode, buf,
+									      sizeof(buf))), ok);
+		break;
+	default:
+		jput_null(j, "allowed", ok);
+		break;
+	}
+	return j;
+}
+
+/* The facts of the follow-up checks, into the dns object (CONTRACT.md names). */
+static void
+checks_json(struct json_object *j, const struct dnscheck_facts *c, bool *ok)
+{
+	char buf[32];
+
+	if (c->ran & DNSCHECK_RECURSION) {
+		bool k = (c->known & DNSCHECK_RECURSION) != 0;
+		jput_bool_fact(j, "recursion", k, c->recursion, ok);
+		if (c->bogus_known)
+			jput_bool_fact(j, "bogus", k, c->bogus, ok);
+	}
+	if (c->ran & DNSCHECK_VERSION) {
+		bool k = (c->known & DNSCHECK_VERSION) != 0;
+		jput_text_fact(j, "version", k, c->version, ok);
+		jput_text_fact(j, "hostname", k, c->hostname, ok);
+		jput_text_fact(j, "nsid", k, c->nsid, ok);
+	}
+	if (c->ran & DNSCHECK_AXFR) {
+		struct json_object *zones = json_object_new_array();
+		bool known, any = dnscheck_axfr_any(c, &known);
+
+		jput_bool_fact(j, "axfr", known, any, ok);
+		jput(j, "axfr_zones", zones, ok);
+		for (unsigned i = 0; zones != NULL && i < c->naxfr && i < DNSCHECK_MAX_ZONES; i++) {
+			struct json_object *z = axfr_zone_json(&c->axfr[i], ok);
+			if (z == NULL || json_object_array_add(zones, z) != 0) {
+				json_object_put(z);
+				*ok = false;
+			}
+		}
+	}
+	if (c->ran & DNSCHECK_AMPLIFICATION) {
+		uint32_t x = dnscheck_amp_x100(c);
+
+		if ((c->known & DNSCHECK_AMPLIFICATION) && x > 0) {
+			struct json_object *q = json_object_new_object();
+			char tb[16];
+
+			fmt_x100(x, buf, sizeof(buf));
+			jput_fixed2(j, "amplification", buf, ok);
+			jput(q, "qname", json_object_new_string(c->amp_zone ? c->amp_zone : ""), ok);
+			jput(q, "qtype", json_object_new_string(dns_type_name(c->amp_qtype, tb,
+									       sizeof(tb))), ok);
+			jput(q, "query_bytes", json_object_new_int64(c->amp_query_bytes), ok);
+			jput(q, "response_bytes", json_object_new_int64(c->amp_reply_bytes), ok);
+			jput(j, "amplification_query", q, ok);
+		} else {
+			jput_null(j, "amplification", ok);
+		}
+	}
+	if (c->ran & DNSCHECK_TCP_DNS)
+		jput_bool_fact(j, "tcp_dns", (c->known & DNSCHECK_TCP_DNS) != 0, c->tcp_dns, ok);
+}
+
+static struct json_object *
+dns_json(const struct probe_result *r, bool *ok)
+{
+	const struct probe_dns_facts *dns = &r->dns;
+	struct json_object *j = json_object_new_object();
+	char buf[32];
+
+	if (j == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	jput(j, "valid", json_object_new_boolean(dns_shown(r) && dns->valid), ok);
+	if (!dns_shown(r)) {
+		/* checks ran over TCP on a host that gave no DNS reply over UDP */
+		jput(j, "error", json_object_new_string("no dns reply over udp"), ok);
+	} else if (dns->valid) {
 		jput(j, "rcode", json_object_new_string(rcode_text(dns, buf, sizeof(buf))), ok);
 		jput(j, "aa", json_object_new_boolean(dns->aa), ok);
 		jput(j, "ra", json_object_new_boolean(dns->ra), ok);
@@ -193,8 +312,24 @@ dns_json(const struct probe_dns_facts *dns, bool *ok)
 		jput(j, "error", json_object_new_string_len(dns->error,
 			(int)strnlen(dns->error, sizeof(dns->error))), ok);
 	}
+	if (r->checks != NULL)
+		checks_json(j, r->checks, ok);
 	return j;
 }
+
+static void
+jarray_add(struct json_object *a, struct json_object *v, bool *ok)
+{
+	if (v == NULL || json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		*ok = false;
+	}
+}
+
+static void passive_fields(struct json_object *j, const struct output_passive *p, bool *ok);
+static struct json_object *sniff_json(const struct output_sniff *s, bool *ok);
+static void csv_passive(FILE *f, const struct output_passive *p);
+static void write_sniff_line(FILE *f, const struct output_sniff *s);
 
 static struct json_object *
 record_json(const struct output_data *d, const struct probe_result *r)
@@ -214,10 +349,24 @@ record_json(const struct output_data *d, const struct probe_result *r)
 		if (r->out[s].state != PROBE_STATE_NONE)
 			jput(j, probe_slot_name((enum probe_slot)s), outcome_json(&r->out[s], &ok),
 			     &ok);
-	if (dns_shown(r))
-		jput(j, "dns", dns_json(&r->dns, &ok), &ok);
+	if (dns_shown(r) || r->checks != NULL)
+		jput(j, "dns", dns_json(r, &ok), &ok);
 	else
 		jput_null(j, "dns", &ok);
+	if (r->checks != NULL) {
+		/* the severity model (README "Severity"): only where the checks ran */
+		struct json_object *fa = json_object_new_array();
+		struct grade g;
+
+		grade_facts(r->checks, &g);
+		jput(j, "severity", json_object_new_string(grade_severity_name(g.severity)), &ok);
+		jput(j, "findings", fa, &ok);
+		for (unsigned b = 1; fa != NULL && b < (1u << GRADE_NFINDINGS); b <<= 1)
+			if (g.findings & b)
+				jarray_add(fa, json_object_new_string(grade_finding_name(b)), &ok);
+	}
+	if (d->passive != NULL)
+		passive_fields(j, &d->passive[r - d->records], &ok);
 	if (!ok) {
 		json_object_put(j);
 		return NULL;
@@ -262,6 +411,15 @@ summary_json(const struct scan_summary *s, bool *ok)
 	jput(j, "tcp_open", json_object_new_int64(clamp64(s->tcp_open)), ok);
 	jput(j, "udp_open", json_object_new_int64(clamp64(s->udp_open)), ok);
 	jput(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
+	if (s->checks != 0) {
+		struct json_object *a = json_object_new_array();
+
+		jput(j, "checks", a, ok);
+		for (unsigned b = 1; a != NULL && b <= DNSCHECK_ALL; b <<= 1)
+			if (s->checks & b)
+				jarray_add(a, json_object_new_string(dnscheck_check_name(b)), ok);
+		jput(j, "checked", json_object_new_int64(clamp64(s->checked)), ok);
+	}
 	return j;
 }
 
@@ -334,15 +492,6 @@ write_jsonl(FILE *f, const struct output_data *d, const struct probe_result **v)
 	return 0;
 }
 
-static void
-jarray_add(struct json_object *a, struct json_object *v, bool *ok)
-{
-	if (v == NULL || json_object_array_add(a, v) != 0) {
-		json_object_put(v);
-		*ok = false;
-	}
-}
-
 static int
 write_json(FILE *f, const struct output_data *d, const struct probe_result **v)
 {
@@ -355,6 +504,8 @@ write_json(FILE *f, const struct output_data *d, const struct probe_result **v)
 		return -ENOMEM;
 	if (d->summary != NULL)
 		jput(root, "scan", summary_json(d->summary, &ok), &ok);
+	if (d->sniff != NULL)
+		jput(root, "sniff", sniff_json(d->sniff, &ok), &ok);
 	results = json_object_new_array();
 	jput(root, "results", results, &ok);
 	for (size_t i = 0; ok && i < d->nrecords; i++)
@@ -393,11 +544,54 @@ csv_field(FILE *f, const char *s, bool first)
 	fputc('"', f);
 }
 
+static const char *
+tf(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* The check columns: empty where a check did not run or got no answer. */
+static void
+csv_checks(FILE *f, const struct dnscheck_facts *c)
+{
+	char buf[GRADE_NFINDINGS * 24], x[32];
+	struct grade g;
+	bool known, any;
+
+	if (c == NULL) {
+		for (int i = 0; i < 7; i++)
+			csv_field(f, "", false);
+		return;
+	}
+	grade_facts(c, &g);
+	csv_field(f, grade_severity_name(g.severity), false);
+	csv_field(f, grade_findings_text(g.findings, buf, sizeof(buf)), false);
+	csv_field(f, (c->known & DNSCHECK_RECURSION) ? tf(c->recursion) : "", false);
+	csv_field(f, (c->known & DNSCHECK_VERSION) ? c->version : "", false);
+	any = dnscheck_axfr_any(c, &known);
+	csv_field(f, (c->ran & DNSCHECK_AXFR) && known ? tf(any) : "", false);
+	x[0] = '\0';
+	if ((c->known & DNSCHECK_AMPLIFICATION) && dnscheck_amp_x100(c) > 0)
+		fmt_x100(dnscheck_amp_x100(c), x, sizeof(x));
+	csv_field(f, x, false);
+	csv_field(f, (c->known & DNSCHECK_TCP_DNS) ? tf(c->tcp_dns) : "", false);
+}
+
 static int
 write_csv(FILE *f, const struct output_data *d, const struct probe_result **v)
 {
+	bool checks = d->summary != NULL && d->summary->checks != 0;
+
 	fputs("target,address,family,port,tcp_state,tcp_reason,tcp_rtt_ms,udp_state,udp_reason,"
-	      "udp_rtt_ms,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error\n", f);
+	      "udp_rtt_ms,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error", f);
+	/* the check columns come only when checks were asked for: a plain scan's CSV keeps
+	 * its shape */
+	if (checks)
+		fputs(",severity,findings,recursion,version,axfr,amplification,tcp_dns", f);
+	if (d->passive != NULL)
+		fputs(",source,first_seen,last_seen,packets,responses,ra_responses,protocols,"
+		      "in_targets", f);
+	fputc('\n', f);
 	for (size_t i = 0; i < d->nrecords; i++) {
 		const struct probe_result *r = v[i];
 		char abuf[NETADDR_STRLEN], buf[32];
@@ -432,6 +626,10 @@ write_csv(FILE *f, const struct output_data *d, const struct probe_result **v)
 		} else {
 			csv_field(f, "", false);
 		}
+		if (checks)
+			csv_checks(f, r->checks);
+		if (d->passive != NULL)
+			csv_passive(f, &d->passive[r - d->records]);
 		fputc('\n', f);
 	}
 	return 0;
@@ -439,9 +637,10 @@ write_csv(FILE *f, const struct output_data *d, const struct probe_result **v)
 
 /* ---- table ---- */
 
-enum { COL_ADDR, COL_TARGET, COL_TCP, COL_UDP, COL_DNS, NCOLS };
+enum { COL_ADDR, COL_TARGET, COL_TCP, COL_UDP, COL_DNS, COL_CHECKS, NCOLS };
 
-static const char *const col_titles[NCOLS] = { "ADDRESS", "TARGET", "TCP", "UDP", "DNS" };
+static const char *const col_titles[NCOLS] = { "ADDRESS", "TARGET", "TCP", "UDP", "DNS",
+					       "CHECKS" };
 
 struct table_row {
 	char cell[NCOLS][LABEL_MAX];
@@ -484,6 +683,41 @@ dns_cell(const struct probe_result *r, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "%s%s%s%s", rcode_text(&r->dns, rc, sizeof(rc)),
 			 r->dns.aa ? " aa" : "", r->dns.tc ? " tc" : "", r->dns.ra ? " ra" : "");
+	}
+}
+
+/* "critical: open-resolver, amplifier 31.50x, version-disclosed \"9.18.1\"", or "-". */
+static void
+checks_cell(const struct probe_result *r, char *buf, size_t len)
+{
+	const struct dnscheck_facts *c = r->checks;
+	struct grade g;
+	size_t off;
+
+	if (c == NULL) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	grade_facts(c, &g);
+	off = (size_t)snprintf(buf, len, "%s", grade_severity_name(g.severity));
+	for (unsigned b = 1; b < (1u << GRADE_NFINDINGS) && off < len; b <<= 1) {
+		char detail[DNSCHECK_TEXT_MAX + 16], text[DNSCHECK_TEXT_MAX];
+
+		if (!(g.findings & b))
+			continue;
+		detail[0] = '\0';
+		if (b == GRADE_AMPLIFIER) {
+			char x[32];
+			fmt_x100(dnscheck_amp_x100(c), x, sizeof(x));
+			snprintf(detail, sizeof(detail), " %sx", x);
+		} else if (b == GRADE_VERSION) {
+			/* the server's own words reach a terminal: keep control bytes out */
+			copy_printable(text, sizeof(text), c->version, sizeof(c->version));
+			snprintf(detail, sizeof(detail), " \"%s\"", text);
+		}
+		off += (size_t)snprintf(buf + off, len - off, "%s%s%s",
+					off > 0 && !strchr(buf, ':') ? ": " : ", ",
+					grade_finding_name(b), detail);
 	}
 }
 
@@ -578,12 +812,14 @@ write_table_rows(FILE *f, const struct output_data *d, const struct probe_result
 		outcome_cell(&r->out[PROBE_SLOT_TCP], rows[i].cell[COL_TCP], LABEL_MAX);
 		outcome_cell(&r->out[PROBE_SLOT_UDP], rows[i].cell[COL_UDP], LABEL_MAX);
 		dns_cell(r, rows[i].cell[COL_DNS], LABEL_MAX);
+		checks_cell(r, rows[i].cell[COL_CHECKS], LABEL_MAX);
 		if (r->out[PROBE_SLOT_TCP].state != PROBE_STATE_NONE)
 			show[COL_TCP] = true;
 		if (r->out[PROBE_SLOT_UDP].state != PROBE_STATE_NONE)
 			show[COL_UDP] = true;
 	}
 	show[COL_DNS] = show[COL_UDP];
+	show[COL_CHECKS] = s != NULL && s->checks != 0;
 	if (nshow > 0) {
 		for (int c = 0; c < NCOLS; c++) {
 			width[c] = strlen(col_titles[c]);
@@ -619,6 +855,9 @@ write_summary_line(FILE *f, const struct scan_summary *s)
 	else if (s->udp)
 		fprintf(f, " (udp %" PRIu64 ")", s->udp_open);
 	fputs(".", f);
+	if (s->checks != 0)
+		fprintf(f, " DNS checks ran on %" PRIu64 " %s.", s->checked,
+			s->checked == 1 ? "address" : "addresses");
 	if (s->interrupted)
 		fputs(" Interrupted: the results are partial.", f);
 	fputc('\n', f);
@@ -688,6 +927,8 @@ write_table(FILE *f, const struct output_data *d)
 		return rc;
 	if (s != NULL)
 		write_summary_line(f, s);
+	if (d->sniff != NULL)
+		write_sniff_line(f, d->sniff);
 	if (s != NULL && s->audit)
 		return write_listeners(f, d, s->port);
 	return 0;
@@ -758,4 +999,121 @@ output_progress_clear(FILE *tty)
 {
 	fputs("\r\033[K", tty);
 	fflush(tty);
+}
+
+/* ---- sniff: the passive fields and the run's summary ---- */
+
+/* "2026-11-27T09:43:14.123Z": UTC, milliseconds (the events' time format). */
+static const char *
+fmt_time_ms(uint64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+	char base[32];
+
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		base[0] = '\0';
+	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ns % NS_PER_SEC / NS_PER_MS));
+	return buf;
+}
+
+static void
+passive_fields(struct json_object *j, const struct output_passive *p, bool *ok)
+{
+	struct json_object *protos = json_object_new_array();
+	char buf[48];
+
+	jput(j, "source", json_object_new_string("passive"), ok);
+	jput(j, "first_seen", json_object_new_string(fmt_time_ms(p->first_seen_ns, buf,
+								 sizeof(buf))), ok);
+	jput(j, "last_seen", json_object_new_string(fmt_time_ms(p->last_seen_ns, buf,
+								sizeof(buf))), ok);
+	jput(j, "packets", json_object_new_int64(clamp64(p->packets)), ok);
+	jput(j, "responses", json_object_new_int64(clamp64(p->responses)), ok);
+	jput(j, "ra_responses", json_object_new_int64(clamp64(p->ra_responses)), ok);
+	jput(j, "recursion_available", json_object_new_boolean(p->ra_responses > 0), ok);
+	jput(j, "protocols", protos, ok);
+	if (protos != NULL && p->udp)
+		jarray_add(protos, json_object_new_string("udp"), ok);
+	if (protos != NULL && p->tcp)
+		jarray_add(protos, json_object_new_string("tcp"), ok);
+	if (p->in_targets >= 0)
+		jput(j, "in_targets", json_object_new_boolean(p->in_targets > 0), ok);
+}
+
+static struct json_object *
+sniff_json(const struct output_sniff *s, bool *ok)
+{
+	struct json_object *j = json_object_new_object();
+	char buf[64];
+
+	if (j == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	jput(j, s->live ? "interface" : "file", json_object_new_string(s->source), ok);
+	jput(j, "started", json_object_new_string(fmt_time_ms(s->started_wall_ns, buf,
+							      sizeof(buf))), ok);
+	fmt_hundredths(s->elapsed_ns, NS_PER_SEC, buf, sizeof(buf));
+	jput_fixed2(j, "elapsed_s", buf, ok);
+	jput(j, "packets", json_object_new_int64(clamp64(s->packets)), ok);
+	jput(j, "decoded", json_object_new_int64(clamp64(s->decoded)), ok);
+	jput(j, "truncated", json_object_new_int64(clamp64(s->truncated)), ok);
+	jput(j, "malformed", json_object_new_int64(clamp64(s->malformed)), ok);
+	jput(j, "unsupported", json_object_new_int64(clamp64(s->unsupported)), ok);
+	jput(j, "fragments", json_object_new_int64(clamp64(s->fragments)), ok);
+	jput(j, "dns_malformed", json_object_new_int64(clamp64(s->dns_malformed)), ok);
+	jput(j, "table_full", json_object_new_int64(clamp64(s->table_full)), ok);
+	if (s->live)
+		jput(j, "kernel_dropped", json_object_new_int64(clamp64(s->kernel_dropped)), ok);
+	jput(j, "responders", json_object_new_int64(clamp64(s->responders)), ok);
+	jput(j, "unknown_not_reported", json_object_new_int64(clamp64(s->unknown)), ok);
+	jput(j, "events", json_object_new_int64(clamp64(s->events)), ok);
+	jput(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
+	if (s->file_error != NULL)
+		jput(j, "file_error", json_object_new_string(s->file_error), ok);
+	else
+		jput_null(j, "file_error", ok);
+	return j;
+}
+
+static void
+csv_passive(FILE *f, const struct output_passive *p)
+{
+	char buf[48];
+
+	csv_field(f, "passive", false);
+	csv_field(f, fmt_time_ms(p->first_seen_ns, buf, sizeof(buf)), false);
+	csv_field(f, fmt_time_ms(p->last_seen_ns, buf, sizeof(buf)), false);
+	snprintf(buf, sizeof(buf), "%" PRIu64, p->packets);
+	csv_field(f, buf, false);
+	snprintf(buf, sizeof(buf), "%" PRIu64, p->responses);
+	csv_field(f, buf, false);
+	snprintf(buf, sizeof(buf), "%" PRIu64, p->ra_responses);
+	csv_field(f, buf, false);
+	csv_field(f, p->udp && p->tcp ? "udp tcp" : p->udp ? "udp" : p->tcp ? "tcp" : "", false);
+	csv_field(f, p->in_targets < 0 ? "" : p->in_targets ? "true" : "false", false);
+}
+
+static void
+write_sniff_line(FILE *f, const struct output_sniff *s)
+{
+	char dur[32], src[128];
+
+	copy_printable(src, sizeof(src), s->source, strlen(s->source));
+	fprintf(f, "Sniffed %" PRIu64 " packet%s on %s in %s: %" PRIu64 " DNS responder%s",
+		s->packets, s->packets == 1 ? "" : "s", src,
+		util_fmt_duration(s->elapsed_ns, dur, sizeof(dur)), s->responders,
+		s->responders == 1 ? "" : "s");
+	if (s->unknown > 0)
+		fprintf(f, " (%" PRIu64 " outside the targets not shown)", s->unknown);
+	if (s->truncated + s->malformed + s->unsupported + s->dns_malformed > 0)
+		fprintf(f, "; skipped %" PRIu64 " truncated, %" PRIu64 " malformed, %" PRIu64
+			" not IP, %" PRIu64 " bad DNS", s->truncated, s->malformed, s->unsupported,
+			s->dns_malformed);
+	fputs(".", f);
+	if (s->interrupted)
+		fputs(" Interrupted.", f);
+	fputc('\n', f);
 }

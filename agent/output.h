@@ -31,6 +31,34 @@ struct scan_summary {
 	unsigned retries, rate_pps, concurrency;
 	bool tcp, udp;
 	bool interrupted;     /* stopped by a signal: records are partial */
+	unsigned checks;      /* DNS follow-up checks asked for (DNSCHECK_* bits) */
+	uint64_t checked;     /* addresses they ran on */
+	uint64_t checks_elapsed_ns; /* their pass (included in elapsed_ns) */
+};
+
+/* What `watch53 sniff` adds to each record (one per record, same index). */
+struct output_passive {
+	uint64_t first_seen_ns, last_seen_ns; /* packet times, wall clock */
+	uint64_t packets;     /* packets from its DNS port */
+	uint64_t responses;   /* well-formed DNS responses */
+	uint64_t ra_responses; /* of those, offering recursion (RA) */
+	bool udp, tcp;        /* protocols it proved itself a responder on */
+	int in_targets;       /* 1/0 with a config, -1 without one */
+};
+
+/* The sniff run, in place of scan_summary. */
+struct output_sniff {
+	const char *source;   /* interface or file name */
+	bool live;
+	uint64_t started_wall_ns, elapsed_ns;
+	uint64_t packets, decoded, truncated, malformed, unsupported, fragments;
+	uint64_t dns_malformed, table_full;
+	uint64_t kernel_dropped; /* live: packets the capture ring lost */
+	uint64_t responders;  /* reported */
+	uint64_t unknown;     /* outside the targets, not reported (passive.report_unknown) */
+	uint64_t events;      /* events raised (with a config) */
+	bool interrupted;     /* stopped by a signal */
+	const char *file_error; /* a file cut short or corrupt: why reading stopped; or NULL */
 };
 
 /* Labels for the "target" field: the text of target number i. */
@@ -46,6 +74,11 @@ struct output_data {
 	const struct audit_listener *listeners; /* audit only; NULL otherwise */
 	size_t nlisteners;
 	bool quiet; /* table: only hosts with an open port, then the counts and summary */
+	/* sniff: the passive fields of each record (NULL for a scan; "source":"passive",
+	 * first_seen, last_seen, packets, responses, ra_responses, protocols, in_targets) and
+	 * the run's summary ("sniff" in json, a last line in the table) */
+	const struct output_passive *passive;
+	const struct output_sniff *sniff;
 };
 
 /* Write everything in the chosen format. Records with PROBE_STATE_NONE in a slot had

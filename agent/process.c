@@ -221,7 +221,8 @@ process_drop(const struct process_user *u, char *err, size_t errlen)
 			  getegid() != u->gid)) {
 		if (setgroups(1, &u->gid) == -1) {
 			rc = -errno;
-			util_errf(err, errlen, "--user %s: setgroups: %s", u->name, strerror(errno));
+			util_errf(err, errlen, "--user %s: setgroups: %s", u->name,
+				  strerror(errno));
 			return rc;
 		}
 		if (setresgid(u->gid, u->gid, u->gid) == -1) {

@@ -14,6 +14,7 @@
 
 #include "agent/audit.h"
 #include "agent/cli.h"
+#include "agent/config.h"
 #include "agent/targets.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -56,7 +57,7 @@ struct collect_ctx {
 	bool progress;
 	bool drawn;
 	int err;
-	const volatile sig_atomic_t *cancel;
+	const atomic_int *cancel;
 	bool cancelled;
 	struct engine *e;
 };
@@ -115,17 +116,19 @@ void
 scan_collect_clear(struct scan_collect *c)
 {
 	free(c->recs);
+	if (c->plan != NULL) {
+		dnscheck_plan_clear(c->plan);
+		free(c->plan);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
 /* Every TCP attempt holds a socket until the probe ends, a UDP probe one: keep the slots
  * (shared evenly by the enabled protocols) within the open file limit. */
 static unsigned
-fit_concurrency(const struct scan_opts *o)
+fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_round)
 {
 	struct rlimit rl;
-	unsigned nmod = (unsigned)o->tcp + (unsigned)o->udp;
-	uint64_t fds_per_round = (o->tcp ? o->retries + 1 : 0) + (o->udp ? 1 : 0);
 	unsigned c = o->concurrency;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -148,6 +151,34 @@ fit_concurrency(const struct scan_opts *o)
 	return c;
 }
 
+static unsigned
+fit_concurrency(const struct scan_opts *o)
+{
+	/* SYN probes hold no descriptor of their own: one capture serves them all */
+	return fit_slots(o, (unsigned)o->tcp + (unsigned)o->udp,
+			 (o->tcp && !o->syn.on ? o->retries + 1 : 0) + (o->udp ? 1 : 0));
+}
+
+/* One engine run with SIGINT/SIGTERM stopping it (partial results, -EINTR). */
+static int
+run_engine(struct engine *e, engine_next_fn next, engine_result_fn result, struct collect_ctx *cx)
+{
+	struct sigaction sa, old_int, old_term;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = scan_on_signal;
+	sigemptyset(&sa.sa_mask);
+	scan_engine = e;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = engine_run(e, next, result, collect_tick, cx);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	scan_engine = NULL;
+	return rc;
+}
+
 int
 scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t total,
 	     struct scan_collect *out, struct scan_summary *sum, char *err, size_t errlen)
@@ -156,8 +187,8 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	struct engine *e = NULL;
 	struct collect_ctx cx = { .next = next, .next_arg = arg, .c = out, .total = total,
 				  .progress = o->progress, .cancel = o->cancel };
-	struct sigaction sa, old_int, old_term;
 	struct engine_stats st;
+	struct syn_scanner *syn = NULL;
 	int rc, qlen;
 
 	memset(&ec, 0, sizeof(ec));
@@ -187,9 +218,13 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 		snprintf(err, errlen, "scan cancelled");
 		return -ECANCELED;
 	}
+	if (o->syn.on && (rc = scan_syn_setup(&o->syn, &ec, &syn, err, errlen)) < 0)
+		return rc;
 	e = engine_new(&ec, err, errlen);
-	if (e == NULL)
+	if (e == NULL) {
+		syn_free(syn);
 		return -EINVAL;
+	}
 	cx.e = e;
 
 	memset(sum, 0, sizeof(*sum));
@@ -202,20 +237,13 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	sum->tcp = o->tcp;
 	sum->udp = o->udp;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = scan_on_signal;
-	sigemptyset(&sa.sa_mask);
-	scan_engine = e;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = engine_run(e, collect_next, collect_result, collect_tick, &cx);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	scan_engine = NULL;
+	rc = run_engine(e, collect_next, collect_result, &cx);
 	if (cx.drawn)
 		output_progress_clear(stderr);
 	engine_get_stats(e, &st);
 	engine_free(e);
+	scan_syn_report(syn);
+	syn_free(syn);
 	if (rc == 0 && cx.err < 0)
 		rc = cx.err;
 	if (cx.cancelled) {
@@ -242,12 +270,203 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 	return rc;
 }
 
+/* ---- the DNS follow-up checks ---- */
+
+struct check_stream {
+	const struct dnscheck_plan *pl;
+	const struct net_addr *addrs; /* per fact: the address it is about */
+	size_t pos;
+};
+
+/* One entry per query of the plan: the address it goes to, the step as target_index. */
+static int
+check_next(void *arg, struct net_addr *addr, uint32_t *target_index)
+{
+	struct check_stream *cs = arg;
+
+	if (cs->pos >= cs->pl->nsteps)
+		return 0;
+	*addr = cs->addrs[cs->pl->steps[cs->pos].fact];
+	*target_index = (uint32_t)cs->pos++;
+	return 1;
+}
+
+static int
+check_next_ctx(void *arg, struct net_addr *addr, uint32_t *target_index)
+{
+	struct collect_ctx *cx = arg;
+
+	return cx->next(cx->next_arg, addr, target_index);
+}
+
+/* The module wrote its facts into the plan; the per-query records say nothing more. */
+static void
+check_result(void *arg, const struct probe_result *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+int
+scan_parse_checks(const char *list, unsigned *bits, char *err, size_t errlen)
+{
+	char buf[256];
+	char *save = NULL, *tok;
+	unsigned all = 0;
+
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "'%.32s...' is too long", list);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		unsigned b;
+
+		if (config_check_parse(tok, &b) < 0) {
+			snprintf(err, errlen, "'%s' is not one of recursion, version, axfr, "
+				 "amplification, tcp-dns, all, none", tok);
+			return -EINVAL;
+		}
+		/* "none" clears what came before it, so "--checks all,none" means none */
+		all = strcmp(tok, "none") == 0 ? 0 : all | b;
+	}
+	*bits = all;
+	return 0;
+}
+
+int
+scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_summary *sum,
+	    char *err, size_t errlen)
+{
+	struct dnscheck_plan *pl = NULL;
+	struct net_addr *addrs = NULL;
+	size_t *fact_of = NULL, checked = 0;
+	struct engine_config ec;
+	struct engine *e = NULL;
+	struct check_stream cs = { 0 };
+	struct collect_ctx cx = { .next = check_next, .next_arg = &cs, .cancel = o->cancel };
+	struct engine_stats st;
+	uint64_t t0;
+	int rc;
+
+	_Static_assert((unsigned)DNSCHECK_RECURSION == (unsigned)CONFIG_CHECK_RECURSION &&
+		       (unsigned)DNSCHECK_VERSION == (unsigned)CONFIG_CHECK_VERSION &&
+		       (unsigned)DNSCHECK_AXFR == (unsigned)CONFIG_CHECK_AXFR &&
+		       (unsigned)DNSCHECK_AMPLIFICATION == (unsigned)CONFIG_CHECK_AMPLIFICATION &&
+		       (unsigned)DNSCHECK_TCP_DNS == (unsigned)CONFIG_CHECK_TCP_DNS &&
+		       (unsigned)DNSCHECK_ALL == (unsigned)CONFIG_CHECK_ALL, "one set of check bits");
+	sum->checks = o->checks;
+	if (o->checks == 0 || col->n == 0)
+		return 0;
+	if (o->cancel && *o->cancel) {
+		snprintf(err, errlen, "scan cancelled");
+		return -ECANCELED;
+	}
+	t0 = util_now_ns();
+	pl = calloc(1, sizeof(*pl));
+	addrs = calloc(col->n, sizeof(*addrs));
+	fact_of = calloc(col->n, sizeof(*fact_of));
+	if (pl == NULL || addrs == NULL || fact_of == NULL) {
+		free(pl);
+		pl = NULL;
+		rc = -ENOMEM;
+		goto nomem;
+	}
+	rc = dnscheck_plan_init(pl, o->canary, o->canary_addr, o->qname, o->qtype, o->rd, err,
+				errlen);
+	if (rc < 0)
+		goto out;
+	for (size_t i = 0; i < col->n; i++) {
+		const struct probe_result *r = &col->recs[i];
+		bool udp = r->out[PROBE_SLOT_UDP].state == PROBE_OPEN;
+		bool tcp = r->out[PROBE_SLOT_TCP].state == PROBE_OPEN;
+		const char *const *zones = NULL;
+		size_t nz = 0;
+
+		fact_of[i] = SIZE_MAX;
+		if (!udp && !tcp)
+			continue; /* checks run only where port 53 answered */
+		if (o->zones != NULL)
+			zones = o->zones(o->zones_arg, r->target_index, &nz);
+		rc = dnscheck_plan_add(pl, o->checks, udp, tcp, zones, zones ? nz : 0, &fact_of[i],
+				       err, errlen);
+		if (rc < 0)
+			goto out;
+		addrs[fact_of[i]] = r->addr;
+	}
+
+	if (pl->nsteps > 0) {
+		memset(&ec, 0, sizeof(ec));
+		/* a TCP step may hold one socket per attempt, a UDP step one */
+		ec.concurrency = fit_slots(o, 1, o->retries + 1);
+		ec.rate_pps = o->rate_pps;
+		ec.timeout_ns = o->timeout_ns;
+		ec.retries = o->retries;
+		ec.tick_ns = o->cancel ? 100 * NS_PER_MS : 0;
+		ec.opts.port = o->port;
+		ec.opts.ctx = pl;
+		ec.modules[ec.nmodules++] = &probe_module_dnscheck;
+		e = engine_new(&ec, err, errlen);
+		if (e == NULL) {
+			rc = -EINVAL;
+			goto out;
+		}
+		cs.pl = pl;
+		cs.addrs = addrs;
+		cx.e = e;
+		log_info("dns checks: %zu queries to %zu addresses", pl->nsteps, pl->nfacts);
+		rc = run_engine(e, check_next_ctx, check_result, &cx);
+		engine_get_stats(e, &st);
+		engine_free(e);
+		if (cx.cancelled) {
+			snprintf(err, errlen, "scan cancelled");
+			rc = -ECANCELED;
+			goto out;
+		}
+		if (rc < 0 && rc != -EINTR) {
+			snprintf(err, errlen, "dns checks failed: %s", strerror(-rc));
+			goto out;
+		}
+		if (rc == -EINTR)
+			sum->interrupted = true;
+		rc = 0;
+	}
+	/* the plan's facts array is final now: records may point into it */
+	for (size_t i = 0; i < col->n; i++) {
+		if (fact_of[i] == SIZE_MAX || pl->facts[fact_of[i]].ran == 0)
+			continue;
+		col->recs[i].checks = &pl->facts[fact_of[i]];
+		checked++;
+	}
+	if (col->plan != NULL) {
+		dnscheck_plan_clear(col->plan);
+		free(col->plan);
+	}
+	col->plan = pl;
+	pl = NULL;
+	sum->checked = checked;
+	sum->checks_elapsed_ns = util_now_ns() - t0;
+	sum->elapsed_ns += sum->checks_elapsed_ns;
+out:
+	if (pl != NULL) {
+		dnscheck_plan_clear(pl);
+		free(pl);
+	}
+nomem:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "dns checks: out of memory");
+	free(addrs);
+	free(fact_of);
+	return rc;
+}
+
 /* ---- the scan command ---- */
 
 enum {
 	OPT_TCP = 256, OPT_NO_TCP, OPT_UDP, OPT_NO_UDP, OPT_PORT, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_RATE, OPT_CONCURRENCY, OPT_EXCLUDE, OPT_FORMAT, OPT_MAX_HOSTS, OPT_QNAME,
-	OPT_QTYPE, OPT_RD, OPT_NO_PROGRESS,
+	OPT_QTYPE, OPT_RD, OPT_NO_PROGRESS, OPT_CHECKS, OPT_ZONE, OPT_CANARY,
+	OPT_SYN, OPT_INTERFACE, OPT_SOURCE_IP, OPT_ROUTER_MAC,
 };
 
 static const struct option scan_longopts[] = {
@@ -267,6 +486,13 @@ static const struct option scan_longopts[] = {
 	{ "qtype", required_argument, NULL, OPT_QTYPE },
 	{ "rd", no_argument, NULL, OPT_RD },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "checks", required_argument, NULL, OPT_CHECKS },
+	{ "zone", required_argument, NULL, OPT_ZONE },
+	{ "canary", required_argument, NULL, OPT_CANARY },
+	{ "syn", no_argument, NULL, OPT_SYN },
+	{ "interface", required_argument, NULL, OPT_INTERFACE },
+	{ "source-ip", required_argument, NULL, OPT_SOURCE_IP },
+	{ "router-mac", required_argument, NULL, OPT_ROUTER_MAC },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -301,6 +527,19 @@ cmd_scan_help(FILE *f)
 "  --qname NAME           name asked by the UDP probe (default: .)\n"
 "  --qtype TYPE           type asked by the UDP probe (default: NS)\n"
 "  --rd                   set RD (recursion desired) in the UDP probe (default: off)\n"
+"  --checks LIST          DNS follow-up checks on open ports, comma-separated:\n"
+"                         recursion, version, axfr, amplification, tcp-dns; all, none\n"
+"                         (default: none)\n"
+"  --zone NAME            a zone to try AXFR and amplification with (repeatable, up to %d)\n"
+"  --canary NAME[=ADDR]   the name the recursion check asks for, and the address it must\n"
+"                         resolve to (default: . NS, no address)\n"
+"  --syn                  TCP by stateless SYN probes from a raw socket, answers read\n"
+"                         with libpcap (needs CAP_NET_RAW; same states as connect)\n"
+"  --interface IFACE      SYN mode: send and listen on IFACE (default: the route's)\n"
+"  --source-ip ADDR       SYN mode: source address (one per family; default: the\n"
+"                         route's)\n"
+"  --router-mac MAC       SYN mode: link address of the next hop (default: from the\n"
+"                         neighbour table)\n"
 "  --format FMT           table, json, jsonl or csv (default: table)\n"
 "  -o, --output FILE      write results to FILE instead of stdout\n"
 "  --no-progress          no progress line on a terminal\n"
@@ -316,7 +555,7 @@ cmd_scan_help(FILE *f)
 "  watch53 scan 192.0.2.0/24 --format jsonl      # from another host\n"
 "  watch53 scan @hosts.txt --exclude 192.0.2.5 -o results.csv --format csv\n",
 		SCAN_DEFAULT_RETRIES, SCAN_DEFAULT_RATE, SCAN_DEFAULT_CONCURRENCY,
-		(unsigned long long)TARGETS_DEFAULT_MAX_HOSTS);
+		(unsigned long long)TARGETS_DEFAULT_MAX_HOSTS, DNSCHECK_MAX_ZONES);
 }
 
 struct target_stream {
@@ -345,6 +584,22 @@ next_addr(void *arg, struct net_addr *addr, uint32_t *tidx)
 	*tidx = (uint32_t)s->pos;
 	*addr = s->addrs[s->pos++];
 	return 1;
+}
+
+struct zone_list {
+	const char *names[DNSCHECK_MAX_ZONES];
+	size_t n;
+};
+
+/* --zone applies to every target. */
+static const char *const *
+cli_zones(void *arg, uint32_t target_index, size_t *n)
+{
+	struct zone_list *z = arg;
+
+	(void)target_index;
+	*n = z->n;
+	return z->names;
 }
 
 static const char *
@@ -406,8 +661,11 @@ cmd_scan(int argc, char **argv)
 	FILE *out = stdout;
 	const char **excludes = NULL;
 	size_t nexcl = 0;
+	struct zone_list zl = { .n = 0 };
 
 	scan_opts_init(&o);
+	o.zones = cli_zones;
+	o.zones_arg = &zl;
 	excludes = calloc((size_t)argc, sizeof(*excludes));
 	if (excludes == NULL)
 		return EXIT_RUNTIME;
@@ -478,6 +736,59 @@ cmd_scan(int argc, char **argv)
 			}
 			break;
 		case OPT_RD: o.rd = true; break;
+		case OPT_CHECKS:
+			if (scan_parse_checks(optarg, &o.checks, err, sizeof(err)) < 0) {
+				usage_error("--checks: %s", err);
+				goto usage;
+			}
+			break;
+		case OPT_ZONE: {
+			uint8_t wire[DNS_MAX_NAME];
+			if (dns_name_from_text(optarg, wire, sizeof(wire)) < 0) {
+				usage_error("--zone: '%s' is not a valid DNS name", optarg);
+				goto usage;
+			}
+			if (zl.n >= DNSCHECK_MAX_ZONES) {
+				usage_error("--zone: at most %d zones", DNSCHECK_MAX_ZONES);
+				goto usage;
+			}
+			zl.names[zl.n++] = optarg;
+			break;
+		}
+		case OPT_CANARY: {
+			uint8_t wire[DNS_MAX_NAME];
+			struct net_addr na;
+			char *eq = strchr(optarg, '=');
+			if (eq != NULL)
+				*eq = '\0';
+			if (dns_name_from_text(optarg, wire, sizeof(wire)) < 0 ||
+			    strlen(optarg) >= sizeof(o.canary)) {
+				usage_error("--canary: '%s' is not a valid DNS name", optarg);
+				goto usage;
+			}
+			if (eq != NULL && net_addr_parse(eq + 1, &na) < 0) {
+				usage_error("--canary: '%s' is not an IP address", eq + 1);
+				goto usage;
+			}
+			snprintf(o.canary, sizeof(o.canary), "%s", optarg);
+			snprintf(o.canary_addr, sizeof(o.canary_addr), "%s", eq ? eq + 1 : "");
+			break;
+		}
+		case OPT_SYN:
+		case OPT_INTERFACE:
+		case OPT_SOURCE_IP:
+		case OPT_ROUTER_MAC: {
+			static const char *const syn_names[] = { "syn", "interface", "source-ip",
+								 "router-mac" };
+			char serr[160];
+
+			if (scan_syn_option(&o.syn, syn_names[ch - OPT_SYN], optarg, serr,
+					    sizeof(serr)) < 0) {
+				usage_error("%s", serr);
+				goto usage;
+			}
+			break;
+		}
 		case OPT_NO_PROGRESS: no_progress = 1; break;
 		case 'o': outfile = optarg; break;
 		case 'q': quiet = 1; break;
@@ -492,6 +803,12 @@ cmd_scan(int argc, char **argv)
 	}
 	if (!o.tcp && !o.udp) {
 		fprintf(stderr, "watch53 scan: --no-tcp and --no-udp leave nothing to probe\n");
+		goto usage;
+	}
+	if (!o.syn.on && (o.syn.iface || o.syn.have_src[0] || o.syn.have_src[1] ||
+			  o.syn.have_router_mac)) {
+		fprintf(stderr, "watch53 scan: --interface, --source-ip and --router-mac apply "
+			"to --syn only\n");
 		goto usage;
 	}
 	log_set_level(verbose >= 2 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
@@ -519,7 +836,11 @@ cmd_scan(int argc, char **argv)
 			goto done;
 		for (size_t i = 0; i < as.n; i++)
 			net_addr_str(&addrs[i], al->text[i], sizeof(al->text[i]));
+		if (o.syn.on)
+			scan_syn_hints_array(&o.syn, addrs, as.n);
 		rc = scan_execute(&o, next_addr, &as, as.n, &col, &sum, err, sizeof(err));
+		if (rc == 0 && !sum.interrupted)
+			rc = scan_checks(&o, &col, &sum, err, sizeof(err));
 		sum.audit = true;
 		od.label = label_audit;
 		od.label_arg = al;
@@ -550,8 +871,12 @@ cmd_scan(int argc, char **argv)
 			goto done;
 		}
 		targets_iter_init(&s.it, ts);
+		if (o.syn.on)
+			scan_syn_hints(&o.syn, &s.it);
 		rc = scan_execute(&o, next_target, &s, targets_total(ts), &col, &sum, err,
 				  sizeof(err));
+		if (rc == 0 && !sum.interrupted)
+			rc = scan_checks(&o, &col, &sum, err, sizeof(err));
 		od.label = label_target;
 		od.label_arg = ts;
 	}

@@ -239,6 +239,32 @@ port_json(const struct bl_port *p)
 	return j;
 }
 
+/* The facts of the follow-up checks: a key only for a known fact (files from before the
+ * checks simply have none, and a check never run writes nothing). */
+static void
+dns_checks_json(struct json_object *dns, const struct bl_dns *d, bool *ok)
+{
+	if (d->checks & DNSCHECK_RECURSION) {
+		jadd(dns, "recursion", json_object_new_boolean(d->recursion), ok);
+		if (d->bogus_known)
+			jadd(dns, "bogus", json_object_new_boolean(d->bogus), ok);
+	}
+	if (d->checks & DNSCHECK_VERSION) {
+		jadd(dns, "version", json_object_new_string_len(d->version,
+			(int)strnlen(d->version, sizeof(d->version) - 1)), ok);
+		jadd(dns, "identity", json_object_new_boolean(d->identity), ok);
+	}
+	if (d->checks & DNSCHECK_AXFR) {
+		jadd(dns, "axfr", json_object_new_boolean(d->axfr), ok);
+		jadd(dns, "axfr_zones", json_object_new_string_len(d->axfr_zones,
+			(int)strnlen(d->axfr_zones, sizeof(d->axfr_zones) - 1)), ok);
+	}
+	if (d->checks & DNSCHECK_AMPLIFICATION)
+		jadd(dns, "amplification_x100", json_object_new_uint64(d->amplification), ok);
+	if (d->checks & DNSCHECK_TCP_DNS)
+		jadd(dns, "tcp_dns", json_object_new_boolean(d->tcp_dns), ok);
+}
+
 static struct json_object *
 entry_json(const struct bl_entry *e)
 {
@@ -263,6 +289,7 @@ entry_json(const struct bl_entry *e)
 	jadd(dns, "rcode", json_object_new_uint64(e->dns.rcode), &ok);
 	jadd(dns, "aa", json_object_new_boolean(e->dns.aa), &ok);
 	jadd(dns, "ra", json_object_new_boolean(e->dns.ra), &ok);
+	dns_checks_json(dns, &e->dns, &ok);
 	jadd(j, "dns", dns, &ok);
 	if (!ok) {
 		json_object_put(j);
@@ -558,11 +585,44 @@ parse_port(struct json_object *o, const char *where, struct bl_port *p, char *er
 	return 0;
 }
 
+/* An optional boolean: present sets *out and returns 1, absent returns 0. */
+static int
+opt_bool(struct json_object *o, const char *where, const char *key, bool *out, char *err,
+	 size_t errlen)
+{
+	if (!field(o, key, NULL))
+		return 0;
+	return get_bool(o, where, key, out, err, errlen) < 0 ? -EBADMSG : 1;
+}
+
+/* An optional string copied into dst (size dstlen, NUL-terminated). */
+static int
+opt_text(struct json_object *o, const char *where, const char *key, char *dst, size_t dstlen,
+	 char *err, size_t errlen)
+{
+	const char *s;
+	size_t len;
+
+	if (!field(o, key, NULL))
+		return 0;
+	if (get_string(o, where, key, dstlen - 1, &s, &len, err, errlen) < 0)
+		return -EBADMSG;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 1;
+}
+
 static int
 parse_dns(struct json_object *o, const char *where, struct bl_dns *d, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "known", "rcode", "aa", "ra", NULL };
+	static const char *const keys[] = {
+		"known", "rcode", "aa", "ra",
+		/* optional: the facts of the follow-up checks, each only when known */
+		"recursion", "bogus", "version", "identity", "axfr", "axfr_zones",
+		"amplification_x100", "tcp_dns", NULL
+	};
 	uint64_t u;
+	int rc;
 
 	if (check_keys(o, where, keys, err, errlen) < 0 ||
 	    get_bool(o, where, "known", &d->known, err, errlen) < 0 ||
@@ -571,6 +631,38 @@ parse_dns(struct json_object *o, const char *where, struct bl_dns *d, char *err,
 	    get_bool(o, where, "ra", &d->ra, err, errlen) < 0)
 		return -EBADMSG;
 	d->rcode = (uint16_t)u;
+	d->checks = 0;
+	if ((rc = opt_bool(o, where, "recursion", &d->recursion, err, errlen)) < 0)
+		return rc;
+	if (rc == 1)
+		d->checks |= DNSCHECK_RECURSION;
+	if ((rc = opt_bool(o, where, "bogus", &d->bogus, err, errlen)) < 0)
+		return rc;
+	d->bogus_known = rc == 1;
+	if ((rc = opt_text(o, where, "version", d->version, sizeof(d->version), err,
+			   errlen)) < 0)
+		return rc;
+	if (rc == 1)
+		d->checks |= DNSCHECK_VERSION;
+	if ((rc = opt_bool(o, where, "identity", &d->identity, err, errlen)) < 0)
+		return rc;
+	if ((rc = opt_bool(o, where, "axfr", &d->axfr, err, errlen)) < 0)
+		return rc;
+	if (rc == 1)
+		d->checks |= DNSCHECK_AXFR;
+	if ((rc = opt_text(o, where, "axfr_zones", d->axfr_zones, sizeof(d->axfr_zones), err,
+			   errlen)) < 0)
+		return rc;
+	if (field(o, "amplification_x100", NULL)) {
+		if (get_uint(o, where, "amplification_x100", UINT32_MAX, &u, err, errlen) < 0)
+			return -EBADMSG;
+		d->amplification = (uint32_t)u;
+		d->checks |= DNSCHECK_AMPLIFICATION;
+	}
+	if ((rc = opt_bool(o, where, "tcp_dns", &d->tcp_dns, err, errlen)) < 0)
+		return rc;
+	if (rc == 1)
+		d->checks |= DNSCHECK_TCP_DNS;
 	return 0;
 }
 

@@ -920,3 +920,26 @@ targets_iter_next(struct target_iter *it, struct net_addr *addr, uint32_t *targe
 	}
 	return 0;
 }
+
+int
+targets_contains(const struct target_set *ts, const struct net_addr *addr,
+		 uint32_t *target_index)
+{
+	uint8_t v[16];
+
+	addr_to_be(addr, v);
+	if (excl_covering(ts, addr->family, v) != NULL)
+		return 0;
+	/* linear: a config's target list, asked once per responder, not per packet */
+	for (size_t i = 0; i < ts->nent; i++) {
+		const struct trange *e = &ts->ent[i];
+
+		if (e->family == addr->family && memcmp(e->start, v, 16) <= 0 &&
+		    memcmp(v, e->end, 16) <= 0) {
+			if (target_index != NULL)
+				*target_index = (uint32_t)i; /* the entry, as targets_iter_next */
+			return 1;
+		}
+	}
+	return 0;
+}

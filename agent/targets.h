@@ -81,6 +81,11 @@ struct target_iter {
 	uint8_t cur[16]; /* last address produced, 128-bit big-endian (IPv4 in the low 32 bits) */
 	int started;
 };
+/* Is addr one of the set's addresses (exclusions applied)? 1 with the index of the first
+ * target holding it (may be NULL), or 0. For passive detection: is a responder ours? */
+int targets_contains(const struct target_set *ts, const struct net_addr *addr,
+		     uint32_t *target_index);
+
 void targets_iter_init(struct target_iter *it, const struct target_set *ts);
 int targets_iter_next(struct target_iter *it, struct net_addr *addr, uint32_t *target_index);
 

@@ -20,6 +20,7 @@
 #define MAX_ATTEMPTS 16
 #define EVENT_BATCH 256
 #define ADMIT_BATCH 256 /* addresses started per loop pass */
+#define SHARED_TAG UINT32_MAX /* epoll data of a shared fd: tag << 32 | its number */
 
 struct job {
 	struct probe_result rec;
@@ -30,6 +31,7 @@ struct job {
 struct probe {
 	struct engine *eng;
 	const struct probe_module *mod;
+	unsigned mod_index;  /* into cfg.modules */
 	struct job *job;
 	void *priv;
 	unsigned index;      /* slot number */
@@ -56,6 +58,10 @@ struct engine {
 	unsigned nfree;
 	unsigned *heap;
 	unsigned heap_len;
+	/* slots finished but not yet freed: a shared fd's callback can finish any probe, and
+	 * those are freed after the batch (at most one entry per slot between two drains) */
+	unsigned *reap_list;
+	unsigned nreap;
 	uint8_t *priv_area;
 	size_t priv_stride;
 	/* probes whose transmission is due but no token is there, oldest first: a FIFO
@@ -221,8 +227,10 @@ token_ready_at(struct engine *e, uint64_t now)
 /* ---- module services ---- */
 
 void *probe_priv(struct probe *p) { return p->priv; }
+void *probe_module_arg(const struct probe *p) { return p->eng->cfg.module_arg[p->mod_index]; }
 const struct net_addr *probe_addr(const struct probe *p) { return &p->job->rec.addr; }
 const struct probe_options *probe_opts(const struct probe *p) { return &p->eng->cfg.opts; }
+uint32_t probe_target_index(const struct probe *p) { return p->job->rec.target_index; }
 struct probe_dns_facts *probe_dns(struct probe *p) { return &p->job->rec.dns; }
 
 int
@@ -312,6 +320,8 @@ finish_with(struct probe *p, const struct probe_outcome *verdict)
 	/* the slot itself is freed by the loop after the callback returns (see reap) */
 	heap_remove(e, p);
 	queue_unlink(e, p);
+	if (e->nreap < e->nslots)
+		e->reap_list[e->nreap++] = p->index;
 }
 
 void
@@ -329,6 +339,16 @@ reap(struct engine *e, struct probe *p)
 {
 	if (p->active && p->finished)
 		slot_release(e, p);
+}
+
+/* Free every slot finished since the last drain (reap() is idempotent: a slot freed on
+ * another path is inactive, or not finished yet if it was taken again). */
+static void
+reap_all(struct engine *e)
+{
+	for (unsigned i = 0; i < e->nreap; i++)
+		reap(e, &e->slots[e->reap_list[i]]);
+	e->nreap = 0;
 }
 
 static uint64_t
@@ -414,6 +434,7 @@ start_address(struct engine *e, engine_next_fn next, void *arg)
 		unsigned idx = e->free_list[--e->nfree];
 		struct probe *p = &e->slots[idx];
 		p->mod = e->cfg.modules[m];
+		p->mod_index = m;
 		p->job = j;
 		p->active = true;
 		p->finished = false;
@@ -447,6 +468,10 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "timeout must be greater than zero");
 		return NULL;
 	}
+	if (cfg->nshared > ENGINE_MAX_SHARED) {
+		snprintf(err, errlen, "at most %d shared fds", ENGINE_MAX_SHARED);
+		return NULL;
+	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		goto nomem;
@@ -464,8 +489,9 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 	e->slots = calloc(e->nslots, sizeof(*e->slots));
 	e->free_list = calloc(e->nslots, sizeof(*e->free_list));
 	e->heap = calloc(e->nslots, sizeof(*e->heap));
+	e->reap_list = calloc(e->nslots, sizeof(*e->reap_list));
 	e->priv_area = calloc(e->nslots, stride);
-	if (!e->slots || !e->free_list || !e->heap || !e->priv_area)
+	if (!e->slots || !e->free_list || !e->heap || !e->reap_list || !e->priv_area)
 		goto nomem;
 	for (unsigned i = 0; i < e->nslots; i++) {
 		struct probe *p = &e->slots[i];
@@ -485,6 +511,17 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
 		engine_free(e);
 		return NULL;
+	}
+	for (unsigned k = 0; k < cfg->nshared; k++) {
+		struct epoll_event ev = { .events = cfg->shared[k].events };
+
+		ev.data.u64 = ((uint64_t)SHARED_TAG << 32) | k;
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, cfg->shared[k].fd, &ev) == -1) {
+			snprintf(err, errlen, "epoll_ctl (shared fd %d): %s", cfg->shared[k].fd,
+				 strerror(errno));
+			engine_free(e);
+			return NULL;
+		}
 	}
 	return e;
 nomem:
@@ -509,6 +546,7 @@ engine_free(struct engine *e)
 	free(e->slots);
 	free(e->free_list);
 	free(e->heap);
+	free(e->reap_list);
 	free(e->priv_area);
 	free(e);
 }
@@ -532,6 +570,12 @@ dispatch(struct engine *e, const struct epoll_event *evs, int n)
 		int fd = (int)(uint32_t)evs[i].data.u64;
 		struct probe *p;
 
+		if (idx == SHARED_TAG) {
+			unsigned k = (unsigned)(uint32_t)evs[i].data.u64;
+			if (k < e->cfg.nshared)
+				e->cfg.shared[k].on_event(e->cfg.shared[k].arg, evs[i].events);
+			continue;
+		}
 		if (idx >= e->nslots)
 			continue;
 		p = &e->slots[idx];
@@ -545,6 +589,7 @@ dispatch(struct engine *e, const struct epoll_event *evs, int n)
 		if (idx < e->nslots)
 			reap(e, &e->slots[idx]);
 	}
+	reap_all(e);
 }
 
 /* Wait up to `ts` for the first batch, then take whatever else is ready without waiting:
@@ -592,6 +637,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			rc = -EINTR;
 			break;
 		}
+		reap_all(e);
 		/* admit new addresses while whole addresses fit, a bounded number per pass so
 		 * that replies to the first ones are read while later ones are still sent */
 		for (unsigned k = 0; k < ADMIT_BATCH && !stream_done &&
@@ -633,6 +679,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			service(e, p, now);
 			reap(e, p);
 		}
+		reap_all(e);
 		if (stream_done && e->st.in_flight == 0)
 			break;
 

@@ -15,6 +15,23 @@
 #include "probes/probe.h"
 
 #define ENGINE_MAX_MODULES 4
+#define ENGINE_MAX_SHARED 4
+
+/*
+ * A shared fd: one socket or capture that serves every probe of a module (the SYN scanner
+ * sends through one raw socket and hears every answer on one capture), registered once
+ * per engine instead of per probe. When it is ready, on_event(arg, epoll events) runs on
+ * the engine thread; it must not block, and it may finish any probe in flight (it finds
+ * them itself, e.g. by address, and calls probe_finish()). Such probes are freed after the
+ * whole epoll batch, like those finished from a per-probe event. Level-triggered: what
+ * on_event leaves unread wakes it again on the next pass, before any deadline is judged.
+ */
+struct engine_shared_fd {
+	int fd;
+	uint32_t events;
+	void (*on_event)(void *arg, uint32_t events);
+	void *arg;
+};
 
 struct engine_config {
 	unsigned concurrency;    /* probes in flight (each module of each address counts one) */
@@ -24,7 +41,10 @@ struct engine_config {
 	uint64_t tick_ns;        /* period of the tick callback; 0 = never */
 	struct probe_options opts;
 	const struct probe_module *modules[ENGINE_MAX_MODULES];
+	void *module_arg[ENGINE_MAX_MODULES]; /* per module, for probe_module_arg() */
 	unsigned nmodules;
+	struct engine_shared_fd shared[ENGINE_MAX_SHARED];
+	unsigned nshared;
 };
 
 struct engine_stats {

@@ -82,6 +82,16 @@ classify_v6(uint8_t type, uint8_t code, enum probe_state *state, enum probe_reas
 	}
 }
 
+void
+icmp_err_classify(int family, uint8_t type, uint8_t code, enum probe_state *state,
+		  enum probe_reason *reason)
+{
+	if (family == AF_INET6)
+		classify_v6(type, code, state, reason);
+	else
+		classify_v4(type, code, state, reason);
+}
+
 int
 icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason)
 {

@@ -4,6 +4,7 @@
 #define WATCH53_ICMP_ERR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "probes/probe.h"
 
@@ -14,5 +15,10 @@ int icmp_err_enable(int fd, int family);
  * from the probed address (port unreachable -> closed, other unreachables -> filtered),
  * 0 if the queue held no ICMP error, or -errno. */
 int icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason);
+
+/* The same mapping for an ICMP (family AF_INET) or ICMPv6 (AF_INET6) error seen on the
+ * wire (the SYN scanner captures them instead of reading an error queue). */
+void icmp_err_classify(int family, uint8_t type, uint8_t code, enum probe_state *state,
+		       enum probe_reason *reason);
 
 #endif

@@ -58,6 +58,8 @@ struct probe_dns_facts {
 	bool aa, ra, tc;
 };
 
+struct dnscheck_facts; /* probes/dnscheck.h */
+
 /* One record per address: the plain struct that leaves probes/. */
 struct probe_result {
 	struct net_addr addr;
@@ -66,6 +68,10 @@ struct probe_result {
 	uint16_t port;
 	struct probe_outcome out[PROBE_NSLOTS];
 	struct probe_dns_facts dns;
+	/* Facts of the DNS follow-up checks (probes/dnscheck.h), or NULL when they did not run
+	 * on this address. Owned by whoever ran them (the scan's collection), not the record:
+	 * copies of the record share it. */
+	const struct dnscheck_facts *checks;
 };
 
 /* Options shared by all modules of one scan; owned by the engine config. */
@@ -75,6 +81,9 @@ struct probe_options {
 	size_t qname_len;
 	uint16_t qtype;
 	bool rd;
+	/* The module's own context for this scan, owned by the caller (the dnscheck module
+	 * finds its plan of queries and the facts to fill here); NULL for tcp and udp. */
+	void *ctx;
 };
 
 struct probe; /* one probe in flight: opaque, reached through the functions below */
@@ -107,11 +116,19 @@ extern const struct probe_module *const probe_modules[];
 const struct probe_module *probe_module_find(const char *name);
 extern const struct probe_module probe_module_tcp;
 extern const struct probe_module probe_module_udp;
+extern const struct probe_module probe_module_dnscheck;
 
 /* Engine services for modules. */
 void *probe_priv(struct probe *p);
+/* The argument the engine's caller gave this module (engine_config.module_arg): where a
+ * module keeps what all its probes share (a raw socket, a capture, a lookup table).
+ * NULL when none was given. */
+void *probe_module_arg(const struct probe *p);
 const struct net_addr *probe_addr(const struct probe *p);
 const struct probe_options *probe_opts(const struct probe *p);
+/* The caller's number for this probe's address (engine_next_fn's target_index): a module
+ * whose work differs per stream entry (dnscheck: one query of its plan each) looks it up. */
+uint32_t probe_target_index(const struct probe *p);
 /* Register/unregister an fd with the loop. 0 or -errno. */
 int probe_watch(struct probe *p, int fd, uint32_t epoll_events);
 void probe_unwatch(struct probe *p, int fd);

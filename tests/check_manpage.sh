@@ -1,11 +1,18 @@
 #!/bin/sh
-# check_manpage: every option that `watch53 COMMAND --help` lists appears in watch53(1).
+# check_manpage: every command that `watch53 --help` lists, and every option of its
+# `--help`, appears in watch53(1); every config key in watch53.json(5).
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${WATCH53:-./watch53}
 man="$src/man/watch53.1"
 fail=0
-for cmd in scan check baseline config alerts; do
+# the commands are the ones `watch53 --help` lists, so a new command is checked the day
+# it lands; each needs its synopsis line and its options in the page
+cmds=$("$bin" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }')
+[ -n "$cmds" ] || { echo "check_manpage: 'watch53 --help' lists no command"; exit 1; }
+for cmd in $cmds; do
+	grep -q "^\.B watch53 $cmd\( \|\$\)" "$man" ||
+		{ echo "check_manpage: command '$cmd' has no synopsis line ('.B watch53 $cmd') in watch53(1)"; fail=1; }
 	opts=$("$bin" "$cmd" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
 	[ -n "$opts" ] || { echo "check_manpage: '$cmd --help' lists no option"; exit 1; }
 	for o in $opts; do

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent/baseline.h"
+#include "agent/grade.h"
 
 #define ADDR "127.53.0.5"
 #define NAME "primary dns"
@@ -451,6 +452,184 @@ test_changed(void **state)
 	assert_int_equal(evs[1].type, ALERT_CHANGED);
 }
 
+/* ---- the facts of the follow-up checks ---- */
+
+/* An observation of the UDP port (valid reply, REFUSED, no ra) with check facts. */
+static void
+checks_obs(struct probe_result *r, struct dnscheck_facts *f, bool recursion, const char *version,
+	   const char *axfr_allowed, uint32_t amp_reply, bool tcp_dns)
+{
+	dns_obs(r, true, 5, false, false);
+	memset(f, 0, sizeof(*f));
+	f->ran = f->known = DNSCHECK_ALL;
+	f->recursion = recursion;
+	snprintf(f->version, sizeof(f->version), "%s", version);
+	f->naxfr = 2;
+	f->axfr[0].zone = "a.test.";
+	f->axfr[1].zone = "b.test.";
+	f->axfr[0].state = strstr(axfr_allowed, "a") ? DNSCHECK_AXFR_ALLOWED : DNSCHECK_AXFR_REFUSED;
+	f->axfr[1].state = strstr(axfr_allowed, "b") ? DNSCHECK_AXFR_ALLOWED : DNSCHECK_AXFR_REFUSED;
+	f->amp_query_bytes = 100;
+	f->amp_reply_bytes = amp_reply;
+	f->tcp_dns = tcp_dns;
+	r->checks = f;
+}
+
+static void
+expect_changed(const struct alert_event *ev, enum alert_severity sev, const char *prev,
+	       const char *cur, const char *summary)
+{
+	assert_int_equal(ev->type, ALERT_CHANGED);
+	if (ev->severity != sev || strcmp(ev->previous, prev) != 0 ||
+	    strcmp(ev->current, cur) != 0 || strcmp(ev->summary, summary) != 0)
+		fail_msg("got %s %s>%s \"%s\", want %s %s>%s \"%s\"", sev_name(ev->severity),
+			 ev->previous, ev->current, ev->summary, sev_name(sev), prev, cur, summary);
+}
+
+#define CHANGED "DNS on " ADDR " (" NAME ") changed: "
+
+static void
+test_changed_checks(void **state)
+{
+	const struct bl_policy pol = { 1, 3 };
+	struct alert_event evs[BL_MAX_EVENTS];
+	struct dnscheck_facts f;
+	struct probe_result r;
+	struct bl_entry e;
+	uint64_t t = 1;
+
+	(void)state;
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	/* first cycle: the facts are the baseline */
+	checks_obs(&r, &f, false, "", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 0);
+	assert_int_equal(e.dns.checks, DNSCHECK_ALL);
+	assert_false(e.dns.recursion);
+	assert_false(e.dns.axfr);
+	assert_int_equal(e.dns.amplification, 300);
+
+	/* nothing changed */
+	checks_obs(&r, &f, false, "", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
+
+	/* it turns into an open resolver and discloses its version: one event, critical */
+	sentinels(evs, BL_MAX_EVENTS);
+	checks_obs(&r, &f, true, "9.18.1", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	expect_changed(&evs[0], SEV_CRITICAL, "recursion=false", "recursion=true",
+		       CHANGED "recursion false -> true, version (hidden) -> \"9.18.1\".");
+	assert_string_equal(evs[0].why, grade_finding_why(GRADE_OPEN_RESOLVER));
+	assert_string_equal(evs[0].protocol, "udp");
+	assert_string_equal(evs[0].id, "sentinel");
+	assert_non_null(strstr(evs[0].dns_json, "\"recursion\":true"));
+	assert_non_null(strstr(evs[0].dns_json, "\"version\":\"9.18.1\""));
+	assert_non_null(strstr(evs[0].dns_json, "\"amplification\":3.00"));
+	assert_int_equal(evs[0].dns_json[0], '{');
+	assert_int_equal(evs[0].dns_json[strlen(evs[0].dns_json) - 1], '}');
+
+	/* a version string change alone is reported, rated low */
+	checks_obs(&r, &f, true, "9.18.2", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	expect_changed(&evs[0], SEV_LOW, "version=9.18.1", "version=9.18.2",
+		       CHANGED "version \"9.18.1\" -> \"9.18.2\".");
+
+	/* checks without an answer this cycle: nothing known, nothing changes */
+	checks_obs(&r, &f, false, "", "a", 5000, false);
+	f.known = 0;
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
+	assert_true(e.dns.recursion);
+	assert_string_equal(e.dns.version, "9.18.2");
+
+	/* amplification counts only when it crosses the threshold */
+	checks_obs(&r, &f, true, "9.18.2", "", 1000, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	expect_changed(&evs[0], SEV_HIGH, "3.00x", "10.00x",
+		       CHANGED "amplification 3.00x -> 10.00x.");
+	checks_obs(&r, &f, true, "9.18.2", "", 1500, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
+	assert_int_equal(e.dns.amplification, 1500);
+
+	/* AXFR: a zone allowed is critical, another zone too, one refused again low */
+	checks_obs(&r, &f, true, "9.18.2", "a", 1500, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	expect_changed(&evs[0], SEV_CRITICAL, "axfr=refused", "axfr=a.test.",
+		       CHANGED "axfr refused -> a.test..");
+	checks_obs(&r, &f, true, "9.18.2", "ab", 1500, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	assert_int_equal(evs[0].severity, SEV_CRITICAL);
+	assert_string_equal(evs[0].current, "a.test.,b.test.");
+	checks_obs(&r, &f, true, "9.18.2", "b", 1500, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	assert_int_equal(evs[0].severity, SEV_LOW);
+
+	/* several facts at once: the most severe speaks, the summary lists them all */
+	checks_obs(&r, &f, false, "", "", 300, false);
+	r.dns.ra = true;
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	expect_changed(&evs[0], SEV_MEDIUM, "ra=false", "ra=true",
+		       CHANGED "recursion true -> false, axfr b.test. -> refused, amplification "
+		       "15.00x -> 3.00x, ra false -> true, version \"9.18.2\" -> (hidden), tcp_dns "
+		       "true -> false.");
+
+	/* a degraded cycle raises nothing and keeps the facts */
+	checks_obs(&r, &f, true, "x", "ab", 5000, true);
+	assert_int_equal(baseline_apply(&e, &r, false, true, &pol, t++, evs), 0);
+	assert_false(e.dns.recursion);
+
+	/* a check that did not run before starts its baseline silently */
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	dns_obs(&r, true, 5, false, false);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 0);
+	checks_obs(&r, &f, true, "9", "a", 5000, false);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
+	assert_int_equal(e.dns.checks, DNSCHECK_ALL);
+}
+
+/* An unexpected open port whose checks found worse than high says so. */
+static void
+test_opened_with_checks(void **state)
+{
+	const struct bl_policy pol = { 1, 3 };
+	struct alert_event evs[BL_MAX_EVENTS];
+	struct dnscheck_facts f;
+	struct probe_result r;
+	struct bl_entry e;
+	bool degraded;
+
+	(void)state;
+	/* UDP: no ra in the probe's reply, but the recursion check resolved the canary */
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "C", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	checks_obs(&r, &f, true, "", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_OPENED);
+	assert_int_equal(evs[0].severity, SEV_CRITICAL);
+	assert_string_equal(evs[0].why, grade_finding_why(GRADE_OPEN_RESOLVER));
+
+	/* TCP: AXFR allowed; a version alone (medium) does not lower or change a high */
+	entry_init(&e, PROBE_SLOT_TCP, false);
+	observe(&r, PROBE_SLOT_TCP, "C", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	observe(&r, PROBE_SLOT_TCP, "O", &degraded);
+	checks_obs(&r, &f, false, "9.1", "a", 300, true);
+	r.out[PROBE_SLOT_UDP].state = PROBE_STATE_NONE;
+	r.out[PROBE_SLOT_TCP].state = PROBE_OPEN;
+	r.out[PROBE_SLOT_TCP].reason = PROBE_REASON_SYN_ACK;
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_OPENED);
+	assert_int_equal(evs[0].severity, SEV_CRITICAL);
+	assert_string_equal(evs[0].why, grade_finding_why(GRADE_AXFR_ALLOWED));
+
+	/* expected open: a recovery stays info whatever the checks say */
+	entry_init(&e, PROBE_SLOT_UDP, true);
+	observe(&r, PROBE_SLOT_UDP, "C", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	checks_obs(&r, &f, true, "", "", 300, true);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
+	assert_int_equal(evs[0].severity, SEV_INFO);
+}
+
 static void
 test_summary(void **state)
 {
@@ -643,6 +822,8 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_not_probed_untouched),
 		cmocka_unit_test(test_changed),
+		cmocka_unit_test(test_changed_checks),
+		cmocka_unit_test(test_opened_with_checks),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_degraded_event),

@@ -357,6 +357,78 @@ test_checks_all_none_and_nulls(void **state)
 	config_clear(&c);
 }
 
+/* zones (top level and per target) and the canary: parsed, inherited, printed, read back */
+static void
+test_zones_and_canary(void **state)
+{
+	struct config c, again;
+	char *out, *out2, err[1024];
+	char *const *z;
+	size_t n;
+
+	(void)state;
+	parse_ok("{\"targets\": [\"127.0.0.1\", {\"target\": \"127.0.0.2\", \"zones\": [\"b.test\"]},"
+		 " {\"target\": \"127.0.0.3\", \"zones\": []}], \"zones\": [\"a.test\", \"c.test.\"],"
+		 " \"canary\": {\"name\": \"canary.example.\", \"address\": \"2001:db8::53\"},"
+		 " \"probe\": {\"checks\": [\"axfr\"]}}", &c);
+	z = config_target_zones(&c, &c.targets[0], &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(z[0], "a.test");
+	assert_string_equal(z[1], "c.test.");
+	z = config_target_zones(&c, &c.targets[1], &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(z[0], "b.test");
+	/* an empty list of its own: no zones for that target, whatever the top level says */
+	config_target_zones(&c, &c.targets[2], &n);
+	assert_int_equal(n, 0);
+	assert_string_equal(c.canary, "canary.example.");
+	assert_string_equal(c.canary_address, "2001:db8::53");
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"canary\": {"));
+	assert_non_null(strstr(out, "\"address\": \"2001:db8::53\""));
+	config_clear(&c);
+	assert_int_equal(config_parse(NAME, out, strlen(out), &again, err, sizeof(err)), 0);
+	out2 = print_to_string(&again);
+	assert_string_equal(out, out2);
+	config_target_zones(&again, &again.targets[0], &n);
+	assert_int_equal(n, 2);
+	config_target_zones(&again, &again.targets[2], &n);
+	assert_int_equal(n, 0);
+	free(out);
+	free(out2);
+	config_clear(&again);
+
+	/* defaults: no zones, no canary, printed as [] and null */
+	parse_ok("{" T1 "}", &c);
+	assert_null(c.canary);
+	config_target_zones(&c, &c.targets[0], &n);
+	assert_int_equal(n, 0);
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"canary\": null"));
+	assert_non_null(strstr(out, "\"zones\": [\n  ]"));
+	assert_non_null(strstr(out, "\"zones\": null")); /* the target inherits */
+	free(out);
+	config_clear(&c);
+	parse_ok("{" T1 ", \"canary\": {\"name\": \"c.example\"}}", &c);
+	assert_null(c.canary_address);
+	config_clear(&c);
+
+	parse_fails("{" T1 ", \"zones\": [\"a..b\"]}",
+		    NAME ": zones[0]: \"a..b\" is not a valid DNS name");
+	parse_fails("{" T1 ", \"zones\": [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\"]}",
+		    NAME ": zones: at most 8 zones");
+	parse_fails("{\"targets\": [{\"target\": \"127.0.0.1\", \"zones\": \"a.test\"}]}",
+		    NAME ": targets[0].zones: expected an array of zone names, got \"a.test\"");
+	parse_fails("{" T1 ", \"canary\": {\"address\": \"192.0.2.1\"}}",
+		    NAME ": canary.name: required");
+	parse_fails("{" T1 ", \"canary\": {\"name\": \"c.example\", \"address\": \"192.0.2\"}}",
+		    NAME ": canary.address: \"192.0.2\" is not an IP address");
+	parse_fails("{" T1 ", \"canary\": {\"name\": \"c.example\", \"adress\": \"192.0.2.1\"}}",
+		    NAME ": canary.adress: unknown key (did you mean \"address\"?)");
+	parse_fails("{" T1 ", \"canary\": \"c.example\"}",
+		    NAME ": canary: expected an object, got \"c.example\"");
+}
+
 /* ---- one case per kind of error, with the exact message ---- */
 
 static void
@@ -390,14 +462,15 @@ test_errors(void **state)
 		{ "{" T1 ", \"Probe\": {}}", NAME ": Probe: unknown key (did you mean \"probe\"?)" },
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, state_dir, alerts, "
-					      "metrics_file, log)" },
+					      "metrics_file, log, zones, canary, passive)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
-				      "interval, probe, confirm, state_dir, alerts, metrics_file, log)" },
+				      "interval, probe, confirm, state_dir, alerts, metrics_file, log, "
+				      "zones, canary, passive)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, state_dir, alerts, "
-					   "metrics_file, log)" },
+					   "metrics_file, log, zones, canary, passive)" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
 							   "from 1 to 65535, got \"53\"" },
@@ -956,6 +1029,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_names_and_checks),
 		cmocka_unit_test(test_checks_all_none_and_nulls),
+		cmocka_unit_test(test_zones_and_canary),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_secret_file_modes),
 		cmocka_unit_test(test_secret_file_content),

@@ -396,6 +396,115 @@ test_stop_and_stream_error(void **state)
 	assert_int_equal(T.active, 0);
 }
 
+/* A module whose answers come in on one shared fd (as the SYN scanner's capture does): send
+ * writes the address index into a pipe, the shared callback reads them and finishes the
+ * probes it looks up itself; the module reaches its table through probe_module_arg. */
+struct shared_ctx {
+	int rfd, wfd;
+	struct probe *by_index[MAX_RECS];
+	unsigned callbacks;
+	unsigned args_ok;
+};
+
+static int
+shared_send(struct probe *p, unsigned attempt)
+{
+	struct shared_ctx *c = probe_module_arg(p);
+	uint16_t i = (uint16_t)addr_index(probe_addr(p));
+
+	fake_send_common(p, attempt);
+	c->args_ok++;
+	c->by_index[i] = p;
+	assert_int_equal(write(c->wfd, &i, sizeof(i)), (ssize_t)sizeof(i));
+	return 0;
+}
+
+static void
+shared_release(struct probe *p)
+{
+	struct shared_ctx *c = probe_module_arg(p);
+	struct fake_priv *fp = probe_priv(p);
+
+	if (fp->started)
+		c->by_index[fp->idx] = NULL;
+	fake_release(p);
+}
+
+static void
+shared_on_event(void *arg, uint32_t events)
+{
+	struct shared_ctx *c = arg;
+	uint16_t idx[64];
+	ssize_t n;
+
+	assert_true(events & EPOLLIN);
+	c->callbacks++;
+	n = read(c->rfd, idx, sizeof(idx));
+	for (ssize_t k = 0; k < n / (ssize_t)sizeof(idx[0]); k++) {
+		struct probe *p = c->by_index[idx[k]];
+
+		assert_non_null(p); /* not released before its answer came */
+		probe_finish(p, PROBE_OPEN, PROBE_REASON_SYN_ACK, 0);
+		probe_finish(p, PROBE_CLOSED, PROBE_REASON_RESET, 0); /* later calls: ignored */
+	}
+}
+
+static const struct probe_module fake_shared = {
+	.name = "fake-shared", .slot = PROBE_SLOT_TCP, .priv_size = sizeof(struct fake_priv),
+	.send = shared_send, .release = shared_release,
+};
+
+static void
+test_shared_fd_finishes_probes(void **state)
+{
+	struct shared_ctx *c = calloc(1, sizeof(*c));
+	struct stream s = { .n = 300, .fail_at = -1 };
+	struct engine_config cfg;
+	struct engine *e;
+	char err[128];
+	int fds[2];
+	(void)state;
+
+	assert_non_null(c);
+	assert_int_equal(pipe(fds), 0);
+	c->rfd = fds[0];
+	c->wfd = fds[1];
+	memset(&T, 0, sizeof(T));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.concurrency = 16;
+	cfg.timeout_ns = 2 * NS_PER_SEC;
+	cfg.retries = 1;
+	cfg.opts.port = 53;
+	cfg.modules[cfg.nmodules] = &fake_shared;
+	cfg.module_arg[cfg.nmodules++] = c;
+	cfg.shared[cfg.nshared++] = (struct engine_shared_fd){
+		.fd = c->rfd, .events = EPOLLIN, .on_event = shared_on_event, .arg = c,
+	};
+	e = engine_new(&cfg, err, sizeof(err));
+	assert_non_null(e);
+	T.eng = e;
+	uint64_t t0 = util_now_ns();
+	assert_int_equal(engine_run(e, next_addr, on_result, NULL, &s), 0);
+	/* every answer came through the shared fd, long before any deadline */
+	assert_true(util_now_ns() - t0 < NS_PER_SEC);
+	assert_int_equal(T.nrecs, 300);
+	assert_int_equal(T.released, 300);
+	assert_true(T.max_active <= 16);
+	assert_true(c->callbacks >= 1);
+	assert_int_equal(c->args_ok, 300); /* one send each: answered before any retry */
+	for (unsigned i = 0; i < T.nrecs; i++) {
+		assert_int_equal(T.recs[i].out[PROBE_SLOT_TCP].state, PROBE_OPEN);
+		assert_int_equal(T.recs[i].out[PROBE_SLOT_TCP].reason, PROBE_REASON_SYN_ACK);
+		assert_true(T.recs[i].out[PROBE_SLOT_TCP].rtt_us >= 0);
+	}
+	for (unsigned i = 0; i < 300; i++)
+		assert_null(c->by_index[i]);
+	engine_free(e);
+	close(fds[0]);
+	close(fds[1]);
+	free(c);
+}
+
 static void
 test_config_errors(void **state)
 {
@@ -430,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_provisional_becomes_final_at_deadline),
 		cmocka_unit_test(test_send_failure_is_an_error_verdict),
 		cmocka_unit_test(test_stop_and_stream_error),
+		cmocka_unit_test(test_shared_fd_finishes_probes),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "agent/output.h"
+#include "probes/dnscheck.h"
 
 static const char *const labels[] = {
 	"ns1.example.test",   /* 0 */
@@ -205,6 +206,109 @@ test_csv_exact(void **state)
 		"2001:db8::53,2001:db8::53,6,53,open,syn-ack,12.00,filtered,no-response,,,,,,,\n"
 		"127.53.0.1,127.53.0.1,4,53,open,syn-ack,0.01,open,dns-reply,0.00,"
 		"true,REFUSED,true,false,true,\n");
+	free(text);
+}
+
+/* Records with the facts of the DNS checks: jsonl, csv and table. */
+static void
+test_checks(void **state)
+{
+	struct probe_result r[3];
+	struct dnscheck_facts f[3];
+	struct scan_summary sum = sample_summary;
+	struct output_data d = { .summary = &sum, .records = r, .nrecords = 3 };
+	char *text;
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	/* an open resolver answering everything, AXFR allowed for one zone of two */
+	r[0] = rec("127.53.0.2", 0, 0, PROBE_OPEN, PROBE_REASON_SYN_ACK, 100, PROBE_OPEN,
+		   PROBE_REASON_DNS_REPLY, 200);
+	r[0].dns = (struct probe_dns_facts){ .present = true, .valid = true, .ra = true };
+	f[0].ran = f[0].known = DNSCHECK_ALL;
+	f[0].recursion = true;
+	f[0].bogus_known = true;
+	strcpy(f[0].version, "9.18.1 \"x\"");
+	strcpy(f[0].nsid, "ns1");
+	f[0].amp_query_bytes = 40;
+	f[0].amp_reply_bytes = 1260;
+	f[0].amp_qtype = DNS_TYPE_DNSKEY;
+	f[0].amp_zone = "a.test.";
+	f[0].tcp_dns = true;
+	f[0].naxfr = 2;
+	f[0].axfr[0] = (struct dnscheck_axfr){ .zone = "a.test.", .state = DNSCHECK_AXFR_ALLOWED,
+					       .complete = true, .records = 7 };
+	f[0].axfr[1] = (struct dnscheck_axfr){ .zone = "b.test.", .state = DNSCHECK_AXFR_REFUSED,
+					       .rcode = 9 };
+	r[0].checks = &f[0];
+	/* TCP only: no UDP reply, the TCP checks ran and one got no answer */
+	r[1] = rec("127.53.0.3", 1, 1, PROBE_OPEN, PROBE_REASON_SYN_ACK, 100, PROBE_CLOSED,
+		   PROBE_REASON_PORT_UNREACH, 200);
+	f[1].ran = DNSCHECK_TCP;
+	f[1].known = DNSCHECK_AXFR;
+	f[1].naxfr = 1;
+	f[1].axfr[0] = (struct dnscheck_axfr){ .zone = "a.test.", .state = DNSCHECK_AXFR_REFUSED,
+					       .closed = true };
+	r[1].checks = &f[1];
+	/* closed: no checks */
+	r[2] = rec("127.53.0.4", 2, 2, PROBE_CLOSED, PROBE_REASON_RESET, 100, PROBE_CLOSED,
+		   PROBE_REASON_PORT_UNREACH, 200);
+	sum.checks = DNSCHECK_ALL;
+	sum.checked = 2;
+
+	text = render(OUTPUT_JSONL, &d);
+	assert_string_equal(text,
+		"{\"target\":\"127.53.0.2\",\"address\":\"127.53.0.2\",\"family\":4,\"port\":53,"
+		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.10},"
+		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.20},"
+		"\"dns\":{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":false,\"ra\":true,\"tc\":false,"
+		"\"recursion\":true,\"bogus\":false,\"version\":\"9.18.1 \\\"x\\\"\",\"hostname\":\"\","
+		"\"nsid\":\"ns1\",\"axfr\":true,\"axfr_zones\":[{\"zone\":\"a.test.\",\"allowed\":true,"
+		"\"records\":7,\"complete\":true},{\"zone\":\"b.test.\",\"allowed\":false,"
+		"\"rcode\":\"NOTAUTH\"}],\"amplification\":31.50,\"amplification_query\":{\"qname\":"
+		"\"a.test.\",\"qtype\":\"DNSKEY\",\"query_bytes\":40,\"response_bytes\":1260},"
+		"\"tcp_dns\":true},\"severity\":\"critical\",\"findings\":[\"open-resolver\","
+		"\"axfr-allowed\",\"amplifier\",\"version-disclosed\",\"identity-disclosed\"]}\n"
+		"{\"target\":\"127.53.0.3\",\"address\":\"127.53.0.3\",\"family\":4,\"port\":53,"
+		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.10},"
+		"\"udp\":{\"state\":\"closed\",\"reason\":\"port-unreach\",\"rtt_ms\":0.20},"
+		"\"dns\":{\"valid\":false,\"error\":\"no dns reply over udp\",\"axfr\":false,"
+		"\"axfr_zones\":[{\"zone\":\"a.test.\",\"allowed\":false,\"closed\":true}],"
+		"\"tcp_dns\":null},\"severity\":\"info\",\"findings\":[]}\n"
+		"{\"target\":\"127.53.0.4\",\"address\":\"127.53.0.4\",\"family\":4,\"port\":53,"
+		"\"tcp\":{\"state\":\"closed\",\"reason\":\"reset\",\"rtt_ms\":0.10},"
+		"\"udp\":{\"state\":\"closed\",\"reason\":\"port-unreach\",\"rtt_ms\":0.20},"
+		"\"dns\":null}\n");
+	free(text);
+
+	text = render(OUTPUT_CSV, &d);
+	assert_non_null(strstr(text, "dns_error,severity,findings,recursion,version,axfr,"
+				     "amplification,tcp_dns\n"));
+	assert_non_null(strstr(text, ",critical,\"open-resolver,axfr-allowed,amplifier,"
+				     "version-disclosed,identity-disclosed\",true,\"9.18.1 \"\"x\"\"\","
+				     "true,31.50,true\n"));
+	assert_non_null(strstr(text, ",info,,,,false,,\n"));
+	assert_non_null(strstr(text, "port-unreach,0.20,,,,,,,,,,,,,\n"));
+	free(text);
+
+	text = render(OUTPUT_TABLE, &d);
+	assert_non_null(strstr(text, "CHECKS\n"));
+	assert_non_null(strstr(text, "critical: open-resolver, axfr-allowed, amplifier 31.50x, "
+				     "version-disclosed \"9.18.1 \"x\"\", identity-disclosed\n"));
+	assert_non_null(strstr(text, "  info\n"));
+	assert_non_null(strstr(text, "DNS checks ran on 2 addresses."));
+	free(text);
+
+	/* the summary names the checks */
+	text = render(OUTPUT_JSON, &d);
+	assert_non_null(strstr(text, "\"checks\":[\"recursion\",\"version\",\"axfr\","
+				     "\"amplification\",\"tcp-dns\"],\"checked\":2"));
+	free(text);
+
+	/* without checks asked for, a plain scan keeps its CSV and table shape */
+	sum.checks = 0;
+	text = render(OUTPUT_TABLE, &d);
+	assert_null(strstr(text, "CHECKS"));
 	free(text);
 }
 
@@ -675,6 +779,7 @@ main(void)
 		cmocka_unit_test(test_jsonl_exact),
 		cmocka_unit_test(test_jsonl_no_label_fn),
 		cmocka_unit_test(test_csv_exact),
+		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_csv_quotes_newline),
 		cmocka_unit_test(test_json_document),
 		cmocka_unit_test(test_json_audit_listeners),

@@ -177,6 +177,20 @@ fill_entry(struct bl_entry *e, unsigned k)
 	e->dns.rcode = (uint16_t)(4095 - k);
 	e->dns.aa = true;
 	e->dns.ra = k % 2 == 0;
+	/* the facts of the checks on every other entry: the others have none, as in a file
+	 * from before the checks */
+	if (k % 2 == 0) {
+		e->dns.checks = DNSCHECK_ALL;
+		e->dns.recursion = true;
+		e->dns.bogus_known = k % 4 == 0;
+		e->dns.bogus = k % 4 == 0;
+		snprintf(e->dns.version, sizeof(e->dns.version), "9.18.%u \"x\"", k);
+		e->dns.identity = true;
+		e->dns.axfr = true;
+		snprintf(e->dns.axfr_zones, sizeof(e->dns.axfr_zones), "a%u.test.,b.test.", k);
+		e->dns.amplification = 3150 + k;
+		e->dns.tcp_dns = k % 4 == 2;
+	}
 }
 
 static void
@@ -440,6 +454,8 @@ mutate(const char *from, const char *to, size_t *len)
 	return out;
 }
 
+#define LONG64 "0123456789012345678901234567890123456789012345678901234567890123"
+
 static void
 test_parse_messages(void **state)
 {
@@ -476,6 +492,15 @@ test_parse_messages(void **state)
 		  "state.json: entries[0].dns.rcode: expected an integer from 0 to 4095" },
 		{ "\"dns\":{", "\"dns\":{\"x\":1,",
 		  "state.json: entries[0].dns: unknown key \"x\"" },
+		{ "\"dns\":{", "\"dns\":{\"recursion\":1,",
+		  "state.json: entries[0].dns.recursion: expected true or false" },
+		{ "\"dns\":{", "\"dns\":{\"amplification_x100\":-1,",
+		  "state.json: entries[0].dns.amplification_x100: expected an integer from 0 to "
+		  "4294967295" },
+		{ "\"dns\":{", "\"dns\":{\"version\":\"" LONG64 "\",",
+		  "state.json: entries[0].dns.version: expected a string of at most 63 bytes" },
+		{ "\"dns\":{", "\"dns\":{\"recursion\":true,\"version\":\"\",\"tcp_dns\":false,",
+		  NULL /* the facts of the checks: optional keys */ },
 		{ "\"address\":\"127.53.0.2\"", "\"address\":\"127.53.0.300\"",
 		  "state.json: entries[0].address: \"127.53.0.300\" is not an IP address" },
 		{ "\"address\":\"127.53.0.2\"", "\"address\":53",

@@ -83,10 +83,16 @@ def gen(a):
         sys.exit("testbed: N must be within 1..%d" % MAX_N)
     base = ipaddress.IPv4Address(a.base)
     last = base + (a.n - 1)
-    if not (ipaddress.IPv4Network("127.0.0.0/8").supernet_of(ipaddress.IPv4Network(str(base)))
-            and int(last) < int(ipaddress.IPv4Address("127.255.255.255"))
-            and int(base) > int(ipaddress.IPv4Address("127.0.0.255"))):
-        sys.exit("testbed: %s..%s must lie inside 127.0.1.0-127.255.255.254" % (base, last))
+    # loopback (scan_bench.sh), or the benchmarking range 198.18.0.0/15 (RFC 2544) that
+    # syn_bench.sh assigns inside its own namespaces
+    bench = ipaddress.IPv4Network("198.18.0.0/15")
+    in_lo = (ipaddress.IPv4Network("127.0.0.0/8").supernet_of(ipaddress.IPv4Network(str(base)))
+             and int(last) < int(ipaddress.IPv4Address("127.255.255.255"))
+             and int(base) > int(ipaddress.IPv4Address("127.0.0.255")))
+    in_bench = base in bench and last in bench
+    if not (in_lo or in_bench):
+        sys.exit("testbed: %s..%s must lie inside 127.0.1.0-127.255.255.254 or 198.18.0.0/15"
+                 % (base, last))
     cnt = counts_for(a.n)
     labels = []
     for name, _, _, _ in CLASSES:

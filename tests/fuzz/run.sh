@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build the libFuzzer targets (DNS reply parser, config loader, state loader) with clang
+# Build the libFuzzer targets (DNS reply parser, config loader, state loader, packet decoder
+# and passive responder table) with clang
 # and run each for FUZZ_SECONDS (default 60). Fails on any crash or sanitizer report.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,8 +23,10 @@ build fuzz_dns "$src"/probes/dns.c
 build fuzz_config "$src"/agent/config.c "$src"/agent/targets.c "$src"/probes/dns.c "${common[@]}"
 build fuzz_state "$src"/agent/state.c "$src"/alerts/event.c "$src"/probes/probe.c \
 	"$src"/probes/dns.c "${common[@]}"
+build fuzz_passive "$src"/probes/packet.c "$src"/probes/passive.c "$src"/probes/dns.c \
+	"$src"/common/netaddr.c
 
-for t in dns:fuzz_dns config:fuzz_config state:fuzz_state; do
+for t in dns:fuzz_dns config:fuzz_config state:fuzz_state passive:fuzz_passive; do
 	corpus=${t%%:*}
 	bin=${t##*:}
 	mkdir -p "$work/corpus-$corpus"

@@ -1,0 +1,128 @@
+/* grade: the severity model of the DNS follow-up checks (see grade.h). */
+#include "agent/grade.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	unsigned bit;
+	const char *name;
+	enum alert_severity severity;
+	const char *why;
+} findings[GRADE_NFINDINGS] = {
+	{ GRADE_OPEN_RESOLVER, "open-resolver", SEV_CRITICAL,
+	  "It resolves names for anyone who can reach it: open resolvers are used to reflect and "
+	  "amplify DDoS traffic, and their caches can be probed and poisoned." },
+	{ GRADE_BOGUS_ANSWER, "bogus-answer", SEV_CRITICAL,
+	  "It answered the canary with another address than expected: a hijacking or filtering "
+	  "resolver sends its clients somewhere else." },
+	{ GRADE_AXFR_ALLOWED, "axfr-allowed", SEV_CRITICAL,
+	  "It hands out whole zones by zone transfer (AXFR) to anyone: every host name, address "
+	  "and internal detail in them is public." },
+	{ GRADE_AMPLIFIER, "amplifier", SEV_HIGH,
+	  "Its answers are at least ten times the size of the question: attackers use such "
+	  "servers to amplify reflected DDoS traffic with spoofed queries." },
+	{ GRADE_VERSION, "version-disclosed", SEV_MEDIUM,
+	  "It tells anyone its software version, so attackers can pick exploits for exactly "
+	  "that version." },
+	{ GRADE_IDENTITY, "identity-disclosed", SEV_LOW,
+	  "It tells anyone its host name or server id, which maps the infrastructure behind an "
+	  "address for an attacker." },
+	{ GRADE_NO_TCP, "no-tcp", SEV_LOW,
+	  "It does not answer DNS over TCP, which RFC 7766 requires: large and truncated answers "
+	  "fail for its clients." },
+};
+
+const char *
+grade_severity_name(enum alert_severity s)
+{
+	/* the same words as alerts/event.c, without linking it into every user of grades */
+	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "info";
+}
+
+static int
+find(unsigned bit)
+{
+	for (int i = 0; i < GRADE_NFINDINGS; i++)
+		if (findings[i].bit == bit)
+			return i;
+	return -1;
+}
+
+const char *
+grade_finding_name(unsigned finding)
+{
+	int i = find(finding);
+
+	return i < 0 ? NULL : findings[i].name;
+}
+
+enum alert_severity
+grade_finding_severity(unsigned finding)
+{
+	int i = find(finding);
+
+	return i < 0 ? SEV_INFO : findings[i].severity;
+}
+
+const char *
+grade_finding_why(unsigned finding)
+{
+	int i = find(finding);
+
+	return i < 0 ? NULL : findings[i].why;
+}
+
+const char *
+grade_findings_text(unsigned set, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (int i = 0; i < GRADE_NFINDINGS; i++) {
+		int w;
+
+		if (!(set & findings[i].bit))
+			continue;
+		w = snprintf(buf + off, len - off, "%s%s", off ? "," : "", findings[i].name);
+		if (w < 0 || (size_t)w >= len - off) {
+			buf[off] = '\0'; /* cut at a whole name: what fitted stays */
+			break;
+		}
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+void
+grade_facts(const struct dnscheck_facts *f, struct grade *g)
+{
+	bool axfr_known, axfr;
+
+	g->severity = SEV_INFO;
+	g->findings = 0;
+	if (f == NULL)
+		return;
+	if ((f->known & DNSCHECK_RECURSION) && f->recursion)
+		g->findings |= GRADE_OPEN_RESOLVER;
+	if ((f->known & DNSCHECK_RECURSION) && f->bogus_known && f->bogus)
+		g->findings |= GRADE_BOGUS_ANSWER;
+	axfr = dnscheck_axfr_any(f, &axfr_known);
+	if ((f->known & DNSCHECK_AXFR) && axfr_known && axfr)
+		g->findings |= GRADE_AXFR_ALLOWED;
+	if ((f->known & DNSCHECK_AMPLIFICATION) && dnscheck_amp_x100(f) >= GRADE_AMPLIFIER_X100)
+		g->findings |= GRADE_AMPLIFIER;
+	if ((f->known & DNSCHECK_VERSION) && f->version[0] != '\0')
+		g->findings |= GRADE_VERSION;
+	if ((f->known & DNSCHECK_VERSION) && (f->hostname[0] != '\0' || f->nsid[0] != '\0'))
+		g->findings |= GRADE_IDENTITY;
+	if ((f->known & DNSCHECK_TCP_DNS) && !f->tcp_dns)
+		g->findings |= GRADE_NO_TCP;
+	for (int i = 0; i < GRADE_NFINDINGS; i++)
+		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)
+			g->severity = findings[i].severity;
+}
