@@ -12,6 +12,8 @@ build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev li
 # servers and tools the integration tests drive inside their own network namespaces
 test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev openssl curl
  util-linux procps tcpdump"
+# systemd-analyze rates the unit's sandbox (tests/packaging/check_unit.sh); containers lack it
+test_pkgs="$test_pkgs systemd"
 
 case "$mode" in
 build) want=$build_pkgs ;;

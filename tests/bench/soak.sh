@@ -123,7 +123,15 @@ wait "$D" || stop_rc=$?
 stop_ms=$(( $(w53_now_ms) - t0 ))
 
 SUMMARY=$W53_TMP/summary.txt
-awk -v warm="$SOAK_WARMUP" -v rsskb="$SOAK_RSS_KB" '
+# AddressSanitizer keeps freed memory in its quarantine (256 MB by default), so RSS growth
+# of a sanitizer build says nothing about leaks: there the figure is printed, not judged
+# (the plain build in the same CI run judges it), while the descriptor count still is.
+asan=0
+if ldd "$WATCH53" 2>/dev/null | grep -q 'libasan'; then
+    asan=1
+    echo "soak: $WATCH53 is built with AddressSanitizer: RSS growth is reported, not judged"
+fi
+awk -v warm="$SOAK_WARMUP" -v rsskb="$SOAK_RSS_KB" -v asan="$asan" '
     NR == 1 { next }
     { all++ }
     all == 1 { rss0 = $4; fd0 = $3 }
@@ -149,7 +157,10 @@ awk -v warm="$SOAK_WARMUP" -v rsskb="$SOAK_RSS_KB" '
             rss0, wrss, rmin, rmax, last_rss, rmax - wrss
         print (q >= 3 ? "ok" : "FAIL") " samples_after_warmup " n " (quiet " q ")"
         print (fmax - fmin <= 2 ? "ok" : "FAIL") " fd_flat " fmax - fmin
-        print (rmax - wrss < rsskb ? "ok" : "FAIL") " rss_growth_kb " rmax - wrss
+        if (asan)
+            print "ok rss_growth_kb " rmax - wrss " (not judged under AddressSanitizer)"
+        else
+            print (rmax - wrss < rsskb ? "ok" : "FAIL") " rss_growth_kb " rmax - wrss
     }' "$SAMPLES" >"$SUMMARY"
 failed=$(grep -c 'cycle failed' "$LOG")
 delivered=$(hooklog count "$HOOK_LOG" --status 200)
