@@ -1771,6 +1771,26 @@ parse_passive(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return parse_object(x, path, v, passive_fields, NELEM(passive_fields), &c->passive);
 }
 
+/* A login name as useradd accepts it: checked here, looked up when the daemon starts. */
+static int
+top_user(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc < 0)
+		return rc;
+	if (s[0] == '\0')
+		return fail(x, path, "is empty");
+	if (strlen(s) > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(s) ||
+	    s[0] == '-')
+		return fail(x, path, "is not a user name (lowercase letters, digits, '_' and '-', "
+			    "at most 32)");
+	return set_str(x, &c->user, s);
+}
+
 static const struct field top_fields[] = {
 	FFN("targets", parse_targets),
 	FFN("exclude", parse_exclude),
@@ -1786,6 +1806,7 @@ static const struct field top_fields[] = {
 	FFN("zones", parse_zones),
 	FFN("canary", parse_canary),
 	FFN("passive", parse_passive),
+	FFN("user", top_user),
 };
 
 void
@@ -1863,6 +1884,7 @@ config_clear(struct config *c)
 		sink_clear(&c->sinks[i]);
 	free(c->sinks);
 	free(c->metrics_file);
+	free(c->user);
 	free(c->passive.interface);
 	config_init(c);
 }
@@ -2340,6 +2362,7 @@ config_print(FILE *f, const struct config *c)
 		push(&o, arr, print_sink(&o, &c->sinks[i]));
 	put(&o, root, "alerts", arr);
 	put(&o, root, "metrics_file", jstr(&o, c->metrics_file));
+	put(&o, root, "user", jstr(&o, c->user));
 	put(&o, root, "zones", jstrs(&o, c->zones, c->nzones));
 	if (c->canary != NULL) {
 		struct json_object *canary = jobj(&o);

@@ -119,6 +119,7 @@ struct config {
 	struct config_sink *sinks;
 	size_t nsinks;
 	char *metrics_file;
+	char *user;                 /* `watch53 run` drops to this user (--user overrides) */
 	char **zones;               /* zones for axfr and amplification (targets may override) */
 	size_t nzones;
 	char *canary;               /* recursion check: name asked (NULL: ". NS") */

@@ -842,6 +842,7 @@ threads_start(struct daemon *d)
 int
 daemon_run(const struct daemon_opts *o)
 {
+	const char *user_name = NULL;
 	struct daemon *d;
 	struct process_user user;
 	const char *pidpath = o->pidfile;
@@ -881,7 +882,9 @@ daemon_run(const struct daemon_opts *o)
 	}
 	apply_log(d);
 	code = EXIT_USAGE;
-	if (o->user && process_user_lookup(o->user, &user, err, sizeof(err)) < 0) {
+	/* --user wins over the config's "user" (read once: privileges cannot come back) */
+	user_name = o->user ? o->user : d->conf->cfg.user;
+	if (user_name && process_user_lookup(user_name, &user, err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		goto out;
 	}
@@ -936,16 +939,16 @@ daemon_run(const struct daemon_opts *o)
 		log_errx("%s", err);
 		goto out;
 	}
-	if (geteuid() == 0 && o->user == NULL)
+	if (geteuid() == 0 && user_name == NULL)
 		log_warnx("running as root: pass --user NAME so the daemon runs unprivileged "
 			  "(it needs no privilege after start-up)");
-	if (process_drop(o->user ? &user : NULL, err, sizeof(err)) < 0) {
+	if (process_drop(user_name ? &user : NULL, err, sizeof(err)) < 0) {
 		log_errx("dropping privileges: %s", err);
 		goto out;
 	}
 	if (access(d->conf->cfg.state_dir, W_OK | X_OK) == -1) {
 		log_errx("state_dir %s: %s%s%s", d->conf->cfg.state_dir, strerror(errno),
-			 o->user ? " for user " : "", o->user ? o->user : "");
+			 user_name ? " for user " : "", user_name ? user_name : "");
 		goto out;
 	}
 	if ((rc = fds_open(d)) < 0) {
@@ -969,8 +972,8 @@ daemon_run(const struct daemon_opts *o)
 	apply_log(d);
 	log_info("watching %zu target%s in %zu schedule group%s; state_dir %s%s%s",
 		 d->conf->cfg.ntargets, plural(d->conf->cfg.ntargets), d->sched.ngroups,
-		 plural(d->sched.ngroups), d->conf->cfg.state_dir, o->user ? ", user " : "",
-		 o->user ? o->user : "");
+		 plural(d->sched.ngroups), d->conf->cfg.state_dir, user_name ? ", user " : "",
+		 user_name ? user_name : "");
 	sdnotify_send(&d->sd, "READY=1\nSTATUS=started");
 
 	code = daemon_loop(d);

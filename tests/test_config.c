@@ -462,15 +462,18 @@ test_errors(void **state)
 		{ "{" T1 ", \"Probe\": {}}", NAME ": Probe: unknown key (did you mean \"probe\"?)" },
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, state_dir, alerts, "
-					      "metrics_file, log, zones, canary, passive)" },
+					      "metrics_file, log, zones, canary, passive, user)" },
+		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
+		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
+						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
 				      "interval, probe, confirm, state_dir, alerts, metrics_file, log, "
-				      "zones, canary, passive)" },
+				      "zones, canary, passive, user)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, state_dir, alerts, "
-					   "metrics_file, log, zones, canary, passive)" },
+					   "metrics_file, log, zones, canary, passive, user)" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
 							   "from 1 to 65535, got \"53\"" },
