@@ -154,8 +154,10 @@ jput_fixed2(struct json_object *o, const char *key, const char *text, bool *ok)
 	jput(o, key, json_object_new_double_s(strtod(text, NULL), text), ok);
 }
 
+/* The udp object says whether an open state is verified (probe_open_verified): a reply
+ * that matched our query, or only a datagram anyone could have sent. */
 static struct json_object *
-outcome_json(const struct probe_outcome *o, bool *ok)
+outcome_json(const struct probe_outcome *o, enum probe_slot slot, bool *ok)
 {
 	struct json_object *j = json_object_new_object();
 	char buf[32];
@@ -172,6 +174,8 @@ outcome_json(const struct probe_outcome *o, bool *ok)
 		fmt_rtt(o->rtt_us, buf, sizeof(buf));
 		jput_fixed2(j, "rtt_ms", buf, ok);
 	}
+	if (slot == PROBE_SLOT_UDP && o->state == PROBE_OPEN)
+		jput(j, "verified", json_object_new_boolean(probe_open_verified(o)), ok);
 	return j;
 }
 
@@ -347,8 +351,8 @@ record_json(const struct output_data *d, const struct probe_result *r)
 	jput(j, "port", json_object_new_int(r->port), &ok);
 	for (int s = 0; s < PROBE_NSLOTS; s++)
 		if (r->out[s].state != PROBE_STATE_NONE)
-			jput(j, probe_slot_name((enum probe_slot)s), outcome_json(&r->out[s], &ok),
-			     &ok);
+			jput(j, probe_slot_name((enum probe_slot)s),
+			     outcome_json(&r->out[s], (enum probe_slot)s, &ok), &ok);
 	if (dns_shown(r) || r->checks != NULL)
 		jput(j, "dns", dns_json(r, &ok), &ok);
 	else
@@ -583,7 +587,7 @@ write_csv(FILE *f, const struct output_data *d, const struct probe_result **v)
 	bool checks = d->summary != NULL && d->summary->checks != 0;
 
 	fputs("target,address,family,port,tcp_state,tcp_reason,tcp_rtt_ms,udp_state,udp_reason,"
-	      "udp_rtt_ms,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error", f);
+	      "udp_rtt_ms,udp_verified,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error", f);
 	/* the check columns come only when checks were asked for: a plain scan's CSV keeps
 	 * its shape */
 	if (checks)
@@ -613,6 +617,9 @@ write_csv(FILE *f, const struct output_data *d, const struct probe_result **v)
 				fmt_rtt(o->rtt_us, buf, sizeof(buf));
 			csv_field(f, buf, false);
 		}
+		/* empty unless udp is open: only an open state can be verified or not */
+		csv_field(f, r->out[PROBE_SLOT_UDP].state == PROBE_OPEN
+				     ? tf(probe_open_verified(&r->out[PROBE_SLOT_UDP])) : "", false);
 		csv_field(f, dns_shown(r) ? (r->dns.valid ? "true" : "false") : "", false);
 		csv_field(f, dv ? rcode_text(&r->dns, buf, sizeof(buf)) : "", false);
 		csv_field(f, dv ? (r->dns.aa ? "true" : "false") : "", false);
@@ -660,13 +667,21 @@ copy_printable(char *dst, size_t dstlen, const char *src, size_t srcmax)
 	dst[k] = '\0';
 }
 
+/* The table's mark for an open state that is not verified, and the note explaining it. */
+#define UNVERIFIED_MARK "?"
+static const char unverified_note[] =
+	"open? = unverified: a datagram came back from the port, but no DNS reply matching the "
+	"query (its source may be forged)";
+
+/* "open dns-reply", "open? udp-response", "filtered no-response", "-". */
 static void
 outcome_cell(const struct probe_outcome *o, char *buf, size_t len)
 {
 	if (o->state == PROBE_STATE_NONE)
 		snprintf(buf, len, "-");
 	else
-		snprintf(buf, len, "%s %s", probe_state_name(o->state),
+		snprintf(buf, len, "%s%s %s", probe_state_name(o->state),
+			 o->state == PROBE_OPEN && !probe_open_verified(o) ? UNVERIFIED_MARK : "",
 			 probe_reason_name(o->reason));
 }
 
@@ -786,7 +801,7 @@ write_table_rows(FILE *f, const struct output_data *d, const struct probe_result
 {
 	struct table_row *rows = NULL;
 	size_t nshow = d->nrecords, nopen = 0, width[NCOLS] = { 0 };
-	bool show[NCOLS] = { [COL_ADDR] = true };
+	bool show[NCOLS] = { [COL_ADDR] = true }, unverified = false;
 	const char *cells[NCOLS];
 
 	while (nopen < d->nrecords && record_open(v[nopen]))
@@ -817,6 +832,9 @@ write_table_rows(FILE *f, const struct output_data *d, const struct probe_result
 			show[COL_TCP] = true;
 		if (r->out[PROBE_SLOT_UDP].state != PROBE_STATE_NONE)
 			show[COL_UDP] = true;
+		for (int sl = 0; sl < PROBE_NSLOTS; sl++)
+			unverified |= r->out[sl].state == PROBE_OPEN &&
+				      !probe_open_verified(&r->out[sl]);
 	}
 	show[COL_DNS] = show[COL_UDP];
 	show[COL_CHECKS] = s != NULL && s->checks != 0;
@@ -836,6 +854,8 @@ write_table_rows(FILE *f, const struct output_data *d, const struct probe_result
 	}
 	if (nshow < d->nrecords)
 		print_hidden_summary(f, v, nshow, d->nrecords);
+	if (unverified)
+		fprintf(f, "%s\n", unverified_note);
 	free(rows);
 	return 0;
 }

@@ -440,6 +440,13 @@ bad:
 	return rc;
 }
 
+bool
+dns_rcode_refuses(unsigned rcode)
+{
+	return rcode == DNS_RCODE_FORMERR || rcode == DNS_RCODE_SERVFAIL ||
+	       rcode == DNS_RCODE_NOTIMP || rcode == DNS_RCODE_REFUSED;
+}
+
 int
 dns_parse_header(const uint8_t *msg, size_t len, struct dns_header *out)
 {
@@ -733,13 +740,15 @@ dns_parse_reply(const uint8_t *msg, size_t len, struct dns_reply *out)
 		rc = DNS_E_NOT_RESPONSE;
 		goto bad;
 	}
-	if (out->hdr.qdcount != 1) {
+	if (out->hdr.qdcount == 0 && dns_rcode_refuses(dns_header_rcode(&out->hdr))) {
+		out->no_question = true; /* a refusal that did not look at the question */
+	} else if (out->hdr.qdcount != 1) {
 		rc = DNS_E_QDCOUNT;
 		goto bad;
-	}
-	if ((rc = dns_read_name(msg, len, &c.pos, out->qname, &out->qname_len)) < 0 ||
-	    (rc = rcur_u16(&c, &out->qtype)) < 0 || (rc = rcur_u16(&c, &out->qclass)) < 0)
+	} else if ((rc = dns_read_name(msg, len, &c.pos, out->qname, &out->qname_len)) < 0 ||
+		   (rc = rcur_u16(&c, &out->qtype)) < 0 || (rc = rcur_u16(&c, &out->qclass)) < 0) {
 		goto bad;
+	}
 	out->rcode = dns_header_rcode(&out->hdr);
 	/*
 	 * One walk: carry on from the question with the same iterator callers use,
@@ -765,6 +774,8 @@ dns_reply_matches(const struct dns_reply *r, uint16_t id, const uint8_t *qname,
 		return DNS_E_INVALID;
 	if (r->hdr.id != id)
 		return DNS_E_ID_MISMATCH;
+	if (r->no_question)
+		return 0; /* nothing to compare: the ID is all it carries */
 	if (r->qtype != qtype || r->qclass != qclass ||
 	    !dns_name_equal(r->qname, r->qname_len, qname, qname_len))
 		return DNS_E_QUESTION_MISMATCH;

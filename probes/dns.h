@@ -40,6 +40,13 @@
 
 #define DNS_EDNS_OPT_NSID 3
 
+#define DNS_RCODE_NOERROR 0
+#define DNS_RCODE_FORMERR 1
+#define DNS_RCODE_SERVFAIL 2
+#define DNS_RCODE_NXDOMAIN 3
+#define DNS_RCODE_NOTIMP 4
+#define DNS_RCODE_REFUSED 5
+
 /* Negative return codes. dns_strerror() gives a short lowercase reason for records/logs. */
 enum dns_error {
 	DNS_OK = 0,
@@ -101,6 +108,10 @@ struct dns_header {
 static inline unsigned dns_header_rcode(const struct dns_header *h) { return h->flags & 0x000f; }
 static inline unsigned dns_header_opcode(const struct dns_header *h) { return (h->flags >> 11) & 0x0f; }
 
+/* FORMERR, SERVFAIL, NOTIMP or REFUSED: the header rcodes with which a reply may come
+ * without its question (see dns_parse_reply). */
+bool dns_rcode_refuses(unsigned rcode);
+
 /* Read the 12-byte header. 0 or DNS_E_SHORT. */
 int dns_parse_header(const uint8_t *msg, size_t len, struct dns_header *out);
 
@@ -125,6 +136,10 @@ struct dns_rr {
 /* Summary of a fully walked reply. Everything was bounds-checked during the walk. */
 struct dns_reply {
 	struct dns_header hdr;
+	/* QDCOUNT 0 with an error rcode (dns_parse_reply): there is no question, qname_len is
+	 * 0 and qtype/qclass are 0. Such a reply says only its rcode: a caller takes no flag,
+	 * no record and no EDNS option from it. */
+	bool no_question;
 	uint8_t qname[DNS_MAX_NAME];
 	size_t qname_len;
 	uint16_t qtype, qclass;
@@ -140,11 +155,19 @@ struct dns_reply {
 
 /* Walk the whole message: header, exactly one question, every RR of every section
  * (names, fixed fields, RDLENGTH inside the message, RDATA of A/AAAA/NS/CNAME/SOA/TXT/OPT
- * validated for its type). QR must be set. 0 or a negative dns_error. */
+ * validated for its type). QR must be set. 0 or a negative dns_error.
+ *
+ * One exception to "exactly one question": QDCOUNT 0 with header rcode FORMERR, SERVFAIL,
+ * NOTIMP or REFUSED is accepted with no_question set. Servers refuse that way when they will
+ * not even look at the question (unbound's "access-control: ... refuse" does), so the reply
+ * is a real DNS answer; QDCOUNT 0 with any other rcode (NOERROR, NXDOMAIN, ...) claims an
+ * answer to a question it does not name and stays DNS_E_QDCOUNT. The sections after the
+ * (absent) question are still walked and validated. */
 int dns_parse_reply(const uint8_t *msg, size_t len, struct dns_reply *out);
 
 /* Does a parsed reply answer this query? 0, DNS_E_ID_MISMATCH or DNS_E_QUESTION_MISMATCH
- * (name compared case-insensitively, type and class exactly). */
+ * (name compared case-insensitively, type and class exactly). A no_question reply matches
+ * on the ID alone: there is no question to compare. */
 int dns_reply_matches(const struct dns_reply *r, uint16_t id, const uint8_t *qname,
 		      size_t qname_len, uint16_t qtype, uint16_t qclass);
 

@@ -30,7 +30,8 @@ dnscheck_check_name(unsigned bit)
 bool
 dnscheck_step_tcp(enum dnscheck_step_kind k)
 {
-	return k == DNSCHECK_STEP_TCP_DNS || k == DNSCHECK_STEP_AXFR;
+	return k == DNSCHECK_STEP_TCP_DNS || k == DNSCHECK_STEP_AXFR ||
+	       k == DNSCHECK_STEP_RECURSION_TCP;
 }
 
 /* ---- plan ---- */
@@ -166,8 +167,10 @@ dnscheck_plan_add(struct dnscheck_plan *pl, unsigned checks, bool udp_open, bool
 {
 	size_t zi[DNSCHECK_MAX_ZONES], nz = 0, root = 0, fi;
 	struct dnscheck_facts *f;
-	unsigned want = (udp_open ? checks & DNSCHECK_UDP : 0) |
-			(tcp_open ? checks & DNSCHECK_TCP : 0);
+	/* recursion is asked over TCP as well: it also runs where only TCP is open */
+	unsigned want_udp = udp_open ? checks & DNSCHECK_UDP : 0;
+	unsigned want_tcp = tcp_open ? checks & (DNSCHECK_TCP | DNSCHECK_RECURSION) : 0;
+	unsigned want = want_udp | want_tcp;
 	int rc;
 
 	if (pl->nfacts == pl->facts_cap) {
@@ -196,8 +199,11 @@ dnscheck_plan_add(struct dnscheck_plan *pl, unsigned checks, bool udp_open, bool
 	f = &pl->facts[fi];
 	memset(f, 0, sizeof(*f));
 	rc = 0;
-	if (want & DNSCHECK_RECURSION)
+	/* the two recursion questions side by side, so they go out together */
+	if (want_udp & DNSCHECK_RECURSION)
 		rc = add_step(pl, fi, DNSCHECK_STEP_RECURSION, 0, 0);
+	if (rc == 0 && (want_tcp & DNSCHECK_RECURSION))
+		rc = add_step(pl, fi, DNSCHECK_STEP_RECURSION_TCP, 0, 0);
 	if (rc == 0 && (want & DNSCHECK_VERSION)) {
 		for (int k = DNSCHECK_STEP_VERSION_BIND; rc == 0 && k <= DNSCHECK_STEP_ID_SERVER; k++)
 			rc = add_step(pl, fi, (enum dnscheck_step_kind)k, 0, 0);
@@ -236,6 +242,7 @@ dnscheck_step_question(const struct dnscheck_plan *pl, const struct dnscheck_ste
 	q->qclass = DNS_CLASS_IN;
 	switch ((enum dnscheck_step_kind)s->kind) {
 	case DNSCHECK_STEP_RECURSION:
+	case DNSCHECK_STEP_RECURSION_TCP:
 		q->qname = pl->canary;
 		q->qname_len = pl->canary_len;
 		q->qtype = pl->canary_qtype;
@@ -295,6 +302,7 @@ dnscheck_build_query(const struct dnscheck_plan *pl, const struct dnscheck_step 
 	qp.qclass = q->qclass;
 	switch ((enum dnscheck_step_kind)s->kind) {
 	case DNSCHECK_STEP_RECURSION:
+	case DNSCHECK_STEP_RECURSION_TCP:
 		qp.rd = true;
 		break;
 	case DNSCHECK_STEP_VERSION_BIND:
@@ -383,7 +391,8 @@ eval_recursion(const struct dnscheck_plan *pl, const uint8_t *msg, size_t len,
 	bool answered = false, addr_ok = false;
 	size_t alen = pl->canary_addr.family == AF_INET6 ? 16 : 4;
 
-	if (dns_rr_iter_init(&it, msg, len) == 0)
+	/* a refusal without its question: its answer records and RA are not read */
+	if (!r->no_question && dns_rr_iter_init(&it, msg, len) == 0)
 		while (dns_rr_next(&it, &rr) == 1) {
 			if (rr.section != DNS_SECTION_ANSWER || rr.rclass != DNS_CLASS_IN ||
 			    rr.type != pl->canary_qtype)
@@ -395,7 +404,7 @@ eval_recursion(const struct dnscheck_plan *pl, const uint8_t *msg, size_t len,
 		}
 	f->known |= DNSCHECK_RECURSION;
 	f->rec_rcode = (uint16_t)r->rcode;
-	f->rec_ra = (r->hdr.flags & DNS_FLAG_RA) != 0;
+	f->rec_ra = !r->no_question && (r->hdr.flags & DNS_FLAG_RA) != 0;
 	/* It resolved: recursion offered and a result for a name it has no business knowing.
 	 * A non-authoritative NXDOMAIN counts (it went and asked); an authoritative one is a
 	 * local zone's own answer. REFUSED with RA set (unbound's access control) or
@@ -419,13 +428,22 @@ dnscheck_eval(const struct dnscheck_plan *pl, const struct dnscheck_step *s, con
 	switch ((enum dnscheck_step_kind)s->kind) {
 	case DNSCHECK_STEP_RECURSION:
 		eval_recursion(pl, msg, len, r, f);
+		f->rec_tcp = false;
+		break;
+	case DNSCHECK_STEP_RECURSION_TCP:
+		/* UDP wins, whatever the arrival order: the TCP answer stands in only while
+		 * the UDP question has none */
+		if ((f->known & DNSCHECK_RECURSION) && !f->rec_tcp)
+			break;
+		eval_recursion(pl, msg, len, r, f);
+		f->rec_tcp = true;
 		break;
 	case DNSCHECK_STEP_VERSION_BIND:
 	case DNSCHECK_STEP_VERSION_SERVER:
 	case DNSCHECK_STEP_HOSTNAME_BIND:
 	case DNSCHECK_STEP_ID_SERVER:
 		f->known |= DNSCHECK_VERSION;
-		if (s->kind == DNSCHECK_STEP_VERSION_BIND && r->nsid_len > 0 &&
+		if (s->kind == DNSCHECK_STEP_VERSION_BIND && !r->no_question && r->nsid_len > 0 &&
 		    r->nsid_off + r->nsid_len <= len)
 			nsid_text(msg + r->nsid_off, r->nsid_len, f->nsid, sizeof(f->nsid));
 		if (r->rcode != 0)
@@ -446,6 +464,7 @@ dnscheck_eval(const struct dnscheck_plan *pl, const struct dnscheck_step *s, con
 		break;
 	case DNSCHECK_STEP_AMP_ANY:
 	case DNSCHECK_STEP_AMP_DNSKEY:
+		/* a reply without its question counts too: its size is what it costs */
 		f->known |= DNSCHECK_AMPLIFICATION;
 		if (query_len == 0)
 			break;
@@ -513,8 +532,9 @@ dnscheck_axfr_feed(struct dnscheck_axfr_walk *w, const uint8_t *msg, size_t len)
 		return DNS_E_ID_MISMATCH;
 	if (h.qdcount > 1)
 		return DNS_E_QDCOUNT;
-	/* RFC 5936 2.2.1: the first message echoes the question, later ones may omit it */
-	if (h.qdcount == 0 && w->messages == 0)
+	/* RFC 5936 2.2.1: the first message echoes the question, later ones may omit it; a
+	 * refusal that did not look at the question may omit it from the first (dns.h) */
+	if (h.qdcount == 0 && w->messages == 0 && !dns_rcode_refuses(dns_header_rcode(&h)))
 		return DNS_E_QDCOUNT;
 	if (h.qdcount == 1) {
 		uint16_t qtype, qclass;

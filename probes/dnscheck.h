@@ -16,12 +16,33 @@
  *
  * What each step asks (RD=0 unless said otherwise; EDNS buffer 1232 unless said otherwise):
  *   recursion       UDP  the canary (default ". NS"), RD=1
+ *                   TCP  the same query, where TCP is open (see "recursion over TCP")
  *   version         UDP  CH TXT version.bind (with the NSID option), version.server,
  *                        hostname.bind, id.server
  *   amplification   UDP  ANY and DNSKEY of each zone (default "."), EDNS 4096 with DO
  *   tcp-dns         TCP  the UDP probe's question
  *   axfr            TCP  AXFR of each zone: allowed/refused and the record count; the
  *                        records themselves are counted as they stream by, never kept
+ *
+ * Per address at most 2 + 4 + 2 x max(1, zones) + 1 + zones queries: 2 recursion (UDP and
+ * TCP), 4 CHAOS, 2 amplification per zone (or of "."), 1 tcp-dns, 1 AXFR per zone; zones
+ * <= DNSCHECK_MAX_ZONES, so 31 at most (with no zone 9, with 3 zones 16). On top of that
+ * come the engine's retransmissions of unanswered UDP queries, and for a TCP query at most
+ * one connection attempt per engine attempt (DC_MAX_SOCKETS) carrying one query.
+ *
+ * Recursion over TCP: a resolver that garbles its UDP replies (or whose UDP is filtered)
+ * would never be found recursive by the UDP question alone. So where TCP is open the
+ * canary is also asked over TCP, in parallel with the UDP question (a second step, not a
+ * fallback after the UDP timeout: a slow server still costs one timeout). The UDP answer
+ * always wins, whatever the arrival order: the TCP answer fills the recursion facts only
+ * while no UDP answer has (rec_tcp then says so), and a UDP answer arriving later replaces
+ * it. No answer over either leaves recursion unknown.
+ *
+ * A reply without its question (QDCOUNT 0 and FORMERR/SERVFAIL/NOTIMP/REFUSED, matched by
+ * ID alone: see dns_parse_reply) is an answer, but only its rcode is taken: recursion is
+ * known and false (RA is not read), version known and undisclosed (no NSID), tcp-dns true,
+ * an AXFR refused with that rcode. Its size still counts for amplification: that is what
+ * the server sends, whatever it says.
  *
  * The evaluation of replies (dnscheck_eval, dnscheck_axfr_feed) and the query building are
  * pure and exported for the unit tests.
@@ -44,6 +65,8 @@ enum dnscheck_check {
 	DNSCHECK_AMPLIFICATION = 1u << 3,
 	DNSCHECK_TCP_DNS = 1u << 4,
 	DNSCHECK_ALL = (1u << 5) - 1,
+	/* the checks asked over UDP where UDP is open, and those asked only over TCP where TCP
+	 * is open; recursion is asked over TCP too (see above) */
 	DNSCHECK_UDP = DNSCHECK_RECURSION | DNSCHECK_VERSION | DNSCHECK_AMPLIFICATION,
 	DNSCHECK_TCP = DNSCHECK_AXFR | DNSCHECK_TCP_DNS,
 };
@@ -65,6 +88,7 @@ enum dnscheck_step_kind {
 	DNSCHECK_STEP_AMP_DNSKEY,
 	DNSCHECK_STEP_TCP_DNS,
 	DNSCHECK_STEP_AXFR,
+	DNSCHECK_STEP_RECURSION_TCP, /* the recursion question over TCP */
 	DNSCHECK_NSTEP_KINDS
 };
 
@@ -96,9 +120,10 @@ struct dnscheck_facts {
 	unsigned ran, known;          /* DNSCHECK_* bits */
 	/* recursion: ra of the RD=1 reply; recursion: it resolved the canary (RA set and
 	 * NOERROR with an answer of the asked type, or a non-authoritative NXDOMAIN); bogus
-	 * (only with an expected address): it resolved, but not to that address */
+	 * (only with an expected address): it resolved, but not to that address; rec_tcp: these
+	 * came from the TCP question, UDP gave no answer (so far) */
 	uint16_t rec_rcode;
-	bool rec_ra, recursion, bogus_known, bogus;
+	bool rec_ra, recursion, bogus_known, bogus, rec_tcp;
 	/* version: what the server disclosed, "" = nothing (printable ASCII, cut) */
 	char version[DNSCHECK_TEXT_MAX];  /* version.bind, else version.server */
 	char hostname[DNSCHECK_TEXT_MAX]; /* hostname.bind, else id.server */
@@ -163,7 +188,8 @@ int dnscheck_plan_init(struct dnscheck_plan *pl, const char *canary, const char 
 		       size_t errlen);
 /*
  * Add one address: its facts and the steps of `checks` that apply (the UDP checks when
- * udp_open, the TCP ones when tcp_open; axfr only with zones, amplification of "." without).
+ * udp_open, the TCP ones and the recursion question over TCP when tcp_open; axfr only with
+ * zones, amplification of "." without).
  * zones: at most DNSCHECK_MAX_ZONES names (more are ignored). *fact is the facts index.
  * 0, -EINVAL (a zone that is not a DNS name; err says which) or -ENOMEM.
  */
@@ -189,9 +215,10 @@ int dnscheck_build_query(const struct dnscheck_plan *pl, const struct dnscheck_s
 			 uint16_t id, uint8_t *buf, size_t buflen, struct dnscheck_question *q);
 
 /*
- * Record what a matching reply to a UDP or tcp-dns step says. msg/len: the whole reply,
- * r: its dns_parse_reply() summary (already matched against the query), query_len: the
- * size of the query it answers (amplification). Marks the check known.
+ * Record what a matching reply to a UDP, tcp-dns or recursion-over-TCP step says. msg/len:
+ * the whole reply, r: its dns_parse_reply() summary (already matched against the query),
+ * query_len: the size of the query it answers (amplification). Marks the check known,
+ * except a recursion-over-TCP reply once the UDP one has answered (ignored: UDP wins).
  */
 void dnscheck_eval(const struct dnscheck_plan *pl, const struct dnscheck_step *s,
 		   const uint8_t *msg, size_t len, const struct dns_reply *r, size_t query_len,

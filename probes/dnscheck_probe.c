@@ -1,5 +1,7 @@
 /* dnscheck_probe: the "dnscheck" probe module — one query of the check plan per probe, over
- * a connected UDP socket or a TCP connection (see dnscheck.h). */
+ * a connected UDP socket or a TCP connection (see dnscheck.h). A reply counts only when it
+ * matches its query (dns_reply_matches: ID and question, or the ID alone for a refusal
+ * without a question); dnscheck_eval decides what such a reply may say. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -265,7 +267,8 @@ dc_tcp_message(struct probe *p, const struct dc_ctx *c, const uint8_t *msg, size
 	struct dnscheck_question q;
 	int rc;
 
-	if (c->s->kind == DNSCHECK_STEP_TCP_DNS) {
+	/* one question, one answer: tcp-dns and the recursion question */
+	if (c->s->kind != DNSCHECK_STEP_AXFR) {
 		if (dns_parse_reply(msg, len, &r) < 0 ||
 		    dnscheck_step_question(c->pl, c->s, &q) < 0 ||
 		    dns_reply_matches(&r, dp->ids[0], q.qname, q.qname_len, q.qtype, q.qclass) != 0)

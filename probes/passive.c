@@ -189,9 +189,10 @@ prove(struct passive *pv, const struct pkt_info *pi, unsigned proto, uint64_t ts
 		r->responses++;
 		r->has_facts = true;
 		r->rcode = (uint16_t)reply->rcode;
-		r->aa = (reply->hdr.flags & DNS_FLAG_AA) != 0;
-		r->ra = (reply->hdr.flags & DNS_FLAG_RA) != 0;
-		r->tc = (reply->hdr.flags & DNS_FLAG_TC) != 0;
+		/* a refusal without its question (dns.h) says its rcode and nothing more */
+		r->aa = !reply->no_question && (reply->hdr.flags & DNS_FLAG_AA) != 0;
+		r->ra = !reply->no_question && (reply->hdr.flags & DNS_FLAG_RA) != 0;
+		r->tc = !reply->no_question && (reply->hdr.flags & DNS_FLAG_TC) != 0;
 		if (r->ra)
 			r->ra_responses++;
 	}

@@ -5,7 +5,8 @@
  *
  * A host counts as a responder on its DNS port (53 unless told otherwise) when it
  *  - sends a well-formed DNS response over UDP from that port (dns_parse_reply accepts it:
- *    QR set, one question, every record inside the message), or
+ *    QR set, one question (or none, in a FORMERR/SERVFAIL/NOTIMP/REFUSED reply: then only
+ *    its rcode is taken), every record inside the message), or
  *  - completes a TCP handshake on that port: its SYN-ACK is followed by the client's ACK of
  *    it (the pair is remembered in a fixed-size table, PASSIVE_MAX_PENDING slots, the
  *    oldest overwritten), or

@@ -1,4 +1,4 @@
-/* probe: names of states, reasons and slots. */
+/* probe: names of states, reasons and slots; what counts as verified. */
 #include "probes/probe.h"
 
 const char *
@@ -37,4 +37,10 @@ const char *
 probe_slot_name(enum probe_slot s)
 {
 	return s == PROBE_SLOT_TCP ? "tcp" : "udp";
+}
+
+bool
+probe_open_verified(const struct probe_outcome *o)
+{
+	return o->state == PROBE_OPEN && o->reason != PROBE_REASON_UDP_RESPONSE;
 }

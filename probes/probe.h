@@ -27,7 +27,8 @@ enum probe_reason {
 	PROBE_REASON_SYN_ACK,          /* tcp: handshake completed */
 	PROBE_REASON_RESET,            /* tcp: RST */
 	PROBE_REASON_DNS_REPLY,        /* udp: a DNS reply matching our query */
-	PROBE_REASON_UDP_RESPONSE,     /* udp: a datagram that is not a matching DNS reply */
+	PROBE_REASON_UDP_RESPONSE,     /* udp: a datagram that is not a matching DNS reply
+					* (unverified: see probe_open_verified) */
 	PROBE_REASON_PORT_UNREACH,     /* ICMP port unreachable */
 	PROBE_REASON_HOST_UNREACH,     /* ICMP host unreachable / no route */
 	PROBE_REASON_NET_UNREACH,      /* ICMP network unreachable */
@@ -49,7 +50,18 @@ struct probe_outcome {
 	int64_t rtt_us; /* -1: nothing came back */
 };
 
-/* DNS facts from the UDP probe's reply. valid only for a reply whose ID and question match. */
+/*
+ * Is this an open state backed by evidence an off-path host cannot forge? The reason says
+ * it: a completed handshake (syn-ack) or a DNS reply matching our transaction ID and
+ * question (dns-reply) is verified; a datagram that merely came from the probed address and
+ * port (udp-response) is not, since anyone can put that source on a packet. False for any
+ * state but open. The records' "verified" and the 2-cycle rule for unverified openings
+ * both ask this, so the word has one owner.
+ */
+bool probe_open_verified(const struct probe_outcome *o);
+
+/* DNS facts from the UDP probe's reply. valid only for a reply whose ID and question match
+ * (or a refusal without a question whose ID matches: then rcode only, aa/ra/tc false). */
 struct probe_dns_facts {
 	bool present;    /* some datagram was examined */
 	bool valid;
@@ -135,8 +147,9 @@ void probe_unwatch(struct probe *p, int fd);
 /* Report the verdict. `attempt` is the attempt the evidence answers, for the RTT;
  * -1 when nothing came back. Later calls for a finished probe are ignored. */
 void probe_finish(struct probe *p, enum probe_state state, enum probe_reason reason, int attempt);
-/* Record an intermediate verdict (e.g. a non-matching datagram proved the port open) that
- * becomes final at the deadline unless probe_finish() comes first. */
+/* Record an intermediate verdict (e.g. a datagram that is no matching reply: open,
+ * unverified) that becomes final at the deadline unless probe_finish() comes first. It does
+ * not stop the retransmissions; a later call replaces it. */
 void probe_provisional(struct probe *p, enum probe_state state, enum probe_reason reason,
 		       int attempt);
 /* Stop further retransmissions (evidence arrived, but the probe waits for something better). */

@@ -3,6 +3,12 @@
  * datagrams from anyone but the probed address and port, and deliver that flow's ICMP
  * errors to us. Each attempt carries its own random transaction ID, so a reply tells
  * which attempt it answers (exact RTT) and no reply is trusted by source alone for facts.
+ *
+ * Nor is a datagram trusted by source alone for the state: an off-path host can spray
+ * junk "from" the probed address and port to every ephemeral port of ours. Such a datagram
+ * only leaves a provisional "open, udp-response" (unverified) behind; the retransmissions
+ * go on to the deadline, and a matching reply (open, dns-reply: verified) or an ICMP error
+ * arriving meanwhile still decides.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +36,7 @@ struct udp_priv {
 	unsigned nids;
 	uint8_t query[DNS_HEADER_LEN + DNS_MAX_NAME + 4 + 16];
 	int query_len;
+	bool unmatched; /* a datagram that is no matching reply came: provisional verdict set */
 };
 
 static int
@@ -130,21 +137,24 @@ udp_datagram(struct probe *p, const uint8_t *buf, size_t len)
 			f->valid = true;
 			f->error[0] = '\0';
 			f->rcode = (uint16_t)r.rcode;
-			f->aa = (r.hdr.flags & DNS_FLAG_AA) != 0;
-			f->ra = (r.hdr.flags & DNS_FLAG_RA) != 0;
-			f->tc = (r.hdr.flags & DNS_FLAG_TC) != 0;
+			/* a refusal without its question says its rcode and nothing more */
+			f->aa = !r.no_question && (r.hdr.flags & DNS_FLAG_AA) != 0;
+			f->ra = !r.no_question && (r.hdr.flags & DNS_FLAG_RA) != 0;
+			f->tc = !r.no_question && (r.hdr.flags & DNS_FLAG_TC) != 0;
 			probe_finish(p, PROBE_OPEN, PROBE_REASON_DNS_REPLY, attempt);
 			return;
 		}
 		rc = why;
 	}
-	/* a datagram from the probed address and port proves the port open, but its
-	 * content is not trusted: keep listening for a reply that matches until the
-	 * deadline, without retransmitting to a port we know answers */
-	if (!f->valid) {
-		snprintf(f->error, sizeof(f->error), "%s", dns_strerror(rc));
+	/* Anyone can send this datagram with the probed address and port as its source, so
+	 * it decides nothing: no finish, and the retransmissions go on (one forged packet
+	 * must not cost us the retries that could still draw the matching reply or an ICMP
+	 * error). Only if no better evidence comes by the deadline is the port open on its
+	 * strength, unverified. The first such datagram sets that verdict and its RTT. */
+	snprintf(f->error, sizeof(f->error), "%s", dns_strerror(rc));
+	if (!up->unmatched) {
+		up->unmatched = true;
 		probe_provisional(p, PROBE_OPEN, PROBE_REASON_UDP_RESPONSE, (int)up->nids - 1);
-		probe_stop_retries(p);
 	}
 }
 

@@ -199,6 +199,7 @@ struct reply_case {
 	bool do_bit;
 	const char *nsid;
 	size_t trailing; /* octets after the last RR */
+	bool no_question; /* a refusal without its question: matched by ID alone */
 };
 
 static const struct reply_case replies[] = {
@@ -240,6 +241,20 @@ static const struct reply_case replies[] = {
 	      "\x00\x00\x29\x02\x00\x01\x00\x00\x00\x00\x00"),
 	  .qname = "example.test.", .qtype = 1, .qclass = 1, .rcode = 16, .arcount = 1,
 	  .edns = true, .udp = 512 },
+	/* unbound's "access-control: ... refuse": a bare header, the question left out; the
+	 * other rcodes of a server that would not look at the question likewise */
+	{ "REFUSED without a question (RD RA set, not believed)",
+	  MSG(HDR("\x81\x85", "\x00", "\x00", "\x00", "\x00")), .rcode = 5, .no_question = true },
+	{ "FORMERR without a question",
+	  MSG(HDR("\x80\x01", "\x00", "\x00", "\x00", "\x00")), .rcode = 1, .no_question = true },
+	{ "SERVFAIL without a question",
+	  MSG(HDR("\x81\x82", "\x00", "\x00", "\x00", "\x00")), .rcode = 2, .no_question = true },
+	{ "NOTIMP without a question",
+	  MSG(HDR("\x80\x04", "\x00", "\x00", "\x00", "\x00")), .rcode = 4, .no_question = true },
+	{ "REFUSED without a question, with OPT",
+	  MSG(HDR("\x81\x05", "\x00", "\x00", "\x00", "\x01")
+	      "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"),
+	  .rcode = 5, .arcount = 1, .edns = true, .udp = 1232, .no_question = true },
 	{ "unknown type, opaque RDATA",
 	  MSG(HDR(RESP, "\x01", "\x01", "\x00", "\x00") Q_EXAMPLE_A
 	      "\xc0\x0c\xff\x00\x00\x01\x00\x00\x00\x00\x00\x03\xc0\xff\x40"),
@@ -297,6 +312,19 @@ static const struct reply_case replies[] = {
 	  MSG(HDR("\x01\x00", "\x01", "\x01", "\x00", "\x00") Q_EXAMPLE_A AN_A),
 	  .rc = DNS_E_NOT_RESPONSE },
 	{ "qdcount 0", MSG(HDR(RESP, "\x00", "\x00", "\x00", "\x00")), .rc = DNS_E_QDCOUNT },
+	{ "qdcount 0, NXDOMAIN: an answer to no question",
+	  MSG(HDR("\x81\x83", "\x00", "\x00", "\x00", "\x00")), .rc = DNS_E_QDCOUNT },
+	{ "qdcount 0, NOERROR with an answer",
+	  MSG(HDR(RESP, "\x00", "\x01", "\x00", "\x00")
+	      "\x07" "example" "\x04" "test" "\x00\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04"
+	      "\xc0\x00\x02\x01"),
+	  .rc = DNS_E_QDCOUNT },
+	{ "qdcount 0, NOTAUTH", MSG(HDR("\x80\x09", "\x00", "\x00", "\x00", "\x00")),
+	  .rc = DNS_E_QDCOUNT },
+	{ "qdcount 0, REFUSED, arcount 1 with nothing there",
+	  MSG(HDR("\x81\x05", "\x00", "\x00", "\x00", "\x01")), .rc = DNS_E_SHORT },
+	{ "qdcount 0, REFUSED, a query (QR clear)",
+	  MSG(HDR("\x01\x05", "\x00", "\x00", "\x00", "\x00")), .rc = DNS_E_NOT_RESPONSE },
 	{ "qdcount 2",
 	  MSG(HDR(RESP, "\x02", "\x00", "\x00", "\x00") Q_EXAMPLE_A Q_EXAMPLE_A),
 	  .rc = DNS_E_QDCOUNT },
@@ -397,9 +425,26 @@ test_parse_table(void **state)
 			assert_int_equal(r.edns_version, c->version);
 			assert_int_equal(r.edns_do, c->do_bit);
 			assert_int_equal(r.msg_len, len - c->trailing);
-			assert_true(dns_name_to_text(r.qname, r.qname_len, text, sizeof(text)) > 0);
-			if (c->qname != NULL)
-				assert_string_equal(text, c->qname);
+			if (r.no_question != c->no_question)
+				fail_msg("%s: no_question %d", c->name, r.no_question);
+			if (c->no_question) {
+				static const uint8_t other[] = "\x05" "other" "\x00";
+
+				/* nothing to compare but the ID: any question matches it */
+				assert_int_equal(r.qname_len, 0);
+				assert_int_equal(dns_reply_matches(&r, 0x1234, other, sizeof(other) - 1,
+								   DNS_TYPE_AAAA, DNS_CLASS_CH), 0);
+				assert_int_equal(dns_reply_matches(&r, 0x1234, (const uint8_t *)"", 1,
+								   DNS_TYPE_NS, DNS_CLASS_IN), 0);
+				assert_int_equal(dns_reply_matches(&r, 0x4321, (const uint8_t *)"", 1,
+								   DNS_TYPE_NS, DNS_CLASS_IN),
+						 DNS_E_ID_MISMATCH);
+			} else {
+				assert_true(dns_name_to_text(r.qname, r.qname_len, text,
+							     sizeof(text)) > 0);
+				if (c->qname != NULL)
+					assert_string_equal(text, c->qname);
+			}
 			if (c->nsid != NULL) {
 				assert_int_equal(r.nsid_len, strlen(c->nsid));
 				assert_memory_equal(msg + r.nsid_off, c->nsid, r.nsid_len);
@@ -868,6 +913,9 @@ test_rcode_names(void **state)
 	assert_string_equal(buf, "RCODE11");
 	assert_string_equal(dns_rcode_name(4095, buf, sizeof(buf)), "RCODE4095");
 	assert_string_equal(dns_rcode_name(17, NULL, 0), "RCODE?");
+	/* the rcodes a reply may carry without its question */
+	for (unsigned i = 0; i < 16; i++)
+		assert_int_equal(dns_rcode_refuses(i), i == 1 || i == 2 || i == 4 || i == 5);
 }
 
 static void

@@ -177,7 +177,7 @@ static void
 test_plan_steps(void **state)
 {
 	static const uint8_t want[] = {
-		DNSCHECK_STEP_RECURSION, DNSCHECK_STEP_VERSION_BIND,
+		DNSCHECK_STEP_RECURSION, DNSCHECK_STEP_RECURSION_TCP, DNSCHECK_STEP_VERSION_BIND,
 		DNSCHECK_STEP_VERSION_SERVER, DNSCHECK_STEP_HOSTNAME_BIND,
 		DNSCHECK_STEP_ID_SERVER, DNSCHECK_STEP_AMP_ANY, DNSCHECK_STEP_AMP_DNSKEY,
 		DNSCHECK_STEP_AMP_ANY, DNSCHECK_STEP_AMP_DNSKEY, DNSCHECK_STEP_TCP_DNS,
@@ -189,7 +189,7 @@ test_plan_steps(void **state)
 	const char *bad[] = { "ok.test", "no..zone" };
 	struct dnscheck_plan pl;
 	char err[128];
-	size_t f;
+	size_t f, before;
 
 	(void)state;
 	assert_int_equal(dnscheck_plan_init(&pl, NULL, NULL, ".", DNS_TYPE_NS, false, err,
@@ -203,9 +203,12 @@ test_plan_steps(void **state)
 		assert_int_equal(pl.steps[i].kind, want[i]);
 		assert_int_equal(pl.steps[i].fact, 0);
 	}
-	assert_int_equal(pl.steps[5].zone, 0);
-	assert_int_equal(pl.steps[7].zone, 1);
-	assert_int_equal(pl.steps[11].axfr, 1);
+	assert_int_equal(pl.steps[6].zone, 0);
+	assert_int_equal(pl.steps[8].zone, 1);
+	assert_int_equal(pl.steps[12].axfr, 1);
+	/* the recursion question goes over both: the second one is a TCP step */
+	assert_false(dnscheck_step_tcp(DNSCHECK_STEP_RECURSION));
+	assert_true(dnscheck_step_tcp(DNSCHECK_STEP_RECURSION_TCP));
 	assert_int_equal(pl.facts[0].ran, DNSCHECK_ALL);
 	assert_int_equal(pl.facts[0].known, 0);
 	assert_int_equal(pl.facts[0].naxfr, 2);
@@ -223,15 +226,19 @@ test_plan_steps(void **state)
 	assert_string_equal(pl.zones[pl.steps[pl.nsteps - 1].zone].text, ".");
 	assert_int_equal(pl.facts[1].ran, DNSCHECK_UDP);
 
-	/* TCP only without zones: tcp-dns alone */
+	/* TCP only without zones: the recursion question over TCP and tcp-dns */
+	before = pl.nsteps;
 	assert_int_equal(dnscheck_plan_add(&pl, DNSCHECK_ALL, false, true, NULL, 0, &f, err,
 					   sizeof(err)), 0);
-	assert_int_equal(pl.facts[2].ran, DNSCHECK_TCP_DNS);
+	assert_int_equal(pl.facts[2].ran, DNSCHECK_RECURSION | DNSCHECK_TCP_DNS);
+	assert_int_equal(pl.nsteps - before, 2);
+	assert_int_equal(pl.steps[pl.nsteps - 2].kind, DNSCHECK_STEP_RECURSION_TCP);
 	assert_int_equal(pl.steps[pl.nsteps - 1].kind, DNSCHECK_STEP_TCP_DNS);
 
 	/* a zone given twice (any case, with or without the dot) is asked once; zones are
 	 * shared by all addresses of the plan */
-	size_t before = pl.nsteps, nz = pl.nzones;
+	size_t nz = pl.nzones;
+	before = pl.nsteps;
 	assert_int_equal(dnscheck_plan_add(&pl, DNSCHECK_AXFR, true, true, dup, 3, &f, err,
 					   sizeof(err)), 0);
 	assert_int_equal(pl.nsteps - before, 2);
@@ -352,6 +359,13 @@ test_queries(void **state)
 	assert_int_equal(pq.edns_size, DNSCHECK_EDNS_SIZE);
 	assert_false(pq.nsid);
 
+	/* over TCP: the very same question */
+	build(DNSCHECK_STEP_RECURSION_TCP, &pq);
+	assert_true(pq.flags & DNS_FLAG_RD);
+	assert_string_equal(pq.qname, "canary.example.");
+	assert_int_equal(pq.qtype, DNS_TYPE_A);
+	assert_int_equal(pq.qclass, DNS_CLASS_IN);
+
 	build(DNSCHECK_STEP_VERSION_BIND, &pq);
 	assert_false(pq.flags & DNS_FLAG_RD);
 	assert_string_equal(pq.qname, "version.bind.");
@@ -452,6 +466,46 @@ test_eval_recursion(void **state)
 		assert_int_equal(f.rec_rcode, cases[i].flags & 0xf);
 		assert_int_equal(f.rec_ra, (cases[i].flags & DNS_FLAG_RA) != 0);
 	}
+}
+
+/* UDP always wins, whatever the arrival order; TCP stands in only while UDP has nothing. */
+static void
+test_eval_recursion_tcp(void **state)
+{
+	struct dnscheck_facts f = { 0 };
+	struct mb yes, no;
+
+	(void)state;
+	recursion_reply(&yes, DNS_FLAG_RA, a_53, DNS_TYPE_A);
+	recursion_reply(&no, DNS_FLAG_RA | 5, NULL, 0);
+
+	/* TCP alone: its answer is the verdict, marked as coming from TCP */
+	eval(DNSCHECK_STEP_RECURSION_TCP, &yes, 40, &f);
+	assert_int_equal(f.known, DNSCHECK_RECURSION);
+	assert_true(f.recursion);
+	assert_true(f.rec_tcp);
+	/* UDP arrives later and says otherwise: UDP wins */
+	eval(DNSCHECK_STEP_RECURSION, &no, 40, &f);
+	assert_false(f.recursion);
+	assert_false(f.rec_tcp);
+	assert_int_equal(f.rec_rcode, 5);
+
+	/* UDP first, TCP later: the TCP answer is ignored */
+	struct dnscheck_facts g = { 0 };
+	eval(DNSCHECK_STEP_RECURSION, &no, 40, &g);
+	eval(DNSCHECK_STEP_RECURSION_TCP, &yes, 40, &g);
+	assert_int_equal(g.known, DNSCHECK_RECURSION);
+	assert_false(g.recursion);
+	assert_false(g.rec_tcp);
+	assert_int_equal(g.rec_rcode, 5);
+
+	/* the other way round as well: UDP says yes, a TCP no does not undo it */
+	struct dnscheck_facts h = { 0 };
+	eval(DNSCHECK_STEP_RECURSION, &yes, 40, &h);
+	eval(DNSCHECK_STEP_RECURSION_TCP, &no, 40, &h);
+	assert_true(h.recursion);
+	assert_false(h.rec_tcp);
+	assert_int_equal(h.rec_rcode, 0);
 }
 
 static void
@@ -581,6 +635,53 @@ test_eval_amplification_tcp(void **state)
 	assert_true(t.tcp_dns);
 }
 
+/* A refusal without its question (unbound's access-control refuse): each check takes its
+ * rcode and nothing else. */
+static void
+test_eval_no_question(void **state)
+{
+	struct dnscheck_facts f = { 0 };
+	struct dns_reply r;
+	struct mb m;
+
+	(void)state;
+	/* QDCOUNT 0, REFUSED with RA and AA set, and an OPT record carrying an NSID */
+	mb_header(&m, 1, DNS_FLAG_QR | DNS_FLAG_AA | DNS_FLAG_RA | 5, 0, 0, 1);
+	mb_opt_nsid(&m, "ns-7", 4);
+	assert_int_equal(dns_parse_reply(m.b, m.n, &r), 0);
+	assert_true(r.no_question);
+
+	/* recursion: known, no (the RA bit is not read) */
+	eval(DNSCHECK_STEP_RECURSION, &m, 40, &f);
+	assert_int_equal(f.known, DNSCHECK_RECURSION);
+	assert_false(f.recursion);
+	assert_false(f.rec_ra);
+	assert_false(f.bogus);
+	assert_int_equal(f.rec_rcode, 5);
+	/* the same over TCP, UDP having said nothing */
+	struct dnscheck_facts t = { 0 };
+	eval(DNSCHECK_STEP_RECURSION_TCP, &m, 40, &t);
+	assert_int_equal(t.known, DNSCHECK_RECURSION);
+	assert_false(t.recursion);
+	assert_true(t.rec_tcp);
+
+	/* version: an answer that discloses nothing, not even the NSID it carries */
+	eval(DNSCHECK_STEP_VERSION_BIND, &m, 40, &f);
+	assert_true(f.known & DNSCHECK_VERSION);
+	assert_string_equal(f.version, "");
+	assert_string_equal(f.nsid, "");
+
+	/* tcp-dns: answered over TCP */
+	eval(DNSCHECK_STEP_TCP_DNS, &m, 40, &f);
+	assert_true(f.known & DNSCHECK_TCP_DNS);
+	assert_true(f.tcp_dns);
+
+	/* amplification: measured by its size */
+	eval(DNSCHECK_STEP_AMP_ANY, &m, 38, &f);
+	assert_true(f.known & DNSCHECK_AMPLIFICATION);
+	assert_int_equal(f.amp_reply_bytes, m.n);
+}
+
 static void
 test_axfr_any(void **state)
 {
@@ -675,6 +776,20 @@ test_axfr_feed(void **state)
 	axfr_msg(&m, 7, true, 0, "sAs");
 	assert_int_equal(dnscheck_axfr_feed(&w, m.b, m.n), DNSCHECK_AXFR_NO);
 
+	/* a refusal without the question is a refusal, with its rcode */
+	walk_init(&w, 7);
+	axfr_msg(&m, 7, false, 5 /* REFUSED */, "");
+	assert_int_equal(dnscheck_axfr_feed(&w, m.b, m.n), DNSCHECK_AXFR_NO);
+	assert_int_equal(w.rcode, 5);
+	assert_int_equal(w.records, 0);
+	assert_int_equal(w.messages, 1);
+	walk_init(&w, 7);
+	axfr_msg(&m, 8, false, 5, "");
+	assert_int_equal(dnscheck_axfr_feed(&w, m.b, m.n), DNS_E_ID_MISMATCH);
+	axfr_msg(&m, 7, false, 3 /* NXDOMAIN */, "");
+	assert_int_equal(dnscheck_axfr_feed(&w, m.b, m.n), DNS_E_QDCOUNT);
+	assert_int_equal(w.messages, 0);
+
 	/* not ours: wrong id, wrong question, no question in the first message */
 	walk_init(&w, 7);
 	axfr_msg(&m, 8, true, 0, "SAS");
@@ -716,11 +831,28 @@ test_printable(void **state)
 
 /* ---- the module through the engine ---- */
 
+enum srv_udp_mode {
+	SRV_UDP_OK = 0,
+	SRV_UDP_WRONG_ID,    /* every reply with a garbled transaction ID */
+	SRV_UDP_REFUSE_RD,   /* the canary: REFUSED with RA (no recursion for us) */
+	SRV_UDP_NO_QUESTION, /* every reply a bare REFUSED header (unbound's refuse) */
+};
+enum srv_tcp_mode {
+	SRV_TCP_OK = 0,
+	SRV_TCP_NO_QUESTION, /* every reply, AXFR included, a bare REFUSED header */
+};
+
 struct server {
 	int udp, tcp;
 	uint16_t port;
-	int udp_queries;
+	int udp_queries, tcp_queries;
 	int drop_first;    /* UDP: say nothing to the first query (a retransmission must come) */
+	int drop_canary;   /* UDP: say nothing to the first this many canary queries */
+	int canary_seen;
+	enum srv_udp_mode udp_mode;
+	enum srv_tcp_mode tcp_mode;
+	int tcp_delay_ms;  /* TCP: wait this long before answering */
+	uint64_t udp_canary_ns, tcp_canary_ns; /* when the canary's answer went out */
 	pthread_t ut, tt;
 };
 
@@ -741,6 +873,26 @@ bind_loopback(int type, uint16_t port, uint16_t *out)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	*out = ntohs(sin.sin_port);
 	return fd;
+}
+
+static bool
+is_canary(const uint8_t *q, size_t qlen)
+{
+	static const uint8_t canary[] = "\006canary\007example";
+
+	return qlen >= DNS_HEADER_LEN + sizeof(canary) &&
+	       memcmp(q + DNS_HEADER_LEN, canary, sizeof(canary)) == 0;
+}
+
+/* A bare header: QR, the query's ID, REFUSED, no question, AA and RA set to be ignored. */
+static void
+answer_no_question(const uint8_t *q, size_t qlen, struct mb *m)
+{
+	m->n = 0;
+	if (qlen < DNS_HEADER_LEN)
+		return;
+	mb_header(m, (uint16_t)(q[0] << 8 | q[1]),
+		  DNS_FLAG_QR | DNS_FLAG_AA | DNS_FLAG_RA | 5, 0, 0, 0);
 }
 
 /* The reply to a query: its header and question echoed, with what the name asks for. */
@@ -787,9 +939,24 @@ udp_main(void *arg)
 			break;
 		if (s->udp_queries++ < s->drop_first)
 			continue;
-		answer(buf, (size_t)n, &m);
-		if (m.n > 0)
-			sendto(s->udp, m.b, m.n, 0, (struct sockaddr *)&from, flen);
+		if (is_canary(buf, (size_t)n) && s->canary_seen++ < s->drop_canary)
+			continue;
+		if (s->udp_mode == SRV_UDP_NO_QUESTION) {
+			answer_no_question(buf, (size_t)n, &m);
+		} else if (s->udp_mode == SRV_UDP_REFUSE_RD && is_canary(buf, (size_t)n)) {
+			recursion_reply(&m, DNS_FLAG_RA | 5, NULL, 0);
+			m.b[0] = buf[0];
+			m.b[1] = buf[1];
+		} else {
+			answer(buf, (size_t)n, &m);
+		}
+		if (m.n == 0)
+			continue;
+		if (s->udp_mode == SRV_UDP_WRONG_ID)
+			m.b[1] ^= 0x5a;
+		if (is_canary(buf, (size_t)n))
+			s->udp_canary_ns = util_now_ns();
+		sendto(s->udp, m.b, m.n, 0, (struct sockaddr *)&from, flen);
 	}
 	return NULL;
 }
@@ -832,9 +999,15 @@ tcp_main(void *arg)
 		if (want > sizeof(buf) || recv(c, buf, want, MSG_WAITALL) != (ssize_t)want)
 			goto next;
 		n = want;
+		s->tcp_queries++;
 		if (dns_parse_header(buf, n, &h) < 0)
 			goto next;
-		if (buf[n - 4] == 0 && buf[n - 3] == DNS_TYPE_AXFR) {
+		if (s->tcp_delay_ms > 0)
+			usleep((useconds_t)s->tcp_delay_ms * 1000);
+		if (s->tcp_mode == SRV_TCP_NO_QUESTION) {
+			answer_no_question(buf, n, &m);
+			send_framed(c, &m);
+		} else if (buf[n - 4] == 0 && buf[n - 3] == DNS_TYPE_AXFR) {
 			/* open.test.: 2 messages, 5 records; closed.test.: NOTAUTH */
 			if (memcmp(buf + DNS_HEADER_LEN, "\004open", 5) == 0) {
 				axfr_msg(&m, h.id, true, 0, "SAA");
@@ -850,17 +1023,19 @@ tcp_main(void *arg)
 			answer(buf, n, &m);
 			send_framed(c, &m);
 		}
+		if (is_canary(buf, n))
+			s->tcp_canary_ns = util_now_ns();
 next:
 		close(c);
 	}
 	return NULL;
 }
 
+/* Start the servers as *cfg says (ports and counters are filled in here). */
 static void
-server_start(struct server *s, int drop_first)
+server_start_as(struct server *s, const struct server *cfg)
 {
-	memset(s, 0, sizeof(*s));
-	s->drop_first = drop_first;
+	*s = *cfg;
 	/* one port for both protocols: try a few until both bind */
 	for (int i = 0; i < 20; i++) {
 		s->udp = bind_loopback(SOCK_DGRAM, 0, &s->port);
@@ -874,6 +1049,14 @@ server_start(struct server *s, int drop_first)
 	assert_int_equal(listen(s->tcp, 16), 0);
 	assert_int_equal(pthread_create(&s->ut, NULL, udp_main, s), 0);
 	assert_int_equal(pthread_create(&s->tt, NULL, tcp_main, s), 0);
+}
+
+static void
+server_start(struct server *s, int drop_first)
+{
+	struct server cfg = { .drop_first = drop_first };
+
+	server_start_as(s, &cfg);
 }
 
 static void
@@ -910,13 +1093,34 @@ ignore(void *arg, const struct probe_result *r)
 	(void)r;
 }
 
+/* Every step of the plan through the real engine and module, to 127.0.0.1:port; 900 ms
+ * timeout, 2 retries (attempts at 0, 300 and 600 ms). */
+static void
+run_plan(struct dnscheck_plan *pl, uint16_t port)
+{
+	struct steps_stream ss = { pl, 0 };
+	struct engine_config c;
+	char err[128];
+
+	memset(&c, 0, sizeof(c));
+	c.concurrency = 64;
+	c.rate_pps = 1000;
+	c.timeout_ns = 900 * NS_PER_MS;
+	c.retries = 2;
+	c.opts.port = port;
+	c.opts.ctx = pl;
+	c.modules[c.nmodules++] = &probe_module_dnscheck;
+	struct engine *e = engine_new(&c, err, sizeof(err));
+	assert_non_null(e);
+	assert_int_equal(engine_run(e, next_step, ignore, NULL, &ss), 0);
+	engine_free(e);
+}
+
 static void
 test_module_through_engine(void **state)
 {
 	const char *zones[] = { "open.test", "closed.test" };
 	struct dnscheck_plan pl;
-	struct engine_config c;
-	struct steps_stream ss = { &pl, 0 };
 	struct server s;
 	char err[128];
 	size_t fi;
@@ -928,18 +1132,7 @@ test_module_through_engine(void **state)
 	assert_int_equal(dnscheck_plan_add(&pl, DNSCHECK_RECURSION | DNSCHECK_VERSION |
 					   DNSCHECK_AXFR | DNSCHECK_TCP_DNS, true, true, zones,
 					   2, &fi, err, sizeof(err)), 0);
-	memset(&c, 0, sizeof(c));
-	c.concurrency = 64;
-	c.rate_pps = 1000;
-	c.timeout_ns = 900 * NS_PER_MS;
-	c.retries = 2;
-	c.opts.port = s.port;
-	c.opts.ctx = &pl;
-	c.modules[c.nmodules++] = &probe_module_dnscheck;
-	struct engine *e = engine_new(&c, err, sizeof(err));
-	assert_non_null(e);
-	assert_int_equal(engine_run(e, next_step, ignore, NULL, &ss), 0);
-	engine_free(e);
+	run_plan(&pl, s.port);
 	server_stop(&s);
 
 	const struct dnscheck_facts *f = &pl.facts[fi];
@@ -958,7 +1151,139 @@ test_module_through_engine(void **state)
 	assert_false(f->axfr[1].closed);
 	/* 5 UDP queries, the first dropped: exactly one retransmission, nothing more */
 	assert_int_equal(s.udp_queries, 6);
+	/* over TCP: tcp-dns, 2 AXFR and the recursion question; UDP answered recursion too,
+	 * so its answer is the one that counts */
+	assert_int_equal(s.tcp_queries, 4);
+	assert_false(f->rec_tcp);
 	dnscheck_plan_clear(&pl);
+}
+
+/* A plan of `checks` for one address (both protocols open unless told otherwise) against
+ * servers configured as *cfg; the facts in *out. */
+static void
+run_checks(const struct server *cfg, unsigned checks, bool udp_open, bool tcp_open,
+	   const char *const *zones, size_t nzones, struct server *s,
+	   struct dnscheck_facts *out)
+{
+	struct dnscheck_plan pl;
+	char err[128];
+	size_t fi;
+
+	server_start_as(s, cfg);
+	assert_int_equal(dnscheck_plan_init(&pl, "canary.example", "192.0.2.53", ".", DNS_TYPE_NS,
+					    false, err, sizeof(err)), 0);
+	assert_int_equal(dnscheck_plan_add(&pl, checks, udp_open, tcp_open, zones, nzones, &fi,
+					   err, sizeof(err)), 0);
+	run_plan(&pl, s->port);
+	server_stop(s);
+	*out = pl.facts[fi];
+	dnscheck_plan_clear(&pl);
+}
+
+/* The resolver garbles every UDP reply (wrong transaction ID) but resolves over TCP: found
+ * recursive through the TCP question. */
+static void
+test_recursion_over_tcp_when_udp_garbled(void **state)
+{
+	struct server cfg = { .udp_mode = SRV_UDP_WRONG_ID }, s;
+	struct dnscheck_facts f;
+
+	(void)state;
+	run_checks(&cfg, DNSCHECK_RECURSION, true, true, NULL, 0, &s, &f);
+	assert_int_equal(f.ran, DNSCHECK_RECURSION);
+	assert_int_equal(f.known, DNSCHECK_RECURSION);
+	assert_true(f.recursion);
+	assert_true(f.rec_ra);
+	assert_false(f.bogus);
+	assert_true(f.rec_tcp);
+	/* the garbled UDP replies matched nothing: every attempt went out */
+	assert_int_equal(s.udp_queries, 3);
+	assert_int_equal(s.tcp_queries, 1);
+}
+
+/* UDP answers (REFUSED: no recursion) only to its retransmission, long after the TCP
+ * answer (it resolves) came in: the UDP answer still wins. */
+static void
+test_recursion_udp_wins_arriving_last(void **state)
+{
+	struct server cfg = { .udp_mode = SRV_UDP_REFUSE_RD, .drop_canary = 1 }, s;
+	struct dnscheck_facts f;
+
+	(void)state;
+	run_checks(&cfg, DNSCHECK_RECURSION, true, true, NULL, 0, &s, &f);
+	assert_true(s.tcp_canary_ns != 0 && s.udp_canary_ns != 0);
+	assert_true(s.tcp_canary_ns < s.udp_canary_ns); /* the order this case is about */
+	assert_int_equal(f.known, DNSCHECK_RECURSION);
+	assert_false(f.recursion);
+	assert_false(f.rec_tcp);
+	assert_int_equal(f.rec_rcode, 5);
+	assert_int_equal(s.udp_queries, 2);
+}
+
+/* UDP answers at once, TCP 200 ms later: the late TCP answer changes nothing. */
+static void
+test_recursion_udp_wins_arriving_first(void **state)
+{
+	struct server cfg = { .udp_mode = SRV_UDP_REFUSE_RD, .tcp_delay_ms = 200 }, s;
+	struct dnscheck_facts f;
+
+	(void)state;
+	run_checks(&cfg, DNSCHECK_RECURSION, true, true, NULL, 0, &s, &f);
+	assert_true(s.tcp_canary_ns != 0 && s.udp_canary_ns != 0);
+	assert_true(s.udp_canary_ns < s.tcp_canary_ns);
+	assert_false(f.recursion);
+	assert_false(f.rec_tcp);
+	assert_int_equal(f.rec_rcode, 5);
+	assert_int_equal(s.tcp_queries, 1);
+}
+
+/* UDP not open: the recursion check runs over TCP alone. */
+static void
+test_recursion_tcp_only(void **state)
+{
+	struct server cfg = { 0 }, s;
+	struct dnscheck_facts f;
+
+	(void)state;
+	run_checks(&cfg, DNSCHECK_RECURSION, false, true, NULL, 0, &s, &f);
+	assert_int_equal(f.ran, DNSCHECK_RECURSION);
+	assert_int_equal(f.known, DNSCHECK_RECURSION);
+	assert_true(f.recursion);
+	assert_true(f.rec_tcp);
+	assert_int_equal(s.udp_queries, 0);
+	assert_int_equal(s.tcp_queries, 1);
+}
+
+/* A server answering everything, over both protocols, with a bare REFUSED header (what
+ * unbound's access-control refuse sends): every check has its answer, from the rcode. */
+static void
+test_module_no_question_server(void **state)
+{
+	const char *zones[] = { "open.test" };
+	struct server cfg = { .udp_mode = SRV_UDP_NO_QUESTION, .tcp_mode = SRV_TCP_NO_QUESTION };
+	struct server s;
+	struct dnscheck_facts f;
+
+	(void)state;
+	run_checks(&cfg, DNSCHECK_ALL, true, true, zones, 1, &s, &f);
+	assert_int_equal(f.ran, DNSCHECK_ALL);
+	assert_int_equal(f.known, f.ran);
+	assert_false(f.recursion);
+	assert_false(f.rec_ra);
+	assert_false(f.rec_tcp);
+	assert_int_equal(f.rec_rcode, 5);
+	assert_string_equal(f.version, "");
+	assert_string_equal(f.hostname, "");
+	assert_string_equal(f.nsid, "");
+	assert_true(f.tcp_dns); /* answered over TCP: no "no-tcp" */
+	assert_int_equal(f.axfr[0].state, DNSCHECK_AXFR_REFUSED);
+	assert_int_equal(f.axfr[0].rcode, 5);
+	assert_false(f.axfr[0].closed);
+	assert_int_equal(f.amp_reply_bytes, DNS_HEADER_LEN);
+	/* each query answered at once: 1 recursion + 4 CHAOS + 2 amplification over UDP,
+	 * recursion + tcp-dns + AXFR over TCP */
+	assert_int_equal(s.udp_queries, 7);
+	assert_int_equal(s.tcp_queries, 3);
 }
 
 int
@@ -969,12 +1294,19 @@ main(void)
 		cmocka_unit_test(test_plan_steps),
 		cmocka_unit_test(test_queries),
 		cmocka_unit_test(test_eval_recursion),
+		cmocka_unit_test(test_eval_recursion_tcp),
+		cmocka_unit_test(test_eval_no_question),
 		cmocka_unit_test(test_eval_version),
 		cmocka_unit_test(test_eval_amplification_tcp),
 		cmocka_unit_test(test_axfr_any),
 		cmocka_unit_test(test_axfr_feed),
 		cmocka_unit_test(test_printable),
 		cmocka_unit_test(test_module_through_engine),
+		cmocka_unit_test(test_recursion_over_tcp_when_udp_garbled),
+		cmocka_unit_test(test_recursion_udp_wins_arriving_last),
+		cmocka_unit_test(test_recursion_udp_wins_arriving_first),
+		cmocka_unit_test(test_recursion_tcp_only),
+		cmocka_unit_test(test_module_no_question_server),
 	};
 
 	return cmocka_run_group_tests(tests, qpl_setup, qpl_teardown);

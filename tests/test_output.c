@@ -142,7 +142,8 @@ test_jsonl_exact(void **state)
 	assert_string_equal(text,
 		"{\"target\":\"ns1.example.test\",\"address\":\"127.53.0.9\",\"family\":4,\"port\":53,"
 		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.22},"
-		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.30},"
+		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.30,"
+		"\"verified\":true},"
 		"\"dns\":{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":false,\"ra\":true,\"tc\":false}}\n"
 		"{\"target\":\"127.53.0.2\",\"address\":\"127.53.0.2\",\"family\":4,\"port\":53,"
 		"\"tcp\":{\"state\":\"closed\",\"reason\":\"reset\",\"rtt_ms\":0.12},"
@@ -153,7 +154,8 @@ test_jsonl_exact(void **state)
 		"\"udp\":{\"state\":\"filtered\",\"reason\":\"no-response\",\"rtt_ms\":null},"
 		"\"dns\":null}\n"
 		"{\"target\":\"udp, \\\"only\\\"\",\"address\":\"127.53.0.4\",\"family\":4,\"port\":53,"
-		"\"udp\":{\"state\":\"open\",\"reason\":\"udp-response\",\"rtt_ms\":1.23},"
+		"\"udp\":{\"state\":\"open\",\"reason\":\"udp-response\",\"rtt_ms\":1.23,"
+		"\"verified\":false},"
 		"\"dns\":{\"valid\":false,\"error\":\"transaction id mismatch\"}}\n"
 		"{\"target\":\"2001:db8::53\",\"address\":\"2001:db8::53\",\"family\":6,\"port\":53,"
 		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":12.00},"
@@ -161,7 +163,8 @@ test_jsonl_exact(void **state)
 		"\"dns\":null}\n"
 		"{\"target\":\"127.53.0.1\",\"address\":\"127.53.0.1\",\"family\":4,\"port\":53,"
 		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.01},"
-		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.00},"
+		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.00,"
+		"\"verified\":true},"
 		"\"dns\":{\"valid\":true,\"rcode\":\"REFUSED\",\"aa\":true,\"ra\":false,\"tc\":true}}\n");
 	free(text);
 }
@@ -196,15 +199,15 @@ test_csv_exact(void **state)
 	text = render(OUTPUT_CSV, &d);
 	assert_string_equal(text,
 		"target,address,family,port,tcp_state,tcp_reason,tcp_rtt_ms,udp_state,udp_reason,"
-		"udp_rtt_ms,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error\n"
-		"ns1.example.test,127.53.0.9,4,53,open,syn-ack,0.22,open,dns-reply,0.30,"
+		"udp_rtt_ms,udp_verified,dns_valid,dns_rcode,dns_aa,dns_ra,dns_tc,dns_error\n"
+		"ns1.example.test,127.53.0.9,4,53,open,syn-ack,0.22,open,dns-reply,0.30,true,"
 		"true,NOERROR,false,true,false,\n"
-		"127.53.0.2,127.53.0.2,4,53,closed,reset,0.12,closed,port-unreach,0.10,,,,,,\n"
-		"lab/filtered,127.53.0.3,4,53,filtered,no-response,,filtered,no-response,,,,,,,\n"
-		"\"udp, \"\"only\"\"\",127.53.0.4,4,53,,,,open,udp-response,1.23,"
+		"127.53.0.2,127.53.0.2,4,53,closed,reset,0.12,closed,port-unreach,0.10,,,,,,,\n"
+		"lab/filtered,127.53.0.3,4,53,filtered,no-response,,filtered,no-response,,,,,,,,\n"
+		"\"udp, \"\"only\"\"\",127.53.0.4,4,53,,,,open,udp-response,1.23,false,"
 		"false,,,,,transaction id mismatch\n"
-		"2001:db8::53,2001:db8::53,6,53,open,syn-ack,12.00,filtered,no-response,,,,,,,\n"
-		"127.53.0.1,127.53.0.1,4,53,open,syn-ack,0.01,open,dns-reply,0.00,"
+		"2001:db8::53,2001:db8::53,6,53,open,syn-ack,12.00,filtered,no-response,,,,,,,,\n"
+		"127.53.0.1,127.53.0.1,4,53,open,syn-ack,0.01,open,dns-reply,0.00,true,"
 		"true,REFUSED,true,false,true,\n");
 	free(text);
 }
@@ -260,7 +263,8 @@ test_checks(void **state)
 	assert_string_equal(text,
 		"{\"target\":\"127.53.0.2\",\"address\":\"127.53.0.2\",\"family\":4,\"port\":53,"
 		"\"tcp\":{\"state\":\"open\",\"reason\":\"syn-ack\",\"rtt_ms\":0.10},"
-		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.20},"
+		"\"udp\":{\"state\":\"open\",\"reason\":\"dns-reply\",\"rtt_ms\":0.20,"
+		"\"verified\":true},"
 		"\"dns\":{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":false,\"ra\":true,\"tc\":false,"
 		"\"recursion\":true,\"bogus\":false,\"version\":\"9.18.1 \\\"x\\\"\",\"hostname\":\"\","
 		"\"nsid\":\"ns1\",\"axfr\":true,\"axfr_zones\":[{\"zone\":\"a.test.\",\"allowed\":true,"
@@ -288,7 +292,7 @@ test_checks(void **state)
 				     "version-disclosed,identity-disclosed\",true,\"9.18.1 \"\"x\"\"\","
 				     "true,31.50,true\n"));
 	assert_non_null(strstr(text, ",info,,,,false,,\n"));
-	assert_non_null(strstr(text, "port-unreach,0.20,,,,,,,,,,,,,\n"));
+	assert_non_null(strstr(text, "port-unreach,0.20,,,,,,,,,,,,,,\n"));
 	free(text);
 
 	text = render(OUTPUT_TABLE, &d);
@@ -324,7 +328,8 @@ test_csv_quotes_newline(void **state)
 	r.dns.present = true;
 	strcpy(r.dns.error, "bad, \"odd\"\nreply");
 	text = render(OUTPUT_CSV, &d);
-	assert_non_null(strstr(text, ",open,dns-reply,2.00,false,,,,,\"bad, \"\"odd\"\"\nreply\"\n"));
+	assert_non_null(strstr(text, ",open,dns-reply,2.00,true,false,,,,,"
+				     "\"bad, \"\"odd\"\"\nreply\"\n"));
 	free(text);
 }
 
@@ -384,10 +389,16 @@ test_json_document(void **state)
 	x = json_object_array_get_idx(results, 0);
 	assert_true(json_object_get_double(jget(jget(x, "tcp"), "rtt_ms")) == 0.22);
 	assert_string_equal(json_object_get_string(jget(jget(x, "dns"), "rcode")), "NOERROR");
+	/* "verified" on an open udp state only: the reason says which */
+	assert_true(json_object_get_boolean(jget(jget(x, "udp"), "verified")));
+	assert_false(json_object_object_get_ex(jget(x, "tcp"), "verified", NULL));
 	x = json_object_array_get_idx(results, 2);
 	assert_null(jget(jget(x, "udp"), "rtt_ms"));
+	assert_false(json_object_object_get_ex(jget(x, "udp"), "verified", NULL));
 	assert_null(jget(x, "dns"));
 	x = json_object_array_get_idx(results, 3);
+	assert_true(json_object_is_type(jget(jget(x, "udp"), "verified"), json_type_boolean));
+	assert_false(json_object_get_boolean(jget(jget(x, "udp"), "verified")));
 	assert_false(json_object_object_get_ex(x, "tcp", NULL));
 	assert_false(json_object_get_boolean(jget(jget(x, "dns"), "valid")));
 	assert_string_equal(json_object_get_string(jget(jget(x, "dns"), "error")),
@@ -512,7 +523,7 @@ test_table_order_and_alignment(void **state)
 	d.nrecords = sample_records(r);
 	text = render(OUTPUT_TABLE, &d);
 	n = split_lines(text, lines, 32);
-	assert_int_equal(n, 8); /* header, 6 rows, summary */
+	assert_int_equal(n, 9); /* header, 6 rows, the note on "open?", summary */
 	assert_string_equal(lines[0],
 			    "ADDRESS       TARGET            TCP                   UDP                   DNS");
 	/* open hosts in address order, then the rest in address order */
@@ -539,13 +550,17 @@ test_table_order_and_alignment(void **state)
 	}
 	assert_string_equal(lines[1] + tcp_col, "open syn-ack          open dns-reply        REFUSED aa tc");
 	assert_string_equal(lines[2] + target_col,
-			    "udp, \"only\"       -                     open udp-response     "
+			    "udp, \"only\"       -                     open? udp-response    "
 			    "invalid: transaction id mismatch");
 	assert_string_equal(lines[3] + dns_col, "NOERROR ra");
 	assert_string_equal(lines[5] + tcp_col, "closed reset          closed port-unreach   -");
 	assert_string_equal(lines[6] + target_col,
 			    "lab/filtered      filtered no-response  filtered no-response  -");
+	/* the mark explained once, under the rows that carry it */
 	assert_string_equal(lines[7],
+			    "open? = unverified: a datagram came back from the port, but no DNS "
+			    "reply matching the query (its source may be forged)");
+	assert_string_equal(lines[8],
 			    "Scanned 6 addresses (port 53) in 1.2s: 4 open (tcp 3, udp 3).");
 	free(text);
 }
@@ -693,8 +708,8 @@ test_table_empty(void **state)
 	free(text);
 	text = render(OUTPUT_CSV, &d);
 	assert_string_equal(text, "target,address,family,port,tcp_state,tcp_reason,tcp_rtt_ms,"
-				  "udp_state,udp_reason,udp_rtt_ms,dns_valid,dns_rcode,dns_aa,"
-				  "dns_ra,dns_tc,dns_error\n");
+				  "udp_state,udp_reason,udp_rtt_ms,udp_verified,dns_valid,dns_rcode,"
+				  "dns_aa,dns_ra,dns_tc,dns_error\n");
 	free(text);
 	text = render(OUTPUT_JSONL, &d);
 	assert_string_equal(text, "");

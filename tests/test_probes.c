@@ -1,6 +1,7 @@
 /* test_probes: the tcp and udp probe modules through the real engine, against sockets this
  * test opens on 127.0.0.1 (ephemeral ports): a thread plays the DNS server, so the replies
- * (matching, wrong ID, wrong question, garbage) are exactly what each case needs. */
+ * (matching, wrong ID, wrong question, garbage, junk sprayed before or instead of a reply)
+ * are exactly what each case needs, and it counts the queries it received. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -19,12 +20,21 @@
 #include "probes/dns.h"
 #include "probes/engine.h"
 
-enum reply_mode { REPLY_MATCH, REPLY_WRONG_ID, REPLY_WRONG_QUESTION, REPLY_GARBAGE, REPLY_NONE };
+enum reply_mode {
+	REPLY_MATCH, REPLY_WRONG_ID, REPLY_WRONG_QUESTION, REPLY_GARBAGE, REPLY_NONE,
+	REPLY_JUNK,            /* JUNK_PER_QUERY 1-octet datagrams per query, never a reply */
+	REPLY_JUNK_THEN_MATCH, /* junk for every query; the matching reply to query match_at */
+	REPLY_JUNK_THEN_CLOSE, /* junk for the first query, then the port closes */
+	REPLY_NO_QUESTION,     /* REFUSED, AA and RA set, QDCOUNT 0 (unbound's refuse) */
+};
+
+#define JUNK_PER_QUERY 5
 
 struct server {
 	int fd;
 	uint16_t port;
 	enum reply_mode mode;
+	int match_at;  /* REPLY_JUNK_THEN_MATCH: the query (1-based) that gets its reply */
 	int queries;
 	uint16_t last_id;
 	int saw_edns;
@@ -52,6 +62,20 @@ server_main(void *arg)
 		switch (s->mode) {
 		case REPLY_NONE:
 			continue;
+		case REPLY_JUNK:
+		case REPLY_JUNK_THEN_MATCH:
+		case REPLY_JUNK_THEN_CLOSE:
+			/* what a spoofer spraying our ephemeral ports would deliver */
+			for (int k = 0; k < JUNK_PER_QUERY; k++)
+				sendto(s->fd, "\x00", 1, 0, (struct sockaddr *)&from, flen);
+			if (s->mode == REPLY_JUNK_THEN_CLOSE) {
+				/* from now on the kernel answers ICMP port unreachable */
+				close(s->fd);
+				return NULL;
+			}
+			if (s->mode == REPLY_JUNK || s->queries != s->match_at)
+				continue;
+			break;
 		case REPLY_GARBAGE:
 			sendto(s->fd, "\x00\x01hello", 7, 0, (struct sockaddr *)&from, flen);
 			continue;
@@ -63,12 +87,17 @@ server_main(void *arg)
 			buf[DNS_HEADER_LEN + 2] ^= 0x01;
 			break;
 		case REPLY_MATCH:
+		case REPLY_NO_QUESTION:
 			break;
 		}
 		buf[2] |= 0x84; /* QR, AA */
 		buf[3] = 0x85;  /* RA, REFUSED */
 		buf[11] = 0;    /* drop the OPT record */
 		n = DNS_HEADER_LEN + 1 + 4;
+		if (s->mode == REPLY_NO_QUESTION) {
+			buf[5] = 0; /* qdcount: the bare header */
+			n = DNS_HEADER_LEN;
+		}
 		sendto(s->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
 	}
 	return NULL;
@@ -90,17 +119,28 @@ bind_loopback(int type, uint16_t *port)
 }
 
 static void
-server_start(struct server *s, enum reply_mode mode)
+server_start_at(struct server *s, enum reply_mode mode, int match_at)
 {
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
+	s->match_at = match_at;
 	s->fd = bind_loopback(SOCK_DGRAM, &s->port);
 	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
 }
 
 static void
+server_start(struct server *s, enum reply_mode mode)
+{
+	server_start_at(s, mode, 0);
+}
+
+static void
 server_stop(struct server *s)
 {
+	if (s->mode == REPLY_JUNK_THEN_CLOSE) { /* the thread closed its socket itself */
+		pthread_join(s->thread, NULL);
+		return;
+	}
 	shutdown(s->fd, SHUT_RDWR);
 	pthread_join(s->thread, NULL);
 	close(s->fd);
@@ -173,6 +213,27 @@ test_udp_matching_reply(void **state)
 	assert_false(one.dns.tc);
 }
 
+/* A refusal without its question matches by ID: a valid reply, its rcode and nothing else
+ * (the AA and RA bits it carries are not taken). */
+static void
+test_udp_refused_without_question(void **state)
+{
+	struct server s;
+	(void)state;
+
+	server_start(&s, REPLY_NO_QUESTION);
+	scan_port(&probe_module_udp, s.port, 600 * NS_PER_MS);
+	server_stop(&s);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_DNS_REPLY);
+	assert_int_equal(s.queries, 1);
+	assert_true(one.dns.valid);
+	assert_int_equal(one.dns.rcode, 5);
+	assert_false(one.dns.aa);
+	assert_false(one.dns.ra);
+	assert_false(one.dns.tc);
+}
+
 static void
 check_untrusted(enum reply_mode mode, const char *error)
 {
@@ -181,15 +242,16 @@ check_untrusted(enum reply_mode mode, const char *error)
 	server_start(&s, mode);
 	scan_port(&probe_module_udp, s.port, 300 * NS_PER_MS);
 	server_stop(&s);
-	/* a datagram from the probed address and port: open, but no DNS facts */
+	/* a datagram from the probed address and port: open, unverified, no DNS facts */
 	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
 	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_UDP_RESPONSE);
+	assert_false(probe_open_verified(&one.out[PROBE_SLOT_UDP]));
 	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
 	assert_true(one.dns.present);
 	assert_false(one.dns.valid);
 	assert_string_equal(one.dns.error, error);
-	/* the port proved open: no retransmissions to it */
-	assert_int_equal(s.queries, 1);
+	/* anyone could have sent it: it stops nothing, every retransmission went out */
+	assert_int_equal(s.queries, 3);
 }
 
 static void
@@ -211,6 +273,68 @@ test_udp_garbage(void **state)
 {
 	(void)state;
 	check_untrusted(REPLY_GARBAGE, dns_strerror(DNS_E_SHORT));
+}
+
+/* A spoofer's junk and nothing else: open on its strength only (unverified), and it did
+ * not cost the probe a single retransmission. */
+static void
+test_udp_junk_keeps_retrying(void **state)
+{
+	(void)state;
+	check_untrusted(REPLY_JUNK, dns_strerror(DNS_E_SHORT));
+}
+
+/* Junk first, then the matching reply: the reply decides, whichever attempt it answers. */
+static void
+check_junk_then_match(int match_at)
+{
+	struct server s;
+
+	server_start_at(&s, REPLY_JUNK_THEN_MATCH, match_at);
+	scan_port(&probe_module_udp, s.port, 600 * NS_PER_MS);
+	server_stop(&s);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_DNS_REPLY);
+	assert_true(probe_open_verified(&one.out[PROBE_SLOT_UDP]));
+	/* measured from the attempt answered, not from the first: well under a window's third */
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us < 150 * 1000);
+	assert_true(one.dns.valid);
+	assert_string_equal(one.dns.error, "");
+	assert_int_equal(one.dns.rcode, 5);
+	/* answered: no retransmission after the attempt the reply matched */
+	assert_int_equal(s.queries, match_at);
+}
+
+static void
+test_udp_junk_then_reply(void **state)
+{
+	(void)state;
+	check_junk_then_match(1);
+}
+
+static void
+test_udp_junk_then_reply_to_last_retry(void **state)
+{
+	(void)state;
+	check_junk_then_match(3);
+}
+
+/* Junk, then the port closes: the ICMP port unreachable that the next retransmission
+ * draws overrides the provisional "open" the junk left. */
+static void
+test_udp_junk_then_port_unreachable(void **state)
+{
+	struct server s;
+	(void)state;
+
+	server_start(&s, REPLY_JUNK_THEN_CLOSE);
+	scan_port(&probe_module_udp, s.port, 600 * NS_PER_MS);
+	server_stop(&s);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_CLOSED);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_PORT_UNREACH);
+	assert_false(one.dns.valid);
+	assert_int_equal(s.queries, 1);
 }
 
 static void
@@ -265,9 +389,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_matching_reply),
+		cmocka_unit_test(test_udp_refused_without_question),
 		cmocka_unit_test(test_udp_wrong_id),
 		cmocka_unit_test(test_udp_wrong_question),
 		cmocka_unit_test(test_udp_garbage),
+		cmocka_unit_test(test_udp_junk_keeps_retrying),
+		cmocka_unit_test(test_udp_junk_then_reply),
+		cmocka_unit_test(test_udp_junk_then_reply_to_last_retry),
+		cmocka_unit_test(test_udp_junk_then_port_unreachable),
 		cmocka_unit_test(test_udp_silence_is_filtered_after_all_retries),
 		cmocka_unit_test(test_udp_closed_port),
 		cmocka_unit_test(test_tcp_open_and_closed),

@@ -88,10 +88,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (dns_parse_reply(data, size, &r) != 0)
 		return 0;
-	if (r.msg_len > size || r.qname_len == 0 ||
-	    (r.nsid_len > 0 && r.nsid_off + r.nsid_len > r.msg_len))
+	if (r.msg_len > size || (r.nsid_len > 0 && r.nsid_off + r.nsid_len > r.msg_len))
 		__builtin_trap();
 	consume(data + r.nsid_off, r.nsid_len);
+	if (r.no_question) {
+		/* only a refusal may come without its question, and it matches by ID alone */
+		if (r.hdr.qdcount != 0 || r.qname_len != 0 ||
+		    !dns_rcode_refuses(dns_header_rcode(&r.hdr)) ||
+		    dns_reply_matches(&r, r.hdr.id, (const uint8_t *)"", 1, DNS_TYPE_A,
+				      DNS_CLASS_IN) != 0 ||
+		    dns_reply_matches(&r, (uint16_t)(r.hdr.id + 1), (const uint8_t *)"", 1,
+				      DNS_TYPE_A, DNS_CLASS_IN) != DNS_E_ID_MISMATCH)
+			__builtin_trap();
+		walk_rrs(data, size, &r);
+		return 0;
+	}
+	if (r.hdr.qdcount != 1 || r.qname_len == 0)
+		__builtin_trap();
 	if (dns_name_to_text(r.qname, r.qname_len, text, sizeof(text)) < 0)
 		__builtin_trap();
 	if (dns_reply_matches(&r, r.hdr.id, r.qname, r.qname_len, r.qtype, r.qclass) != 0)

@@ -64,6 +64,12 @@ def seeds():
 
     yield "refused", header(0x8105) + q
 
+    # unbound's access-control refuse: a bare header, no question (matched by ID alone)
+    yield "refused-noquestion", header(0x8185, qd=0)
+    yield "servfail-noquestion-opt", header(0x8182, qd=0, ar=1) + opt()
+    # malformed: an answer to no question
+    yield "bad-noerror-noquestion", header(RESP, qd=0)
+
     yield "badvers", header(0x8100, ar=1) + q + opt(udp=512, ext_rcode=1)
 
     # malformed: qname is a pointer to itself

@@ -4,7 +4,8 @@
 # the bounded readiness poll.  Only ever run inside the test's own network namespace.
 #
 #   dnsq.py [--tcp] [--rd] [--timeout S] ADDR QNAME QTYPE     one query; prints
-#       rcode=NOERROR aa=0 ra=1 tc=0 id_ok=1 q_ok=1 an=2 answer=A:127.53.0.99,...
+#       rcode=NOERROR aa=0 ra=1 tc=0 id_ok=1 q_ok=1 an=2 answer=A:127.53.0.99,... qd=1
+#       (qd: the reply's QDCOUNT as the header says it)
 #   dnsq.py --wait S [--tcp] ADDR [QNAME QTYPE]                poll until ADDR:53 answers DNS
 #   dnsq.py --wait S --connect ADDR                            poll until TCP ADDR:53 accepts
 # Exit 0 on success, 1 on no answer / deadline passed, 2 on usage errors.
@@ -29,9 +30,9 @@ def query(addr, port, qname, qtype, tcp, rd, timeout):
 def summary(q, r):
     ans = ",".join("%s:%s" % (QTYPE.get(rr.rtype), rr.rdata) for rr in r.rr)
     q_ok = int(bool(r.questions) and r.q.qname == q.q.qname and r.q.qtype == q.q.qtype)
-    return ("rcode=%s aa=%d ra=%d tc=%d id_ok=%d q_ok=%d an=%d answer=%s"
+    return ("rcode=%s aa=%d ra=%d tc=%d id_ok=%d q_ok=%d an=%d answer=%s qd=%d"
             % (RCODE.get(r.header.rcode), r.header.aa, r.header.ra, r.header.tc,
-               int(r.header.id == q.header.id), q_ok, len(r.rr), ans or "-"))
+               int(r.header.id == q.header.id), q_ok, len(r.rr), ans or "-", r.header.q))
 
 
 def connect(addr, port, timeout):

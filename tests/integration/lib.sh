@@ -224,13 +224,21 @@ EOF
     w53_info "knotd (pid $pid) authoritative for example.test. on $*"
 }
 
-# start_unbound [--stub ADDR] ADDR...: a real recursive unbound on the given addresses.  With
-# --stub, example.test. is a stub zone served by the authoritative server at ADDR, so unbound
-# answers names under example.test. recursively (its only reachable "internet").
+# start_unbound [--stub ADDR] [--acl ACTION] ADDR...: a real recursive unbound on the given
+# addresses.  With --stub, example.test. is a stub zone served by the authoritative server at
+# ADDR, so unbound answers names under example.test. recursively (its only reachable
+# "internet").  --acl: the access-control action for the test's own clients (127.0.0.0/8,
+# ::1, fd53::/64; default allow), e.g. refuse.  One unbound per test (its directory is fixed).
 start_unbound() {
     w53_require_cmd unbound
-    local stub="" a
-    if [ "${1:-}" = --stub ]; then stub=$2; shift 2; fi
+    local stub="" acl=allow a
+    while :; do
+        case ${1:-} in
+            --stub) stub=$2; shift 2 ;;
+            --acl) acl=$2; shift 2 ;;
+            *) break ;;
+        esac
+    done
     local d="$W53_TMP/unbound"
     mkdir -p "$d" || w53_fail "mkdir $d"
     {
@@ -254,9 +262,9 @@ start_unbound() {
         echo "    do-tcp: yes"
         echo "    access-control: 0.0.0.0/0 refuse"
         echo "    access-control: ::/0 refuse"
-        echo "    access-control: 127.0.0.0/8 allow"
-        echo "    access-control: ::1/128 allow"
-        echo "    access-control: fd53::/64 allow"
+        echo "    access-control: 127.0.0.0/8 $acl"
+        echo "    access-control: ::1/128 $acl"
+        echo "    access-control: fd53::/64 $acl"
         echo "    module-config: \"iterator\""
         echo "    do-not-query-localhost: no"
         echo "    qname-minimisation: no"
@@ -282,7 +290,7 @@ start_unbound() {
         w53_check_alive "$pid" unbound "$W53_TMP/unbound.log"
         wait_port "$a" dns
     done
-    w53_info "unbound (pid $pid) on $*${stub:+, example.test. stubbed to $stub}"
+    w53_info "unbound (pid $pid) on $*${stub:+, example.test. stubbed to $stub}, access-control $acl"
 }
 
 # resp_log ADDR: the query log of the responder at ADDR.
@@ -354,6 +362,19 @@ nft_closed() {
 nft_drop() {
     _nft_daddr "$1"
     _nft_add "${NFT_M[@]}" meta l4proto '{ tcp, udp }' th dport 53 drop
+}
+# nft_drop_counted ADDR: as nft_drop, with a counter on the UDP rule: nft_udp_dropped ADDR
+# then says how many UDP datagrams to ADDR:53 were dropped (what a prober sent).
+nft_drop_counted() {
+    _nft_daddr "$1"
+    _nft_add "${NFT_M[@]}" udp dport 53 counter drop
+    _nft_add "${NFT_M[@]}" tcp dport 53 drop
+}
+nft_udp_dropped() {
+    nsx nft list chain inet w53test input | awk -v a="$1" '
+        { d = 0; u = 0
+          for (i = 1; i < NF; i++) { if ($i == "daddr" && $(i + 1) == a) d = 1; if ($i == "udp") u = 1 }
+          if (d && u) for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 # nft_admin ADDR: reject TCP and UDP with ICMP administratively prohibited.
 nft_admin() {

@@ -17,6 +17,9 @@
 #   tcp-only       like ok, TCP socket only (UDP to this address: kernel port unreachable)
 #   udp-only       like ok, UDP socket only (TCP to this address: kernel reset)
 #   silent         log, never reply
+#   garbled-udp    UDP: as wrong-id (every reply's transaction id + 1); TCP: a recursive
+#                  resolver's answer, RA set, NOERROR, one record of the asked type (A:
+#                  --answer, AAAA: --answer6, NS: ns.example.test., others: none)
 #
 # Uses only the standard library and Debian's python3-dnslib. Run it with /usr/bin/python3.
 
@@ -31,10 +34,10 @@ import sys
 import threading
 import time
 
-from dnslib import DNSError, DNSQuestion, DNSRecord, EDNS0, QTYPE, RCODE
+from dnslib import AAAA, DNSError, DNSQuestion, DNSRecord, EDNS0, NS, QTYPE, RCODE, RR, A
 
 MODES = ("ok", "wrong-id", "wrong-question", "garbage", "late",
-         "tcp-only", "udp-only", "silent")
+         "tcp-only", "udp-only", "silent", "garbled-udp")
 GARBAGE = b"\x00\x01hello"
 TCP_IDLE = 5.0          # seconds a TCP connection may sit idle before we close it
 MAX_TCP_THREADS = 64    # bound on concurrent TCP connections
@@ -51,6 +54,8 @@ def parse_args():
     p.add_argument("--proto", choices=("udp", "tcp", "both"),
                    help="sockets to open (default: both; tcp-only/udp-only imply theirs)")
     p.add_argument("--delay", type=float, default=3.0, help="late mode: seconds before replying")
+    p.add_argument("--answer", default="192.0.2.53", help="garbled-udp, TCP: the A answer")
+    p.add_argument("--answer6", default="2001:db8::53", help="garbled-udp, TCP: the AAAA answer")
     p.add_argument("--pidfile", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--max-runtime", type=float, default=600.0,
@@ -98,8 +103,29 @@ def decode(data):
                "edns": int(any(r.rtype == QTYPE.OPT for r in q.ar))}
 
 
-def answer(mode, q):
-    """The bytes to send back for query q (None: say nothing)."""
+def resolved(q, args):
+    """What a recursive resolver would say: RA, NOERROR, a record of the asked type."""
+    r = q.reply(ra=1, aa=0)
+    r.header.rcode = RCODE.NOERROR
+    r.ar = []
+    qn, qt = q.q.qname, q.q.qtype
+    if qt == QTYPE.A:
+        r.add_answer(RR(qn, QTYPE.A, rdata=A(args.answer), ttl=300))
+    elif qt == QTYPE.AAAA:
+        r.add_answer(RR(qn, QTYPE.AAAA, rdata=AAAA(args.answer6), ttl=300))
+    elif qt == QTYPE.NS:
+        r.add_answer(RR(qn, QTYPE.NS, rdata=NS("ns.example.test."), ttl=300))
+    if any(x.rtype == QTYPE.OPT for x in q.ar):
+        r.add_ar(EDNS0(udp_len=1232))
+    return r.pack()
+
+
+def answer(mode, q, proto="udp", args=None):
+    """The bytes to send back for query q over proto (None: say nothing)."""
+    if mode == "garbled-udp":
+        if proto == "tcp" and q is not None and q.questions:
+            return resolved(q, args)
+        mode = "wrong-id"
     if mode == "silent":
         return None
     if mode == "garbage":
@@ -142,7 +168,7 @@ def tcp_conn(conn, peer, args, log, sem):
                 log.write("tcp", "query", peer, **fields)
                 if args.mode == "late":
                     stop.wait(args.delay)
-                out = answer(args.mode, q)
+                out = answer(args.mode, q, "tcp", args)
                 if out is not None:
                     try:
                         conn.sendall(struct.pack("!H", len(out)) + out)
@@ -211,7 +237,7 @@ def main():
                         continue
                     q, fields = decode(data)
                     log.write("udp", "query", peer, **fields)
-                    out = answer(args.mode, q)
+                    out = answer(args.mode, q, "udp", args)
                     if out is None:
                         continue
                     if args.mode == "late":
