@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/grade.h"
 #include "probes/dns.h"
@@ -23,6 +24,7 @@ _Static_assert(BL_FLAP_CHANGES >= 1 && BL_FLAP_CHANGES <= BL_FLAP_WINDOW,
 enum bl_raise {
 	RAISE_NONE = 0,
 	RAISE_OPENED,
+	RAISE_EXPOSED,
 	RAISE_CLOSED,
 	RAISE_FLAPPING,
 };
@@ -87,34 +89,73 @@ text(char *dst, size_t len, const char *fmt, ...)
 
 /* ---- the per-slot state machine ---- */
 
+/* First sight: nothing known of the past; nothing reported, nothing proven. */
 static void
-slot_first(struct bl_port *p, const struct probe_outcome *o, uint64_t now)
+slot_first(struct bl_port *p, uint64_t now)
 {
-	bool open = o->state == PROBE_OPEN;
-
 	memset(p, 0, sizeof(*p));
 	p->known = true;
-	p->baseline_open = open;
-	p->reported_open = open;
-	p->open_before_flap = open;
-	p->last = o->state;
-	p->last_reason = o->reason;
-	p->last_miss = open ? PROBE_STATE_NONE : o->state;
-	p->open_streak = open ? 1 : 0;
-	p->miss_streak = open ? 0 : 1;
+	p->last_miss = PROBE_STATE_NONE;
 	p->first_seen = now;
-	p->last_seen = now;
 	p->last_change = now;
 }
 
+/* First sight of a port that is taken as it is (open as expected, or adopted). */
+static void
+slot_adopt(struct bl_port *p, const struct probe_outcome *o, uint64_t now)
+{
+	p->baseline_open = true;
+	p->reported_open = true;
+	p->open_before_flap = true;
+	p->last = o->state;
+	p->last_reason = o->reason;
+	p->open_streak = 1;
+	p->streak_verified = probe_open_verified(o);
+	p->last_seen = now;
+}
+
+/* A cycle without evidence: count it, and see whether it establishes the closed state. */
+static void
+note_miss(struct bl_port *p, const struct probe_outcome *o, unsigned need_closed, uint64_t now)
+{
+	/* a port reported open judges each run of misses on its own: an earlier run that
+	 * ended in evidence proves nothing about this one */
+	if (p->reported_open && p->miss_streak == 1) {
+		p->quiet_cycles = 0;
+		p->closed_proven = false;
+		p->proven_by = PROBE_REASON_NONE;
+	}
+	if (p->quiet_cycles == 0)
+		p->quiet_since = now;
+	inc(&p->quiet_cycles);
+	if (o->state == PROBE_CLOSED) {
+		/* the host itself said no (a reset, ICMP port unreachable) */
+		p->closed_proven = true;
+		p->proven_by = o->reason;
+	} else if (!p->closed_proven && p->miss_streak >= need_closed) {
+		p->closed_proven = true;
+		p->proven_by = PROBE_REASON_NO_RESPONSE;
+	}
+}
+
+/* The port is reported open from now on: what proved it closed is spent. */
+static void
+note_reported_open(struct bl_port *p)
+{
+	p->closed_proven = false;
+	p->proven_by = PROBE_REASON_NONE;
+	p->quiet_cycles = 0;
+	p->quiet_since = 0;
+}
+
 static enum bl_raise
-slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool degraded,
-	   const struct bl_policy *pol, uint64_t now)
+slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool expect_open,
+	   bool degraded, const struct bl_policy *pol, uint64_t now)
 {
 	/* A policy of 0 would report a state without a single observation behind it. */
 	unsigned need_open = pol->confirm_open > 0 ? pol->confirm_open : 1;
 	unsigned need_closed = pol->confirm_closed > 0 ? pol->confirm_closed : 1;
-	bool evidence, was_open, changed = false;
+	bool evidence, was_open, proven, changed = false;
 
 	if (!observed(o->state))
 		return RAISE_NONE; /* not probed this cycle: nothing learned */
@@ -126,25 +167,36 @@ slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool de
 		p->last_seen = now;
 		return RAISE_NONE;
 	}
+	evidence = o->state == PROBE_OPEN;
 	if (first || !p->known) {
-		slot_first(p, o, now);
-		return RAISE_NONE;
+		slot_first(p, now);
+		if (evidence && (expect_open || pol->adopt)) {
+			slot_adopt(p, o, now);
+			return RAISE_NONE;
+		}
 	}
 
-	evidence = o->state == PROBE_OPEN;
 	p->last = o->state;
 	p->last_reason = o->reason;
 	p->last_seen = now;
 	if (evidence) {
+		if (p->open_streak == 0)
+			p->streak_verified = false;
+		p->streak_verified |= probe_open_verified(o);
 		inc(&p->open_streak);
 		p->miss_streak = 0;
 	} else {
 		inc(&p->miss_streak);
 		p->open_streak = 0;
 		p->last_miss = o->state;
+		note_miss(p, o, need_closed, now);
 	}
+	/* only unverified datagrams so far: one more cycle before anyone is told */
+	if (!p->streak_verified && need_open < BL_UNVERIFIED_CYCLES)
+		need_open = BL_UNVERIFIED_CYCLES;
 
 	was_open = p->reported_open;
+	proven = p->closed_proven;
 	if (!was_open && evidence && p->open_streak >= need_open)
 		changed = true;
 	else if (was_open && !evidence && p->miss_streak >= need_closed)
@@ -159,6 +211,8 @@ slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool de
 		p->change_bits |= 1;
 		p->reported_open = !was_open;
 		p->last_change = now;
+		if (p->reported_open)
+			note_reported_open(p);
 	}
 
 	if (!p->flapping && popcount16(p->change_bits) >= BL_FLAP_CHANGES) {
@@ -176,7 +230,12 @@ slot_apply(struct bl_port *p, const struct probe_outcome *o, bool first, bool de
 	}
 	if (!changed)
 		return RAISE_NONE;
-	return p->reported_open ? RAISE_OPENED : RAISE_CLOSED;
+	if (!p->reported_open)
+		return RAISE_CLOSED;
+	if (proven)
+		return RAISE_OPENED;
+	/* open without proof it was ever closed: as expected is no news, else an exposure */
+	return expect_open ? RAISE_NONE : RAISE_EXPOSED;
 }
 
 /* ---- the facts of the follow-up checks ---- */
@@ -361,21 +420,51 @@ static const char why_flapping[] =
 	"A port that keeps opening and closing points to an unstable service, a firewall rule "
 	"being toggled or an overloaded server; its alerts are held back to avoid noise.";
 
+static const char why_unverified[] =
+	"No reply matched the query (a broken server, or spoofing).";
+
+/* "2026-12-04 18:25 UTC" for a wall time in ns ("an unknown time" for 0). */
 static void
-event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, bool settled)
+fmt_when(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(buf, len, "an unknown time");
+}
+
+/* How the closed state was established, for "it was closed for 12 cycles since ... (...)". */
+static const char *
+proof_name(enum probe_reason r)
+{
+	switch (r) {
+	case PROBE_REASON_RESET:
+		return "answered with a reset";
+	case PROBE_REASON_PORT_UNREACH:
+		return "answered with ICMP port unreachable";
+	default:
+		return "no answer";
+	}
+}
+
+/* The severity and why of a port open against (or as) its expectation: shared by opened
+ * and exposed, which take the same severity. */
+static void
+open_severity(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s)
 {
 	const struct bl_port *p = &c->e->port[s];
 	const struct probe_dns_facts *d = &c->obs->dns;
-	const char *pname = s == PROBE_SLOT_TCP ? "TCP" : "UDP";
-	const char *reason = probe_reason_name(c->obs->out[s].reason);
 
-	event_common(ev, c, ALERT_OPENED, s);
-	snprintf(ev->previous, sizeof(ev->previous), "%s", miss_name(p));
-	snprintf(ev->current, sizeof(ev->current), "open");
+	/* RA in the probe's reply only hints at recursion (unbound sets it on REFUSED): when
+	 * the recursion check answered, its verdict decides, through the grade below */
+	bool ra_hint = d->valid && d->ra &&
+		       (c->obs->checks == NULL || !(c->obs->checks->known & DNSCHECK_RECURSION));
+
 	if (c->e->expect_open[s]) {
 		ev->severity = SEV_INFO; /* recovery */
 		snprintf(ev->why, sizeof(ev->why), "%s", why_back_up);
-	} else if (s == PROBE_SLOT_UDP && d->valid && d->ra) {
+	} else if (s == PROBE_SLOT_UDP && ra_hint) {
 		ev->severity = SEV_CRITICAL;
 		snprintf(ev->why, sizeof(ev->why), "%s", why_resolver);
 	} else if (p->baseline_open) {
@@ -402,15 +491,74 @@ event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, 
 				snprintf(ev->why, sizeof(ev->why), "%s", grade_finding_why(b));
 			}
 	}
+	/* only datagrams that did not answer the query: say so first */
+	if (!p->streak_verified) {
+		char why[sizeof(ev->why)];
+
+		snprintf(why, sizeof(why), "%s", ev->why);
+		text(ev->why, sizeof(ev->why), "%s %s", why_unverified, why);
+	}
+}
+
+/* `prev` is the port as it was before this cycle: what proved it closed. */
+static void
+event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, bool settled,
+	     const struct bl_port *prev)
+{
+	const struct bl_port *p = &c->e->port[s];
+	const char *pname = s == PROBE_SLOT_TCP ? "TCP" : "UDP";
+	const char *reason = probe_reason_name(c->obs->out[s].reason);
+	char when[48];
+
+	event_common(ev, c, ALERT_OPENED, s);
+	snprintf(ev->previous, sizeof(ev->previous), "%s", miss_name(p));
+	snprintf(ev->current, sizeof(ev->current), "open");
+	open_severity(ev, c, s);
+	fmt_when(prev->quiet_since, when, sizeof(when));
 	if (settled)
 		text(ev->summary, sizeof(ev->summary),
 			 "%s port %u on %s settled open (%s) after flapping; it was %s before.",
 			 pname, c->obs->port, c->place, reason, ev->previous);
+	else if (prev->quiet_cycles > 0)
+		text(ev->summary, sizeof(ev->summary),
+			 "%s port %u on %s is now open (%s)%s; it was %s for %u cycle%s since %s (%s).",
+			 pname, c->obs->port, c->place, reason,
+			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "", ev->previous,
+			 prev->quiet_cycles, prev->quiet_cycles == 1 ? "" : "s", when,
+			 proof_name(prev->proven_by));
 	else
 		text(ev->summary, sizeof(ev->summary),
 			 "%s port %u on %s is now open (%s)%s; it was %s.", pname, c->obs->port,
 			 c->place, reason,
 			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "", ev->previous);
+}
+
+/* Open against its expectation with no proof it was ever closed (first sight, or only
+ * silent for fewer than confirm.closed cycles). */
+static void
+event_exposed(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s,
+	      const struct bl_port *prev)
+{
+	const char *pname = s == PROBE_SLOT_TCP ? "TCP" : "UDP";
+	const char *reason = probe_reason_name(c->obs->out[s].reason);
+	unsigned quiet = prev->known ? prev->quiet_cycles : 0;
+
+	event_common(ev, c, ALERT_EXPOSED, s);
+	snprintf(ev->previous, sizeof(ev->previous), "unknown");
+	snprintf(ev->current, sizeof(ev->current), "open");
+	open_severity(ev, c, s);
+	if (quiet > 0)
+		text(ev->summary, sizeof(ev->summary),
+			 "%s port %u on %s is open (%s)%s, seen open for the first time; %u earlier "
+			 "cycle%s had no answer: no proof it was closed.", pname, c->obs->port,
+			 c->place, reason,
+			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "", quiet,
+			 quiet == 1 ? "" : "s");
+	else
+		text(ev->summary, sizeof(ev->summary),
+			 "%s port %u on %s is open (%s)%s, first seen now: nothing shows it was ever "
+			 "closed.", pname, c->obs->port, c->place, reason,
+			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "");
 }
 
 static void
@@ -696,15 +844,20 @@ baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool first,
 	ctx_init(&c, e, obs);
 	for (unsigned i = 0; i < PROBE_NSLOTS; i++) {
 		enum probe_slot s = (enum probe_slot)i;
-		bool was_flapping = e->port[s].flapping;
-		enum bl_raise r = slot_apply(&e->port[s], &obs->out[s], first, degraded, pol, now);
+		const struct bl_port prev = e->port[s];
+		bool was_flapping = prev.flapping;
+		enum bl_raise r = slot_apply(&e->port[s], &obs->out[s], first, e->expect_open[s],
+					     degraded, pol, now);
 
 		/* An opened/closed raised as flapping ends reports the settled state. */
 		bool settled = was_flapping && !e->port[s].flapping;
 
 		switch (r) {
 		case RAISE_OPENED:
-			event_opened(&events[n++], &c, s, settled);
+			event_opened(&events[n++], &c, s, settled, &prev);
+			break;
+		case RAISE_EXPOSED:
+			event_exposed(&events[n++], &c, s, &prev);
 			break;
 		case RAISE_CLOSED:
 			event_closed(&events[n++], &c, s, settled);

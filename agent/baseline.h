@@ -4,9 +4,18 @@
  * passed in), unit-tested as a table of observation sequences.
  *
  * Rules (documented for users in README "How watch53 decides"):
- *  - First cycle for an address: the observation becomes the baseline; no event.
+ *  - First sight of an address (the first cycle, a new address behind a name, a target
+ *    added to the config): nothing is known about its past. A port found open against its
+ *    expectation is `exposed` (one event, the severity `opened` would have); a port open
+ *    as expected, or any open port under policy `adopt` (config "first_run": "adopt", on
+ *    the state's first cycle), is taken into the baseline silently.
  *  - Opening is proven: an observation counts as open only with positive evidence
- *    (handshake or datagram). `opened` after confirm_open consecutive open cycles.
+ *    (handshake or datagram). A port not reported open turns open after confirm_open
+ *    consecutive open cycles — 2 at least when every one of them had only unverified
+ *    evidence (a UDP datagram that did not match the query: a broken server, or a
+ *    spoofer). It is `opened` only when its closed state was established since it was
+ *    last reported open (a reset or ICMP port unreachable, or confirm_closed silent
+ *    cycles in a row); otherwise `exposed` (nothing proves it was ever closed).
  *  - Closing is inferred: `closed` only after confirm_closed consecutive cycles without
  *    evidence (closed or filtered). Silence never opens anything and loss alone can
  *    close only after confirm_closed cycles in a row.
@@ -21,13 +30,20 @@
  *    cycle does not count towards closing.
  *
  * Refinements (baseline_apply):
- *  - Per protocol slot: PROBE_OPEN is evidence; PROBE_CLOSED and PROBE_FILTERED are not;
- *    PROBE_STATE_NONE (not probed this cycle) leaves the slot entirely untouched. A slot is
- *    "first" when `first` is set or it was never observed (a protocol enabled later gets a
- *    silent baseline too).
- *  - The reported state turns open after confirm_open consecutive open observations, and
- *    closed after confirm_closed consecutive observations without evidence; each such
- *    change is one `opened`/`closed` event unless flapping (below).
+ *  - Per protocol slot: PROBE_OPEN is evidence (verified unless its reason is
+ *    udp-response); PROBE_CLOSED and PROBE_FILTERED are not; PROBE_STATE_NONE (not probed
+ *    this cycle) leaves the slot entirely untouched. A slot is "first" when `first` is set
+ *    or it was never observed (a protocol enabled later is first-seen too).
+ *  - The reported state turns open after confirm_open (unverified only: max(2, ...))
+ *    consecutive open observations, and closed after confirm_closed consecutive
+ *    observations without evidence; each such change is one `opened`/`exposed`/`closed`
+ *    event unless flapping (below). An expected-open port turning open without an
+ *    established closed state raises nothing (it is as expected).
+ *  - Established closed state (closed_proven): set by a PROBE_CLOSED observation (reset,
+ *    port unreachable) or the confirm_closed-th miss in a row while the port is not
+ *    reported open; a run of misses of a reported-open port starts afresh; cleared when
+ *    the port is reported open. quiet_cycles/quiet_since count the cycles without
+ *    evidence behind it (for the summaries).
  *  - Flapping: change_bits shifts once per observed (non-degraded) cycle; bit 0 is set
  *    when the reported state changed in this cycle. A change with no other change in the
  *    window starts a change sequence and records the reported state before it in
@@ -47,8 +63,10 @@
  *    check without an answer, never changes the facts. Amplification counts as changed
  *    only when it crosses the amplifier threshold (grade.h): the factor itself moves with
  *    cache contents and answer rotation.
- *  - Severity: opened on an expected-closed UDP port whose valid reply has ra → critical
- *    (likely open resolver); other opened on expected-closed → high; opened on
+ *  - Severity (exposed takes the severity opened would have): opened on an
+ *    expected-closed UDP port whose valid reply has ra, when the recursion check did not
+ *    answer → critical (likely open resolver; with an answer, the check decides); other
+ *    opened on expected-closed → high; opened on
  *    expected-open → info (recovery); closed on expected-open → high; closed on
  *    expected-closed → info (back to the safe state); flapping → medium; degraded → high.
  *    An unexpected opened whose checks found something graded above high (grade.h: an
@@ -58,7 +76,8 @@
  *    turned on, a version newly disclosed → medium; everything else (a different version
  *    string, a fact turning off, rcode, aa, identity, tcp_dns) → low.
  *  - previous/current: opened: last observation without evidence ("closed"/"filtered",
- *    "closed" if none) → "open"; closed: "open" → the observed "closed"/"filtered";
+ *    "closed" if none) → "open"; exposed: "unknown" → "open"; closed: "open" → the
+ *    observed "closed"/"filtered";
  *    flapping: the state before the sequence → this observation; changed: the most
  *    severe changed fact, ties in the order recursion, bogus, axfr, amplification, ra,
  *    rcode, version, identity, tcp_dns, aa ("ra=false" → "ra=true"); the summary lists
@@ -97,6 +116,12 @@ struct bl_port {
 	uint64_t first_seen;      /* wall ns */
 	uint64_t last_seen;       /* last observation */
 	uint64_t last_change;     /* last change of the reported state */
+	/* the closed state and how it was established (see "Established closed state") */
+	bool closed_proven;
+	enum probe_reason proven_by; /* reset / port-unreach, or no-response: silence */
+	unsigned quiet_cycles;    /* cycles without evidence since quiet_since */
+	uint64_t quiet_since;     /* wall ns of the first of them; 0 = none */
+	bool streak_verified;     /* the current open streak had verified evidence */
 };
 
 #define BL_AXFR_ZONES_MAX 128
@@ -134,14 +159,21 @@ struct bl_entry {
 struct bl_policy {
 	unsigned confirm_open;    /* >= 1 */
 	unsigned confirm_closed;  /* >= 1 */
+	/* first sight takes what is open into the baseline silently (config "first_run":
+	 * "adopt", set by the caller on the state's first cycle only) */
+	bool adopt;
 };
+
+/* Unverified evidence needs this many consecutive open cycles at least. */
+#define BL_UNVERIFIED_CYCLES 2
+
 
 /* Events raised for one address in one cycle: at most one per protocol plus a changed. */
 #define BL_MAX_EVENTS (PROBE_NSLOTS + 1)
 
 /*
  * Apply one cycle's observation of one address. `first` marks an entry just created
- * (its baseline is recorded, no event). `degraded` says the cycle as a whole gave no
+ * (first sight: see the rules). `degraded` says the cycle as a whole gave no
  * evidence (see above): observations are recorded but nothing closes. `now` is wall ns.
  * Fills up to BL_MAX_EVENTS events (type, target, address, protocol, port, previous,
  * current, reason, severity, summary, why, dns_json, source, expected_open; id/time/agent

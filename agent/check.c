@@ -167,9 +167,27 @@ by_addr(const void *x, const void *y)
 			    &((const struct probe_result *)y)->addr);
 }
 
+/* Does this silent port get the recheck passes? One reported open (a miss counts towards
+ * closing it), and one whose closed state is not established yet (a miss counts towards
+ * proving it closed, and a port proven closed by silence that opens raises `opened`, a
+ * claim of change): a new address, a port first seen silent. A reset or ICMP port
+ * unreachable is an answer and needs no second look. */
+static bool
+needs_recheck(const struct bl_entry *e, enum probe_slot s, const struct probe_result *r)
+{
+	if (r->out[s].state == PROBE_OPEN || r->out[s].state == PROBE_STATE_NONE)
+		return false;
+	if (e == NULL || !e->port[s].known)
+		return r->out[s].state == PROBE_FILTERED;
+	if (e->port[s].reported_open)
+		return true;
+	return !e->port[s].closed_proven && r->out[s].state == PROBE_FILTERED;
+}
+
 /*
- * A port that was open but gave no evidence this pass is probed again, up to
- * probe.recheck more passes, before the cycle counts as a miss: under 30% loss each way
+ * A port that was open (or is not yet proven closed: needs_recheck) but gave no evidence
+ * this pass is probed again, up to probe.recheck more passes, before the cycle counts as a
+ * miss: under 30% loss each way
  * one pass of 3 attempts misses with p = 0.51^3 = 0.13, three passes with 0.51^9 = 0.0024,
  * and closing needs confirm.closed (3) such cycles in a row: 1.4e-8 per cycle.
  */
@@ -199,14 +217,13 @@ recheck(const struct config *cfg, const struct check_opts *co, struct state *st,
 			l.n = l.pos = 0;
 			for (size_t i = 0; i < col->n; i++) {
 				struct probe_result *r = &col->recs[i];
-				struct bl_entry *e = state_find(st, &r->addr);
-				if (e && e->port[slot].known && e->port[slot].reported_open &&
-				    r->out[slot].state != PROBE_OPEN)
+				if (needs_recheck(state_find(st, &r->addr), (enum probe_slot)slot, r))
 					l.a[l.n++] = r->addr;
 			}
 			if (l.n == 0)
 				break;
-			log_info("recheck pass %u: %zu %s ports open before, silent now", pass + 1,
+			log_info("recheck pass %u: %zu %s ports silent, open before or not yet "
+				 "proven closed", pass + 1,
 				 l.n, probe_slot_name((enum probe_slot)slot));
 			opts_from_config(cfg, co, &o);
 			o.tcp = slot == PROBE_SLOT_TCP;
@@ -237,6 +254,17 @@ recheck(const struct config *cfg, const struct check_opts *co, struct state *st,
 out:
 	free(l.a);
 	return rc;
+}
+
+bool
+check_event_is_exposure(const struct alert_event *ev)
+{
+	/* exposed is one by definition; opened counts when it is against expectation and
+	 * not accepted before (high and up), changed when a fact made an open port
+	 * dangerous (an open resolver, AXFR allowed) */
+	return ev->type == ALERT_EXPOSED ||
+	       ((ev->type == ALERT_OPENED || ev->type == ALERT_CHANGED) &&
+		ev->severity >= SEV_HIGH);
 }
 
 static bool
@@ -336,6 +364,30 @@ out:
 	return n;
 }
 
+/* Is this cycle the state's first run for its targets? The first cycle of the state; in
+ * the daemon with several intervals, also the first cycle of each group, which runs
+ * after the first group's: then no entry carries the label of one of its targets yet. */
+static bool
+first_run(const struct config *cfg, const struct check_opts *co, const struct state *st)
+{
+	if (st->cycles == 0)
+		return true;
+	if (co->only == NULL)
+		return false;
+	for (size_t i = 0; i < st->n; i++)
+		for (size_t k = 0; k < co->nonly; k++) {
+			const struct config_target *t;
+
+			if (co->only[k] >= cfg->ntargets)
+				continue;
+			t = &cfg->targets[co->only[k]];
+			if (strncmp(st->entries[i].target, t->name ? t->name : t->target,
+				    sizeof(st->entries[i].target)) == 0)
+				return false;
+		}
+	return true;
+}
+
 int
 check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen)
 {
@@ -354,7 +406,7 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 	struct scan_opts o;
 	struct state st;
 	struct target_iter it;
-	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed };
+	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed, false };
 	uint64_t t0 = util_now_ns(), now_wall, delivered = 0;
 	bool any_evidence = false, any_open_before = false, alerts_known = false;
 	int lockfd, rc;
@@ -368,6 +420,9 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 	if (rc < 0)
 		goto out;
 	res->first_cycle = st.cycles == 0;
+	/* "first_run": "adopt" applies to the first run of a state only: an address that
+	 * appears later is news either way */
+	pol.adopt = cfg->first_run_adopt && first_run(cfg, co, &st);
 	if (st.instance[0] == '\0') {
 		struct alert_event tmp;
 		alert_event_stamp(&tmp);
@@ -442,10 +497,7 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 			stamp(&st, &evs[k]);
 			if ((rc = push_event(res, &evs[k])) < 0)
 				goto out;
-			/* a new exposure: opened against expectation and not accepted before, or
-			 * a fact that makes an open port dangerous (an open resolver, AXFR) */
-			if ((evs[k].type == ALERT_OPENED || evs[k].type == ALERT_CHANGED) &&
-			    evs[k].severity >= SEV_HIGH)
+			if (check_event_is_exposure(&evs[k]))
 				res->new_exposures++;
 		}
 	}
@@ -577,7 +629,7 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 		    struct check_passive_obs *obs, size_t n, struct check_result *res, char *err,
 		    size_t errlen)
 {
-	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed };
+	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed, false };
 	struct target_set *ts = NULL;
 	struct state st;
 	char msg[512];
@@ -644,7 +696,7 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 			stamp_passive(&st, &evs[k], ob->first_seen_ns);
 			if ((rc = push_event(res, &evs[k])) < 0)
 				goto out;
-			if (evs[k].type == ALERT_OPENED && evs[k].severity >= SEV_HIGH)
+			if (check_event_is_exposure(&evs[k]))
 				res->new_exposures++;
 		}
 	}

@@ -25,7 +25,7 @@ struct check_result {
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
 	uint64_t expected_down;     /* expected open, reported closed */
-	uint64_t new_exposures;     /* opened events on expected-closed ports */
+	uint64_t new_exposures;     /* events that are exposures (check_event_is_exposure) */
 	uint64_t flapping;
 	bool degraded;
 	bool first_cycle;
@@ -34,6 +34,10 @@ struct check_result {
 };
 
 void check_result_clear(struct check_result *r);
+
+/* Is this event a new exposure (exit code 1, Nagios CRITICAL)? `exposed`; `opened` and
+ * `changed` rated high or critical. */
+bool check_event_is_exposure(const struct alert_event *ev);
 
 /*
  * Run one cycle with an already validated config. The caller holds no lock: this takes it.

@@ -41,10 +41,11 @@ static const char *const sink_type_names[SINK_NTYPES] = {
 
 /* Configurable events: every enum alert_type but ALERT_TEST, in enum order. The names are
  * repeated here (not taken from alerts/event.c) so the loader links without alerts/. */
-static const char *const event_names[] = { "opened", "closed", "changed", "flapping", "degraded" };
+static const char *const event_names[] = { "opened", "closed", "changed", "flapping", "degraded",
+					    "exposed" };
 #define NEVENTS (sizeof(event_names) / sizeof(event_names[0]))
-_Static_assert(NEVENTS == ALERT_TEST && ALERT_OPENED == 0 && ALERT_DEGRADED == 4,
-	       "event_names follows enum alert_type");
+_Static_assert(NEVENTS == ALERT_TEST && ALERT_OPENED == 0 && ALERT_DEGRADED == 4 &&
+	       ALERT_EXPOSED == 5, "event_names follows enum alert_type");
 #define DEFAULT_EVENTS ((1u << NEVENTS) - 1)
 
 static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };
@@ -1186,6 +1187,10 @@ sink_events(struct ctx *x, const char *path, struct json_object *v, void *dst)
 			return rc;
 		bits |= 1u << k;
 	}
+	/* `exposed` is the first-sight form of `opened` (it was one event before): a sink
+	 * that wants openings wants exposures too */
+	if (bits & (1u << ALERT_OPENED))
+		bits |= 1u << ALERT_EXPOSED;
 	s->events = bits;
 	return 0;
 }
@@ -1791,6 +1796,22 @@ top_user(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return set_str(x, &c->user, s);
 }
 
+/* What the first cycle of a new state does with ports open against their expectation. */
+static const char *const first_run_names[] = { "alert", "adopt" };
+
+static int
+top_first_run(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	size_t i;
+	int rc;
+
+	rc = get_enum(x, path, v, first_run_names, NELEM(first_run_names), &i);
+	if (rc == 0)
+		c->first_run_adopt = i == 1;
+	return rc;
+}
+
 static const struct field top_fields[] = {
 	FFN("targets", parse_targets),
 	FFN("exclude", parse_exclude),
@@ -1799,6 +1820,7 @@ static const struct field top_fields[] = {
 	FDUR("interval", struct config, interval_ns, NS_PER_SEC, WEEK_NS),
 	FFN("probe", parse_probe),
 	FFN("confirm", parse_confirm),
+	FFN("first_run", top_first_run),
 	FPATH("state_dir", struct config, state_dir),
 	FFN("alerts", parse_alerts),
 	FPATH("metrics_file", struct config, metrics_file),
@@ -2356,6 +2378,7 @@ config_print(FILE *f, const struct config *c)
 	put(&o, confirm, "open", jint(&o, c->confirm_open));
 	put(&o, confirm, "closed", jint(&o, c->confirm_closed));
 	put(&o, root, "confirm", confirm);
+	put(&o, root, "first_run", jstr(&o, first_run_names[c->first_run_adopt ? 1 : 0]));
 	put(&o, root, "state_dir", jstr(&o, c->state_dir));
 	arr = jarr(&o);
 	for (size_t i = 0; i < c->nsinks; i++)

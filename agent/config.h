@@ -115,6 +115,8 @@ struct config {
 	uint64_t interval_ns;
 	struct config_probe probe;
 	unsigned confirm_open, confirm_closed;
+	bool first_run_adopt;       /* "first_run": "adopt": the first cycle of a new state
+				     * takes what is open into the baseline, raising nothing */
 	char *state_dir;
 	struct config_sink *sinks;
 	size_t nsinks;

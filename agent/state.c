@@ -232,6 +232,12 @@ port_json(const struct bl_port *p)
 	jadd(j, "first_seen", json_object_new_uint64(p->first_seen), &ok);
 	jadd(j, "last_seen", json_object_new_uint64(p->last_seen), &ok);
 	jadd(j, "last_change", json_object_new_uint64(p->last_change), &ok);
+	jadd(j, "closed_proven", json_object_new_boolean(p->closed_proven), &ok);
+	jadd(j, "proven_by", json_object_new_string(reason_text(p->proven_by)), &ok);
+	jadd(j, "quiet_cycles", json_object_new_uint64(p->quiet_cycles > STATE_MAX_STREAK ?
+						       STATE_MAX_STREAK : p->quiet_cycles), &ok);
+	jadd(j, "quiet_since", json_object_new_uint64(p->quiet_since), &ok);
+	jadd(j, "streak_verified", json_object_new_boolean(p->streak_verified), &ok);
 	if (!ok) {
 		json_object_put(j);
 		return NULL;
@@ -534,6 +540,43 @@ get_object(struct json_object *o, const char *where, const char *key, struct jso
 	return need(o, where, key, json_type_object, "expected an object", out, err, errlen);
 }
 
+/* How the port's closed state was established (baseline.h). Optional: a file from before
+ * these keys existed gets what its other fields imply — a port not reported open whose
+ * last miss was a reset or port unreachable, or that missed 3 cycles (the default
+ * confirm.closed) in a row, counts as proven closed; an open streak as verified. */
+static int
+parse_port_proof(struct json_object *o, const char *where, struct bl_port *p, char *err,
+		 size_t errlen)
+{
+	const char *s;
+	size_t len;
+	uint64_t u;
+
+	if (!field(o, "closed_proven", NULL)) {
+		p->closed_proven = p->known && !p->reported_open &&
+				   (p->last_miss == PROBE_CLOSED || p->miss_streak >= 3);
+		p->proven_by = !p->closed_proven ? PROBE_REASON_NONE
+			       : p->last_miss == PROBE_CLOSED ? p->last_reason
+							     : PROBE_REASON_NO_RESPONSE;
+		p->quiet_cycles = p->reported_open ? 0 : p->miss_streak;
+		p->quiet_since = 0;
+		p->streak_verified = p->open_streak > 0;
+		return 0;
+	}
+	if (get_bool(o, where, "closed_proven", &p->closed_proven, err, errlen) < 0 ||
+	    get_bool(o, where, "streak_verified", &p->streak_verified, err, errlen) < 0 ||
+	    get_uint(o, where, "quiet_since", UINT64_MAX, &p->quiet_since, err, errlen) < 0)
+		return -EBADMSG;
+	if (get_string(o, where, "proven_by", 32, &s, &len, err, errlen) < 0 ||
+	    reason_from_text(s, &p->proven_by) < 0)
+		return field_error(err, errlen, where, "proven_by", "expected a probe reason "
+				   "(\"reset\", \"port-unreach\", \"no-response\" or \"none\")");
+	if (get_uint(o, where, "quiet_cycles", STATE_MAX_STREAK, &u, err, errlen) < 0)
+		return -EBADMSG;
+	p->quiet_cycles = (unsigned)u;
+	return 0;
+}
+
 static int
 parse_port(struct json_object *o, const char *where, struct bl_port *p, char *err,
 	   size_t errlen)
@@ -541,7 +584,8 @@ parse_port(struct json_object *o, const char *where, struct bl_port *p, char *er
 	static const char *const keys[] = {
 		"known", "baseline", "reported", "last", "last_reason", "open_streak",
 		"miss_streak", "change_bits", "flapping", "open_before_flap", "first_seen",
-		"last_seen", "last_change", "last_miss", NULL
+		"last_seen", "last_change", "last_miss", "closed_proven", "proven_by",
+		"quiet_cycles", "quiet_since", "streak_verified", NULL
 	};
 	const char *s;
 	size_t len;
@@ -582,7 +626,7 @@ parse_port(struct json_object *o, const char *where, struct bl_port *p, char *er
 	    get_uint(o, where, "last_seen", UINT64_MAX, &p->last_seen, err, errlen) < 0 ||
 	    get_uint(o, where, "last_change", UINT64_MAX, &p->last_change, err, errlen) < 0)
 		return -EBADMSG;
-	return 0;
+	return parse_port_proof(o, where, p, err, errlen);
 }
 
 /* An optional boolean: present sets *out and returns 1, absent returns 0. */
@@ -735,7 +779,7 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 		"degraded", "entries", "events_total", "instance", NULL
 	};
 	static const char *const event_keys[] = {
-		"opened", "closed", "changed", "flapping", "degraded", NULL
+		"opened", "closed", "changed", "flapping", "degraded", "exposed", NULL
 	};
 	struct json_object *arr, *v;
 	const char *s;

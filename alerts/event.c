@@ -25,6 +25,7 @@ static const char *const type_names[ALERT_NTYPES] = {
 	[ALERT_CHANGED] = "changed",
 	[ALERT_FLAPPING] = "flapping",
 	[ALERT_DEGRADED] = "degraded",
+	[ALERT_EXPOSED] = "exposed",
 	[ALERT_TEST] = "test",
 };
 

@@ -17,6 +17,7 @@ enum alert_type {
 	ALERT_CHANGED,    /* DNS facts changed */
 	ALERT_FLAPPING,   /* a port keeps changing: one notice, then quiet until it settles */
 	ALERT_DEGRADED,   /* the monitor itself could not probe */
+	ALERT_EXPOSED,    /* open against its expectation, nothing proves it was ever closed */
 	ALERT_TEST,       /* `watch53 alerts test` */
 	ALERT_NTYPES
 };

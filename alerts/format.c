@@ -269,6 +269,7 @@ static const char *const type_labels[ALERT_NTYPES] = {
 	[ALERT_CHANGED] = "DNS changed",
 	[ALERT_FLAPPING] = "Port flapping",
 	[ALERT_DEGRADED] = "Monitor degraded",
+	[ALERT_EXPOSED] = "Port exposed",
 	[ALERT_TEST] = "Test alert",
 };
 

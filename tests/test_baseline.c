@@ -23,106 +23,180 @@
  *   O  open (syn-ack / dns-reply)            Or  open, valid DNS reply with ra=true
  *   C  closed (reset / port-unreach)         Ov  open, valid DNS reply with ra=false
  *   F  filtered (no-response)                Oi  open, a reply that is not valid (ra set)
- *   N  not probed this cycle
+ *   N  not probed this cycle                 Ou  open, unverified (udp-response: a datagram
+ *                                                that did not match the query)
  *   D? the same observation in a degraded cycle (DF, DO, ...)
  * and the events each cycle must raise: "-" or TYPE[/SEVERITY][/PREVIOUS>CURRENT].
+ * `adopt`: the policy of "first_run": "adopt" (what is open at first sight is accepted).
+ * `summary`: NULL, or text the summary of the case's last event must contain.
  */
 struct bl_case {
 	const char *name;
 	unsigned confirm_open, confirm_closed;
+	bool adopt;
 	enum probe_slot slot;
 	bool expect_open;
 	const char *obs;
 	const char *events;
+	const char *summary;
 };
 
 static const struct bl_case cases[] = {
-	/* first cycle: the baseline, never an event */
-	{ "first open", 1, 3, PROBE_SLOT_TCP, false, "O O O", "- - -" },
-	{ "first closed", 1, 3, PROBE_SLOT_TCP, false, "C C", "- -" },
-	{ "first filtered", 1, 3, PROBE_SLOT_UDP, false, "F F", "- -" },
-	{ "first closed, expected open", 1, 3, PROBE_SLOT_TCP, true, "C C", "- -" },
+	/* first sight: open against expectation is an exposure, at once; the rest is quiet */
+	{ "first open is exposed", 1, 3, false, PROBE_SLOT_TCP, false, "O O O",
+	  "exposed/high/unknown>open - -", "first seen now: nothing shows it was ever closed" },
+	{ "first open resolver is exposed critical", 1, 3, false, PROBE_SLOT_UDP, false, "Or Or",
+	  "exposed/critical/unknown>open -", "and offers recursion" },
+	{ "first open, adopted", 1, 3, true, PROBE_SLOT_TCP, false, "O O O", "- - -", NULL },
+	{ "first open, expected open", 1, 3, false, PROBE_SLOT_UDP, true, "Ov Ov", "- -", NULL },
+	{ "first closed", 1, 3, false, PROBE_SLOT_TCP, false, "C C", "- -", NULL },
+	{ "first filtered", 1, 3, false, PROBE_SLOT_UDP, false, "F F", "- -", NULL },
+	{ "first closed, expected open", 1, 3, false, PROBE_SLOT_TCP, true, "C C", "- -", NULL },
+
+	/* opened needs an established closed state: a reset or port unreachable ... */
+	{ "established by reset", 1, 3, false, PROBE_SLOT_TCP, false, "C C O O",
+	  "- - opened/high/closed>open -", "it was closed for 2 cycles since" },
+	{ "established by reset, summary says so", 1, 3, false, PROBE_SLOT_TCP, false, "C O",
+	  "- opened/high/closed>open", "(answered with a reset)" },
+	{ "established by port unreachable", 1, 3, false, PROBE_SLOT_UDP, false, "C Ov",
+	  "- opened/high/closed>open", "(answered with ICMP port unreachable)" },
+	/* ... or confirm_closed silent cycles in a row, k = 1 ... confirm_closed */
+	{ "silent 1 of 3: exposed", 1, 3, false, PROBE_SLOT_TCP, false, "F O",
+	  "- exposed/high/unknown>open", "1 earlier cycle had no answer: no proof it was closed" },
+	{ "silent 2 of 3: exposed", 1, 3, false, PROBE_SLOT_TCP, false, "F F O",
+	  "- - exposed/high/unknown>open", "2 earlier cycles had no answer" },
+	{ "silent 3 of 3: opened", 1, 3, false, PROBE_SLOT_TCP, false, "F F F O",
+	  "- - - opened/high/filtered>open", "it was filtered for 3 cycles since" },
+	{ "silent 3 of 3: summary says silence", 1, 3, false, PROBE_SLOT_UDP, false, "F F F Ov",
+	  "- - - opened/high/filtered>open", "(no answer)" },
+	{ "silent 1 of 1: opened", 1, 1, false, PROBE_SLOT_TCP, false, "F O",
+	  "- opened/high/filtered>open", NULL },
+	{ "silence interrupted is not in a row", 2, 3, false, PROBE_SLOT_TCP, false,
+	  "F F O F O O", "- - - - - exposed/high/unknown>open", "3 earlier cycles had no answer" },
+	{ "proof is kept through a lone open cycle", 2, 3, false, PROBE_SLOT_TCP, false,
+	  "C O F O O", "- - - - opened/high/filtered>open", NULL },
+
+	/* unverified evidence: 2 cycles in a row before anyone is told */
+	{ "unverified once: nothing", 1, 3, false, PROBE_SLOT_UDP, false, "F Ou F F",
+	  "- - - -", NULL },
+	{ "unverified twice: exposed", 1, 3, false, PROBE_SLOT_UDP, false, "F Ou Ou",
+	  "- - exposed/high/unknown>open", NULL },
+	{ "unverified twice, established: opened", 1, 3, false, PROBE_SLOT_UDP, false,
+	  "C Ou Ou", "- - opened/high/closed>open", NULL },
+	{ "unverified at first sight waits", 1, 3, false, PROBE_SLOT_UDP, false, "Ou Ou Ou",
+	  "- exposed/high/unknown>open -", NULL },
+	{ "unverified then verified: exposed at once", 1, 3, false, PROBE_SLOT_UDP, false,
+	  "F Ou Ov", "- - exposed/high/unknown>open", NULL },
+	{ "unverified, alternating: never", 1, 3, false, PROBE_SLOT_UDP, false,
+	  "F Ou F Ou F Ou F", "- - - - - - -", NULL },
+	{ "unverified with confirm 3", 3, 3, false, PROBE_SLOT_UDP, false, "C Ou Ou Ou",
+	  "- - - opened/high/closed>open", NULL },
+	{ "unverified keeps an open port open", 1, 3, true, PROBE_SLOT_UDP, false,
+	  "Ov Ou Ou Ou Ou", "- - - - -", NULL },
+	{ "unverified first sight, adopted", 1, 3, true, PROBE_SLOT_UDP, false, "Ou Ou",
+	  "- -", NULL },
 
 	/* opening is proven */
-	{ "open, confirm 1", 1, 3, PROBE_SLOT_TCP, false, "C O O",
-	  "- opened/high/closed>open -" },
-	{ "open, confirm 2", 2, 3, PROBE_SLOT_TCP, false, "F O O O",
-	  "- - opened/high/filtered>open -" },
-	{ "open, confirm 2, broken streak", 2, 3, PROBE_SLOT_TCP, false, "C O C O F O O",
-	  "- - - - - - opened/high/filtered>open" },
-	{ "silence never opens", 1, 1, PROBE_SLOT_UDP, false, "F F F F F F C F",
-	  "- - - - - - - -" },
-	{ "silence never opens, expected open", 1, 1, PROBE_SLOT_UDP, true, "F F F F", "- - - -" },
+	{ "open, confirm 1", 1, 3, false, PROBE_SLOT_TCP, false, "C O O",
+	  "- opened/high/closed>open -", NULL },
+	{ "open, confirm 2", 2, 3, false, PROBE_SLOT_TCP, false, "C O O O",
+	  "- - opened/high/closed>open -", NULL },
+	{ "open, confirm 2, exposed", 2, 3, false, PROBE_SLOT_TCP, false, "F O O O",
+	  "- - exposed/high/unknown>open -", NULL },
+	{ "open, confirm 2, broken streak", 2, 3, false, PROBE_SLOT_TCP, false, "C O C O F O O",
+	  "- - - - - - opened/high/filtered>open", NULL },
+	{ "silence never opens", 1, 1, false, PROBE_SLOT_UDP, false, "F F F F F F C F",
+	  "- - - - - - - -", NULL },
+	{ "silence never opens, expected open", 1, 1, false, PROBE_SLOT_UDP, true, "F F F F",
+	  "- - - -", NULL },
 
 	/* closing is inferred, after exactly confirm_closed misses */
-	{ "closed after 3", 1, 3, PROBE_SLOT_TCP, false, "O C C C C",
-	  "- - - closed/info/open>closed -" },
-	{ "closed after 1", 1, 1, PROBE_SLOT_TCP, false, "O C", "- closed/info/open>closed" },
-	{ "single miss between opens", 1, 3, PROBE_SLOT_TCP, false, "O O C O O C O C C O",
-	  "- - - - - - - - - -" },
-	{ "filtered counts as a miss", 1, 3, PROBE_SLOT_TCP, false, "O C F C",
-	  "- - - closed/info/open>closed" },
-	{ "current is the observed miss", 1, 3, PROBE_SLOT_UDP, false, "O C C F",
-	  "- - - closed/info/open>filtered" },
+	{ "closed after 3", 1, 3, true, PROBE_SLOT_TCP, false, "O C C C C",
+	  "- - - closed/info/open>closed -", NULL },
+	{ "exposed, then closed after 3", 1, 3, false, PROBE_SLOT_TCP, false, "O C C C C",
+	  "exposed - - closed/info/open>closed -", NULL },
+	{ "closed after 1", 1, 1, true, PROBE_SLOT_TCP, false, "O C",
+	  "- closed/info/open>closed", NULL },
+	{ "single miss between opens", 1, 3, true, PROBE_SLOT_TCP, false,
+	  "O O C O O C O C C O", "- - - - - - - - - -", NULL },
+	{ "filtered counts as a miss", 1, 3, true, PROBE_SLOT_TCP, false, "O C F C",
+	  "- - - closed/info/open>closed", NULL },
+	{ "current is the observed miss", 1, 3, true, PROBE_SLOT_UDP, false, "O C C F",
+	  "- - - closed/info/open>filtered", NULL },
+	{ "reopened after closing is opened", 1, 3, false, PROBE_SLOT_TCP, false, "O F F F O",
+	  "exposed - - closed/info/open>filtered opened/high/filtered>open",
+	  "it was filtered for 3 cycles since" },
+	{ "a short miss run of an open port proves nothing", 1, 3, true, PROBE_SLOT_TCP, false,
+	  "O C O F F F O", "- - - - - closed/info/open>filtered opened/low/filtered>open",
+	  "it was filtered for 3 cycles since" },
 
 	/* expect open: closing is the problem, opening the recovery */
-	{ "expected open goes down and back", 1, 3, PROBE_SLOT_TCP, true, "O F F F F O O",
-	  "- - - closed/high/open>filtered - opened/info/filtered>open -" },
-	{ "expected open, UDP resolver back", 1, 3, PROBE_SLOT_UDP, true, "F Or",
-	  "- opened/info/filtered>open" },
+	{ "expected open goes down and back", 1, 3, false, PROBE_SLOT_TCP, true, "O F F F F O O",
+	  "- - - closed/high/open>filtered - opened/info/filtered>open -", NULL },
+	{ "expected open, UDP resolver back", 1, 3, false, PROBE_SLOT_UDP, true, "C Or",
+	  "- opened/info/closed>open", NULL },
+	{ "expected open, unproven silence is no news", 1, 3, false, PROBE_SLOT_UDP, true,
+	  "F Or Or", "- - -", NULL },
 
 	/* severity of opened */
-	{ "udp open resolver is critical", 1, 3, PROBE_SLOT_UDP, false, "C Or",
-	  "- opened/critical/closed>open" },
-	{ "udp without recursion is high", 1, 3, PROBE_SLOT_UDP, false, "C Ov",
-	  "- opened/high/closed>open" },
-	{ "udp without a valid reply is high", 1, 3, PROBE_SLOT_UDP, false, "F O",
-	  "- opened/high/filtered>open" },
-	{ "udp: ra in an invalid reply does not count", 1, 3, PROBE_SLOT_UDP, false, "F Oi",
-	  "- opened/high/filtered>open" },
-	{ "tcp with recursion is high", 1, 3, PROBE_SLOT_TCP, false, "C Or",
-	  "- opened/high/closed>open" },
+	{ "udp open resolver is critical", 1, 3, false, PROBE_SLOT_UDP, false, "C Or",
+	  "- opened/critical/closed>open", NULL },
+	{ "udp without recursion is high", 1, 3, false, PROBE_SLOT_UDP, false, "C Ov",
+	  "- opened/high/closed>open", NULL },
+	{ "udp without a valid reply is high", 1, 3, false, PROBE_SLOT_UDP, false, "C O",
+	  "- opened/high/closed>open", NULL },
+	{ "udp: ra in an invalid reply does not count", 1, 3, false, PROBE_SLOT_UDP, false,
+	  "F Oi", "- exposed/high/unknown>open", NULL },
+	{ "tcp with recursion is high", 1, 3, false, PROBE_SLOT_TCP, false, "C Or",
+	  "- opened/high/closed>open", NULL },
 
 	/* flapping: one notice, quiet, then the settled state if it differs */
-	{ "flapping, long alternation, settles closed", 1, 1, PROBE_SLOT_TCP, false,
+	{ "flapping, long alternation, settles closed", 1, 1, true, PROBE_SLOT_TCP, false,
 	  "O C O C O C O C O C O C O C O C O C O C O C O C O C O C O C C C C C C C C C C C C",
 	  "- closed/info/open>closed opened/low/closed>open closed/info/open>closed "
 	  "flapping/medium/open>open - - - - - - - - - - - - - - - - - - - - - - - - - "
-	  "- - - - - - - - - closed/info/open>closed -" },
-	{ "flapping, default policy", 1, 3, PROBE_SLOT_TCP, false,
+	  "- - - - - - - - - closed/info/open>closed -", NULL },
+	{ "flapping, default policy", 1, 3, true, PROBE_SLOT_TCP, false,
 	  "O O O C C C O C C C O C C C O F F F O",
 	  "- - - - - closed/info/open>closed opened/low/closed>open - - closed/info/open>closed "
-	  "flapping/medium/open>open - - - - - - - -" },
-	{ "flapping settles where it began: silent", 1, 1, PROBE_SLOT_TCP, false,
+	  "flapping/medium/open>open - - - - - - - -", NULL },
+	{ "flapping settles where it began: silent", 1, 1, true, PROBE_SLOT_TCP, false,
 	  "O C O C O O O O O O O O O O O C",
-	  "- closed opened closed flapping - - - - - - - - - - closed/info/open>closed" },
-	{ "flapping from closed settles open", 1, 1, PROBE_SLOT_UDP, false,
+	  "- closed opened closed flapping - - - - - - - - - - closed/info/open>closed", NULL },
+	{ "flapping from closed settles open", 1, 1, false, PROBE_SLOT_UDP, false,
 	  "C O C O C O O O O O O O O O O O O",
 	  "- opened/high closed opened flapping/medium/closed>closed - - - - - - - - - - "
-	  "opened/high/closed>open -" },
+	  "opened/high/closed>open -", NULL },
 	/* an accepted (baseline) open port coming back is low, a baseline-closed one high */
-	{ "accepted open returns low", 1, 2, PROBE_SLOT_TCP, false, "O C C O",
-	  "- - closed/info/open>closed opened/low/closed>open" },
-	{ "baseline closed opens high", 1, 2, PROBE_SLOT_TCP, false, "C O C C O",
-	  "- opened/high/closed>open - closed/info/open>closed opened/high/closed>open" },
-	{ "three changes are not flapping", 1, 1, PROBE_SLOT_TCP, false,
+	{ "accepted open returns low", 1, 2, true, PROBE_SLOT_TCP, false, "O C C O",
+	  "- - closed/info/open>closed opened/low/closed>open", NULL },
+	{ "baseline closed opens high", 1, 2, false, PROBE_SLOT_TCP, false, "C O C C O",
+	  "- opened/high/closed>open - closed/info/open>closed opened/high/closed>open", NULL },
+	{ "three changes are not flapping", 1, 1, true, PROBE_SLOT_TCP, false,
 	  "O C O C C C C C C C C C O",
-	  "- closed opened closed - - - - - - - - opened/low/closed>open" },
+	  "- closed opened closed - - - - - - - - opened/low/closed>open", NULL },
 
 	/* degraded cycles never count towards closing */
-	{ "degraded cycles do not count", 1, 3, PROBE_SLOT_TCP, false, "O F DF DF F F",
-	  "- - - - - closed/info/open>filtered" },
-	{ "degraded only: nothing closes", 1, 1, PROBE_SLOT_TCP, true, "O DF DF DF DC DF",
-	  "- - - - - -" },
-	{ "degraded does not open", 1, 1, PROBE_SLOT_TCP, false, "C DO DO C", "- - - -" },
-	{ "degraded first cycle is no baseline", 1, 1, PROBE_SLOT_TCP, false, "DF O O C",
-	  "- - - closed/info/open>closed" },
+	{ "degraded cycles do not count", 1, 3, true, PROBE_SLOT_TCP, false, "O F DF DF F F",
+	  "- - - - - closed/info/open>filtered", NULL },
+	{ "degraded only: nothing closes", 1, 1, false, PROBE_SLOT_TCP, true, "O DF DF DF DC DF",
+	  "- - - - - -", NULL },
+	{ "degraded does not open", 1, 1, false, PROBE_SLOT_TCP, false, "C DO DO C",
+	  "- - - -", NULL },
+	{ "degraded first cycle is no baseline", 1, 1, true, PROBE_SLOT_TCP, false, "DF O O C",
+	  "- - - closed/info/open>closed", NULL },
+	{ "degraded first cycle: the first real look is first sight", 1, 1, false,
+	  PROBE_SLOT_TCP, false, "DF O O", "- exposed/high/unknown>open -", NULL },
+	{ "degraded silence proves nothing", 1, 3, false, PROBE_SLOT_TCP, false,
+	  "F DF DF DF O", "- - - - exposed/high/unknown>open", NULL },
 
 	/* not probed: the slot is left alone */
-	{ "not probed keeps the miss streak", 1, 3, PROBE_SLOT_TCP, false, "O C N C N N C",
-	  "- - - - - - closed/info/open>closed" },
-	{ "not probed first: next look is the baseline", 1, 1, PROBE_SLOT_UDP, false,
-	  "N N O C", "- - - closed/info/open>closed" },
+	{ "not probed keeps the miss streak", 1, 3, true, PROBE_SLOT_TCP, false, "O C N C N N C",
+	  "- - - - - - closed/info/open>closed", NULL },
+	{ "not probed first: next look is the baseline", 1, 1, true, PROBE_SLOT_UDP, false,
+	  "N N O C", "- - - closed/info/open>closed", NULL },
+	{ "not probed first: next look is first sight", 1, 1, false, PROBE_SLOT_UDP, false,
+	  "N N O", "- - exposed/high/unknown>open", NULL },
 };
 
 /* Local names: this test links the baseline alone, not alerts/event.c. */
@@ -130,7 +204,7 @@ static const char *
 type_name(enum alert_type t)
 {
 	static const char *const n[] = { "opened", "closed", "changed", "flapping", "degraded",
-					 "test" };
+					 "exposed", "test" };
 	return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
@@ -179,6 +253,8 @@ observe(struct probe_result *r, enum probe_slot s, const char *tok, bool *degrad
 	case 'O':
 		o->state = PROBE_OPEN;
 		o->reason = s == PROBE_SLOT_TCP ? PROBE_REASON_SYN_ACK : PROBE_REASON_DNS_REPLY;
+		if (tok[1] == 'u' && s == PROBE_SLOT_UDP)
+			o->reason = PROBE_REASON_UDP_RESPONSE;
 		if (tok[1] == 'r' || tok[1] == 'v' || tok[1] == 'i') {
 			r->dns.present = true;
 			r->dns.valid = tok[1] != 'i';
@@ -273,10 +349,12 @@ test_table(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct bl_case *c = &cases[i];
-		const struct bl_policy pol = { c->confirm_open, c->confirm_closed };
+		const struct bl_policy pol = { c->confirm_open, c->confirm_closed, c->adopt };
 		enum probe_slot other = c->slot == PROBE_SLOT_TCP ? PROBE_SLOT_UDP : PROBE_SLOT_TCP;
 		struct bl_port untouched;
 		struct bl_entry e;
+		struct alert_event last;
+		bool have_last = false;
 		size_t nobs, nwant;
 
 		split(c->obs, obs, &nobs);
@@ -304,6 +382,15 @@ test_table(void **state)
 				fail_msg("%s: step %zu (%s): %zu events, want %s", c->name, k + 1,
 					 obs[k], n, want[k]);
 			check_event(c, k, want[k], &evs[0], &r);
+			last = evs[0];
+			have_last = true;
+		}
+		if (c->summary != NULL) {
+			if (!have_last)
+				fail_msg("%s: no event to check the summary of", c->name);
+			if (strstr(last.summary, c->summary) == NULL)
+				fail_msg("%s: summary \"%s\" lacks \"%s\"", c->name, last.summary,
+					 c->summary);
 		}
 		/* the slot that was never probed is exactly as it was */
 		assert_memory_equal(&e.port[other], &untouched, sizeof(untouched));
@@ -315,7 +402,7 @@ test_table(void **state)
 static void
 test_not_probed_untouched(void **state)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, true };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct probe_result r;
 	struct bl_entry e;
@@ -362,7 +449,7 @@ dns_obs(struct probe_result *r, bool valid, unsigned rcode, bool aa, bool ra)
 static void
 test_changed(void **state)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, false }, adopt = { 1, 3, true };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct probe_result r;
 	struct bl_entry e;
@@ -439,7 +526,7 @@ test_changed(void **state)
 	/* a port event and a changed in the same cycle: port first */
 	entry_init(&e, PROBE_SLOT_UDP, false);
 	dns_obs(&r, true, 0, false, false);
-	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 0);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &adopt, t++, evs), 0);
 	for (int k = 0; k < 3; k++) {
 		observe(&r, PROBE_SLOT_UDP, "F", &(bool){ false });
 		assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs),
@@ -491,7 +578,7 @@ expect_changed(const struct alert_event *ev, enum alert_severity sev, const char
 static void
 test_changed_checks(void **state)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, false }, adopt = { 1, 3, true };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct dnscheck_facts f;
 	struct probe_result r;
@@ -500,9 +587,9 @@ test_changed_checks(void **state)
 
 	(void)state;
 	entry_init(&e, PROBE_SLOT_UDP, false);
-	/* first cycle: the facts are the baseline */
+	/* first cycle (adopted: the port is no news): the facts are the baseline */
 	checks_obs(&r, &f, false, "", "", 300, true);
-	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 0);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &adopt, t++, evs), 0);
 	assert_int_equal(e.dns.checks, DNSCHECK_ALL);
 	assert_false(e.dns.recursion);
 	assert_false(e.dns.axfr);
@@ -579,7 +666,7 @@ test_changed_checks(void **state)
 	/* a check that did not run before starts its baseline silently */
 	entry_init(&e, PROBE_SLOT_UDP, false);
 	dns_obs(&r, true, 5, false, false);
-	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 0);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &adopt, t++, evs), 0);
 	checks_obs(&r, &f, true, "9", "a", 5000, false);
 	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
 	assert_int_equal(e.dns.checks, DNSCHECK_ALL);
@@ -589,7 +676,7 @@ test_changed_checks(void **state)
 static void
 test_opened_with_checks(void **state)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, false };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct dnscheck_facts f;
 	struct probe_result r;
@@ -621,6 +708,26 @@ test_opened_with_checks(void **state)
 	assert_int_equal(evs[0].severity, SEV_CRITICAL);
 	assert_string_equal(evs[0].why, grade_finding_why(GRADE_AXFR_ALLOWED));
 
+	/* RA in a REFUSED reply (unbound sets it) is no open resolver when the recursion
+	 * check said no: high, not critical */
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "C", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	checks_obs(&r, &f, false, "", "", 300, true);
+	r.dns.ra = true;
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_OPENED);
+	assert_int_equal(evs[0].severity, SEV_HIGH);
+	/* without the check, RA is the best hint there is */
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "C", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	checks_obs(&r, &f, false, "", "", 300, true);
+	r.dns.ra = true;
+	f.known &= ~(unsigned)DNSCHECK_RECURSION;
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
+	assert_int_equal(evs[0].severity, SEV_CRITICAL);
+
 	/* expected open: a recovery stays info whatever the checks say */
 	entry_init(&e, PROBE_SLOT_UDP, true);
 	observe(&r, PROBE_SLOT_UDP, "C", &degraded);
@@ -633,7 +740,7 @@ test_opened_with_checks(void **state)
 static void
 test_summary(void **state)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, false };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct probe_result r;
 	struct bl_entry e;
@@ -646,7 +753,8 @@ test_summary(void **state)
 	observe(&r, PROBE_SLOT_TCP, "O", &degraded);
 	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 1);
 	assert_string_equal(evs[0].summary, "TCP port 53 on 127.53.0.5 (primary dns) is now open "
-			    "(syn-ack); it was closed.");
+			    "(syn-ack); it was closed for 1 cycle since 1970-01-01 00:00 UTC "
+			    "(answered with a reset).");
 	assert_string_equal(evs[0].dns_json, "");
 	assert_non_null(strstr(evs[0].why, "zone transfer"));
 	assert_int_equal(e.port[PROBE_SLOT_TCP].last_change, 2);
@@ -671,7 +779,7 @@ test_summary(void **state)
 static void
 test_accept(void **state)
 {
-	const struct bl_policy pol = { 1, 1 };
+	const struct bl_policy pol = { 1, 1, false };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct probe_result r;
 	struct bl_entry e;
@@ -712,6 +820,100 @@ test_accept(void **state)
 	observe(&r, PROBE_SLOT_TCP, "C", &degraded);
 	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 10, evs), 1);
 	assert_int_equal(evs[0].type, ALERT_CLOSED);
+}
+
+/* An exposure is reported once, stays unacknowledged until accepted or closed, and what
+ * follows it is judged against what was established. */
+static void
+test_exposed_lifecycle(void **state)
+{
+	const struct bl_policy pol = { 1, 3, false };
+	struct alert_event evs[BL_MAX_EVENTS];
+	struct probe_result r;
+	struct bl_entry e;
+	bool degraded;
+	uint64_t t = 1;
+
+	(void)state;
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "Ov", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_EXPOSED);
+	assert_int_equal(evs[0].severity, SEV_HIGH);
+	assert_true(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
+	/* never repeated, and still unacknowledged */
+	for (int k = 0; k < 5; k++) {
+		observe(&r, PROBE_SLOT_UDP, k == 2 ? "F" : "Ov", &degraded);
+		assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 0);
+		assert_true(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
+	}
+	baseline_accept(&e);
+	assert_false(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
+	/* closes (established), comes back: an accepted exposure returning is low */
+	for (int k = 0; k < 3; k++) {
+		observe(&r, PROBE_SLOT_UDP, "F", &degraded);
+		assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), k == 2);
+	}
+	assert_int_equal(evs[0].type, ALERT_CLOSED);
+	assert_true(e.port[PROBE_SLOT_UDP].closed_proven);
+	assert_int_equal(e.port[PROBE_SLOT_UDP].proven_by, PROBE_REASON_NO_RESPONSE);
+	assert_int_equal(e.port[PROBE_SLOT_UDP].quiet_cycles, 3);
+	assert_int_equal(e.port[PROBE_SLOT_UDP].quiet_since, t - 3);
+	observe(&r, PROBE_SLOT_UDP, "Ov", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_OPENED);
+	assert_int_equal(evs[0].severity, SEV_LOW);
+	/* reported open again: the proof is spent */
+	assert_false(e.port[PROBE_SLOT_UDP].closed_proven);
+	assert_int_equal(e.port[PROBE_SLOT_UDP].quiet_cycles, 0);
+
+	/* an exposure that closes without accept, then opens: opened high */
+	entry_init(&e, PROBE_SLOT_TCP, false);
+	observe(&r, PROBE_SLOT_TCP, "O", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, t++, evs), 1);
+	for (int k = 0; k < 3; k++) {
+		observe(&r, PROBE_SLOT_TCP, "C", &degraded);
+		baseline_apply(&e, &r, false, false, &pol, t++, evs);
+	}
+	assert_false(baseline_unacknowledged(&e, PROBE_SLOT_TCP));
+	observe(&r, PROBE_SLOT_TCP, "O", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_OPENED);
+	assert_int_equal(evs[0].severity, SEV_HIGH);
+	assert_string_equal(evs[0].previous, "closed");
+	assert_true(baseline_unacknowledged(&e, PROBE_SLOT_TCP));
+}
+
+/* Unverified evidence says so in the alert: the reply did not match the query. */
+static void
+test_unverified_says_so(void **state)
+{
+	const struct bl_policy pol = { 1, 3, false };
+	struct alert_event evs[BL_MAX_EVENTS];
+	struct probe_result r;
+	struct bl_entry e;
+	bool degraded;
+
+	(void)state;
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "F", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 0);
+	observe(&r, PROBE_SLOT_UDP, "Ou", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 2, evs), 0);
+	assert_false(e.port[PROBE_SLOT_UDP].reported_open);
+	assert_false(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
+	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, 3, evs), 1);
+	assert_int_equal(evs[0].type, ALERT_EXPOSED);
+	assert_string_equal(evs[0].reason, "udp-response");
+	assert_non_null(strstr(evs[0].why, "No reply matched the query (a broken server, or "
+				       "spoofing)."));
+	assert_non_null(strstr(evs[0].why, "amplification"));
+
+	/* verified evidence carries no such note */
+	entry_init(&e, PROBE_SLOT_UDP, false);
+	observe(&r, PROBE_SLOT_UDP, "Ov", &degraded);
+	assert_int_equal(baseline_apply(&e, &r, true, false, &pol, 1, evs), 1);
+	assert_null(strstr(evs[0].why, "No reply matched"));
 }
 
 static void
@@ -755,7 +957,7 @@ xorshift64(uint64_t *s)
 static unsigned
 simulate(double p_miss, unsigned cycles, uint64_t seed, unsigned *misses, unsigned *drops)
 {
-	const struct bl_policy pol = { 1, 3 };
+	const struct bl_policy pol = { 1, 3, false };
 	struct alert_event evs[BL_MAX_EVENTS];
 	struct probe_result r;
 	struct bl_entry e;
@@ -826,6 +1028,8 @@ main(void)
 		cmocka_unit_test(test_opened_with_checks),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_exposed_lifecycle),
+		cmocka_unit_test(test_unverified_says_so),
 		cmocka_unit_test(test_degraded_event),
 		cmocka_unit_test(test_loss_simulation),
 	};

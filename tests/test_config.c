@@ -162,6 +162,7 @@ test_defaults(void **state)
 	assert_int_equal(c.probe.checks, 0);
 	assert_int_equal(c.confirm_open, 1);
 	assert_int_equal(c.confirm_closed, 3);
+	assert_false(c.first_run_adopt);
 	assert_string_equal(c.state_dir, CONFIG_DEFAULT_STATE_DIR);
 	assert_int_equal(c.max_hosts, 1u << 20);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
@@ -279,7 +280,7 @@ test_full(void **state)
 	assert_string_equal(s->url, "https://hooks.slack.test/T0/B0/x");
 	assert_null(s->url_file);
 	assert_null(s->url_env);
-	assert_int_equal(s->events, 0x1f); /* all five, not test */
+	assert_int_equal(s->events, 0x3f); /* all six, not test */
 	assert_int_equal(s->min_severity, SEV_INFO);
 	assert_int_equal(s->timeout_ns, 10 * NS_PER_SEC);
 	assert_int_equal(s->max_age_ns, 72 * 3600 * NS_PER_SEC);
@@ -291,8 +292,9 @@ test_full(void **state)
 	assert_int_equal(s->type, SINK_WEBHOOK);
 	assert_string_equal(s->name, "hook");
 	assert_string_equal(s->secret, SIGNING_KEY);
+	/* opened brings exposed, its first-sight form */
 	assert_int_equal(s->events, (1u << ALERT_OPENED) | (1u << ALERT_CLOSED) |
-					    (1u << ALERT_CHANGED));
+					    (1u << ALERT_CHANGED) | (1u << ALERT_EXPOSED));
 	assert_int_equal(s->min_severity, SEV_HIGH);
 	assert_int_equal(s->nresolve, 2);
 	assert_string_equal(s->resolve[1], "v6.example.test:8443:[::1],127.0.0.2");
@@ -461,18 +463,20 @@ test_errors(void **state)
 							   "you mean \"timeout\"?)" },
 		{ "{" T1 ", \"Probe\": {}}", NAME ": Probe: unknown key (did you mean \"probe\"?)" },
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
-					      "max_hosts, interval, probe, confirm, state_dir, alerts, "
+					      "max_hosts, interval, probe, confirm, first_run, state_dir, "
+					      "alerts, "
 					      "metrics_file, log, zones, canary, passive, user)" },
 		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
 		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
 						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
-				      "interval, probe, confirm, state_dir, alerts, metrics_file, log, "
-				      "zones, canary, passive, user)" },
+				      "interval, probe, confirm, first_run, state_dir, alerts, "
+				      "metrics_file, log, zones, canary, passive, user)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
-					   "max_hosts, interval, probe, confirm, state_dir, alerts, "
+					   "max_hosts, interval, probe, confirm, first_run, state_dir, "
+					      "alerts, "
 					   "metrics_file, log, zones, canary, passive, user)" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
@@ -612,8 +616,11 @@ test_errors(void **state)
 						    "(\"whsec_\" and base64 of 24 to 64 bytes)" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
 		  "\"events\": [\"opened\", \"opend\"]}]}", NAME ": alerts[0].events[1]: \"opend\" is "
-			"not one of opened, closed, changed, flapping, degraded (did you mean "
-			"\"opened\"?)" },
+			"not one of opened, closed, changed, flapping, degraded, exposed (did you "
+			"mean \"opened\"?)" },
+		{ "{" T1 ", \"first_run\": \"adopted\"}", NAME ": first_run: \"adopted\" is not one "
+							"of alert, adopt (did you mean \"adopt\"?)" },
+		{ "{" T1 ", \"first_run\": true}", NAME ": first_run: expected a string, got true" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
 		  "\"events\": []}]}", NAME ": alerts[0].events: must list at least one event (or "
 					   "leave the key out for all)" },
@@ -852,9 +859,19 @@ test_print_defaults_and_round_trip(void **state)
 	assert_non_null(strstr(out, "\"state_dir\": \"/var/lib/watch53\""));
 	assert_non_null(strstr(out, "\"max_hosts\": 1048576"));
 	assert_non_null(strstr(out, "\"closed\": 3"));
+	assert_non_null(strstr(out, "\"first_run\": \"alert\""));
 	assert_non_null(strstr(out, "\"level\": \"info\""));
 	assert_non_null(strstr(out, "\"metrics_file\": null"));
 	free(out);
+	config_clear(&c);
+	parse_ok("{" T1 ", \"first_run\": \"adopt\"}", &c);
+	assert_true(c.first_run_adopt);
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"first_run\": \"adopt\""));
+	free(out);
+	config_clear(&c);
+	parse_ok("{" T1 ", \"first_run\": \"alert\"}", &c);
+	assert_false(c.first_run_adopt);
 	config_clear(&c);
 
 	/* without secrets, what config check prints loads back to the same config */

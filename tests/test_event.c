@@ -404,7 +404,7 @@ static void
 test_names(void **state)
 {
 	static const char *const types[] = { "opened", "closed", "changed", "flapping",
-					     "degraded", "test" };
+					     "degraded", "exposed", "test" };
 	static const char *const sevs[] = { "info", "low", "medium", "high", "critical" };
 	enum alert_type t;
 	enum alert_severity s;

@@ -73,6 +73,7 @@ test_render_exact(void **state)
 		"watch53_events_total{type=\"changed\"} 0\n"
 		"watch53_events_total{type=\"flapping\"} 0\n"
 		"watch53_events_total{type=\"degraded\"} 0\n"
+		"watch53_events_total{type=\"exposed\"} 0\n"
 		"# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
 		"# TYPE watch53_last_cycle_timestamp_seconds gauge\n"
 		"watch53_last_cycle_timestamp_seconds 1700000000.123\n"

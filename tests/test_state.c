@@ -172,6 +172,13 @@ fill_entry(struct bl_entry *e, unsigned k)
 		p->first_seen = 1700000000000000000ull + k;
 		p->last_seen = k == 0 ? UINT64_MAX : 1700000000500000000ull + k;
 		p->last_change = 1700000000400000000ull + k + (unsigned)s;
+		p->closed_proven = (k + (unsigned)s) % 2 == 1;
+		p->proven_by = p->closed_proven ? (s == 0 ? PROBE_REASON_RESET
+							   : PROBE_REASON_NO_RESPONSE)
+						: PROBE_REASON_NONE;
+		p->quiet_cycles = 3 + k;
+		p->quiet_since = 1700000000300000000ull + k;
+		p->streak_verified = s == 0;
 	}
 	e->dns.known = true;
 	e->dns.rcode = (uint16_t)(4095 - k);
@@ -593,6 +600,9 @@ test_parse_good_and_nul(void **state)
 	assert_int_equal(st.entries[0].port[PROBE_SLOT_UDP].miss_streak, 7);
 	assert_true(st.entries[0].expect_open[PROBE_SLOT_UDP]);
 	assert_int_equal(st.entries[0].port[PROBE_SLOT_TCP].last_reason, PROBE_REASON_SYN_ACK);
+	/* a file from before the proof keys: reported open, an open streak (verified) */
+	assert_false(st.entries[0].port[PROBE_SLOT_TCP].closed_proven);
+	assert_true(st.entries[0].port[PROBE_SLOT_TCP].streak_verified);
 	assert_int_equal(state_parse(with_nul, sizeof(with_nul) - 1, &st, err, sizeof(err)),
 			 -EBADMSG);
 	assert_non_null(strstr(err, "unexpected data after the document"));
@@ -605,6 +615,43 @@ test_parse_good_and_nul(void **state)
 	assert_int_equal(st.entries[0].addr.family, AF_INET);
 	assert_int_equal(st.entries[1].addr.family, AF_INET6);
 	free(mapped);
+	state_clear(&st);
+}
+
+/* A file from before the proof keys: what its other fields imply. */
+static void
+test_parse_legacy_proof(void **state)
+{
+	struct state st;
+	char err[512], *text;
+	size_t len;
+
+	(void)state;
+	state_init(&st);
+	/* reported closed after 7 misses (udp): proven closed by silence */
+	text = mutate("\"udp\":{\"known\":true,\"baseline\":\"closed\",\"reported\":\"open\","
+		      "\"last\":\"open\",\"last_reason\":\"syn-ack\",\"open_streak\":2",
+		      "\"udp\":{\"known\":true,\"baseline\":\"closed\",\"reported\":\"closed\","
+		      "\"last\":\"filtered\",\"last_reason\":\"no-response\",\"open_streak\":0",
+		      &len);
+	assert_int_equal(state_parse(text, len, &st, err, sizeof(err)), 0);
+	assert_true(st.entries[0].port[PROBE_SLOT_UDP].closed_proven);
+	assert_int_equal(st.entries[0].port[PROBE_SLOT_UDP].proven_by, PROBE_REASON_NO_RESPONSE);
+	assert_int_equal(st.entries[0].port[PROBE_SLOT_UDP].quiet_cycles, 7);
+	assert_false(st.entries[0].port[PROBE_SLOT_UDP].streak_verified);
+	free(text);
+
+	/* the new keys present but wrong: one line naming the field */
+	text = mutate("\"last_change\":2}", "\"last_change\":2,\"closed_proven\":true,"
+		      "\"proven_by\":\"maybe\",\"quiet_cycles\":1,\"quiet_since\":0,"
+		      "\"streak_verified\":false}", &len);
+	assert_int_equal(state_parse(text, len, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "entries[0].tcp.proven_by: expected a probe reason"));
+	free(text);
+	text = mutate("\"last_change\":2}", "\"last_change\":2,\"closed_proven\":1}", &len);
+	assert_int_equal(state_parse(text, len, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "entries[0].tcp.closed_proven"));
+	free(text);
 	state_clear(&st);
 }
 
@@ -835,6 +882,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_file, setup_dir, teardown_dir),
 		cmocka_unit_test(test_parse_messages),
 		cmocka_unit_test(test_parse_good_and_nul),
+		cmocka_unit_test(test_parse_legacy_proof),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_twice, setup_dir, teardown_dir),

@@ -9,6 +9,8 @@
 #     .10 .20 .30     responder.py (DNS, open on TCP and UDP)
 #     .40             responder.py, and every SOAK_FLIP_SECS an nftables DROP is put on or
 #                     taken off it: `closed` and `opened` events, delivered to the receiver
+#                     (the first cycle is a first run: .10 .20 .30 .40 are exposed, 8
+#                     `exposed` events; they are counted apart from the flips' events)
 #     .200-.215       nftables DROP (filtered: each costs the probe timeout)
 #     .216-.223       nftables reject admin-prohibited (filtered, at once)
 #     the rest        nothing listens (closed: RST / ICMP port unreachable from the kernel)
@@ -164,16 +166,24 @@ awk -v warm="$SOAK_WARMUP" -v rsskb="$SOAK_RSS_KB" -v asan="$asan" '
     }' "$SAMPLES" >"$SUMMARY"
 failed=$(grep -c 'cycle failed' "$LOG")
 delivered=$(hooklog count "$HOOK_LOG" --status 200)
+# the flips' events (opened/closed) apart from the first run's exposures: only they prove
+# that events keep flowing after the first cycle
+shown=$(hooklog show "$HOOK_LOG" | grep ' status=200 ')
+flip_delivered=$(printf '%s\n' "$shown" | grep -cE ' type=(opened|closed) ')
+exposed_delivered=$(printf '%s\n' "$shown" | grep ' type=exposed ' | grep -o ' event=[^ ]*' | sort -u | wc -l)
 {
     echo "duration ${SOAK_SECONDS}s, flips $flips, events delivered $delivered, cycles failed $failed"
+    echo "delivered: $exposed_delivered exposed (first run), $flip_delivered opened/closed (flips)"
     echo "stop: exit $stop_rc after ${stop_ms} ms"
     [ "$alive" = 1 ] && echo "ok alive_at_end" || echo "FAIL alive_at_end"
     # the fixture itself: every server and the daemon still up at the end
     [ "$servers" = "${#W53_PIDS[@]}" ] && echo "ok fixture_alive" \
         || echo "FAIL fixture_alive ($servers of ${#W53_PIDS[@]} processes up)"
     [ "$failed" = 0 ] && echo "ok no_failed_cycles" || echo "FAIL no_failed_cycles $failed"
-    [ "$flips" -lt 2 ] || [ "$delivered" -ge 2 ] && echo "ok events_delivered $delivered" \
-        || echo "FAIL events_delivered $delivered (flips $flips)"
+    [ "$flips" -lt 2 ] || [ "$flip_delivered" -ge 2 ] && echo "ok events_delivered $flip_delivered" \
+        || echo "FAIL events_delivered $flip_delivered opened/closed (flips $flips)"
+    [ "$exposed_delivered" = 8 ] && echo "ok first_run_exposed 8" \
+        || echo "FAIL first_run_exposed $exposed_delivered (expected 8: .10 .20 .30 .40 tcp+udp)"
     [ "$stop_rc" = 0 ] && [ "$stop_ms" -lt 5000 ] && echo "ok sigterm" || echo "FAIL sigterm rc=$stop_rc ${stop_ms}ms"
 } >>"$SUMMARY"
 sed 's/^/# /' "$SUMMARY"

@@ -12,6 +12,9 @@
 #                                           file's JSON equal to the printed object), per sink
 #   check_events.py covered DIR IDS         every id in IDS (one a line) has an outbox file in
 #                                           every sink directory of DIR
+#   check_events.py summary FILE... TYPE ADDRESS PROTOCOL
+#                                           the "summary" of the one printed event of TYPE for
+#                                           ADDRESS/PROTOCOL (exit 1 if there is not exactly one)
 #   check_events.py metric FILE NAME [LABEL=VALUE...]
 #                                           the value of the one sample of NAME with those labels
 #                                           ("missing" / "ambiguous" otherwise)
@@ -27,7 +30,7 @@ import sys
 
 EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
               "previous", "current", "dns", "severity")
-TYPES = {"opened", "closed", "changed", "flapping", "degraded", "test"}
+TYPES = {"opened", "closed", "changed", "flapping", "degraded", "exposed", "test"}
 SEVERITIES = {"info", "low", "medium", "high", "critical"}
 
 
@@ -81,6 +84,21 @@ def cmd_list(paths):
         return 1
     for line in sorted(fmt(ev) for ev, _ in evs):
         print(line)
+    return 0
+
+
+def cmd_summary(paths, typ, addr, proto):
+    try:
+        evs = read_events(paths)
+    except (OSError, ValueError) as e:
+        print("ERROR: %s" % e)
+        return 1
+    hits = [ev for ev, _ in evs
+            if ev["type"] == typ and ev["address"] == addr and ev["protocol"] == proto]
+    if len(hits) != 1:
+        print("ERROR: %d %s event(s) for %s %s, expected one" % (len(hits), typ, addr, proto))
+        return 1
+    print(hits[0].get("summary", ""))
     return 0
 
 
@@ -204,6 +222,8 @@ def main(argv):
                 return usage()
             exact = argv[3:]
         return cmd_outbox(argv[1], exact)
+    if len(argv) >= 5 and argv[0] == "summary":
+        return cmd_summary(argv[1:-3], argv[-3], argv[-2], argv[-1])
     if len(argv) == 3 and argv[0] == "covered":
         return cmd_covered(argv[1], argv[2])
     if len(argv) >= 3 and argv[0] == "metric":
@@ -218,8 +238,8 @@ def main(argv):
 
 
 def usage():
-    print("usage: check_events.py list|outbox|covered|metric ... (see the file's head)",
-          file=sys.stderr)
+    print("usage: check_events.py list|summary|outbox|covered|metric ... "
+          "(see the file's head)", file=sys.stderr)
     return 2
 
 
