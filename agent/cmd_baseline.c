@@ -15,7 +15,6 @@
 #include "agent/config.h"
 #include "agent/output.h"
 #include "agent/state.h"
-#include "common/fileio.h"
 
 static const struct option baseline_longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -36,7 +35,7 @@ cmd_baseline_help(FILE *f)
 "        last observation, streaks, flapping, first seen and last change\n"
 "accept  adopt the current state as the accepted one (all addresses, or only those\n"
 "        given): acknowledges an intended exposure so it no longer counts as one\n"
-"reset   set the state aside (state.json.reset-<time>); the next cycle records a\n"
+"reset   set the state aside (state.db.reset-<time>); the next cycle records a\n"
 "        new baseline without alerts (also the way out after a corrupt state)\n");
 }
 
@@ -86,35 +85,26 @@ show_table(const struct state *st)
 	printf("%llu cycles, %zu addresses\n", (unsigned long long)st->cycles, st->n);
 }
 
-/* Set the old state aside and write an empty one: the next cycle records a new baseline.
- * The empty file (rather than none) also tells state_load that a corrupt state set aside
- * earlier has been dealt with. */
+/* Set the old state aside (renamed, never deleted) and write an empty one: the next cycle
+ * records a new baseline. The empty database (rather than none) also tells state_load
+ * that a corrupt state set aside earlier has been dealt with, and that a legacy
+ * state.json set aside with it is not to be imported. */
 static int
 do_reset(const struct config *cfg)
 {
-	char from[PATH_MAX], to[PATH_MAX], ts[32], err[1024];
-	time_t t = time(NULL);
+	char to[PATH_MAX + 64], err[1024];
 	struct state empty;
-	struct tm tm;
-	bool moved = true;
 
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(from, sizeof(from), "%s/%s", cfg->state_dir, STATE_FILE);
-	snprintf(to, sizeof(to), "%s/%s.reset-%s", cfg->state_dir, STATE_FILE, ts);
-	if (rename(from, to) == -1) {
-		if (errno != ENOENT) {
-			fprintf(stderr, "watch53 baseline reset: %s: %s\n", from, strerror(errno));
-			return EXIT_RUNTIME;
-		}
-		moved = false;
+	if (state_set_aside(cfg->state_dir, "reset", to, sizeof(to), err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline reset: %s\n", err);
+		return EXIT_RUNTIME;
 	}
 	state_init(&empty);
 	if (state_save(cfg->state_dir, &empty, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 baseline reset: %s\n", err);
 		return EXIT_RUNTIME;
 	}
-	if (moved)
+	if (to[0] != '\0')
 		printf("baseline set aside as %s; ", to);
 	printf("the next cycle records a new baseline without alerts\n");
 	return EXIT_CLEAN;
@@ -186,14 +176,11 @@ cmd_baseline(int argc, char **argv)
 	}
 	if (strcmp(verb, "show") == 0) {
 		if (fmt == OUTPUT_JSON) {
-			char file[PATH_MAX], *text = NULL;
-			size_t len = 0;
-			snprintf(file, sizeof(file), "%s/%s", cfg.state_dir, STATE_FILE);
-			if (file_read_all(file, STATE_MAX_BYTES, &text, &len) < 0) {
-				printf("{\"version\":%d,\"cycles\":0,\"entries\":[]}\n", STATE_VERSION);
-			} else {
-				fwrite(text, 1, len, stdout);
-				free(text);
+			/* the document the state file used to be, made from what was loaded */
+			if (state_write_json(&st, stdout) < 0 || fflush(stdout) != 0) {
+				fprintf(stderr, "watch53 baseline show: cannot write the state "
+					"document: %s\n", strerror(errno));
+				goto out;
 			}
 		} else {
 			show_table(&st);

@@ -1,35 +1,26 @@
-/* state: the state file in state_dir (versioned JSON, written atomically, parsed strictly) and
- * the lock that keeps two cycles apart. */
+/* state: the state in memory (the sorted entry array) and the versioned JSON document —
+ * the legacy state file, read strictly for the import, and the shape `baseline show
+ * --format json` prints. The files in state_dir are state_db.c's. */
 #define _GNU_SOURCE
 #include "agent/state.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
-#include "common/fileio.h"
 #include "common/util.h"
 
 /* The document is 4 levels deep (root, entries, entry, port): 16 leaves room and still
  * stops a hostile "[[[[..." long before json-c's recursion matters. */
 #define STATE_MAX_DEPTH 16
-/* Streaks only ever meet confirm counts (small); a larger number means a damaged file.
- * state_format() saturates at this value so a long-lived entry can never trip the check. */
-#define STATE_MAX_STREAK 1000000u
-#define STATE_MAX_RCODE 4095u /* 12 bits: header rcode plus the EDNS extension */
-#define STATE_CORRUPT_TRIES 1000
-/* compact (the file can hold ~100k addresses) and without "\/" noise in names */
+/* Streaks only ever meet confirm counts (small): STATE_MAX_STREAK (state.h) is far above
+ * them, and the writer saturates at it so a long-lived entry can never trip the check. */
+/* compact and without "\/" noise in names */
 #define STATE_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* ---- messages ---- */
@@ -59,30 +50,30 @@ open_word(bool open)
 	return open ? "open" : "closed";
 }
 
-static const char *
-state_text(enum probe_state s)
+const char *
+state_state_word(enum probe_state s)
 {
 	const char *n = probe_state_name(s);
 
 	return *n != '\0' ? n : "none";
 }
 
-static const char *
-reason_text(enum probe_reason r)
+const char *
+state_reason_word(enum probe_reason r)
 {
 	const char *n = probe_reason_name(r);
 
 	return *n != '\0' ? n : "none";
 }
 
-static int
-state_from_text(const char *text, enum probe_state *out)
+int
+state_parse_state_word(const char *text, enum probe_state *out)
 {
 	static const enum probe_state all[] = { PROBE_STATE_NONE, PROBE_OPEN, PROBE_CLOSED,
 						PROBE_FILTERED };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(text, state_text(all[i])) == 0) {
+		if (strcmp(text, state_state_word(all[i])) == 0) {
 			*out = all[i];
 			return 0;
 		}
@@ -91,8 +82,8 @@ state_from_text(const char *text, enum probe_state *out)
 
 /* probes/ owns the vocabulary: walk its names until the first unnamed value, so a reason
  * added there is accepted here without a second list to keep in step. */
-static int
-reason_from_text(const char *text, enum probe_reason *out)
+int
+state_parse_reason_word(const char *text, enum probe_reason *out)
 {
 	if (strcmp(text, "none") == 0) {
 		*out = PROBE_REASON_NONE;
@@ -122,6 +113,7 @@ void
 state_clear(struct state *st)
 {
 	free(st->entries);
+	free(st->row_hash);
 	state_init(st);
 }
 
@@ -165,6 +157,13 @@ reserve(struct state *st, size_t want)
 			return -ENOMEM;
 		ncap *= 2;
 	}
+	/* the row hashes grow first: should the entries then fail, both stay valid */
+	if (st->row_hash != NULL) {
+		uint64_t *nh = realloc(st->row_hash, ncap * sizeof(*nh));
+		if (nh == NULL)
+			return -ENOMEM;
+		st->row_hash = nh;
+	}
 	ne = realloc(st->entries, ncap * sizeof(*ne));
 	if (ne == NULL)
 		return -ENOMEM;
@@ -187,6 +186,10 @@ state_get(struct state *st, const struct net_addr *a, bool *created)
 	if (reserve(st, st->n + 1) < 0)
 		return NULL;
 	memmove(&st->entries[i + 1], &st->entries[i], (st->n - i) * sizeof(*e));
+	if (st->row_hash != NULL) {
+		memmove(&st->row_hash[i + 1], &st->row_hash[i], (st->n - i) * sizeof(uint64_t));
+		st->row_hash[i] = 0; /* not in the database yet */
+	}
 	st->n++;
 	e = &st->entries[i];
 	/* zeroed, so a new entry is "never observed" and compares equal byte for byte after
@@ -219,9 +222,9 @@ port_json(const struct bl_port *p)
 	jadd(j, "known", json_object_new_boolean(p->known), &ok);
 	jadd(j, "baseline", json_object_new_string(open_word(p->baseline_open)), &ok);
 	jadd(j, "reported", json_object_new_string(open_word(p->reported_open)), &ok);
-	jadd(j, "last", json_object_new_string(state_text(p->last)), &ok);
-	jadd(j, "last_reason", json_object_new_string(reason_text(p->last_reason)), &ok);
-	jadd(j, "last_miss", json_object_new_string(state_text(p->last_miss)), &ok);
+	jadd(j, "last", json_object_new_string(state_state_word(p->last)), &ok);
+	jadd(j, "last_reason", json_object_new_string(state_reason_word(p->last_reason)), &ok);
+	jadd(j, "last_miss", json_object_new_string(state_state_word(p->last_miss)), &ok);
 	jadd(j, "open_streak", json_object_new_uint64(p->open_streak > STATE_MAX_STREAK ?
 						      STATE_MAX_STREAK : p->open_streak), &ok);
 	jadd(j, "miss_streak", json_object_new_uint64(p->miss_streak > STATE_MAX_STREAK ?
@@ -233,7 +236,7 @@ port_json(const struct bl_port *p)
 	jadd(j, "last_seen", json_object_new_uint64(p->last_seen), &ok);
 	jadd(j, "last_change", json_object_new_uint64(p->last_change), &ok);
 	jadd(j, "closed_proven", json_object_new_boolean(p->closed_proven), &ok);
-	jadd(j, "proven_by", json_object_new_string(reason_text(p->proven_by)), &ok);
+	jadd(j, "proven_by", json_object_new_string(state_reason_word(p->proven_by)), &ok);
 	jadd(j, "quiet_cycles", json_object_new_uint64(p->quiet_cycles > STATE_MAX_STREAK ?
 						       STATE_MAX_STREAK : p->quiet_cycles), &ok);
 	jadd(j, "quiet_since", json_object_new_uint64(p->quiet_since), &ok);
@@ -337,67 +340,65 @@ head_json(const struct state *st)
 }
 
 /*
- * One entry a line: compact enough for ~90k addresses under STATE_MAX_BYTES, readable
- * with grep and diff, and built one entry at a time so memory does not grow with a tree
- * of the whole state.
+ * One entry a line: readable with grep and diff, and built one entry at a time so memory
+ * does not grow with a tree of the whole state (nor with a copy of the text when f is a
+ * pipe: `baseline show` streams it).
  */
+int
+state_write_json(const struct state *st, FILE *f)
+{
+	struct json_object *j;
+	const char *s;
+	size_t hl;
+	int rc = 0;
+
+	j = head_json(st);
+	if (j == NULL)
+		return -ENOMEM;
+	s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
+	hl = s != NULL ? strlen(s) : 0;
+	if (hl < 2 || s[hl - 1] != '}') {
+		json_object_put(j);
+		return -ENOMEM;
+	}
+	/* the head object without its closing brace, then the entries array */
+	fwrite(s, 1, hl - 1, f);
+	fputs(",\"entries\":[", f);
+	json_object_put(j);
+	for (size_t i = 0; i < st->n && rc == 0; i++) {
+		j = entry_json(&st->entries[i]);
+		s = j != NULL ? json_object_to_json_string_ext(j, STATE_JSON_FLAGS) : NULL;
+		if (s == NULL)
+			rc = -ENOMEM;
+		else
+			fprintf(f, "%s\n%s", i == 0 ? "" : ",", s);
+		json_object_put(j);
+	}
+	if (rc == 0)
+		fputs(st->n != 0 ? "\n]}\n" : "]}\n", f);
+	if (rc == 0 && ferror(f))
+		rc = -EIO;
+	return rc;
+}
+
 int
 state_format(const struct state *st, char **out, size_t *outlen)
 {
-	struct json_object *j = NULL;
-	const char *s;
 	char *buf = NULL;
-	size_t len = 0, hl;
+	size_t len = 0;
 	FILE *f;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
 	f = open_memstream(&buf, &len);
 	if (f == NULL)
 		return -ENOMEM;
-	j = head_json(st);
-	if (j == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
-	hl = s != NULL ? strlen(s) : 0;
-	if (hl < 2 || s[hl - 1] != '}') {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* the head object without its closing brace, then the entries array */
-	fwrite(s, 1, hl - 1, f);
-	fputs(",\"entries\":[", f);
-	json_object_put(j);
-	j = NULL;
-	for (size_t i = 0; i < st->n; i++) {
-		j = entry_json(&st->entries[i]);
-		if (j == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
-		if (s == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		fprintf(f, "%s\n%s", i == 0 ? "" : ",", s);
-		json_object_put(j);
-		j = NULL;
-	}
-	fputs(st->n != 0 ? "\n]}\n" : "]}\n", f);
-	if (ferror(f))
-		rc = -ENOMEM;
-out:
-	json_object_put(j);
-	/* fclose finalizes buf and len */
-	if (fclose(f) != 0 && rc == 0)
-		rc = -ENOMEM;
-	if (rc < 0) {
+	rc = state_write_json(st, f);
+	/* fclose finalizes buf and len; a memory stream fails only for want of memory */
+	if (fclose(f) != 0 || rc < 0) {
 		free(buf);
-		return rc;
+		return -ENOMEM;
 	}
 	*out = buf;
 	*outlen = len;
@@ -568,7 +569,7 @@ parse_port_proof(struct json_object *o, const char *where, struct bl_port *p, ch
 	    get_uint(o, where, "quiet_since", UINT64_MAX, &p->quiet_since, err, errlen) < 0)
 		return -EBADMSG;
 	if (get_string(o, where, "proven_by", 32, &s, &len, err, errlen) < 0 ||
-	    reason_from_text(s, &p->proven_by) < 0)
+	    state_parse_reason_word(s, &p->proven_by) < 0)
 		return field_error(err, errlen, where, "proven_by", "expected a probe reason "
 				   "(\"reset\", \"port-unreach\", \"no-response\" or \"none\")");
 	if (get_uint(o, where, "quiet_cycles", STATE_MAX_STREAK, &u, err, errlen) < 0)
@@ -597,18 +598,18 @@ parse_port(struct json_object *o, const char *where, struct bl_port *p, char *er
 	    get_open(o, where, "reported", &p->reported_open, err, errlen) < 0)
 		return -EBADMSG;
 	if (get_string(o, where, "last", 16, &s, &len, err, errlen) < 0 ||
-	    state_from_text(s, &p->last) < 0)
+	    state_parse_state_word(s, &p->last) < 0)
 		return field_error(err, errlen, where, "last",
 				   "expected \"open\", \"closed\", \"filtered\" or \"none\"");
 	if (get_string(o, where, "last_reason", 32, &s, &len, err, errlen) < 0 ||
-	    reason_from_text(s, &p->last_reason) < 0)
+	    state_parse_reason_word(s, &p->last_reason) < 0)
 		return field_error(err, errlen, where, "last_reason", "expected a probe reason "
 				   "(\"syn-ack\", \"reset\", ... or \"none\")");
 	/* optional: files from before it existed say nothing (none) */
 	p->last_miss = PROBE_STATE_NONE;
 	if (field(o, "last_miss", NULL) &&
 	    (get_string(o, where, "last_miss", 16, &s, &len, err, errlen) < 0 ||
-	     state_from_text(s, &p->last_miss) < 0 || p->last_miss == PROBE_OPEN))
+	     state_parse_state_word(s, &p->last_miss) < 0 || p->last_miss == PROBE_OPEN))
 		return field_error(err, errlen, where, "last_miss",
 				   "expected \"closed\", \"filtered\" or \"none\"");
 	if (get_uint(o, where, "open_streak", STATE_MAX_STREAK, &u, err, errlen) < 0)
@@ -970,233 +971,6 @@ state_parse(const char *text, size_t len, struct state *st, char *err, size_t er
 	int rc = parse_doc(text, len, st, reason, sizeof(reason));
 
 	if (rc < 0)
-		util_errf(err, errlen, "%s: %s", STATE_FILE, reason);
+		util_errf(err, errlen, "%s: %s", STATE_JSON_FILE, reason);
 	return rc;
-}
-
-/* ---- files ---- */
-
-static int
-join(char *buf, size_t buflen, const char *dir, const char *name, char *err, size_t errlen)
-{
-	if (snprintf(buf, buflen, "%s/%s", dir, name) >= (int)buflen) {
-		util_errf(err, errlen, "%s: path too long", dir);
-		return -ENAMETOOLONG;
-	}
-	return 0;
-}
-
-/* Create dir (only its last component) for the first run. */
-static int
-ensure_dir(const char *dir, char *err, size_t errlen)
-{
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-		return 0;
-	if (errno == ENOENT)
-		util_errf(err, errlen, "cannot create state directory %s: its parent directory "
-			  "does not exist", dir);
-	else
-		util_errf(err, errlen, "cannot create state directory %s: %s", dir,
-			  strerror(errno));
-	return -errno;
-}
-
-/*
- * Set a bad file aside under a name nobody else uses. Callers hold the lock, so the
- * check-then-rename does not race another cycle.
- */
-static int
-move_aside(const char *path, char *dst, size_t dstlen)
-{
-	char stamp[32];
-	time_t t = (time_t)(util_wall_ns() / NS_PER_SEC);
-	struct stat sb;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
-		return -EINVAL;
-	for (unsigned n = 0; n < STATE_CORRUPT_TRIES; n++) {
-		int w = n == 0 ? snprintf(dst, dstlen, "%s.corrupt-%s", path, stamp) :
-				 snprintf(dst, dstlen, "%s.corrupt-%s-%u", path, stamp, n);
-		if (w < 0 || (size_t)w >= dstlen)
-			return -ENAMETOOLONG;
-		if (lstat(dst, &sb) == 0)
-			continue;
-		if (errno != ENOENT)
-			return -errno;
-		if (rename(path, dst) == -1)
-			return -errno;
-		/* the rename happened; failing to make it durable only risks seeing the bad
-		 * file again after a crash, which leads here again */
-		(void)file_sync_dir(dst);
-		return 0;
-	}
-	return -EEXIST;
-}
-
-/* Is there a state.json.corrupt-* in dir? Its name goes to `out`. */
-static bool
-find_corrupt(const char *dir, char *out, size_t outlen)
-{
-	static const char prefix[] = STATE_FILE ".corrupt-";
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	bool found = false;
-
-	if (d == NULL)
-		return false;
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, sizeof(prefix) - 1) == 0) {
-			snprintf(out, outlen, "%s/%s", dir, de->d_name);
-			found = true;
-			break;
-		}
-	closedir(d);
-	return found;
-}
-
-int
-state_load(const char *dir, struct state *st, char *err, size_t errlen)
-{
-	char path[PATH_MAX], dst[PATH_MAX], reason[256];
-	char *text = NULL;
-	size_t len = 0;
-	struct stat sb;
-	int rc;
-
-	rc = join(path, sizeof(path), dir, STATE_FILE, err, errlen);
-	if (rc < 0)
-		return rc;
-	/* stat first: open() on a FIFO in its place would block the cycle forever */
-	if (stat(path, &sb) == -1) {
-		if (errno == ENOENT) {
-			/* a state that was moved aside as corrupt is not a first run: recording a
-			 * new baseline now would silently absorb whatever changed meanwhile */
-			char aside[PATH_MAX];
-			if (find_corrupt(dir, aside, sizeof(aside))) {
-				util_errf(err, errlen, "the previous state was corrupt and set "
-					  "aside as %s; run 'watch53 baseline reset -c CONFIG' "
-					  "to start a new baseline (the next cycle records the "
-					  "current state without alerts), or put a good copy "
-					  "back as %s", aside, path);
-				return -EBADMSG;
-			}
-			/* first run: no directory or no file yet */
-			state_clear(st);
-			return 0;
-		}
-		rc = -errno;
-		util_errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return rc;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot read %s: not a regular file", path);
-		return -EINVAL;
-	}
-	rc = file_read_all(path, STATE_MAX_BYTES, &text, &len);
-	if (rc == -EFBIG) {
-		snprintf(reason, sizeof(reason), "larger than %u MiB", STATE_MAX_BYTES >> 20);
-		rc = -EBADMSG;
-	} else if (rc < 0) {
-		util_errf(err, errlen, "cannot read %s: %s", path, strerror(-rc));
-		goto out;
-	} else {
-		rc = parse_doc(text, len, st, reason, sizeof(reason));
-		if (rc == -ENOMEM) {
-			util_errf(err, errlen, "cannot load %s: out of memory", path);
-			goto out;
-		}
-	}
-	if (rc != -EBADMSG)
-		goto out;
-
-	rc = move_aside(path, dst, sizeof(dst));
-	if (rc < 0)
-		util_errf(err, errlen, "%s is unreadable (%s) and could not be moved aside (%s); "
-			  "move or remove it by hand, then run 'watch53 baseline reset -c CONFIG' "
-			  "or put a good copy back", path, reason, strerror(-rc));
-	else
-		util_errf(err, errlen, "%s is unreadable (%s); moved it to %s; to start a new "
-			  "baseline run 'watch53 baseline reset -c CONFIG' (the next cycle records "
-			  "the current state without alerts), or put a good copy back", path,
-			  reason, dst);
-	rc = -EBADMSG;
-out:
-	free(text);
-	return rc;
-}
-
-int
-state_save(const char *dir, const struct state *st, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = join(path, sizeof(path), dir, STATE_FILE, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = ensure_dir(dir, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = state_format(st, &text, &len);
-	if (rc < 0) {
-		util_errf(err, errlen, "cannot write %s: out of memory", path);
-		goto out;
-	}
-	/* the loader would set such a file aside as corrupt: refuse now, loudly */
-	if (len > STATE_MAX_BYTES) {
-		util_errf(err, errlen, "cannot write %s: %zu addresses make %zu bytes, more than "
-			  "the %u MiB a state file may have; monitor fewer targets per config",
-			  path, st->n, len, STATE_MAX_BYTES >> 20);
-		rc = -EFBIG;
-		goto out;
-	}
-	rc = file_write_atomic(path, text, len, 0600);
-	if (rc < 0)
-		util_errf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
-out:
-	free(text);
-	return rc;
-}
-
-int
-state_lock(const char *dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	int fd, rc;
-
-	rc = join(path, sizeof(path), dir, STATE_LOCK, err, errlen);
-	if (rc < 0)
-		return rc;
-	rc = ensure_dir(dir, err, errlen);
-	if (rc < 0)
-		return rc;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
-		rc = -errno;
-		util_errf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
-		return rc;
-	}
-	/* the lock belongs to this open file description: it goes away with the process,
-	 * so a crashed cycle never leaves a stale lock behind */
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		rc = -errno;
-		if (rc == -EWOULDBLOCK)
-			util_errf(err, errlen, "another watch53 cycle holds the lock on %s", dir);
-		else
-			util_errf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
-void
-state_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);
 }

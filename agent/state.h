@@ -1,20 +1,26 @@
 /*
- * state: the files in state_dir — the versioned state file (baseline entries and cycle
- * counters) and the lock. Written atomically (temp file, fsync, rename, fsync of the
- * directory). A file that does not parse is moved aside, never silently reset.
+ * state: the baseline between cycles — struct state in memory, its home in state_dir (the
+ * SQLite database state.db, written in one durable transaction per save, see state_db.c),
+ * the legacy JSON document state.json (imported once, and the shape of `baseline show
+ * --format json`), and the lock that keeps two cycles apart. A file that cannot be read
+ * as ours is moved aside, never silently reset.
  */
 #ifndef WATCH53_STATE_H
 #define WATCH53_STATE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "agent/baseline.h"
 
-#define STATE_VERSION 1
-#define STATE_FILE "state.json"
+#define STATE_VERSION 1                /* of the JSON document */
+#define STATE_DB_FILE "state.db"
+#define STATE_JSON_FILE "state.json"   /* the state file before state.db: imported once */
 #define STATE_LOCK ".lock"
-#define STATE_MAX_BYTES (64u << 20) /* far above 2^20 entries' worth; refuse beyond */
+/* A legacy state.json larger than this is refused at import: the JSON writer never made
+ * one (it refused to write beyond it). The database has no cap of its own. */
+#define STATE_MAX_BYTES (64u << 20)
 
 struct state {
 	char instance[ALERT_ID_LEN]; /* random id of this state (seeds event ids); "" = new */
@@ -25,6 +31,12 @@ struct state {
 	uint64_t events_total[ALERT_NTYPES]; /* raised since the state began, by type */
 	struct bl_entry *entries; /* sorted by address (state_find uses binary search) */
 	size_t n, cap;
+	/* The database's view, kept by state_load for state_save (callers leave it alone):
+	 * per entry the hash of its row as the database holds it (0: not there), kept in step
+	 * with entries by state_get; NULL when the state did not come from a database. */
+	uint64_t *row_hash;
+	uint64_t generation;      /* the database generation those hashes belong to */
+	size_t stored;            /* rows the database held */
 };
 
 void state_init(struct state *st);
@@ -36,29 +48,54 @@ struct bl_entry *state_find(struct state *st, const struct net_addr *a);
 struct bl_entry *state_get(struct state *st, const struct net_addr *a, bool *created);
 
 /*
- * Load dir/state.json. A missing file is an empty state (first run): returns 0.
- * Unreadable, corrupt, truncated or wrong-version: the file is renamed to
- * state.json.corrupt-<UTC timestamp> and -EBADMSG is returned with a message saying
- * where it went and how to recover. Other failures: negative errno with a message.
+ * Load dir/state.db. Neither it nor a legacy dir/state.json there: an empty state (first
+ * run), returns 0, creating nothing. A state.json and no state.db: state.json is imported
+ * into a new state.db in one transaction and renamed state.json.imported-<UTC timestamp>.
+ * A database that is corrupt, truncated, not SQLite, or SQLite without our schema (or of a
+ * newer schema than this build knows), or a state.json that does not parse: the file is
+ * renamed to <name>.corrupt-<UTC timestamp> (a database with its -wal and -shm) and
+ * -EBADMSG is returned with a message saying where it went and how to recover; so is a
+ * missing state after such a move. Other failures: negative errno with a message.
  */
 int state_load(const char *dir, struct state *st, char *err, size_t errlen);
 
-/* Write dir/state.json atomically. 0 or negative errno with a message. */
+/* Commit st to dir/state.db (creating dir 0700 and the database 0600 if missing) in one
+ * durable transaction, writing only the rows that differ from what the database holds
+ * when st came from state_load of the same database. 0 or negative errno with a message. */
 int state_save(const char *dir, const struct state *st, char *err, size_t errlen);
+
+/* Rename the state in dir out of the way for `baseline reset`: state.db (with -wal, -shm)
+ * and a legacy state.json, each to <name>.<why>-<UTC timestamp>. The database's new name
+ * goes to moved ("" when there was none). Callers hold the lock. 0 or -errno. */
+int state_set_aside(const char *dir, const char *why, char *moved, size_t movedlen, char *err,
+		    size_t errlen);
 
 /* Take the exclusive, non-blocking lock on dir (creating dir 0700 if missing).
  * Returns an fd to keep open, -EWOULDBLOCK if another process holds it, or -errno. */
 int state_lock(const char *dir, char *err, size_t errlen);
 void state_unlock(int fd);
 
-/* Parse a state document from memory (for the loader and the fuzz target). On success *st
+/* Parse a state document from memory (the import and the fuzz target). On success *st
  * (initialized) is replaced; on failure it is left as it was and -EBADMSG (or -ENOMEM)
  * comes with "state.json: entries[3].tcp.miss_streak: expected ..." in err. */
 int state_parse(const char *text, size_t len, struct state *st, char *err, size_t errlen);
 
-/* The document state_save writes, as a malloc'd string in *out (one entry a line).
- * Streaks above what the loader accepts are written saturated. 0 or -ENOMEM. */
+/* The state document (one entry a line) to f: what `baseline show --format json` prints
+ * and state_parse reads. Streaks above what the parser accepts are written saturated.
+ * 0, or -ENOMEM / -EIO. */
+int state_write_json(const struct state *st, FILE *f);
+/* The same as a malloc'd string in *out. 0 or -ENOMEM. */
 int state_format(const struct state *st, char **out, size_t *outlen);
 
+/* The words the JSON document and the database use for probe states and reasons (probes/
+ * names them; NONE is "none"). The parsers return 0 or -EINVAL. */
+const char *state_state_word(enum probe_state s);
+const char *state_reason_word(enum probe_reason r);
+int state_parse_state_word(const char *word, enum probe_state *out);
+int state_parse_reason_word(const char *word, enum probe_reason *out);
+
+/* Streaks above this mean damage to the loaders; writers saturate at it. */
+#define STATE_MAX_STREAK 1000000u
+#define STATE_MAX_RCODE 4095u /* 12 bits: header rcode plus the EDNS extension */
 
 #endif

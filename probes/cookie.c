@@ -94,3 +94,18 @@ cookie_of(struct cookie *c, const struct net_addr *src, const struct net_addr *d
 	return ((uint32_t)out[0] << 24) | ((uint32_t)out[1] << 16) | ((uint32_t)out[2] << 8) |
 	       out[3];
 }
+
+uint64_t
+cookie_hash(struct cookie *c, const void *data, size_t len)
+{
+	uint8_t out[8];
+	size_t outlen = 0;
+	uint64_t h = 0;
+
+	if (EVP_MAC_init(c->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(c->ctx, data, len) != 1 ||
+	    EVP_MAC_final(c->ctx, out, &outlen, sizeof(out)) != 1 || outlen != sizeof(out))
+		return 0;
+	for (size_t i = 0; i < sizeof(out); i++)
+		h = h << 8 | out[i];
+	return h;
+}

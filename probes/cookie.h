@@ -4,11 +4,14 @@
  * OpenSSL's EVP_MAC "SIPHASH" rather than a hand-written SipHash. An answer is ours when its
  * acknowledgement (minus one) is the cookie of its own 4-tuple, plus at most the attempt
  * number: nothing per probe is remembered, and a spoofed answer has to guess 32 bits.
- * The only file in probes/ that includes OpenSSL headers.
+ * The same keyed hash over any bytes (cookie_hash) is how the state database tells a
+ * changed row from an unchanged one. The only file in probes/ that includes OpenSSL
+ * headers.
  */
 #ifndef WATCH53_COOKIE_H
 #define WATCH53_COOKIE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/netaddr.h"
@@ -24,5 +27,10 @@ void cookie_free(struct cookie *c);
 /* The 32-bit cookie of (src, dst, sport, dport); src and dst of one family. */
 uint32_t cookie_of(struct cookie *c, const struct net_addr *src, const struct net_addr *dst,
 		   uint16_t sport, uint16_t dport);
+
+/* The 64-bit SipHash of any len bytes under the same secret (the state database tells a
+ * changed row from an unchanged one by it: keyed, so a server cannot pick DNS facts that
+ * collide). 0 only if libcrypto fails. */
+uint64_t cookie_hash(struct cookie *c, const void *data, size_t len);
 
 #endif

@@ -773,6 +773,12 @@ test_cookie(void **state)
 	assert_int_not_equal(cookie_of(c, &d, &s, 40000, 53), x);
 	assert_int_not_equal(cookie_of(c2, &s, &d, 40000, 53), x);
 	assert_int_not_equal(cookie_of(c, &s6, &d6, 40000, 53), cookie_of(c, &s6, &s6, 40000, 53));
+	/* any bytes (the state database's row hashes): SipHash-2-4 itself, the reference
+	 * vector for key 00..0f and no message being 31 0e 0e dd 47 db 6f 72 */
+	assert_true(cookie_hash(c, "", 0) == 0x310e0edd47db6f72ull);
+	assert_true(cookie_hash(c, "row", 3) == cookie_hash(c, "row", 3));
+	assert_true(cookie_hash(c, "row", 3) != cookie_hash(c, "rox", 3));
+	assert_true(cookie_hash(c, "row", 3) != cookie_hash(c2, "row", 3));
 	cookie_free(c);
 	cookie_free(c2);
 	c = cookie_new(err, sizeof(err));

@@ -1,10 +1,13 @@
-/* test_state: the state file (round trip, strict parsing, moving bad files aside), the
- * state_dir lock and the sorted entry array. */
+/* test_state: the state database (round trip of every field, the schema and its versions,
+ * the import of a legacy state.json, damaged and foreign files moved aside, what a quiet
+ * save writes), the JSON document's strict parser, the state_dir lock and the sorted
+ * entry array. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,9 +21,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+/* only to make foreign and hand-made databases: the module under test wraps SQLite */
+#include <sqlite3.h>
 
 #include "agent/state.h"
 #include "common/fileio.h"
+#include "common/util.h"
 
 /* ---- helpers ---- */
 
@@ -59,16 +65,33 @@ path_in(char *buf, size_t len, const char *dir, const char *name)
 }
 
 static void
-write_bytes(const char *dir, const void *data, size_t len)
+write_file(const char *dir, const char *name, const void *data, size_t len)
 {
 	char path[512];
 	FILE *f;
 
-	path_in(path, sizeof(path), dir, STATE_FILE);
+	path_in(path, sizeof(path), dir, name);
 	f = fopen(path, "wb");
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* a legacy state.json */
+static void
+write_bytes(const char *dir, const void *data, size_t len)
+{
+	write_file(dir, STATE_JSON_FILE, data, len);
+}
+
+static char *
+read_file(const char *dir, const char *name, size_t *len)
+{
+	char path[512], *text = NULL;
+
+	path_in(path, sizeof(path), dir, name);
+	assert_int_equal(file_read_all(path, 256u << 20, &text, len), 0);
+	return text;
 }
 
 /* Names in dir starting with prefix; the last one found goes to name. */
@@ -90,6 +113,34 @@ count_prefix(const char *dir, const char *prefix, char *name, size_t namelen)
 	return n;
 }
 
+/* The same, counting a database and its -wal, -shm, -journal once. */
+static unsigned
+count_main(const char *dir, const char *prefix, char *name, size_t namelen)
+{
+	static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		bool side = false;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		for (size_t i = 0; i < 3; i++)
+			side |= len > strlen(sidecars[i]) &&
+				strcmp(de->d_name + len - strlen(sidecars[i]), sidecars[i]) == 0;
+		if (side)
+			continue;
+		n++;
+		if (name != NULL)
+			snprintf(name, namelen, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
 static bool
 exists(const char *dir, const char *name)
 {
@@ -100,22 +151,36 @@ exists(const char *dir, const char *name)
 	return lstat(path, &sb) == 0;
 }
 
+/* Remove every name in dir starting with prefix. */
+static void
+remove_prefix(const char *dir, const char *prefix)
+{
+	char name[256], path[512];
+
+	while (count_prefix(dir, prefix, name, sizeof(name)) > 0) {
+		path_in(path, sizeof(path), dir, name);
+		assert_int_equal(unlink(path), 0);
+	}
+}
+
 /*
- * A bad file must give -EBADMSG naming the reason, leave st alone, and end up as the one
- * state.json.corrupt-* beside an absent state.json, byte for byte. The corrupt file is
- * removed afterwards so the next case can count again. data NULL: the file is in place.
+ * A bad file (state.db or the legacy state.json: `name`) must give -EBADMSG naming the
+ * reason, leave st alone, and end up as the one <name>.corrupt-* beside an absent <name>,
+ * byte for byte. The corrupt files are removed afterwards so the next case can count
+ * again. data NULL: the file is in place (and len its size).
  */
 static void
-expect_corrupt(const char *dir, const void *data, size_t len, const char *reason)
+expect_corrupt_as(const char *dir, const char *name, const void *data, size_t len,
+		  const char *reason)
 {
-	char err[1024], name[256], path[512];
+	char err[1024], aside[256], path[512], prefix[64];
 	struct state st;
 	char *back = NULL;
 	size_t backlen = 0;
 	struct stat sb;
 
 	if (data != NULL) /* NULL: the caller prepared the file */
-		write_bytes(dir, data, len);
+		write_file(dir, name, data, len);
 	state_init(&st);
 	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
 	assert_int_equal(st.n, 0);
@@ -124,19 +189,95 @@ expect_corrupt(const char *dir, const void *data, size_t len, const char *reason
 	assert_non_null(strstr(err, "watch53 baseline reset"));
 	if (reason != NULL && strstr(err, reason) == NULL)
 		fail_msg("message \"%s\" lacks \"%s\"", err, reason);
-	assert_false(exists(dir, STATE_FILE));
-	assert_int_equal(count_prefix(dir, STATE_FILE ".corrupt-", name, sizeof(name)), 1);
-	path_in(path, sizeof(path), dir, name);
+	assert_false(exists(dir, name));
+	assert_false(exists(dir, STATE_DB_FILE)); /* nothing made in its place */
+	snprintf(prefix, sizeof(prefix), "%s.corrupt-", name);
+	/* SQLite may have made an empty -wal beside a database in WAL mode: it went along */
+	assert_int_equal(count_main(dir, prefix, aside, sizeof(aside)), 1);
+	path_in(path, sizeof(path), dir, aside);
 	assert_non_null(strstr(err, path)); /* says where it went */
 	assert_int_equal(lstat(path, &sb), 0);
 	assert_int_equal((size_t)sb.st_size, len);
 	if (data != NULL) {
-		assert_int_equal(file_read_all(path, STATE_MAX_BYTES, &back, &backlen), 0);
+		/* set aside as it was found: nothing was written to it */
+		assert_int_equal(file_read_all(path, 256u << 20, &back, &backlen), 0);
 		assert_int_equal(backlen, len);
 		assert_memory_equal(back, data, len);
 		free(back);
 	}
-	assert_int_equal(unlink(path), 0);
+	/* and it stays a failure: no silent new baseline */
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "baseline reset"));
+	remove_prefix(dir, prefix);
+}
+
+static void
+expect_corrupt(const char *dir, const void *data, size_t len, const char *reason)
+{
+	expect_corrupt_as(dir, STATE_JSON_FILE, data, len, reason);
+}
+
+static void
+expect_corrupt_db(const char *dir, const void *data, size_t len, const char *reason)
+{
+	expect_corrupt_as(dir, STATE_DB_FILE, data, len, reason);
+}
+
+/* Bytes written by this process so far (/proc/self/io: wchar counts every write(2) and
+ * pwrite(2), whatever the file system; write_bytes what reached a block device). */
+static void
+io_counters(uint64_t *wchar, uint64_t *write_bytes)
+{
+	char line[128];
+	FILE *f = fopen("/proc/self/io", "r");
+
+	*wchar = *write_bytes = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		sscanf(line, "wchar: %" SCNu64, wchar);
+		sscanf(line, "write_bytes: %" SCNu64, write_bytes);
+	}
+	fclose(f);
+}
+
+/* Run sql on the database at dir/name (created if missing). */
+static void
+sql_at(const char *dir, const char *name, const char *sql)
+{
+	char path[512], *msg = NULL;
+	sqlite3 *h = NULL;
+
+	path_in(path, sizeof(path), dir, name);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg != NULL ? msg : "?");
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
+static void
+sql(const char *dir, const char *stmt)
+{
+	sql_at(dir, STATE_DB_FILE, stmt);
+}
+
+/* The first column of the first row of a query on dir/state.db, as an integer. */
+static int64_t
+sql_int(const char *dir, const char *query)
+{
+	char path[512];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	int64_t v;
+
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(h, query, -1, &q, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", query, sqlite3_errmsg(h));
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	return v;
 }
 
 static struct net_addr
@@ -270,162 +411,6 @@ assert_state_equal(const struct state *a, const struct state *b)
 	assert_int_equal(a->n, b->n);
 	for (size_t i = 0; i < a->n; i++)
 		assert_entry_equal(&a->entries[i], &b->entries[i]);
-}
-
-/* The saved form of the sample state, read back as bytes. */
-static char *
-saved_sample(const char *dir, size_t *len)
-{
-	struct state st;
-	char err[512], path[512], *text = NULL;
-
-	sample_state(&st);
-	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
-	state_clear(&st);
-	path_in(path, sizeof(path), dir, STATE_FILE);
-	assert_int_equal(file_read_all(path, STATE_MAX_BYTES, &text, len), 0);
-	assert_int_equal(unlink(path), 0);
-	return text;
-}
-
-/* ---- round trip ---- */
-
-static void
-test_round_trip(void **state)
-{
-	const char *dir = *state;
-	struct state st, back;
-	char err[512], path[512], *text;
-	size_t len;
-	struct stat sb;
-
-	sample_state(&st);
-	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
-	/* overwriting an existing file goes through the same atomic path */
-	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
-
-	path_in(path, sizeof(path), dir, STATE_FILE);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
-	/* the temp file was renamed, nothing else is left behind */
-	assert_int_equal(count_prefix(dir, "", NULL, 0), 3); /* ".", "..", state.json */
-
-	state_init(&back);
-	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
-	assert_state_equal(&st, &back);
-	for (size_t i = 1; i < back.n; i++)
-		assert_true(net_addr_cmp(&back.entries[i - 1].addr, &back.entries[i].addr) < 0);
-
-	/* one entry a line, and the file parses to the same thing from memory */
-	assert_int_equal(file_read_all(path, STATE_MAX_BYTES, &text, &len), 0);
-	assert_non_null(strstr(text, "\"version\":1,"));
-	assert_non_null(strstr(text, "\"last_cycle\":\"2023-11-14T22:13:21Z\""));
-	assert_non_null(strstr(text, "\n{\"address\":\"127.53.0.2\","));
-	assert_non_null(strstr(text, "\"last_seen\":18446744073709551615"));
-	state_clear(&back);
-	assert_int_equal(state_parse(text, len, &back, err, sizeof(err)), 0);
-	assert_state_equal(&st, &back);
-	free(text);
-
-	state_clear(&back);
-	state_clear(&st);
-	assert_int_equal(count_prefix(dir, STATE_FILE ".corrupt", NULL, 0), 0);
-}
-
-static void
-test_empty_state_round_trip(void **state)
-{
-	const char *dir = *state;
-	struct state st, back;
-	char err[512];
-
-	state_init(&st);
-	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
-	sample_state(&back); /* load must replace what was there */
-	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
-	assert_int_equal(back.n, 0);
-	assert_true(back.cycles == 0);
-	assert_false(back.degraded);
-	state_clear(&back);
-}
-
-/* Streaks beyond what the loader accepts are saturated, never written as corruption. */
-static void
-test_streak_saturates(void **state)
-{
-	const char *dir = *state;
-	struct state st, back;
-	struct net_addr a = addr("127.0.0.1");
-	char err[512];
-
-	state_init(&st);
-	state_get(&st, &a, NULL)->port[PROBE_SLOT_TCP].open_streak = 5000000;
-	state_get(&st, &a, NULL)->port[PROBE_SLOT_UDP].miss_streak = UINT32_MAX;
-	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
-	state_init(&back);
-	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
-	assert_int_equal(back.entries[0].port[PROBE_SLOT_TCP].open_streak, 1000000);
-	assert_int_equal(back.entries[0].port[PROBE_SLOT_UDP].miss_streak, 1000000);
-	state_clear(&back);
-	state_clear(&st);
-}
-
-/* ---- first run ---- */
-
-static void
-test_missing(void **state)
-{
-	const char *dir = *state;
-	char sub[512], deeper[600], err[512], path[700];
-	struct state st;
-	struct stat sb;
-
-	/* no file in an existing directory */
-	sample_state(&st);
-	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
-	assert_int_equal(st.n, 0);
-	state_clear(&st);
-
-	/* no directory at all */
-	path_in(sub, sizeof(sub), dir, "not-yet");
-	assert_int_equal(state_load(sub, &st, err, sizeof(err)), 0);
-	assert_int_equal(st.n, 0);
-	assert_false(exists(dir, "not-yet")); /* loading creates nothing */
-
-	/* saving creates the directory, private */
-	sample_state(&st);
-	assert_int_equal(state_save(sub, &st, err, sizeof(err)), 0);
-	assert_int_equal(stat(sub, &sb), 0);
-	assert_true(S_ISDIR(sb.st_mode));
-	assert_int_equal(sb.st_mode & 07777, 0700);
-	path_in(path, sizeof(path), sub, STATE_FILE);
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
-
-	/* but only its last component */
-	snprintf(deeper, sizeof(deeper), "%s/a/b", dir);
-	assert_int_equal(state_save(deeper, &st, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "parent directory does not exist"));
-	assert_non_null(strstr(err, deeper));
-	state_clear(&st);
-}
-
-/* Something that is not a file is not "corrupt": report it, move nothing. */
-static void
-test_not_a_file(void **state)
-{
-	const char *dir = *state;
-	char path[512], err[512];
-	struct state st;
-
-	path_in(path, sizeof(path), dir, STATE_FILE);
-	assert_int_equal(mkdir(path, 0700), 0);
-	state_init(&st);
-	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not a regular file"));
-	assert_true(exists(dir, STATE_FILE));
-	assert_int_equal(count_prefix(dir, STATE_FILE ".corrupt", NULL, 0), 0);
-	assert_int_equal(rmdir(path), 0);
 }
 
 /* ---- bad files ---- */
@@ -655,6 +640,739 @@ test_parse_legacy_proof(void **state)
 	state_clear(&st);
 }
 
+/* ---- round trip through the database ---- */
+
+static void
+test_round_trip(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	char err[512], path[512], *text;
+	size_t len;
+	struct stat sb;
+
+	sample_state(&st);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	/* saving over an existing database: every row afresh (st was not loaded from it) */
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	/* closed cleanly: the log folded in and gone, no -shm, no state.db.new */
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 3); /* ".", "..", state.db */
+
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	for (size_t i = 1; i < back.n; i++)
+		assert_true(net_addr_cmp(&back.entries[i - 1].addr, &back.entries[i].addr) < 0);
+	/* loading leaves the files as they were */
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 3);
+
+	/* the schema, as sqlite3 sees it: ours, version 1, one row an address */
+	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE address = '::1' AND "
+				      "target LIKE 'ns3.example.test%'"), 1);
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 123456789);
+	assert_int_equal(sql_int(dir, "SELECT total FROM events_total WHERE type = 'exposed'"),
+			 1000 + ALERT_EXPOSED);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM events_total"), ALERT_NTYPES - 1);
+
+	/* the JSON document of what was loaded (baseline show --format json): one entry a
+	 * line, and it parses to the same thing */
+	assert_int_equal(state_format(&back, &text, &len), 0);
+	assert_non_null(strstr(text, "\"version\":1,"));
+	assert_non_null(strstr(text, "\"last_cycle\":\"2023-11-14T22:13:21Z\""));
+	assert_non_null(strstr(text, "\n{\"address\":\"127.53.0.2\","));
+	assert_non_null(strstr(text, "\"last_seen\":18446744073709551615"));
+	state_clear(&back);
+	assert_int_equal(state_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	free(text);
+
+	/* loaded and saved unchanged, loaded again: still the same */
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+
+	state_clear(&back);
+	state_clear(&st);
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".corrupt", NULL, 0), 0);
+}
+
+/* The columns stored relative to the cycle (last_cycle, last_seen, the counts): every
+ * value comes back, whether it is the reference or not. */
+static void
+test_round_trip_relative(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	char err[512];
+
+	sample_state(&st);
+	st.cycles = st.entries[1].last_cycle;   /* entry 1 probed in the last cycle */
+	for (size_t i = 0; i < 4; i++)           /* a majority of ports seen at one time */
+		for (int s = 0; s < PROBE_NSLOTS; s++)
+			st.entries[i].port[s].last_seen = 1700000009000000000ull;
+	st.entries[2].port[PROBE_SLOT_TCP].open_streak = 0;
+	st.entries[2].port[PROBE_SLOT_TCP].miss_streak = 0;
+	st.entries[2].port[PROBE_SLOT_TCP].quiet_cycles = 0;
+	st.entries[3].port[PROBE_SLOT_UDP].open_streak = 1;
+	st.entries[3].port[PROBE_SLOT_UDP].miss_streak = 1000000;
+	st.entries[4].last_cycle = 0;
+	st.entries[4].port[PROBE_SLOT_TCP].open_streak = 999999; /* began "before" cycle 0 */
+	st.entries[5].last_cycle = UINT64_MAX;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE last_cycle IS NULL"), 1);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE tcp_last_seen IS NULL "
+				      "AND udp_last_seen IS NULL"), 4);
+	assert_int_equal(sql_int(dir, "SELECT seen_ns FROM meta"), 1700000009000000000ll);
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+static void
+test_empty_state_round_trip(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	char err[512];
+
+	state_init(&st);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	sample_state(&back); /* load must replace what was there */
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.n, 0);
+	assert_true(back.cycles == 0);
+	assert_false(back.degraded);
+	/* entries added to a state loaded empty are saved */
+	sample_state(&st);
+	for (size_t i = 0; i < st.n; i++)
+		*state_get(&back, &st.entries[i].addr, NULL) = st.entries[i];
+	assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.n, NSAMPLE);
+	for (size_t i = 0; i < back.n; i++)
+		assert_entry_equal(&st.entries[i], &back.entries[i]);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+/* Streaks beyond what the loader accepts are saturated, never written as corruption. */
+static void
+test_streak_saturates(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	struct net_addr a = addr("127.0.0.1");
+	char err[512];
+
+	state_init(&st);
+	state_get(&st, &a, NULL)->port[PROBE_SLOT_TCP].open_streak = 5000000;
+	state_get(&st, &a, NULL)->port[PROBE_SLOT_UDP].miss_streak = UINT32_MAX;
+	state_get(&st, &a, NULL)->port[PROBE_SLOT_UDP].quiet_cycles = UINT32_MAX;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_TCP].open_streak, 1000000);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_UDP].miss_streak, 1000000);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_UDP].quiet_cycles, 1000000);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+/* A loaded state changed in place and grown in the middle: the row hashes move with the
+ * entries, so each row written is the right one and the unchanged are kept. */
+static void
+test_incremental(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	struct net_addr mid = addr("127.53.0.5"), later = addr("127.53.0.10"), v6 = addr("::1");
+	struct bl_entry *e;
+	char err[512];
+	bool created;
+
+	sample_state(&st);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_non_null(st.row_hash);
+	assert_int_equal(st.stored, NSAMPLE);
+	/* between 10.0.0.1 and 127.53.0.10, and ahead of every v6 entry */
+	e = state_get(&st, &mid, &created);
+	assert_true(created);
+	fill_entry(e, 40);
+	e = state_find(&st, &later);
+	memset(e->dns.version, 0, sizeof(e->dns.version));
+	snprintf(e->dns.version, sizeof(e->dns.version), "changed");
+	state_find(&st, &v6)->port[PROBE_SLOT_UDP].miss_streak++;
+	st.cycles++;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	assert_int_equal(back.n, NSAMPLE + 1);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+/* Saving a state that was not loaded from the database replaces all of it. */
+static void
+test_save_replaces(void **state)
+{
+	const char *dir = *state;
+	struct state st, small, back;
+	char err[512];
+
+	sample_state(&st);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	state_init(&small);
+	small.cycles = 7;
+	*state_get(&small, &st.entries[2].addr, NULL) = st.entries[2];
+	*state_get(&small, &st.entries[4].addr, NULL) = st.entries[4];
+	assert_int_equal(state_save(dir, &small, err, sizeof(err)), 0);
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&small, &back);
+	state_clear(&back);
+	state_clear(&small);
+	state_clear(&st);
+}
+
+/* ---- first run ---- */
+
+static void
+test_missing(void **state)
+{
+	const char *dir = *state;
+	char sub[512], deeper[600], err[512], path[700];
+	struct state st;
+	struct stat sb;
+
+	/* no file in an existing directory */
+	sample_state(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 0);
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 2); /* loading creates nothing */
+	state_clear(&st);
+
+	/* no directory at all */
+	path_in(sub, sizeof(sub), dir, "not-yet");
+	assert_int_equal(state_load(sub, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 0);
+	assert_false(exists(dir, "not-yet")); /* loading creates nothing */
+
+	/* saving creates the directory, private */
+	sample_state(&st);
+	assert_int_equal(state_save(sub, &st, err, sizeof(err)), 0);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	path_in(path, sizeof(path), sub, STATE_DB_FILE);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+
+	/* but only its last component */
+	snprintf(deeper, sizeof(deeper), "%s/a/b", dir);
+	assert_int_equal(state_save(deeper, &st, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "parent directory does not exist"));
+	assert_non_null(strstr(err, deeper));
+	state_clear(&st);
+}
+
+/* Something that is not a file is not "corrupt": report it, move nothing. */
+static void
+test_not_a_file(void **state)
+{
+	const char *dir = *state;
+	static const char *const names[] = { STATE_DB_FILE, STATE_JSON_FILE };
+	char path[512], err[512];
+	struct state st;
+
+	for (size_t i = 0; i < 2; i++) {
+		path_in(path, sizeof(path), dir, names[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+		state_init(&st);
+		assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "not a regular file"));
+		assert_non_null(strstr(err, path));
+		assert_true(exists(dir, names[i]));
+		assert_int_equal(count_prefix(dir, names[i], NULL, 0), 1);
+		assert_int_equal(rmdir(path), 0);
+	}
+	/* and a FIFO is never opened (that would block) */
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), -EINVAL);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* ---- the schema and its versions ---- */
+
+/* Version 1 as it was first written, frozen here: whatever a later version changes, a
+ * database made by 0.1 must still load (through the migrations). */
+static const char v1_schema[] =
+	"CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), instance TEXT NOT NULL,"
+	" cycles INTEGER NOT NULL, last_cycle_ns INTEGER NOT NULL,"
+	" last_duration_ns INTEGER NOT NULL, degraded INTEGER NOT NULL, seen_ns INTEGER NOT NULL,"
+	" generation INTEGER NOT NULL, imported_from TEXT);"
+	"CREATE TABLE events_total (type TEXT PRIMARY KEY NOT NULL, total INTEGER NOT NULL)"
+	" WITHOUT ROWID;"
+	"CREATE TABLE entries (addr BLOB PRIMARY KEY NOT NULL, address TEXT NOT NULL,"
+	" target TEXT NOT NULL, expect_open INTEGER NOT NULL, last_cycle INTEGER,"
+#define V1_SLOT(s) \
+	" " s "_known INTEGER NOT NULL, " s "_baseline_open INTEGER NOT NULL," \
+	" " s "_reported_open INTEGER NOT NULL, " s "_last TEXT NOT NULL," \
+	" " s "_last_reason TEXT NOT NULL, " s "_last_miss TEXT NOT NULL," \
+	" " s "_open_streak_start INTEGER, " s "_miss_streak_start INTEGER," \
+	" " s "_change_bits INTEGER NOT NULL, " s "_flapping INTEGER NOT NULL," \
+	" " s "_open_before_flap INTEGER NOT NULL, " s "_first_seen INTEGER NOT NULL," \
+	" " s "_last_seen INTEGER, " s "_last_change INTEGER NOT NULL," \
+	" " s "_closed_proven INTEGER NOT NULL, " s "_proven_by TEXT NOT NULL," \
+	" " s "_quiet_cycles_start INTEGER, " s "_quiet_since INTEGER NOT NULL," \
+	" " s "_streak_verified INTEGER NOT NULL,"
+	V1_SLOT("tcp") V1_SLOT("udp")
+	" dns_known INTEGER NOT NULL, dns_rcode INTEGER NOT NULL, dns_aa INTEGER NOT NULL,"
+	" dns_ra INTEGER NOT NULL, dns_recursion INTEGER, dns_bogus INTEGER, dns_version TEXT,"
+	" dns_identity INTEGER, dns_axfr INTEGER, dns_axfr_zones TEXT,"
+	" dns_amplification_x100 INTEGER, dns_tcp_dns INTEGER) WITHOUT ROWID;"
+	"PRAGMA application_id = 1999975283; PRAGMA user_version = 1;";
+
+#define V1_PORT_VALUES(open) \
+	"1, 0, " open ", 'open', 'syn-ack', 'filtered', 40, NULL, 1, 0, 0, 100, NULL, 200, 0," \
+	" 'none', NULL, 0, 1"
+
+static void
+make_v1_db(const char *dir)
+{
+	sql(dir, v1_schema);
+	sql(dir, "INSERT INTO meta VALUES (1, 'a1b2c3d4-0000-4000-8000-000000000001', 42,"
+		 " 1700000000000000000, 5000000, 0, 1700000000900000000, 77, NULL);"
+		 "INSERT INTO events_total VALUES ('exposed', 3), ('opened', 1);"
+		 "INSERT INTO entries VALUES (x'047f350002', '127.53.0.2', 'lab', 2, NULL, "
+		 V1_PORT_VALUES("1") ", " V1_PORT_VALUES("0") ","
+		 " 1, 0, 0, 1, 1, NULL, '9.18.1', 0, NULL, NULL, 3150, 1);"
+		 "INSERT INTO entries VALUES (x'0620010db8000000000000000000000053', '2001:db8::53',"
+		 " 'lab6', 0, 40, " V1_PORT_VALUES("1") ", " V1_PORT_VALUES("1") ","
+		 " 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);");
+}
+
+static void
+test_v1_db(void **state)
+{
+	const char *dir = *state;
+	struct state st;
+	const struct bl_entry *e;
+	const struct bl_port *p;
+	char err[512];
+
+	make_v1_db(dir);
+	state_init(&st);
+	if (state_load(dir, &st, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.instance, "a1b2c3d4-0000-4000-8000-000000000001");
+	assert_true(st.cycles == 42);
+	assert_true(st.last_cycle_wall == 1700000000000000000ull);
+	assert_true(st.events_total[ALERT_EXPOSED] == 3);
+	assert_true(st.events_total[ALERT_OPENED] == 1);
+	assert_true(st.events_total[ALERT_CLOSED] == 0);
+	e = &st.entries[0];
+	assert_int_equal(e->addr.family, AF_INET);
+	assert_string_equal(e->target, "lab");
+	assert_false(e->expect_open[PROBE_SLOT_TCP]);
+	assert_true(e->expect_open[PROBE_SLOT_UDP]);
+	assert_true(e->last_cycle == 42); /* NULL: meta.cycles */
+	p = &e->port[PROBE_SLOT_TCP];
+	assert_true(p->known && !p->baseline_open && p->reported_open);
+	assert_int_equal(p->last, PROBE_OPEN);
+	assert_int_equal(p->last_reason, PROBE_REASON_SYN_ACK);
+	assert_int_equal(p->last_miss, PROBE_FILTERED);
+	assert_int_equal(p->open_streak, 3); /* began at cycle 40: 40, 41, 42 */
+	assert_int_equal(p->miss_streak, 0);
+	assert_int_equal(p->change_bits, 1);
+	assert_true(p->first_seen == 100 && p->last_change == 200);
+	assert_true(p->last_seen == 1700000000900000000ull); /* NULL: meta.seen_ns */
+	assert_true(p->streak_verified);
+	assert_false(e->port[PROBE_SLOT_UDP].reported_open);
+	assert_true(e->dns.known && e->dns.ra && !e->dns.aa && e->dns.rcode == 0);
+	assert_int_equal(e->dns.checks, DNSCHECK_RECURSION | DNSCHECK_VERSION |
+			 DNSCHECK_AMPLIFICATION | DNSCHECK_TCP_DNS);
+	assert_true(e->dns.recursion && !e->dns.bogus_known);
+	assert_string_equal(e->dns.version, "9.18.1");
+	assert_int_equal(e->dns.amplification, 3150);
+	e = &st.entries[1];
+	assert_int_equal(e->addr.family, AF_INET6);
+	assert_true(e->last_cycle == 40);
+	assert_int_equal(e->port[PROBE_SLOT_UDP].open_streak, 1);
+	assert_int_equal(e->dns.checks, 0);
+	/* saved and loaded by this version: the same */
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	{
+		struct state back;
+		state_init(&back);
+		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+		assert_state_equal(&st, &back);
+		state_clear(&back);
+	}
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
+	{
+		/* and switched to WAL: the header's read and write versions say 2 */
+		size_t len;
+		char *bytes = read_file(dir, STATE_DB_FILE, &len);
+		assert_true(len > 100);
+		assert_int_equal(bytes[18], 2);
+		assert_int_equal(bytes[19], 2);
+		free(bytes);
+	}
+	state_clear(&st);
+}
+
+/* Databases that are SQLite but not ours, or not of a version we read: set aside. */
+static void
+test_foreign_db(void **state)
+{
+	const char *dir = *state;
+	static const struct {
+		const char *sql, *reason;
+	} cases[] = {
+		{ "CREATE TABLE users (name TEXT, pw TEXT); INSERT INTO users VALUES ('a', 'b');",
+		  "an SQLite database, but not a watch53 state (application_id 0, user_version 0)" },
+		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
+		  "not a watch53 state (application_id 0, user_version 99)" },
+		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 1)" },
+		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
+		  "schema version 0" },
+		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
+		  "no such table: entries" },
+		{ "CREATE TABLE t (x); DROP TABLE t;", "an SQLite database with nothing in it" },
+	};
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *bytes;
+		size_t len;
+		sql(dir, cases[i].sql);
+		bytes = read_file(dir, STATE_DB_FILE, &len);
+		path_in(path, sizeof(path), dir, STATE_DB_FILE);
+		assert_int_equal(unlink(path), 0);
+		expect_corrupt_db(dir, bytes, len, cases[i].reason);
+		free(bytes);
+	}
+	/* ours, of version 1, but a column edited away */
+	make_v1_db(dir);
+	sql(dir, "ALTER TABLE entries DROP COLUMN dns_tcp_dns");
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	{
+		struct stat sb;
+		assert_int_equal(stat(path, &sb), 0);
+		expect_corrupt_db(dir, NULL, (size_t)sb.st_size, "no such column: dns_tcp_dns");
+	}
+}
+
+/* A row of ours with a value no version writes: set aside, the message naming the row
+ * and the column. */
+static void
+test_bad_values(void **state)
+{
+	const char *dir = *state;
+	static const struct {
+		const char *sql, *reason;
+	} cases[] = {
+		{ "UPDATE entries SET tcp_last = 'maybe'",
+		  "(entries[127.53.0.2].tcp_last: \"maybe\" is not a probe state)" },
+		{ "UPDATE entries SET udp_last_miss = 'open' WHERE address = '127.53.0.2'",
+		  "entries[127.53.0.2].udp_last_miss: \"open\" is not a probe state without evidence" },
+		{ "UPDATE entries SET tcp_proven_by = 'luck'",
+		  "tcp_proven_by: \"luck\" is not a probe reason" },
+		{ "UPDATE entries SET tcp_flapping = 2", "tcp_flapping: expected 0 or 1" },
+		{ "UPDATE entries SET udp_known = 'yes'", "udp_known: expected 0 or 1" },
+		{ "UPDATE entries SET dns_rcode = 4096", "dns_rcode: 4096 is above 4095" },
+		{ "UPDATE entries SET tcp_change_bits = 65536", "tcp_change_bits: 65536 is above 65535" },
+		{ "UPDATE entries SET expect_open = 4", "expect_open: 4 is above 3" },
+		{ "UPDATE entries SET tcp_open_streak_start = 100",
+		  "tcp_open_streak_start: not a cycle a count can have begun at" },
+		{ "UPDATE entries SET target = x'610062'", "target: expected text" },
+		{ "UPDATE entries SET target = 'a' || char(0) || 'b'",
+		  "target: contains a NUL character" },
+		{ "UPDATE entries SET dns_version = printf('%.64c', 'v')",
+		  "dns_version: longer than 63 bytes" },
+		{ "UPDATE entries SET address = '127.0.0.1' WHERE address = '127.53.0.2'",
+		  "entries[127.53.0.2].address: is not the address of the key" },
+		{ "UPDATE entries SET addr = x'0401020304050607' WHERE address = '127.53.0.2'",
+		  "entries row 1.addr: expected 4 or 6 and then the address's 4 or 16 bytes" },
+		{ "UPDATE entries SET dns_amplification_x100 = 4294967296",
+		  "dns_amplification_x100: 4294967296 is above 4294967295" },
+		{ "UPDATE entries SET udp_first_seen = 1.5", "udp_first_seen: expected an integer" },
+		{ "DELETE FROM meta", "meta: the row is missing" },
+		{ "UPDATE meta SET instance = printf('%.40c', 'x')",
+		  "meta.instance: expected text of at most 36 bytes" },
+		{ "UPDATE meta SET degraded = 3", "meta.degraded: expected 0 or 1" },
+		{ "INSERT INTO events_total VALUES ('test', 1)",
+		  "events_total: \"test\" is not an event type" },
+		{ "INSERT INTO events_total VALUES ('surprise', 1)",
+		  "events_total: \"surprise\" is not an event type" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *bytes;
+		size_t len;
+		make_v1_db(dir);
+		sql(dir, cases[i].sql);
+		bytes = read_file(dir, STATE_DB_FILE, &len);
+		expect_corrupt_db(dir, NULL, len, cases[i].reason);
+		free(bytes);
+	}
+}
+
+/* ---- damaged databases ---- */
+
+/* A good database of n entries, as bytes. */
+static char *
+good_db(const char *dir, size_t n, size_t *len)
+{
+	struct state st;
+	char err[512], path[512], *bytes;
+
+	state_init(&st);
+	for (size_t i = 0; i < n; i++) {
+		struct net_addr a = { .family = AF_INET, .bytes = { 10, 1, (uint8_t)(i >> 8),
+								   (uint8_t)i } };
+		fill_entry(state_get(&st, &a, NULL), (unsigned)i);
+	}
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	state_clear(&st);
+	bytes = read_file(dir, STATE_DB_FILE, len);
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	assert_int_equal(unlink(path), 0);
+	return bytes;
+}
+
+static void
+test_corrupt_db(void **state)
+{
+	const char *dir = *state;
+	unsigned char noise[8192];
+	size_t len, cuts = 0;
+	char *db = good_db(dir, 300, &len);
+
+	srandom(53);
+	for (size_t i = 0; i < sizeof(noise); i++)
+		noise[i] = (unsigned char)random();
+	expect_corrupt_db(dir, noise, sizeof(noise), "(file is not a database)");
+	expect_corrupt_db(dir, "hello, world\n", 13, "(file is not a database)");
+	expect_corrupt_db(dir, "", 0, "(the file is empty)");
+	/* a state.json where the database should be */
+	expect_corrupt_db(dir, "{\"version\":1}", 13, "(file is not a database)");
+
+	/* truncated: inside the header, at and around every page boundary */
+	assert_true(len > 16 * 4096);
+	for (size_t cut = 50; cut < len; cut = cut < 4096 ? 4096 : cut + 4096, cuts++) {
+		expect_corrupt_db(dir, db, cut, NULL);
+		if (cut > 4096)
+			expect_corrupt_db(dir, db, cut - 1000, NULL);
+	}
+	/* the last byte only: SQLite would read the missing zero as there, the size says
+	 * otherwise */
+	expect_corrupt_db(dir, db, len - 1, "(truncated: ");
+	assert_true(cuts > 16);
+
+	/* a page of the table overwritten: the header still says ours */
+	memset(db + len - 4096 * 3, 0x5a, 4096);
+	expect_corrupt_db(dir, db, len, NULL);
+	free(db);
+}
+
+/* What SQLite keeps beside a database goes with it, under names that still open together;
+ * and a log without its database is not a first run. */
+static void
+test_corrupt_db_sidecars(void **state)
+{
+	const char *dir = *state;
+	char err[1024], name[256], path[512];
+	struct state st;
+
+	write_file(dir, STATE_DB_FILE, "garbage", 7);
+	write_file(dir, STATE_DB_FILE "-wal", "wal!", 4);
+	write_file(dir, STATE_DB_FILE "-shm", "shm!", 4);
+	state_init(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "with its -wal and -shm files"));
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE, NULL, 0), 3);
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".corrupt-", name, sizeof(name)), 3);
+	assert_false(exists(dir, STATE_DB_FILE));
+	assert_false(exists(dir, STATE_DB_FILE "-wal"));
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 5);
+	name[strlen(STATE_DB_FILE ".corrupt-") + 16] = '\0'; /* the stamp: 20261204T185846Z */
+	snprintf(path, sizeof(path), "%s-wal", name);
+	assert_true(exists(dir, path));
+	snprintf(path, sizeof(path), "%s-shm", name);
+	assert_true(exists(dir, path));
+	remove_prefix(dir, STATE_DB_FILE);
+
+	write_file(dir, STATE_DB_FILE "-wal", "wal!", 4);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "it is missing, but its wal file is there"));
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".corrupt-", NULL, 0), 1);
+	assert_false(exists(dir, STATE_DB_FILE "-wal"));
+	/* and until it is dealt with, no cycle starts a new baseline */
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "baseline reset"));
+	state_clear(&st);
+}
+
+/* What `baseline reset` does: the state renamed aside (never deleted), then an empty one
+ * that also lets cycles run again after a corrupt state. */
+static void
+test_set_aside(void **state)
+{
+	const char *dir = *state;
+	char err[512], moved[600], name[256], path[512];
+	struct state st;
+	size_t len;
+	char *db = good_db(dir, 3, &len), *back;
+
+	write_file(dir, STATE_DB_FILE, db, len);
+	write_bytes(dir, "{}", 2); /* a legacy state.json never imported: not imported later */
+	assert_int_equal(state_set_aside(dir, "reset", moved, sizeof(moved), err, sizeof(err)), 0);
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".reset-", name, sizeof(name)), 1);
+	path_in(path, sizeof(path), dir, name);
+	assert_string_equal(moved, path);
+	back = read_file(dir, name, &len);
+	assert_memory_equal(back, db, len);
+	free(back);
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".reset-", NULL, 0), 1);
+	assert_false(exists(dir, STATE_DB_FILE));
+	assert_false(exists(dir, STATE_JSON_FILE));
+	/* nothing there: nothing to do */
+	assert_int_equal(state_set_aside(dir, "reset", moved, sizeof(moved), err, sizeof(err)), 0);
+	assert_string_equal(moved, "");
+
+	/* after a corrupt state */
+	write_file(dir, STATE_DB_FILE, "junk", 4);
+	state_init(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 0);
+	free(db);
+	state_clear(&st);
+}
+
+/* ---- the import of a legacy state.json ---- */
+
+static void
+test_import(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	char err[512], name[256], *text, *kept;
+	size_t len, keptlen;
+
+	/* a real v1 state file, by the writer that made them */
+	sample_state(&st);
+	assert_int_equal(state_format(&st, &text, &len), 0);
+	write_bytes(dir, text, len);
+	state_init(&back);
+	if (state_load(dir, &back, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_state_equal(&st, &back);
+	/* state.json renamed, byte for byte, never deleted; the database in its place */
+	assert_false(exists(dir, STATE_JSON_FILE));
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".imported-", name, sizeof(name)), 1);
+	kept = read_file(dir, name, &keptlen);
+	assert_int_equal(keptlen, len);
+	assert_memory_equal(kept, text, len);
+	free(kept);
+	assert_true(exists(dir, STATE_DB_FILE));
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 4); /* ., .., state.db, the json */
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM meta WHERE imported_from LIKE "
+				      "'state.json dev % ino %'"), 1);
+
+	/* the cycle that imported saves incrementally, and what it saved is what loads */
+	back.cycles++;
+	back.entries[3].port[PROBE_SLOT_TCP].miss_streak = 9;
+	assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
+	st.cycles++;
+	st.entries[3].port[PROBE_SLOT_TCP].miss_streak = 9;
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".imported-", NULL, 0), 1);
+	free(text);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+/* A crash after the database was committed and before state.json was renamed: the same
+ * state.json is recognized and only renamed. Any other state.json beside the database is
+ * somebody's doing: refused, and nothing moved. */
+static void
+test_import_interrupted(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	char err[1024], name[256], from[512], to[512], *text;
+	size_t len;
+
+	sample_state(&st);
+	assert_int_equal(state_format(&st, &text, &len), 0);
+	write_bytes(dir, text, len);
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".imported-", name, sizeof(name)), 1);
+	path_in(from, sizeof(from), dir, name);
+	path_in(to, sizeof(to), dir, STATE_JSON_FILE);
+	assert_int_equal(rename(from, to), 0); /* as if the rename had not happened */
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	assert_false(exists(dir, STATE_JSON_FILE));
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".imported-", NULL, 0), 1);
+
+	/* another file: its own inode */
+	write_bytes(dir, text, len);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "both exist"));
+	assert_non_null(strstr(err, to));
+	assert_true(exists(dir, STATE_JSON_FILE));
+	assert_true(exists(dir, STATE_DB_FILE));
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".corrupt", NULL, 0), 0);
+	free(text);
+	state_clear(&back);
+	state_clear(&st);
+}
+
+/* ---- a legacy state.json that does not parse: set aside at the import ---- */
+
+/* The document of the sample state, as the JSON writer makes it. */
+static char *
+saved_sample(size_t *len)
+{
+	struct state st;
+	char *text = NULL;
+
+	sample_state(&st);
+	assert_int_equal(state_format(&st, &text, len), 0);
+	state_clear(&st);
+	return text;
+}
+
 static void
 test_corrupt_files(void **state)
 {
@@ -676,13 +1394,13 @@ test_corrupt_files(void **state)
 		       "nested deeper than 16 levels");
 }
 
-/* Every 97th prefix of a real saved file: all truncated, all set aside. */
+/* Every 97th prefix of a real state file: all truncated, all set aside. */
 static void
 test_truncated(void **state)
 {
 	const char *dir = *state;
 	size_t len, last, cuts = 0;
-	char *text = saved_sample(dir, &len);
+	char *text = saved_sample(&len);
 
 	/* cutting only the final newline leaves a complete document */
 	last = len;
@@ -709,18 +1427,25 @@ test_corrupt_twice(void **state)
 	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
 	write_bytes(dir, "junk", 4);
 	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
-	assert_int_equal(count_prefix(dir, STATE_FILE ".corrupt-", NULL, 0), 2);
-	assert_false(exists(dir, STATE_FILE));
+	assert_int_equal(count_prefix(dir, STATE_JSON_FILE ".corrupt-", NULL, 0), 2);
+	assert_false(exists(dir, STATE_JSON_FILE));
+	assert_false(exists(dir, STATE_DB_FILE));
 	/* the file is gone, but this is no first run: the next cycle keeps failing (and
 	 * says how to recover) instead of silently recording a new baseline */
 	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "baseline reset"));
-	assert_non_null(strstr(err, STATE_FILE ".corrupt-"));
+	assert_non_null(strstr(err, STATE_JSON_FILE ".corrupt-"));
 	/* what `baseline reset` does: an empty state, after which cycles run again */
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
 	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
 	assert_int_equal(st.cycles, 0);
 	assert_int_equal(st.n, 0);
+	/* the same for a database: twice in a second, two names */
+	write_file(dir, STATE_DB_FILE, "junk", 4);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	write_file(dir, STATE_DB_FILE, "junk", 4);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(count_prefix(dir, STATE_DB_FILE ".corrupt-", NULL, 0), 2);
 }
 
 static void
@@ -733,8 +1458,8 @@ test_huge(void **state)
 	size_t len;
 	int fd;
 
-	/* over the cap: refused by size, without reading 64 MiB */
-	path_in(path, sizeof(path), dir, STATE_FILE);
+	/* over the import cap: refused by size, without reading 64 MiB */
+	path_in(path, sizeof(path), dir, STATE_JSON_FILE);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)STATE_MAX_BYTES + 1), 0);
@@ -761,6 +1486,131 @@ test_huge(void **state)
 	expect_corrupt(dir, buf, len,
 		       "(entries[0].target: expected a string of at most 255 bytes)");
 	free(buf);
+}
+
+/* ---- what a quiet cycle writes ---- */
+
+#define QUIET_N 16384u
+
+/* A /18 as a cycle leaves it: every port known, most closed, some open, DNS facts on the
+ * open ones. */
+static void
+quiet_state(struct state *st, uint64_t now)
+{
+	state_init(st);
+	st->cycles = 10;
+	snprintf(st->instance, sizeof(st->instance), "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9");
+	for (unsigned i = 0; i < QUIET_N; i++) {
+		struct net_addr a = { .family = AF_INET, .bytes = { 10, 53, (uint8_t)(i >> 8),
+								   (uint8_t)i } };
+		struct bl_entry *e = state_get(st, &a, NULL);
+		bool open = i % 16 == 0;
+		snprintf(e->target, sizeof(e->target), "10.53.0.0/18");
+		e->last_cycle = st->cycles;
+		for (int s = 0; s < PROBE_NSLOTS; s++) {
+			struct bl_port *p = &e->port[s];
+			p->known = true;
+			p->baseline_open = p->reported_open = open;
+			p->last = open ? PROBE_OPEN : s == 0 ? PROBE_CLOSED : PROBE_FILTERED;
+			p->last_reason = open ? (s == 0 ? PROBE_REASON_SYN_ACK : PROBE_REASON_DNS_REPLY)
+					      : s == 0 ? PROBE_REASON_RESET : PROBE_REASON_NO_RESPONSE;
+			p->last_miss = open ? PROBE_STATE_NONE : p->last;
+			p->open_streak = open ? 10 : 0;
+			p->miss_streak = open ? 0 : 10;
+			p->first_seen = now - 9 * 300 * NS_PER_SEC;
+			p->last_seen = now;
+			p->last_change = p->first_seen;
+			p->closed_proven = !open;
+			p->proven_by = open ? PROBE_REASON_NONE : s == 0 ? PROBE_REASON_RESET
+							       : PROBE_REASON_NO_RESPONSE;
+			p->quiet_cycles = open ? 0 : 10;
+			p->quiet_since = open ? 0 : p->first_seen;
+			p->streak_verified = open;
+		}
+		if (open) {
+			e->dns.known = true;
+			e->dns.ra = true;
+			e->dns.checks = DNSCHECK_VERSION;
+			snprintf(e->dns.version, sizeof(e->dns.version), "9.18.19");
+		}
+	}
+}
+
+/* One quiet cycle as baseline_apply and the cycle leave it: every port observed as before. */
+static void
+quiet_cycle(struct state *st, uint64_t now)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct bl_entry *e = &st->entries[i];
+		e->last_cycle = st->cycles + 1;
+		for (int s = 0; s < PROBE_NSLOTS; s++) {
+			struct bl_port *p = &e->port[s];
+			p->last_seen = now;
+			if (p->reported_open) {
+				p->open_streak++;
+			} else {
+				p->miss_streak++;
+				p->quiet_cycles++;
+			}
+		}
+	}
+	st->cycles++;
+	st->last_cycle_wall = now + NS_PER_SEC;
+	st->last_duration_ns = 1234567;
+}
+
+static void
+test_quiet_save(void **state)
+{
+	const char *dir = *state;
+	uint64_t now = 1764870000000000000ull, w0, w1, b0, b1, full, quiet;
+	struct state st, back;
+	char err[512];
+	struct stat sb;
+	char path[512];
+
+	quiet_state(&st, now);
+	io_counters(&w0, &b0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	io_counters(&w1, &b1);
+	full = w1 - w0;
+	state_clear(&st);
+
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	quiet_cycle(&st, now + 300 * NS_PER_SEC);
+	io_counters(&w0, &b0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	io_counters(&w1, &b1);
+	quiet = w1 - w0;
+	path_in(path, sizeof(path), dir, STATE_DB_FILE);
+	assert_int_equal(stat(path, &sb), 0);
+	print_message("state.db for %u addresses: %jd bytes; first save wrote %" PRIu64 " bytes, "
+		      "a quiet cycle's save %" PRIu64 " bytes (write_bytes %" PRIu64 ")\n",
+		      QUIET_N, (intmax_t)sb.st_size, full, quiet, b1 - b0);
+	/* the meta page, through the log and into the file: a few pages, not the table */
+	assert_true(quiet < 32 * 1024);
+	assert_true(full > 2u * 1024 * 1024);
+
+	/* and what it did not write is still right */
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+
+	/* a cycle where one port opened writes that row, not the others */
+	state_clear(&st);
+	st = back;
+	state_init(&back);
+	quiet_cycle(&st, now + 600 * NS_PER_SEC);
+	st.entries[77].port[PROBE_SLOT_TCP].open_streak = 1;
+	st.entries[77].port[PROBE_SLOT_TCP].miss_streak = 0;
+	io_counters(&w0, &b0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	io_counters(&w1, &b1);
+	assert_true(w1 - w0 < 48 * 1024);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_state_equal(&st, &back);
+	state_clear(&back);
+	state_clear(&st);
 }
 
 /* ---- the lock ---- */
@@ -875,11 +1725,22 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_round_trip_relative, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_empty_state_round_trip, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_streak_saturates, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_incremental, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_save_replaces, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_missing, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_not_a_file, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_v1_db, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_foreign_db, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_bad_values, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_corrupt_db, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_corrupt_db_sidecars, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_set_aside, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_import, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_import_interrupted, setup_dir, teardown_dir),
 		cmocka_unit_test(test_parse_messages),
 		cmocka_unit_test(test_parse_good_and_nul),
 		cmocka_unit_test(test_parse_legacy_proof),
@@ -887,6 +1748,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncated, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_twice, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_huge, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_quiet_save, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_lock, setup_dir, teardown_dir),
 		cmocka_unit_test(test_get_keeps_order),
 	};

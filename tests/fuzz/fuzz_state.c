@@ -1,6 +1,6 @@
-/* fuzz_state: libFuzzer target for the state file parser: whatever the bytes, no crash, a
- * one-line message on failure, and a document that parses must survive format -> parse
- * unchanged. */
+/* fuzz_state: libFuzzer target for the JSON state document parser (the legacy state.json,
+ * imported into state.db once): whatever the bytes, no crash, a one-line message on failure,
+ * and a document that parses must survive format -> parse unchanged. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@ check_failure(const struct state *st, const char *err)
 	/* a failed parse leaves the state as it was (empty here) */
 	if (st->n != 0 || st->entries != NULL)
 		__builtin_trap();
-	if (strncmp(err, STATE_FILE ": ", strlen(STATE_FILE) + 2) != 0)
+	if (strncmp(err, STATE_JSON_FILE ": ", strlen(STATE_JSON_FILE) + 2) != 0)
 		__builtin_trap();
 	/* bytes from the file reach the message only made printable: one clean line */
 	for (const char *p = err; *p != '\0'; p++)

@@ -55,8 +55,8 @@ rc=0
 setpriv --reuid=watch53 --regid=watch53 --init-groups \
 	/usr/bin/watch53 check -c /etc/watch53/watch53.json || rc=$?
 [ $rc = 0 ] && ok "check as watch53" || bad "check as watch53 exited $rc"
-[ -f /var/lib/watch53/state.json ] && [ "$(stat -c %U /var/lib/watch53/state.json)" = watch53 ] &&
-	ok "state.json written by watch53" || bad "no state.json owned by watch53"
+[ -f /var/lib/watch53/state.db ] && [ "$(stat -c %U /var/lib/watch53/state.db)" = watch53 ] &&
+	ok "state.db written by watch53" || bad "no state.db owned by watch53"
 # the daemon's way, without systemd: started as watch53, stopped by SIGTERM (exit 0)
 rc=0
 timeout --preserve-status -k 10 -s TERM 3 setpriv --reuid=watch53 --regid=watch53 --init-groups \

@@ -1,0 +1,1805 @@
+/* state_db: the files in state_dir — state.db (SQLite, WAL, a durable transaction per save,
+ * schema versioned by user_version and migrated in code), the one-time import of a legacy
+ * state.json, setting bad or reset state aside, and the lock. The only file including
+ * <sqlite3.h>. */
+#define _GNU_SOURCE
+#include "agent/state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/fileio.h"
+#include "common/util.h"
+#include "probes/cookie.h"
+
+/* "w53s" in the header's application_id: how a database of ours is told from any other */
+#define DB_APPLICATION_ID 0x77353373
+#define ASIDE_TRIES 1000
+/* the WAL is reused at the size of the largest transaction; cut it back after a big one */
+#define DB_JOURNAL_SIZE_LIMIT (4 << 20)
+
+/* ---- the schema ---- */
+
+/*
+ * Version 1. Every value a column of its own (sqlite3 can read the file); uint64 values are
+ * stored as the int64 of the same bits. Values that move in step with the cycle counter
+ * are stored relative to it, so that a quiet cycle, which moves all of them, leaves the
+ * rows as they are and rewrites only meta:
+ *  - entries.last_cycle: NULL when it is meta.cycles (probed in the last cycle);
+ *  - <slot>_last_seen: NULL when it is meta.seen_ns (the time most ports were last seen);
+ *  - <slot>_open_streak_start, _miss_streak_start, _quiet_cycles_start: the cycle a count
+ *    began at (count = last_cycle - start + 1), NULL for a count of 0.
+ * The columns of the DNS checks are NULL where the fact is unknown.
+ */
+static const char schema_v1[] =
+	"CREATE TABLE meta ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" instance TEXT NOT NULL,"
+	" cycles INTEGER NOT NULL,"
+	" last_cycle_ns INTEGER NOT NULL,"
+	" last_duration_ns INTEGER NOT NULL,"
+	" degraded INTEGER NOT NULL,"
+	" seen_ns INTEGER NOT NULL,"
+	" generation INTEGER NOT NULL,"    /* random, new with every save */
+	" imported_from TEXT"              /* the state.json this began as, see import_json */
+	");"
+	"CREATE TABLE events_total ("
+	" type TEXT PRIMARY KEY NOT NULL,"
+	" total INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE entries ("
+	" addr BLOB PRIMARY KEY NOT NULL," /* 4 or 6, then the address: sorts as we do */
+	" address TEXT NOT NULL,"          /* the same, for people */
+	" target TEXT NOT NULL,"
+	" expect_open INTEGER NOT NULL,"   /* bit 0 tcp, bit 1 udp */
+	" last_cycle INTEGER,"
+#define SLOT_V1(s)                                                                         \
+	" " s "_known INTEGER NOT NULL, " s "_baseline_open INTEGER NOT NULL,"             \
+	" " s "_reported_open INTEGER NOT NULL, " s "_last TEXT NOT NULL,"                 \
+	" " s "_last_reason TEXT NOT NULL, " s "_last_miss TEXT NOT NULL,"                 \
+	" " s "_open_streak_start INTEGER, " s "_miss_streak_start INTEGER,"               \
+	" " s "_change_bits INTEGER NOT NULL, " s "_flapping INTEGER NOT NULL,"            \
+	" " s "_open_before_flap INTEGER NOT NULL, " s "_first_seen INTEGER NOT NULL,"     \
+	" " s "_last_seen INTEGER, " s "_last_change INTEGER NOT NULL,"                    \
+	" " s "_closed_proven INTEGER NOT NULL, " s "_proven_by TEXT NOT NULL,"            \
+	" " s "_quiet_cycles_start INTEGER, " s "_quiet_since INTEGER NOT NULL,"           \
+	" " s "_streak_verified INTEGER NOT NULL,"
+	SLOT_V1("tcp")
+	SLOT_V1("udp")
+#undef SLOT_V1
+	" dns_known INTEGER NOT NULL, dns_rcode INTEGER NOT NULL, dns_aa INTEGER NOT NULL,"
+	" dns_ra INTEGER NOT NULL, dns_recursion INTEGER, dns_bogus INTEGER, dns_version TEXT,"
+	" dns_identity INTEGER, dns_axfr INTEGER, dns_axfr_zones TEXT,"
+	" dns_amplification_x100 INTEGER, dns_tcp_dns INTEGER"
+	") WITHOUT ROWID;";
+
+static int
+migrate_v1(sqlite3 *h)
+{
+	return sqlite3_exec(h, schema_v1, NULL, NULL, NULL);
+}
+
+/* migrations[i] takes a database from version i to i + 1, inside the caller's
+ * transaction. A new version is one more function here and the columns below. */
+static int (*const migrations[])(sqlite3 *h) = { migrate_v1 };
+#define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The columns of an entry as this version reads and writes them (the SQL is built from
+ * these names; the row is indexed by them). */
+enum {
+	P_KNOWN, P_BASELINE_OPEN, P_REPORTED_OPEN, P_LAST, P_LAST_REASON, P_LAST_MISS,
+	P_OPEN_STREAK_START, P_MISS_STREAK_START, P_CHANGE_BITS, P_FLAPPING, P_OPEN_BEFORE_FLAP,
+	P_FIRST_SEEN, P_LAST_SEEN, P_LAST_CHANGE, P_CLOSED_PROVEN, P_PROVEN_BY,
+	P_QUIET_CYCLES_START, P_QUIET_SINCE, P_STREAK_VERIFIED, P_N
+};
+
+enum {
+	C_ADDR, C_ADDRESS, C_TARGET, C_EXPECT, C_LAST_CYCLE,
+	C_PORT, /* PROBE_NSLOTS x P_N */
+	C_DNS_KNOWN = C_PORT + PROBE_NSLOTS * P_N,
+	C_DNS_RCODE, C_DNS_AA, C_DNS_RA, C_DNS_RECURSION, C_DNS_BOGUS, C_DNS_VERSION,
+	C_DNS_IDENTITY, C_DNS_AXFR, C_DNS_AXFR_ZONES, C_DNS_AMPLIFICATION, C_DNS_TCP_DNS,
+	C_N
+};
+
+static const char *const port_col[P_N] = {
+	[P_KNOWN] = "known", [P_BASELINE_OPEN] = "baseline_open",
+	[P_REPORTED_OPEN] = "reported_open", [P_LAST] = "last", [P_LAST_REASON] = "last_reason",
+	[P_LAST_MISS] = "last_miss", [P_OPEN_STREAK_START] = "open_streak_start",
+	[P_MISS_STREAK_START] = "miss_streak_start", [P_CHANGE_BITS] = "change_bits",
+	[P_FLAPPING] = "flapping", [P_OPEN_BEFORE_FLAP] = "open_before_flap",
+	[P_FIRST_SEEN] = "first_seen", [P_LAST_SEEN] = "last_seen",
+	[P_LAST_CHANGE] = "last_change", [P_CLOSED_PROVEN] = "closed_proven",
+	[P_PROVEN_BY] = "proven_by", [P_QUIET_CYCLES_START] = "quiet_cycles_start",
+	[P_QUIET_SINCE] = "quiet_since", [P_STREAK_VERIFIED] = "streak_verified",
+};
+
+static const char *const other_col[C_N] = {
+	[C_ADDR] = "addr", [C_ADDRESS] = "address", [C_TARGET] = "target",
+	[C_EXPECT] = "expect_open", [C_LAST_CYCLE] = "last_cycle",
+	[C_DNS_KNOWN] = "dns_known", [C_DNS_RCODE] = "dns_rcode", [C_DNS_AA] = "dns_aa",
+	[C_DNS_RA] = "dns_ra", [C_DNS_RECURSION] = "dns_recursion", [C_DNS_BOGUS] = "dns_bogus",
+	[C_DNS_VERSION] = "dns_version", [C_DNS_IDENTITY] = "dns_identity",
+	[C_DNS_AXFR] = "dns_axfr", [C_DNS_AXFR_ZONES] = "dns_axfr_zones",
+	[C_DNS_AMPLIFICATION] = "dns_amplification_x100", [C_DNS_TCP_DNS] = "dns_tcp_dns",
+};
+
+static const char *
+col_name(int c, char *buf, size_t len)
+{
+	if (c >= C_PORT && c < C_DNS_KNOWN) {
+		int slot = (c - C_PORT) / P_N;
+		snprintf(buf, len, "%s_%s", probe_slot_name((enum probe_slot)slot),
+			 port_col[(c - C_PORT) % P_N]);
+		return buf;
+	}
+	return other_col[c];
+}
+
+/* "SELECT addr,address,... FROM entries ORDER BY addr" or the INSERT of all columns. */
+static int
+entry_sql(bool insert, char **out)
+{
+	char *buf = NULL, name[48];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return -ENOMEM;
+	fputs(insert ? "INSERT OR REPLACE INTO entries (" : "SELECT ", f);
+	for (int c = 0; c < C_N; c++)
+		fprintf(f, "%s%s", c == 0 ? "" : ",", col_name(c, name, sizeof(name)));
+	if (insert) {
+		fputs(") VALUES (", f);
+		for (int c = 0; c < C_N; c++)
+			fputs(c == 0 ? "?" : ",?", f);
+		fputs(")", f);
+	} else {
+		fputs(" FROM entries ORDER BY addr", f);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* ---- a row as values ---- */
+
+struct val {
+	int type;          /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_TEXT or SQLITE_BLOB */
+	int64_t i;
+	const void *p;     /* text (not terminated) or blob */
+	size_t n;
+};
+
+struct row {
+	struct val v[C_N];
+	uint8_t key[17];
+	char address[NETADDR_STRLEN];
+};
+
+/* What the relative columns are relative to (see the schema). */
+struct row_ref {
+	uint64_t cycles;
+	uint64_t seen_ns;
+};
+
+/* uint64 <-> the int64 with the same bits, without implementation-defined conversions */
+static int64_t
+u2i(uint64_t u)
+{
+	return u <= INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
+}
+
+static uint64_t
+i2u(int64_t i)
+{
+	return i >= 0 ? (uint64_t)i : ~(uint64_t)(-(i + 1));
+}
+
+static void
+put_null(struct val *v)
+{
+	*v = (struct val){ .type = SQLITE_NULL };
+}
+
+static void
+put_u64(struct val *v, uint64_t u)
+{
+	*v = (struct val){ .type = SQLITE_INTEGER, .i = u2i(u) };
+}
+
+static void
+put_text(struct val *v, const char *s, size_t maxlen)
+{
+	*v = (struct val){ .type = SQLITE_TEXT, .p = s, .n = strnlen(s, maxlen) };
+}
+
+static void
+put_word(struct val *v, const char *s)
+{
+	put_text(v, s, 64);
+}
+
+/* A count that grows by one a cycle: the cycle it began at, NULL for 0. */
+static void
+put_count(struct val *v, unsigned count, uint64_t last_cycle)
+{
+	uint64_t c = count > STATE_MAX_STREAK ? STATE_MAX_STREAK : count;
+
+	if (c == 0)
+		put_null(v);
+	else
+		put_u64(v, last_cycle + 1 - c);
+}
+
+static void
+encode_port(const struct bl_port *p, uint64_t last_cycle, const struct row_ref *ref,
+	    struct val *v)
+{
+	put_u64(&v[P_KNOWN], p->known);
+	put_u64(&v[P_BASELINE_OPEN], p->baseline_open);
+	put_u64(&v[P_REPORTED_OPEN], p->reported_open);
+	put_word(&v[P_LAST], state_state_word(p->last));
+	put_word(&v[P_LAST_REASON], state_reason_word(p->last_reason));
+	put_word(&v[P_LAST_MISS], state_state_word(p->last_miss));
+	put_count(&v[P_OPEN_STREAK_START], p->open_streak, last_cycle);
+	put_count(&v[P_MISS_STREAK_START], p->miss_streak, last_cycle);
+	put_u64(&v[P_CHANGE_BITS], p->change_bits);
+	put_u64(&v[P_FLAPPING], p->flapping);
+	put_u64(&v[P_OPEN_BEFORE_FLAP], p->open_before_flap);
+	put_u64(&v[P_FIRST_SEEN], p->first_seen);
+	if (ref->seen_ns != 0 && p->last_seen == ref->seen_ns)
+		put_null(&v[P_LAST_SEEN]);
+	else
+		put_u64(&v[P_LAST_SEEN], p->last_seen);
+	put_u64(&v[P_LAST_CHANGE], p->last_change);
+	put_u64(&v[P_CLOSED_PROVEN], p->closed_proven);
+	put_word(&v[P_PROVEN_BY], state_reason_word(p->proven_by));
+	put_count(&v[P_QUIET_CYCLES_START], p->quiet_cycles, last_cycle);
+	put_u64(&v[P_QUIET_SINCE], p->quiet_since);
+	put_u64(&v[P_STREAK_VERIFIED], p->streak_verified);
+}
+
+/* The facts of the checks as the JSON document keeps them: a value only for a known one. */
+static void
+encode_dns(const struct bl_dns *d, struct val *v)
+{
+	put_u64(&v[C_DNS_KNOWN], d->known);
+	put_u64(&v[C_DNS_RCODE], d->rcode);
+	put_u64(&v[C_DNS_AA], d->aa);
+	put_u64(&v[C_DNS_RA], d->ra);
+	for (int c = C_DNS_RECURSION; c <= C_DNS_TCP_DNS; c++)
+		put_null(&v[c]);
+	if (d->checks & DNSCHECK_RECURSION) {
+		put_u64(&v[C_DNS_RECURSION], d->recursion);
+		if (d->bogus_known)
+			put_u64(&v[C_DNS_BOGUS], d->bogus);
+	}
+	if (d->checks & DNSCHECK_VERSION) {
+		put_text(&v[C_DNS_VERSION], d->version, sizeof(d->version) - 1);
+		put_u64(&v[C_DNS_IDENTITY], d->identity);
+	}
+	if (d->checks & DNSCHECK_AXFR) {
+		put_u64(&v[C_DNS_AXFR], d->axfr);
+		put_text(&v[C_DNS_AXFR_ZONES], d->axfr_zones, sizeof(d->axfr_zones) - 1);
+	}
+	if (d->checks & DNSCHECK_AMPLIFICATION)
+		put_u64(&v[C_DNS_AMPLIFICATION], d->amplification);
+	if (d->checks & DNSCHECK_TCP_DNS)
+		put_u64(&v[C_DNS_TCP_DNS], d->tcp_dns);
+}
+
+/* r points into e: it is valid while e is. */
+static void
+encode_entry(const struct bl_entry *e, const struct row_ref *ref, struct row *r)
+{
+	size_t alen = e->addr.family == AF_INET ? 4 : 16;
+	unsigned expect = 0;
+
+	r->key[0] = e->addr.family == AF_INET ? 4 : 6;
+	memcpy(r->key + 1, e->addr.bytes, alen);
+	r->v[C_ADDR] = (struct val){ .type = SQLITE_BLOB, .p = r->key, .n = 1 + alen };
+	net_addr_str(&e->addr, r->address, sizeof(r->address));
+	put_text(&r->v[C_ADDRESS], r->address, sizeof(r->address));
+	put_text(&r->v[C_TARGET], e->target, sizeof(e->target) - 1);
+	for (int s = 0; s < PROBE_NSLOTS; s++)
+		if (e->expect_open[s])
+			expect |= 1u << s;
+	put_u64(&r->v[C_EXPECT], expect);
+	if (e->last_cycle == ref->cycles)
+		put_null(&r->v[C_LAST_CYCLE]);
+	else
+		put_u64(&r->v[C_LAST_CYCLE], e->last_cycle);
+	for (int s = 0; s < PROBE_NSLOTS; s++)
+		encode_port(&e->port[s], e->last_cycle, ref, &r->v[C_PORT + s * P_N]);
+	encode_dns(&e->dns, r->v);
+}
+
+/* ---- reading a row back, strictly ---- */
+
+struct dec {
+	const struct val *v;
+	const char *where;   /* "entries[127.53.0.2]" */
+	char *reason;
+	size_t reasonlen;
+};
+
+static int
+bad(struct dec *d, int c, const char *what)
+{
+	char name[48];
+
+	util_errf(d->reason, d->reasonlen, "%s.%s: %s", d->where, col_name(c, name, sizeof(name)),
+		  what);
+	return -EBADMSG;
+}
+
+static int
+get_u64(struct dec *d, int c, uint64_t max, uint64_t *out)
+{
+	char what[64];
+
+	if (d->v[c].type != SQLITE_INTEGER)
+		return bad(d, c, "expected an integer");
+	*out = i2u(d->v[c].i);
+	if (*out > max) {
+		snprintf(what, sizeof(what), "%" PRIu64 " is above %" PRIu64, *out, max);
+		return bad(d, c, what);
+	}
+	return 0;
+}
+
+static int
+get_bool(struct dec *d, int c, bool *out)
+{
+	uint64_t u;
+
+	if (d->v[c].type != SQLITE_INTEGER || (d->v[c].i != 0 && d->v[c].i != 1))
+		return bad(d, c, "expected 0 or 1");
+	if (get_u64(d, c, 1, &u) < 0)
+		return -EBADMSG;
+	*out = u == 1;
+	return 0;
+}
+
+/* Text of at most max bytes without NULs, copied into buf (max + 1 bytes). */
+static int
+get_text(struct dec *d, int c, size_t max, char *buf)
+{
+	char what[64];
+
+	if (d->v[c].type != SQLITE_TEXT)
+		return bad(d, c, "expected text");
+	if (d->v[c].n > max) {
+		snprintf(what, sizeof(what), "longer than %zu bytes", max);
+		return bad(d, c, what);
+	}
+	if (memchr(d->v[c].p, '\0', d->v[c].n) != NULL)
+		return bad(d, c, "contains a NUL character");
+	memcpy(buf, d->v[c].p, d->v[c].n);
+	buf[d->v[c].n] = '\0';
+	return 0;
+}
+
+static int
+get_state(struct dec *d, int c, bool open_ok, enum probe_state *out)
+{
+	char w[33], pw[40], what[80];
+
+	if (get_text(d, c, sizeof(w) - 1, w) < 0)
+		return -EBADMSG;
+	if (state_parse_state_word(w, out) < 0 || (!open_ok && *out == PROBE_OPEN)) {
+		snprintf(what, sizeof(what), "\"%s\" is not a probe state%s",
+			 util_printable(w, pw, sizeof(pw), UTIL_PRINT_ASCII),
+			 open_ok ? "" : " without evidence");
+		return bad(d, c, what);
+	}
+	return 0;
+}
+
+static int
+get_reason(struct dec *d, int c, enum probe_reason *out)
+{
+	char w[33], pw[40], what[80];
+
+	if (get_text(d, c, sizeof(w) - 1, w) < 0)
+		return -EBADMSG;
+	if (state_parse_reason_word(w, out) < 0) {
+		snprintf(what, sizeof(what), "\"%s\" is not a probe reason",
+			 util_printable(w, pw, sizeof(pw), UTIL_PRINT_ASCII));
+		return bad(d, c, what);
+	}
+	return 0;
+}
+
+static int
+get_count(struct dec *d, int c, uint64_t last_cycle, unsigned *out)
+{
+	uint64_t start, count;
+
+	if (d->v[c].type == SQLITE_NULL) {
+		*out = 0;
+		return 0;
+	}
+	if (get_u64(d, c, UINT64_MAX, &start) < 0)
+		return -EBADMSG;
+	count = last_cycle + 1 - start;
+	if (count > STATE_MAX_STREAK)
+		return bad(d, c, "not a cycle a count can have begun at");
+	*out = (unsigned)count;
+	return 0;
+}
+
+static int
+decode_port(struct dec *d, int base, uint64_t last_cycle, const struct row_ref *ref,
+	    struct bl_port *p)
+{
+	uint64_t u;
+
+	if (get_bool(d, base + P_KNOWN, &p->known) < 0 ||
+	    get_bool(d, base + P_BASELINE_OPEN, &p->baseline_open) < 0 ||
+	    get_bool(d, base + P_REPORTED_OPEN, &p->reported_open) < 0 ||
+	    get_state(d, base + P_LAST, true, &p->last) < 0 ||
+	    get_reason(d, base + P_LAST_REASON, &p->last_reason) < 0 ||
+	    get_state(d, base + P_LAST_MISS, false, &p->last_miss) < 0 ||
+	    get_count(d, base + P_OPEN_STREAK_START, last_cycle, &p->open_streak) < 0 ||
+	    get_count(d, base + P_MISS_STREAK_START, last_cycle, &p->miss_streak) < 0 ||
+	    get_u64(d, base + P_CHANGE_BITS, UINT16_MAX, &u) < 0)
+		return -EBADMSG;
+	p->change_bits = (uint16_t)u;
+	if (get_bool(d, base + P_FLAPPING, &p->flapping) < 0 ||
+	    get_bool(d, base + P_OPEN_BEFORE_FLAP, &p->open_before_flap) < 0 ||
+	    get_u64(d, base + P_FIRST_SEEN, UINT64_MAX, &p->first_seen) < 0)
+		return -EBADMSG;
+	if (d->v[base + P_LAST_SEEN].type == SQLITE_NULL)
+		p->last_seen = ref->seen_ns;
+	else if (get_u64(d, base + P_LAST_SEEN, UINT64_MAX, &p->last_seen) < 0)
+		return -EBADMSG;
+	if (get_u64(d, base + P_LAST_CHANGE, UINT64_MAX, &p->last_change) < 0 ||
+	    get_bool(d, base + P_CLOSED_PROVEN, &p->closed_proven) < 0 ||
+	    get_reason(d, base + P_PROVEN_BY, &p->proven_by) < 0 ||
+	    get_count(d, base + P_QUIET_CYCLES_START, last_cycle, &p->quiet_cycles) < 0 ||
+	    get_u64(d, base + P_QUIET_SINCE, UINT64_MAX, &p->quiet_since) < 0 ||
+	    get_bool(d, base + P_STREAK_VERIFIED, &p->streak_verified) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* A fact column: NULL (unknown, returns 0) or a value (returns 1). */
+static int
+opt_bool(struct dec *d, int c, bool *out)
+{
+	if (d->v[c].type == SQLITE_NULL)
+		return 0;
+	return get_bool(d, c, out) < 0 ? -EBADMSG : 1;
+}
+
+static int
+opt_text(struct dec *d, int c, size_t max, char *buf)
+{
+	if (d->v[c].type == SQLITE_NULL)
+		return 0;
+	return get_text(d, c, max, buf) < 0 ? -EBADMSG : 1;
+}
+
+/* The same reading of the facts as the JSON parser's: the check bits follow from which
+ * facts are there. */
+static int
+decode_dns(struct dec *d, struct bl_dns *dns)
+{
+	uint64_t u;
+	int rc;
+
+	if (get_bool(d, C_DNS_KNOWN, &dns->known) < 0 ||
+	    get_u64(d, C_DNS_RCODE, STATE_MAX_RCODE, &u) < 0 ||
+	    get_bool(d, C_DNS_AA, &dns->aa) < 0 || get_bool(d, C_DNS_RA, &dns->ra) < 0)
+		return -EBADMSG;
+	dns->rcode = (uint16_t)u;
+	dns->checks = 0;
+	if ((rc = opt_bool(d, C_DNS_RECURSION, &dns->recursion)) < 0)
+		return rc;
+	if (rc == 1)
+		dns->checks |= DNSCHECK_RECURSION;
+	if ((rc = opt_bool(d, C_DNS_BOGUS, &dns->bogus)) < 0)
+		return rc;
+	dns->bogus_known = rc == 1;
+	if ((rc = opt_text(d, C_DNS_VERSION, sizeof(dns->version) - 1, dns->version)) < 0)
+		return rc;
+	if (rc == 1)
+		dns->checks |= DNSCHECK_VERSION;
+	if ((rc = opt_bool(d, C_DNS_IDENTITY, &dns->identity)) < 0 ||
+	    (rc = opt_bool(d, C_DNS_AXFR, &dns->axfr)) < 0)
+		return rc;
+	if (rc == 1)
+		dns->checks |= DNSCHECK_AXFR;
+	if ((rc = opt_text(d, C_DNS_AXFR_ZONES, sizeof(dns->axfr_zones) - 1,
+			   dns->axfr_zones)) < 0)
+		return rc;
+	if (d->v[C_DNS_AMPLIFICATION].type != SQLITE_NULL) {
+		if (get_u64(d, C_DNS_AMPLIFICATION, UINT32_MAX, &u) < 0)
+			return -EBADMSG;
+		dns->amplification = (uint32_t)u;
+		dns->checks |= DNSCHECK_AMPLIFICATION;
+	}
+	if ((rc = opt_bool(d, C_DNS_TCP_DNS, &dns->tcp_dns)) < 0)
+		return rc;
+	if (rc == 1)
+		dns->checks |= DNSCHECK_TCP_DNS;
+	return 0;
+}
+
+/* e is zeroed by the caller, so an entry compares equal byte for byte after a round trip. */
+static int
+decode_entry(const struct row *r, size_t idx, const struct row_ref *ref, struct bl_entry *e,
+	     char *reason, size_t reasonlen)
+{
+	char where[64], text[NETADDR_STRLEN], address[NETADDR_STRLEN];
+	struct dec d = { r->v, where, reason, reasonlen };
+	const struct val *k = &r->v[C_ADDR];
+	uint64_t u;
+
+	snprintf(where, sizeof(where), "entries row %zu", idx + 1);
+	if (k->type != SQLITE_BLOB ||
+	    !((k->n == 5 && ((const uint8_t *)k->p)[0] == 4) ||
+	      (k->n == 17 && ((const uint8_t *)k->p)[0] == 6)))
+		return bad(&d, C_ADDR, "expected 4 or 6 and then the address's 4 or 16 bytes");
+	e->addr.family = k->n == 5 ? AF_INET : AF_INET6;
+	memcpy(e->addr.bytes, (const uint8_t *)k->p + 1, k->n - 1);
+	/* from here on the messages name the address */
+	snprintf(where, sizeof(where), "entries[%s]", net_addr_str(&e->addr, text, sizeof(text)));
+	if (get_text(&d, C_ADDRESS, sizeof(address) - 1, address) < 0)
+		return -EBADMSG;
+	if (strcmp(address, text) != 0)
+		return bad(&d, C_ADDRESS, "is not the address of the key");
+	if (get_text(&d, C_TARGET, sizeof(e->target) - 1, e->target) < 0 ||
+	    get_u64(&d, C_EXPECT, (1u << PROBE_NSLOTS) - 1, &u) < 0)
+		return -EBADMSG;
+	for (int s = 0; s < PROBE_NSLOTS; s++)
+		e->expect_open[s] = (u >> s) & 1;
+	if (r->v[C_LAST_CYCLE].type == SQLITE_NULL)
+		e->last_cycle = ref->cycles;
+	else if (get_u64(&d, C_LAST_CYCLE, UINT64_MAX, &e->last_cycle) < 0)
+		return -EBADMSG;
+	for (int s = 0; s < PROBE_NSLOTS; s++)
+		if (decode_port(&d, C_PORT + s * P_N, e->last_cycle, ref, &e->port[s]) < 0)
+			return -EBADMSG;
+	return decode_dns(&d, &e->dns);
+}
+
+/* ---- telling a changed row from an unchanged one ---- */
+
+static struct cookie *hasher;
+static pthread_once_t hasher_once = PTHREAD_ONCE_INIT;
+
+static void
+hasher_init(void)
+{
+	char err[128];
+
+	/* without one (no SipHash in libcrypto) every hash is 0: every row is written */
+	hasher = cookie_new(err, sizeof(err));
+}
+
+/* The keyed hash of a row's values, type and length of each included, so that no two
+ * different rows serialize alike. 0 = unknown (the row is written). */
+static uint64_t
+row_hash(const struct row *r)
+{
+	uint8_t buf[2048];
+	size_t n = 0;
+
+	pthread_once(&hasher_once, hasher_init);
+	if (hasher == NULL)
+		return 0;
+	for (int c = 0; c < C_N; c++) {
+		const struct val *v = &r->v[c];
+		if (n + 1 + 8 > sizeof(buf))
+			return 0;
+		buf[n++] = (uint8_t)v->type;
+		if (v->type == SQLITE_INTEGER) {
+			for (int b = 7; b >= 0; b--)
+				buf[n++] = (uint8_t)(i2u(v->i) >> (b * 8));
+		} else if (v->type == SQLITE_TEXT || v->type == SQLITE_BLOB) {
+			if (v->n > sizeof(buf) - n - 2)
+				return 0;
+			buf[n++] = (uint8_t)(v->n >> 8);
+			buf[n++] = (uint8_t)v->n;
+			memcpy(buf + n, v->p, v->n);
+			n += v->n;
+		}
+	}
+	return cookie_hash(hasher, buf, n);
+}
+
+/* ---- SQLite calls ---- */
+
+/* SQLite's result as a negative errno: damage is -EBADMSG, the rest what the OS said. */
+static int
+db_errno(sqlite3 *h, int rc)
+{
+	int e;
+
+	switch (rc & 0xff) {
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+		e = h != NULL ? sqlite3_system_errno(h) : 0;
+		return e > 0 ? -e : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+/* The failure of the last call on h as (negative errno, reason). */
+static int
+db_fail(sqlite3 *h, int rc, char *reason, size_t reasonlen)
+{
+	int e = db_errno(h, rc);
+
+	/* only another program can hold it (cycles are kept apart by the lock file) */
+	if (e == -EBUSY)
+		util_errf(reason, reasonlen, "%s: another program has it open (sqlite3?), and "
+			  "watch53 does not wait for it", h != NULL ? sqlite3_errmsg(h) :
+			  sqlite3_errstr(rc));
+	else
+		util_errf(reason, reasonlen, "%s", h != NULL ? sqlite3_errmsg(h) :
+			  sqlite3_errstr(rc));
+	return e;
+}
+
+static int
+db_exec(sqlite3 *h, const char *sql, char *reason, size_t reasonlen)
+{
+	int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(h, rc, reason, reasonlen);
+}
+
+/* The first column of the first row of sql as an integer (PRAGMAs, counts). */
+static int
+db_int(sqlite3 *h, const char *sql, int64_t *out, char *reason, size_t reasonlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(q, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_CORRUPT; /* a PRAGMA or count(*) always has a row */
+	}
+	rc = rc == SQLITE_OK ? 0 : db_fail(h, rc, reason, reasonlen);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Closing the last connection checkpoints the WAL into the file and removes it. */
+static int
+db_close(sqlite3 *h)
+{
+	return sqlite3_close(h) == SQLITE_OK ? 0 : -EIO;
+}
+
+/* ---- paths and moving files aside ---- */
+
+struct paths {
+	char db[PATH_MAX], json[PATH_MAX], newdb[PATH_MAX];
+};
+
+static int
+paths_init(struct paths *p, const char *dir, char *err, size_t errlen)
+{
+	if (snprintf(p->db, sizeof(p->db), "%s/%s", dir, STATE_DB_FILE) >=
+		    (int)sizeof(p->db) - 16 ||
+	    snprintf(p->json, sizeof(p->json), "%s/%s", dir, STATE_JSON_FILE) >=
+		    (int)sizeof(p->json) - 48 ||
+	    snprintf(p->newdb, sizeof(p->newdb), "%s/%s.new", dir, STATE_DB_FILE) >=
+		    (int)sizeof(p->newdb) - 16) {
+		util_errf(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* The files SQLite keeps beside a database. */
+static const char *const db_sidecars[] = { "-wal", "-shm", "-journal" };
+#define NSIDECARS (sizeof(db_sidecars) / sizeof(db_sidecars[0]))
+
+static bool
+exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+static bool
+sidecar_exists(const char *db, size_t i)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s%s", db, db_sidecars[i]);
+	return exists(path);
+}
+
+/* Create dir (only its last component) for the first run. */
+static int
+ensure_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno == ENOENT)
+		util_errf(err, errlen, "cannot create state directory %s: its parent directory "
+			  "does not exist", dir);
+	else
+		util_errf(err, errlen, "cannot create state directory %s: %s", dir,
+			  strerror(errno));
+	return -errno;
+}
+
+/*
+ * Rename path to <path>.<why>-<UTC stamp> (a name nobody else uses: "-N" is added when
+ * taken), and with sidecars its -wal, -shm and -journal along, so the set still opens
+ * together. The database goes first: a crash in between leaves a log without its database,
+ * which the loader refuses, never a database without its log (it would lose commits).
+ * path itself may be missing when only sidecars are left. Callers hold the lock, so the
+ * check-then-rename does not race another cycle.
+ */
+static int
+move_aside(const char *path, const char *why, bool sidecars, char *dst, size_t dstlen)
+{
+	char stamp[32], from[PATH_MAX + 16], to[PATH_MAX + 48];
+	time_t t = (time_t)(util_wall_ns() / NS_PER_SEC);
+	struct tm tm;
+	unsigned n;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return -EINVAL;
+	for (n = 0; n < ASIDE_TRIES; n++) {
+		bool taken;
+		int w = n == 0 ? snprintf(dst, dstlen, "%s.%s-%s", path, why, stamp) :
+				 snprintf(dst, dstlen, "%s.%s-%s-%u", path, why, stamp, n);
+		if (w < 0 || (size_t)w >= dstlen || (size_t)w + 16 > sizeof(to))
+			return -ENAMETOOLONG;
+		taken = exists(dst);
+		for (size_t i = 0; sidecars && !taken && i < NSIDECARS; i++)
+			taken = sidecar_exists(dst, i);
+		if (!taken)
+			break;
+	}
+	if (n == ASIDE_TRIES)
+		return -EEXIST;
+	if (rename(path, dst) == -1 && errno != ENOENT)
+		return -errno;
+	for (size_t i = 0; sidecars && i < NSIDECARS; i++) {
+		snprintf(from, sizeof(from), "%s%s", path, db_sidecars[i]);
+		snprintf(to, sizeof(to), "%s%s", dst, db_sidecars[i]);
+		if (rename(from, to) == -1 && errno != ENOENT)
+			return -errno;
+	}
+	/* the renames happened; failing to make them durable only risks seeing the bad
+	 * file again after a crash, which leads here again */
+	(void)file_sync_dir(dst);
+	return 0;
+}
+
+/* Is there a state.db.corrupt-* or state.json.corrupt-* in dir? Its name goes to out. */
+static bool
+find_corrupt(const char *dir, char *out, size_t outlen)
+{
+	static const char *const prefixes[] = { STATE_DB_FILE ".corrupt-",
+						STATE_JSON_FILE ".corrupt-" };
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	if (d == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		for (size_t i = 0; i < 2 && !found; i++)
+			if (strncmp(de->d_name, prefixes[i], strlen(prefixes[i])) == 0) {
+				snprintf(out, outlen, "%s/%s", dir, de->d_name);
+				found = true;
+			}
+	closedir(d);
+	return found;
+}
+
+/* The message for a state file that cannot be used, after trying to move it aside. */
+static int
+set_aside_bad(const char *path, bool sidecars, const char *reason, char *err, size_t errlen)
+{
+	char dst[PATH_MAX + 48];
+	int rc = move_aside(path, "corrupt", sidecars, dst, sizeof(dst));
+
+	if (rc < 0)
+		util_errf(err, errlen, "%s is unreadable (%s) and could not be moved aside (%s); "
+			  "move or remove it by hand, then run 'watch53 baseline reset -c CONFIG' "
+			  "or put a good copy back", path, reason, strerror(-rc));
+	else
+		util_errf(err, errlen, "%s is unreadable (%s); moved it to %s%s; to start a new "
+			  "baseline run 'watch53 baseline reset -c CONFIG' (the next cycle records "
+			  "the current state without alerts), or put a good copy back", path,
+			  reason, dst, sidecars ? " (with its -wal and -shm files)" : "");
+	return -EBADMSG;
+}
+
+/* ---- opening ---- */
+
+/*
+ * Open an existing database and make sure it is a whole one of ours, migrated to this
+ * version. -EBADMSG with the reason when it is damaged or not ours: nothing was written
+ * to it then (no journal mode change, no checkpoint), so what is set aside is what was
+ * found. check: run PRAGMA quick_check (the loader; a save trusts the load before it).
+ */
+static int
+db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reasonlen)
+{
+	sqlite3 *h = NULL;
+	int64_t app = 0, version = 0, n = 0, psize = 0, pages = 0;
+	char *sql = NULL, wal[PATH_MAX + 8];
+	sqlite3_stmt *q = NULL;
+	struct stat sb;
+	bool had_wal;
+	off_t size;
+	int rc;
+
+	*out = NULL;
+	/* before SQLite makes an empty -wal of its own */
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	had_wal = stat(wal, &sb) == 0 && sb.st_size > 0;
+	if (stat(path, &sb) == -1) {
+		rc = -errno;
+		util_errf(reason, reasonlen, "%s", strerror(errno));
+		return rc;
+	}
+	size = sb.st_size;
+	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(h, rc, reason, reasonlen);
+		goto bad;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	/* the flock in state_lock keeps cycles apart: a busy database is somebody else's
+	 * doing, and waiting for it would only hide that */
+	sqlite3_busy_timeout(h, 0);
+	(void)sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+	/* before the first read: then the WAL index lives in this process's memory and no
+	 * -shm file is made (nobody else opens the database while we hold the lock) */
+	if ((rc = db_exec(h, "PRAGMA locking_mode=EXCLUSIVE", reason, reasonlen)) < 0)
+		goto bad;
+	if ((rc = db_int(h, "PRAGMA application_id", &app, reason, reasonlen)) < 0 ||
+	    (rc = db_int(h, "PRAGMA user_version", &version, reason, reasonlen)) < 0 ||
+	    (rc = db_int(h, "SELECT count(*) FROM sqlite_master", &n, reason, reasonlen)) < 0)
+		goto bad;
+	if (app != DB_APPLICATION_ID) {
+		rc = -EBADMSG;
+		if (n == 0)
+			util_errf(reason, reasonlen, "an SQLite database with nothing in it");
+		else
+			util_errf(reason, reasonlen, "an SQLite database, but not a watch53 state "
+				  "(application_id %" PRId64 ", user_version %" PRId64 ")", app,
+				  version);
+		goto bad;
+	}
+	if (version > DB_SCHEMA_VERSION || version < 1) {
+		rc = -EBADMSG;
+		util_errf(reason, reasonlen, "schema version %" PRId64 "%s (this watch53 reads 1 to "
+			  "%d)", version, version > DB_SCHEMA_VERSION ?
+			  ", from a newer watch53" : "", DB_SCHEMA_VERSION);
+		goto bad;
+	}
+	if (check) {
+		const unsigned char *res;
+		rc = sqlite3_prepare_v2(h, "PRAGMA quick_check(1)", -1, &q, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(q);
+		if (rc != SQLITE_ROW) {
+			rc = db_fail(h, rc, reason, reasonlen);
+			goto bad;
+		}
+		res = sqlite3_column_text(q, 0);
+		if (res == NULL || strcmp((const char *)res, "ok") != 0) {
+			char pr[160];
+			util_errf(reason, reasonlen, "quick_check: %s",
+				  util_printable(res != NULL ? (const char *)res : "?", pr,
+						 sizeof(pr), UTIL_PRINT_ASCII));
+			rc = -EBADMSG;
+			goto bad;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+		/* SQLite reads past the end of a short file as zeros, so a cut in the unused
+		 * space of the last page passes quick_check: the size says so. (With a log
+		 * left by a crash the file may be shorter: its pages are in the log.) */
+		if ((rc = db_int(h, "PRAGMA page_size", &psize, reason, reasonlen)) < 0 ||
+		    (rc = db_int(h, "PRAGMA page_count", &pages, reason, reasonlen)) < 0)
+			goto bad;
+		if (psize <= 0 || size % psize != 0 || (!had_wal && size < psize * pages)) {
+			util_errf(reason, reasonlen, "truncated: %jd bytes, not the %" PRId64
+				  " pages of %" PRId64 " bytes it has", (intmax_t)size, pages, psize);
+			rc = -EBADMSG;
+			goto bad;
+		}
+	}
+	if (version < DB_SCHEMA_VERSION) {
+		char set[48];
+		if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, reasonlen)) < 0)
+			goto bad;
+		for (int64_t v = version; v < DB_SCHEMA_VERSION; v++)
+			if ((rc = migrations[v](h)) != SQLITE_OK) {
+				rc = db_fail(h, rc, reason, reasonlen);
+				/* the tables are not those of the version it claims */
+				if (rc == -EIO && (sqlite3_errcode(h) & 0xff) == SQLITE_ERROR)
+					rc = -EBADMSG;
+				(void)sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+				goto bad;
+			}
+		snprintf(set, sizeof(set), "PRAGMA user_version=%d", DB_SCHEMA_VERSION);
+		if ((rc = db_exec(h, set, reason, reasonlen)) < 0 ||
+		    (rc = db_exec(h, "COMMIT", reason, reasonlen)) < 0) {
+			(void)sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+			goto bad;
+		}
+	}
+	/* every column this version reads is there: a table edited into another shape is
+	 * not ours any more */
+	if ((rc = entry_sql(false, &sql)) < 0)
+		goto bad;
+	{
+		const char *const shape[] = {
+			sql,
+			"SELECT id, instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
+			"seen_ns, generation, imported_from FROM meta",
+			"SELECT type, total FROM events_total",
+		};
+		for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+			rc = sqlite3_prepare_v2(h, shape[i], -1, &q, NULL);
+			sqlite3_finalize(q);
+			q = NULL;
+			if (rc != SQLITE_OK) {
+				rc = db_fail(h, rc, reason, reasonlen);
+				if (rc != -ENOMEM)
+					rc = -EBADMSG; /* "no such table", "no such column" */
+				goto bad;
+			}
+		}
+	}
+	/* WAL: a commit appends its pages to the log, and a commit a crash cut short is
+	 * discarded at the next open; FULL: the log is fsynced at every commit (a saved cycle
+	 * stays saved). Set only now, so a file that is not ours is left as it was found. */
+	if ((rc = db_exec(h, "PRAGMA journal_mode=WAL", reason, reasonlen)) < 0 ||
+	    (rc = db_exec(h, "PRAGMA synchronous=FULL", reason, reasonlen)) < 0 ||
+	    (rc = db_exec(h, "PRAGMA temp_store=MEMORY", reason, reasonlen)) < 0)
+		goto bad;
+	{
+		char lim[48];
+		snprintf(lim, sizeof(lim), "PRAGMA journal_size_limit=%d", DB_JOURNAL_SIZE_LIMIT);
+		if ((rc = db_exec(h, lim, reason, reasonlen)) < 0)
+			goto bad;
+	}
+	(void)sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, (int *)NULL);
+	free(sql);
+	*out = h;
+	return 0;
+bad:
+	sqlite3_finalize(q);
+	free(sql);
+	sqlite3_close(h);
+	return rc;
+}
+
+/* ---- reading ---- */
+
+static int
+read_meta(sqlite3 *h, struct state *st, struct row_ref *ref, char *imported, size_t implen,
+	  char *reason, size_t reasonlen)
+{
+	sqlite3_stmt *q = NULL;
+	struct val v[8];
+	int rc = sqlite3_prepare_v2(h, "SELECT instance, cycles, last_cycle_ns, last_duration_ns, "
+				    "degraded, seen_ns, generation, imported_from FROM meta "
+				    "WHERE id = 1", -1, &q, NULL);
+
+	if (rc != SQLITE_OK || (rc = sqlite3_step(q)) != SQLITE_ROW) {
+		if (rc == SQLITE_DONE) {
+			util_errf(reason, reasonlen, "meta: the row is missing");
+			rc = -EBADMSG;
+		} else {
+			rc = db_fail(h, rc, reason, reasonlen);
+		}
+		goto out;
+	}
+	for (int c = 0; c < 8; c++) {
+		v[c].type = sqlite3_column_type(q, c);
+		v[c].i = sqlite3_column_int64(q, c);
+		v[c].p = v[c].type == SQLITE_TEXT ? (const void *)sqlite3_column_text(q, c) : NULL;
+		v[c].n = (size_t)sqlite3_column_bytes(q, c);
+	}
+	/* bad() names columns of entries; meta's are few enough to say by hand */
+	rc = -EBADMSG;
+	if (v[0].type != SQLITE_TEXT || v[0].n >= sizeof(st->instance) ||
+	    memchr(v[0].p, '\0', v[0].n) != NULL) {
+		util_errf(reason, reasonlen, "meta.instance: expected text of at most %zu bytes",
+			  sizeof(st->instance) - 1);
+		goto out;
+	}
+	memcpy(st->instance, v[0].p, v[0].n);
+	st->instance[v[0].n] = '\0';
+	for (int c = 1; c < 7; c++)
+		if (v[c].type != SQLITE_INTEGER) {
+			static const char *const names[] = { "", "cycles", "last_cycle_ns",
+				"last_duration_ns", "degraded", "seen_ns", "generation" };
+			util_errf(reason, reasonlen, "meta.%s: expected an integer", names[c]);
+			goto out;
+		}
+	st->cycles = i2u(v[1].i);
+	st->last_cycle_wall = i2u(v[2].i);
+	st->last_duration_ns = i2u(v[3].i);
+	if (v[4].i != 0 && v[4].i != 1) {
+		util_errf(reason, reasonlen, "meta.degraded: expected 0 or 1");
+		goto out;
+	}
+	st->degraded = v[4].i == 1;
+	ref->cycles = st->cycles;
+	ref->seen_ns = i2u(v[5].i);
+	st->generation = i2u(v[6].i);
+	imported[0] = '\0';
+	if (v[7].type == SQLITE_TEXT && v[7].n < implen) {
+		memcpy(imported, v[7].p, v[7].n);
+		imported[v[7].n] = '\0';
+	} else if (v[7].type != SQLITE_NULL) {
+		util_errf(reason, reasonlen, "meta.imported_from: expected text or NULL");
+		goto out;
+	}
+	if ((rc = sqlite3_step(q)) != SQLITE_DONE) {
+		rc = rc == SQLITE_ROW ? SQLITE_CORRUPT : rc; /* id is the primary key */
+		rc = db_fail(h, rc, reason, reasonlen);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int
+read_totals(sqlite3 *h, struct state *st, char *reason, size_t reasonlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(h, "SELECT type, total FROM events_total", -1, &q, NULL);
+
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(q, 0);
+		enum alert_type at;
+		char pt[40];
+
+		if (sqlite3_column_type(q, 0) != SQLITE_TEXT || type == NULL ||
+		    alert_type_parse(type, &at) < 0 || at == ALERT_TEST) {
+			util_errf(reason, reasonlen, "events_total: \"%s\" is not an event type",
+				  util_printable(type != NULL ? type : "", pt, sizeof(pt),
+						 UTIL_PRINT_ASCII));
+			sqlite3_finalize(q);
+			return -EBADMSG;
+		}
+		if (sqlite3_column_type(q, 1) != SQLITE_INTEGER) {
+			util_errf(reason, reasonlen, "events_total[%s]: expected an integer", type);
+			sqlite3_finalize(q);
+			return -EBADMSG;
+		}
+		st->events_total[at] = i2u(sqlite3_column_int64(q, 1));
+		rc = SQLITE_OK;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(h, rc, reason, reasonlen);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The values of the current row of q (valid until q moves on). */
+static void
+row_from(sqlite3_stmt *q, struct row *r)
+{
+	for (int c = 0; c < C_N; c++) {
+		struct val *v = &r->v[c];
+		v->type = sqlite3_column_type(q, c);
+		v->i = 0;
+		v->p = NULL;
+		v->n = 0;
+		if (v->type == SQLITE_INTEGER) {
+			v->i = sqlite3_column_int64(q, c);
+		} else if (v->type == SQLITE_TEXT) {
+			v->p = sqlite3_column_text(q, c);
+			v->n = (size_t)sqlite3_column_bytes(q, c);
+		} else if (v->type == SQLITE_BLOB) {
+			v->p = sqlite3_column_blob(q, c);
+			v->n = (size_t)sqlite3_column_bytes(q, c);
+		}
+	}
+}
+
+static int
+read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, char *reason,
+	     size_t reasonlen)
+{
+	sqlite3_stmt *q = NULL;
+	struct row r;
+	char *sql = NULL;
+	int64_t count = 0;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = db_int(h, "SELECT count(*) FROM entries", &count, reason, reasonlen)) < 0)
+		return rc;
+	/* exactly as many as there are: no doubling to grow into */
+	if (count > 0) {
+		if ((uint64_t)count > SIZE_MAX / sizeof(*st->entries)) {
+			util_errf(reason, reasonlen, "out of memory");
+			return -ENOMEM;
+		}
+		st->entries = calloc((size_t)count, sizeof(*st->entries));
+		st->row_hash = calloc((size_t)count, sizeof(*st->row_hash));
+		if (st->entries == NULL || st->row_hash == NULL) {
+			util_errf(reason, reasonlen, "out of memory");
+			return -ENOMEM;
+		}
+		st->cap = (size_t)count;
+	}
+	if ((rc = entry_sql(false, &sql)) < 0) {
+		util_errf(reason, reasonlen, "out of memory");
+		return rc;
+	}
+	rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (n == st->cap) {
+			rc = SQLITE_CORRUPT; /* more rows than count(*) said */
+			break;
+		}
+		row_from(q, &r);
+		if (decode_entry(&r, n, ref, &st->entries[n], reason, reasonlen) < 0) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		/* the primary key orders the rows; our order must be that one */
+		if (n > 0 && net_addr_cmp(&st->entries[n - 1].addr, &st->entries[n].addr) >= 0) {
+			util_errf(reason, reasonlen, "entries row %zu: out of order", n + 1);
+			rc = -EBADMSG;
+			goto out;
+		}
+		st->row_hash[n] = row_hash(&r);
+		st->n = ++n;
+		rc = SQLITE_OK;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(h, rc, reason, reasonlen);
+	if (rc == 0 && n != st->cap) {
+		util_errf(reason, reasonlen, "entries: fewer rows than counted");
+		rc = -EBADMSG;
+	}
+	st->stored = n;
+out:
+	sqlite3_finalize(q);
+	free(sql);
+	return rc;
+}
+
+/* ---- writing ---- */
+
+/* The time most ports were last seen (that of the last cycle, usually): a majority vote
+ * (Boyer-Moore) over the ports ever seen. Any answer is correct; this one leaves most
+ * rows' last_seen NULL. */
+static uint64_t
+seen_reference(const struct state *st)
+{
+	uint64_t cand = 0;
+	size_t votes = 0;
+
+	for (size_t i = 0; i < st->n; i++)
+		for (int s = 0; s < PROBE_NSLOTS; s++) {
+			uint64_t t = st->entries[i].port[s].last_seen;
+			if (t == 0)
+				continue;
+			if (votes == 0) {
+				cand = t;
+				votes = 1;
+			} else if (t == cand) {
+				votes++;
+			} else {
+				votes--;
+			}
+		}
+	return cand;
+}
+
+static int
+bind_row(sqlite3_stmt *q, const struct row *r)
+{
+	int rc = SQLITE_OK;
+
+	for (int c = 0; c < C_N && rc == SQLITE_OK; c++) {
+		const struct val *v = &r->v[c];
+		switch (v->type) {
+		case SQLITE_INTEGER:
+			rc = sqlite3_bind_int64(q, c + 1, v->i);
+			break;
+		case SQLITE_TEXT:
+			rc = sqlite3_bind_text(q, c + 1, v->p, (int)v->n, SQLITE_STATIC);
+			break;
+		case SQLITE_BLOB:
+			rc = sqlite3_bind_blob(q, c + 1, v->p, (int)v->n, SQLITE_STATIC);
+			break;
+		default:
+			rc = sqlite3_bind_null(q, c + 1);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* A fresh nonzero generation: which save of which database a loaded state belongs to. */
+static uint64_t
+new_generation(void)
+{
+	uint64_t g = 0;
+
+	while (g == 0)
+		if (util_random(&g, sizeof(g)) < 0)
+			g = util_wall_ns() ^ ((uint64_t)getpid() << 32);
+	return g;
+}
+
+/*
+ * Write st into the open transaction on h: meta, the totals and the entries — every row
+ * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
+ * The hashes of the rows as now stored go to hash_out when not NULL.
+ */
+static int
+write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *imported,
+	    bool all, const uint64_t *hash_in, uint64_t *hash_out, uint64_t gen, size_t *written,
+	    char *reason, size_t reasonlen)
+{
+	struct row_ref ref = { st->cycles, seen_reference(st) };
+	sqlite3_stmt *q = NULL;
+	struct row r;
+	char *sql = NULL;
+	int rc;
+
+	*written = 0;
+	rc = sqlite3_prepare_v2(h, insert_meta ?
+		"INSERT INTO meta (instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
+		"seen_ns, generation, imported_from, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)" :
+		"UPDATE meta SET instance = ?, cycles = ?, last_cycle_ns = ?, last_duration_ns = ?, "
+		"degraded = ?, seen_ns = ?, generation = ? WHERE id = 1", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 1, st->instance, (int)strnlen(st->instance,
+				       sizeof(st->instance) - 1), SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, u2i(st->cycles));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 3, u2i(st->last_cycle_wall));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 4, u2i(st->last_duration_ns));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 5, st->degraded);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 6, u2i(ref.seen_ns));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 7, u2i(gen));
+	/* the import's mark is made once, with the row */
+	if (rc == SQLITE_OK && insert_meta)
+		rc = imported != NULL ? sqlite3_bind_text(q, 8, imported, -1, SQLITE_STATIC)
+				      : sqlite3_bind_null(q, 8);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_OK)
+		goto fail;
+	if (sqlite3_changes(h) != 1) {
+		util_errf(reason, reasonlen, "meta: the row is missing");
+		return -EBADMSG;
+	}
+
+	/* a counter rewritten only when it moved: an unchanged one dirties no page */
+	rc = sqlite3_prepare_v2(h, "INSERT INTO events_total (type, total) VALUES (?, ?) "
+				"ON CONFLICT (type) DO UPDATE SET total = excluded.total "
+				"WHERE total IS NOT excluded.total", -1, &q, NULL);
+	for (int t = 0; t < ALERT_NTYPES && rc == SQLITE_OK; t++) {
+		if (t == ALERT_TEST)
+			continue;
+		sqlite3_reset(q);
+		rc = sqlite3_bind_text(q, 1, alert_type_name((enum alert_type)t), -1,
+				       SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 2, u2i(st->events_total[t]));
+		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_OK)
+		goto fail;
+
+	if (entry_sql(true, &sql) < 0) {
+		rc = SQLITE_NOMEM;
+		goto fail;
+	}
+	rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
+	for (size_t i = 0; i < st->n && rc == SQLITE_OK; i++) {
+		uint64_t hash;
+		encode_entry(&st->entries[i], &ref, &r);
+		hash = row_hash(&r);
+		if (hash_out != NULL)
+			hash_out[i] = hash;
+		if (!all && hash != 0 && hash == hash_in[i])
+			continue;
+		sqlite3_reset(q);
+		if ((rc = bind_row(q, &r)) == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+		(*written)++;
+	}
+	sqlite3_finalize(q);
+	free(sql);
+	if (rc != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	return db_fail(h, rc, reason, reasonlen);
+}
+
+/*
+ * Make dir/state.db from st in one go: built as state.db.new (without a journal: on
+ * failure the file is simply removed), switched to WAL, closed (which leaves one whole
+ * file) and fsynced, then renamed into place. So a state.db is never half made, and an
+ * empty or schema-less one is damage, not a new database.
+ */
+static int
+db_create(const struct paths *p, const struct state *st, const char *imported,
+	  uint64_t *hash_out, uint64_t *gen_out, char *err, size_t errlen)
+{
+	char reason[256], side[PATH_MAX + 16], set[64];
+	uint64_t gen = new_generation();
+	sqlite3 *h = NULL;
+	size_t written;
+	int fd, rc;
+
+	/* a log left without its database (the loader refuses that) must not meet a new
+	 * database of the same name */
+	for (size_t i = 0; i < NSIDECARS; i++)
+		if (sidecar_exists(p->db, i)) {
+			util_errf(err, errlen, "cannot create %s: %s%s is in the way (the log of a "
+				  "database that is gone); run 'watch53 baseline reset -c CONFIG' "
+				  "to set it aside", p->db, p->db, db_sidecars[i]);
+			return -EEXIST;
+		}
+	/* a half-made one from a killed process: never read, only replaced */
+	(void)unlink(p->newdb);
+	for (size_t i = 0; i < NSIDECARS; i++) {
+		snprintf(side, sizeof(side), "%s%s", p->newdb, db_sidecars[i]);
+		(void)unlink(side);
+	}
+	/* created here, not by SQLite, for the mode: its -wal takes the same one */
+	fd = open(p->newdb, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		rc = -errno;
+		util_errf(err, errlen, "cannot create %s: %s", p->newdb, strerror(errno));
+		return rc;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(p->newdb, &h, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(h, rc, reason, sizeof(reason));
+		goto bad;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	snprintf(set, sizeof(set), "PRAGMA application_id=%d", DB_APPLICATION_ID);
+	if ((rc = db_exec(h, "PRAGMA locking_mode=EXCLUSIVE", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "PRAGMA journal_mode=OFF", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "PRAGMA synchronous=FULL", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "PRAGMA temp_store=MEMORY", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "BEGIN", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, set, reason, sizeof(reason))) < 0)
+		goto bad;
+	for (int v = 0; v < DB_SCHEMA_VERSION; v++)
+		if ((rc = migrations[v](h)) != SQLITE_OK) {
+			rc = db_fail(h, rc, reason, sizeof(reason));
+			goto bad;
+		}
+	snprintf(set, sizeof(set), "PRAGMA user_version=%d", DB_SCHEMA_VERSION);
+	if ((rc = db_exec(h, set, reason, sizeof(reason))) < 0 ||
+	    (rc = write_state(h, st, true, imported, true, NULL, hash_out, gen, &written, reason,
+			      sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "COMMIT", reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "PRAGMA journal_mode=WAL", reason, sizeof(reason))) < 0)
+		goto bad;
+	rc = db_close(h);
+	h = NULL;
+	if (rc < 0) {
+		util_errf(reason, sizeof(reason), "closing failed");
+		goto bad;
+	}
+	snprintf(side, sizeof(side), "%s-wal", p->newdb);
+	if (exists(side)) {
+		util_errf(reason, sizeof(reason), "its log was not folded in at close");
+		rc = -EIO;
+		goto bad;
+	}
+	fd = open(p->newdb, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1 || fsync(fd) == -1) {
+		rc = -errno;
+		util_errf(reason, sizeof(reason), "fsync: %s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto bad;
+	}
+	close(fd);
+	if (rename(p->newdb, p->db) == -1) {
+		rc = -errno;
+		util_errf(reason, sizeof(reason), "rename into place: %s", strerror(errno));
+		goto bad;
+	}
+	if ((rc = file_sync_dir(p->db)) < 0) {
+		util_errf(err, errlen, "cannot write %s: fsync of its directory: %s", p->db,
+			  strerror(-rc));
+		return rc;
+	}
+	if (gen_out != NULL)
+		*gen_out = gen;
+	return 0;
+bad:
+	if (h != NULL)
+		sqlite3_close(h);
+	(void)unlink(p->newdb);
+	snprintf(side, sizeof(side), "%s-wal", p->newdb);
+	(void)unlink(side);
+	util_errf(err, errlen, "cannot write %s: %s", p->db, reason);
+	return rc;
+}
+
+/* ---- the legacy state.json ---- */
+
+/* Which file a database was imported from: after a crash between the database's commit
+ * and the rename of state.json, the same file is still there and only the rename is left
+ * to do; any other state.json is somebody's, and is not touched. */
+static void
+json_identity(const struct stat *sb, char *buf, size_t len)
+{
+	snprintf(buf, len, "state.json dev %ju ino %ju size %jd mtime %jd.%09ld",
+		 (uintmax_t)sb->st_dev, (uintmax_t)sb->st_ino, (intmax_t)sb->st_size,
+		 (intmax_t)sb->st_mtim.tv_sec, sb->st_mtim.tv_nsec);
+}
+
+static int
+rename_imported(const struct paths *p, char *err, size_t errlen)
+{
+	char dst[PATH_MAX + 48];
+	int rc = move_aside(p->json, "imported", false, dst, sizeof(dst));
+
+	if (rc < 0)
+		util_errf(err, errlen, "%s was imported into %s but could not be renamed (%s); "
+			  "rename it by hand to %s.imported", p->json, p->db, strerror(-rc), p->json);
+	return rc;
+}
+
+/* state.json and no state.db: the whole document into a new database in one transaction,
+ * then state.json renamed out of the way (kept, never deleted). */
+static int
+import_json(const struct paths *p, struct state *st, char *err, size_t errlen)
+{
+	char msg[512], identity[160];
+	struct state tmp;
+	char *text = NULL;
+	size_t len = 0;
+	struct stat sb;
+	int rc;
+
+	state_init(&tmp);
+	if (stat(p->json, &sb) == -1) {
+		rc = -errno;
+		util_errf(err, errlen, "cannot read %s: %s", p->json, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot read %s: not a regular file", p->json);
+		return -EINVAL;
+	}
+	json_identity(&sb, identity, sizeof(identity));
+	rc = file_read_all(p->json, STATE_MAX_BYTES, &text, &len);
+	if (rc == -EFBIG) {
+		snprintf(msg, sizeof(msg), "larger than %u MiB", STATE_MAX_BYTES >> 20);
+		return set_aside_bad(p->json, false, msg, err, errlen);
+	}
+	if (rc < 0) {
+		util_errf(err, errlen, "cannot read %s: %s", p->json, strerror(-rc));
+		return rc;
+	}
+	rc = state_parse(text, len, &tmp, msg, sizeof(msg));
+	free(text);
+	if (rc == -EBADMSG) {
+		/* "state.json: <reason>": the path is said by the sentence around it */
+		const char *why = strncmp(msg, STATE_JSON_FILE ": ", strlen(STATE_JSON_FILE) + 2)
+				  == 0 ? msg + strlen(STATE_JSON_FILE) + 2 : msg;
+		return set_aside_bad(p->json, false, why, err, errlen);
+	}
+	if (rc < 0) {
+		util_errf(err, errlen, "cannot load %s: out of memory", p->json);
+		return rc;
+	}
+	if (tmp.n > 0) {
+		tmp.row_hash = calloc(tmp.cap, sizeof(*tmp.row_hash));
+		if (tmp.row_hash == NULL) {
+			state_clear(&tmp);
+			util_errf(err, errlen, "cannot load %s: out of memory", p->json);
+			return -ENOMEM;
+		}
+	}
+	rc = db_create(p, &tmp, identity, tmp.row_hash, &tmp.generation, err, errlen);
+	if (rc == 0)
+		rc = rename_imported(p, err, errlen);
+	if (rc < 0) {
+		state_clear(&tmp);
+		return rc;
+	}
+	/* the rows just written are what the database holds: this cycle's save can skip
+	 * what it does not change */
+	tmp.stored = tmp.n;
+	state_clear(st);
+	*st = tmp;
+	return 0;
+}
+
+/* state.db and a state.json beside it. */
+static int
+json_beside_db(const struct paths *p, const char *imported, char *err, size_t errlen)
+{
+	char identity[160];
+	struct stat sb;
+
+	if (stat(p->json, &sb) == 0) {
+		json_identity(&sb, identity, sizeof(identity));
+		if (strcmp(identity, imported) == 0)
+			return rename_imported(p, err, errlen); /* the import's last step */
+	}
+	util_errf(err, errlen, "%s and %s both exist, and %s was not imported into the "
+		  "database; move %s away to keep the database, or move %s away to import %s",
+		  p->db, p->json, p->json, p->json, p->db, p->json);
+	return -EEXIST;
+}
+
+/* ---- the interface ---- */
+
+int
+state_load(const char *dir, struct state *st, char *err, size_t errlen)
+{
+	char reason[300], imported[160], aside[PATH_MAX];
+	struct row_ref ref = { 0, 0 };
+	struct paths p;
+	struct state tmp;
+	sqlite3 *h = NULL;
+	struct stat sb;
+	int rc;
+
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	/* stat first: opening a FIFO in its place would block the cycle forever */
+	if (stat(p.db, &sb) == -1) {
+		if (errno != ENOENT) {
+			rc = -errno;
+			util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
+			return rc;
+		}
+		for (size_t i = 0; i < NSIDECARS; i++)
+			if (sidecar_exists(p.db, i)) {
+				snprintf(reason, sizeof(reason), "it is missing, but its %s file is "
+					 "there", db_sidecars[i] + 1);
+				return set_aside_bad(p.db, true, reason, err, errlen);
+			}
+		if (exists(p.json))
+			return import_json(&p, st, err, errlen);
+		/* a state that was moved aside as corrupt is not a first run: recording a new
+		 * baseline now would silently absorb whatever changed meanwhile */
+		if (find_corrupt(dir, aside, sizeof(aside))) {
+			util_errf(err, errlen, "the previous state was corrupt and set aside as %s; "
+				  "run 'watch53 baseline reset -c CONFIG' to start a new baseline "
+				  "(the next cycle records the current state without alerts), or put "
+				  "a good copy back as %s", aside, p.db);
+			return -EBADMSG;
+		}
+		/* first run: no directory or no file yet */
+		state_clear(st);
+		return 0;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
+		return -EINVAL;
+	}
+	if (sb.st_size == 0)
+		return set_aside_bad(p.db, true, "the file is empty", err, errlen);
+
+	state_init(&tmp);
+	rc = db_open(p.db, true, &h, reason, sizeof(reason));
+	if (rc == 0 && (rc = read_meta(h, &tmp, &ref, imported, sizeof(imported), reason,
+				       sizeof(reason))) == 0 &&
+	    (rc = read_totals(h, &tmp, reason, sizeof(reason))) == 0)
+		rc = read_entries(h, &tmp, &ref, reason, sizeof(reason));
+	if (h != NULL && db_close(h) < 0 && rc == 0) {
+		util_errf(reason, sizeof(reason), "closing failed");
+		rc = -EIO;
+	}
+	if (rc == -EBADMSG) {
+		state_clear(&tmp);
+		return set_aside_bad(p.db, true, reason, err, errlen);
+	}
+	if (rc < 0) {
+		state_clear(&tmp);
+		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
+		return rc;
+	}
+	if (exists(p.json) && (rc = json_beside_db(&p, imported, err, errlen)) < 0) {
+		state_clear(&tmp);
+		return rc;
+	}
+	state_clear(st);
+	*st = tmp;
+	return 0;
+}
+
+int
+state_save(const char *dir, const struct state *st, char *err, size_t errlen)
+{
+	char reason[300];
+	struct paths p;
+	sqlite3 *h = NULL;
+	struct stat sb;
+	int64_t stored_gen = 0;
+	size_t written, kept = 0;
+	bool all;
+	int rc;
+
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0 || (rc = ensure_dir(dir, err, errlen)) < 0)
+		return rc;
+	if (stat(p.db, &sb) == -1) {
+		if (errno == ENOENT)
+			return db_create(&p, st, NULL, NULL, NULL, err, errlen);
+		rc = -errno;
+		util_errf(err, errlen, "cannot write %s: %s", p.db, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot write %s: not a regular file", p.db);
+		return -EINVAL;
+	}
+	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
+		goto out;
+	/* IMMEDIATE: the write lock now, not halfway through */
+	if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, sizeof(reason))) < 0 ||
+	    (rc = db_int(h, "SELECT generation FROM meta WHERE id = 1", &stored_gen, reason,
+			 sizeof(reason))) < 0)
+		goto out;
+	/* The hashes tell unchanged rows only if they are of this database as it is now
+	 * (loaded from it, nothing saved since) and every row it holds is still an entry
+	 * (nothing removed); otherwise all rows are written afresh. */
+	for (size_t i = 0; st->row_hash != NULL && i < st->n; i++)
+		kept += st->row_hash[i] != 0;
+	all = st->generation == 0 || st->generation != i2u(stored_gen) || kept != st->stored ||
+	      (st->row_hash == NULL && st->n > 0);
+	if (all && (rc = db_exec(h, "DELETE FROM entries", reason, sizeof(reason))) < 0)
+		goto out;
+	if ((rc = write_state(h, st, false, NULL, all, st->row_hash, NULL, new_generation(),
+			      &written, reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(h, "COMMIT", reason, sizeof(reason))) < 0)
+		goto out;
+	rc = db_close(h);
+	h = NULL;
+	if (rc < 0)
+		util_errf(reason, sizeof(reason), "closing failed");
+out:
+	if (h != NULL)
+		sqlite3_close(h); /* an open transaction is rolled back */
+	if (rc < 0)
+		util_errf(err, errlen, "cannot write %s: %s", p.db, reason);
+	return rc;
+}
+
+int
+state_set_aside(const char *dir, const char *why, char *moved, size_t movedlen, char *err,
+		size_t errlen)
+{
+	char dst[PATH_MAX + 48];
+	struct paths p;
+	bool db = false;
+	int rc;
+
+	if (movedlen > 0)
+		moved[0] = '\0';
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	db = exists(p.db);
+	for (size_t i = 0; !db && i < NSIDECARS; i++)
+		db = sidecar_exists(p.db, i);
+	if (db) {
+		if ((rc = move_aside(p.db, why, true, dst, sizeof(dst))) < 0) {
+			util_errf(err, errlen, "cannot move %s aside: %s", p.db, strerror(-rc));
+			return rc;
+		}
+		snprintf(moved, movedlen, "%s", dst);
+	}
+	if (exists(p.json)) {
+		if ((rc = move_aside(p.json, why, false, dst, sizeof(dst))) < 0) {
+			util_errf(err, errlen, "cannot move %s aside: %s", p.json, strerror(-rc));
+			return rc;
+		}
+		if (!db)
+			snprintf(moved, movedlen, "%s", dst);
+	}
+	return 0;
+}
+
+int
+state_lock(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, STATE_LOCK) >= (int)sizeof(path)) {
+		util_errf(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	rc = ensure_dir(dir, err, errlen);
+	if (rc < 0)
+		return rc;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		rc = -errno;
+		util_errf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		return rc;
+	}
+	/* the lock belongs to this open file description: it goes away with the process,
+	 * so a crashed cycle never leaves a stale lock behind */
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		rc = -errno;
+		if (rc == -EWOULDBLOCK)
+			util_errf(err, errlen, "another watch53 cycle holds the lock on %s", dir);
+		else
+			util_errf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+void
+state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
