@@ -1,4 +1,5 @@
 /* cmd_config: "watch53 config check -c FILE": validate a config, print it back redacted. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "agent/targets.h"
 
 void
 cmd_config_help(FILE *f)
@@ -13,12 +15,49 @@ cmd_config_help(FILE *f)
 	fprintf(f, "usage: watch53 config check -c FILE\n\n"
 		   "Validate FILE completely (types, ranges, durations, target syntax, alert sinks\n"
 		   "and their secrets) without probing or resolving anything, and print the\n"
-		   "effective config as JSON with every default filled in and secrets redacted.\n\n"
+		   "effective config as JSON with every default filled in and secrets redacted.\n"
+		   "Warns on stderr when the targets cannot be scanned within the shortest\n"
+		   "interval at probe.rate.\n\n"
 		   "Options:\n"
 		   "  -c, --config FILE   the config file to check\n"
 		   "  -h, --help          this help\n\n"
 		   "Exit status: 0 valid; 2 invalid, unreadable or bad usage (one line on stderr\n"
 		   "naming the file and the field).\n");
+}
+
+/* config check resolves nothing: a name counts as one address here */
+static int
+resolve_none(const char *name, struct net_addr *out, size_t max, size_t *count, char *err,
+	     size_t errlen)
+{
+	(void)name;
+	(void)out;
+	(void)max;
+	*count = 0;
+	snprintf(err, errlen, "not resolved by config check");
+	return -ENOENT;
+}
+
+/* How many addresses a cycle probes (exclusions applied; names count one each). */
+static uint64_t
+count_addresses(const struct config *cfg)
+{
+	struct target_set *ts = targets_new();
+	uint64_t n = 0;
+	char msg[512];
+
+	if (ts == NULL)
+		return 0;
+	targets_set_resolver(ts, resolve_none);
+	targets_set_max_hosts(ts, 0);
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		if (targets_add(ts, cfg->targets[i].target, NULL, msg, sizeof(msg)) == -ENOENT)
+			n++;
+	for (size_t i = 0; i < cfg->nexclude; i++)
+		(void)targets_exclude(ts, cfg->exclude[i], msg, sizeof(msg));
+	n += targets_total(ts);
+	targets_free(ts);
+	return n;
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -96,6 +135,9 @@ cmd_config(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	status = EXIT_CLEAN;
+	/* valid, but a cycle that cannot finish within its interval never keeps up */
+	if (config_rate_warning(&cfg, count_addresses(&cfg), err, sizeof(err)) > 0)
+		fprintf(stderr, "watch53 config: warning: %s\n", err);
 	rc = config_print(stdout, &cfg);
 	if (rc < 0) {
 		fprintf(stderr, "watch53 config: writing the config: %s\n", strerror(-rc));

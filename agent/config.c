@@ -2338,6 +2338,32 @@ print_target(struct out *o, const struct config *c, const struct config_target *
 }
 
 int
+config_rate_warning(const struct config *c, uint64_t addresses, char *msg, size_t len)
+{
+	uint64_t interval = c->interval_ns, protos = (uint64_t)c->probe.tcp + c->probe.udp;
+	double first_s, worst_s;
+	char ibuf[32];
+
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (c->targets[i].interval_ns != 0 && c->targets[i].interval_ns < interval)
+			interval = c->targets[i].interval_ns;
+	if (c->probe.rate_pps == 0 || interval == 0)
+		return 0;
+	/* the rate paces first attempts and retransmissions alike; silent ports need all */
+	first_s = (double)addresses * (double)protos / c->probe.rate_pps;
+	worst_s = first_s * (1.0 + c->probe.retries);
+	if (first_s * 1e9 <= (double)interval)
+		return 0;
+	util_fmt_duration(interval, ibuf, sizeof(ibuf));
+	snprintf(msg, len, "%s: targets: %" PRIu64 " address%s x %" PRIu64 " protocol%s at probe.rate "
+		 "%u/s take at least %.0f s a cycle (up to %.0f s when silent), more than the "
+		 "interval of %s: raise probe.rate or the interval, or split the targets",
+		 c->path ? c->path : "config", addresses, addresses == 1 ? "" : "es", protos,
+		 protos == 1 ? "" : "s", c->probe.rate_pps, first_s, worst_s, ibuf);
+	return 1;
+}
+
+int
 config_print(FILE *f, const struct config *c)
 {
 	struct out o = { false };

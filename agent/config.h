@@ -153,6 +153,11 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen);
 int config_parse(const char *name, const char *text, size_t len, struct config *c, char *err,
 		 size_t errlen);
 
+/* Can one cycle over `addresses` fit the shortest interval at probe.rate? 1 with a one-line
+ * warning in msg when even the first attempts (one per address and protocol) take longer
+ * than that interval; 0 when they fit, or the rate is unlimited (0). Pure. */
+int config_rate_warning(const struct config *c, uint64_t addresses, char *msg, size_t len);
+
 /* Print the effective config as JSON with defaults filled in and secrets redacted. */
 int config_print(FILE *f, const struct config *c);
 

@@ -840,6 +840,36 @@ test_print_redacts(void **state)
 	unsetenv("W53_TEST_TG");
 }
 
+/* config check warns when a cycle cannot fit its interval at the configured rate. */
+static void
+test_rate_warning(void **state)
+{
+	struct config c;
+	char msg[512];
+
+	(void)state;
+	parse_ok("{" T1 ", \"interval\": \"1m\", \"probe\": {\"rate\": 1000}}", &c);
+	/* 30,000 addresses x 2 protocols at 1000/s: 60 s, exactly the interval: fits */
+	assert_int_equal(config_rate_warning(&c, 30000, msg, sizeof(msg)), 0);
+	assert_int_equal(config_rate_warning(&c, 30001, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "targets: 30001 addresses x 2 protocols at probe.rate 1000/s "
+				    "take at least 60 s a cycle (up to 180 s when silent)"));
+	assert_non_null(strstr(msg, NAME ": "));
+	/* one protocol halves it; an unlimited rate never warns */
+	c.probe.udp = false;
+	assert_int_equal(config_rate_warning(&c, 60000, msg, sizeof(msg)), 0);
+	c.probe.rate_pps = 0;
+	assert_int_equal(config_rate_warning(&c, UINT64_MAX / 4, msg, sizeof(msg)), 0);
+	config_clear(&c);
+	/* the shortest per-target interval is the one that must fit */
+	parse_ok("{\"targets\": [{\"target\": \"127.53.0.1\", \"interval\": \"10s\"}], "
+		 "\"interval\": \"1h\", \"probe\": {\"rate\": 1000}}", &c);
+	assert_int_equal(config_rate_warning(&c, 5000, msg, sizeof(msg)), 0);
+	assert_int_equal(config_rate_warning(&c, 5001, msg, sizeof(msg)), 1);
+	assert_non_null(strstr(msg, "interval of 10.0s"));
+	config_clear(&c);
+}
+
 static void
 test_print_defaults_and_round_trip(void **state)
 {
@@ -1056,6 +1086,7 @@ main(void)
 		cmocka_unit_test(test_secret_env),
 		cmocka_unit_test(test_print_redacts),
 		cmocka_unit_test(test_print_defaults_and_round_trip),
+		cmocka_unit_test(test_rate_warning),
 		cmocka_unit_test(test_target_file_and_ca_file),
 		cmocka_unit_test(test_load_files),
 		cmocka_unit_test(test_every_prefix),
