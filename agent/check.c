@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/baseline.h"
+#include "agent/history.h"
 #include "agent/metrics.h"
 #include "agent/scan.h"
 #include "agent/sinks.h"
@@ -302,6 +303,30 @@ spool(const struct config *cfg, struct check_result *res, char *err, size_t errl
 	return 0;
 }
 
+/* Commit the state with the cycle's events in its history: both or neither. */
+static int
+save(const struct config *cfg, struct state *st, const struct check_result *res, char *err,
+     size_t errlen)
+{
+	struct state_hist *rows = NULL;
+	int rc;
+
+	if (res->nevents > 0 && (rows = calloc(res->nevents, sizeof(*rows))) == NULL) {
+		util_errf(err, errlen, "out of memory for the history of %zu events", res->nevents);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < res->nevents; i++)
+		history_from_event(&res->events[i], &rows[i]);
+	st->history_add = rows;
+	st->nhistory_add = res->nevents;
+	st->history_retention_ns = cfg->history_retention_ns;
+	rc = state_save(cfg->state_dir, st, err, errlen);
+	st->history_add = NULL;
+	st->nhistory_add = 0;
+	free(rows);
+	return rc;
+}
+
 /* Time, agent and an id derived from what the event is about and the cycle it belongs to:
  * a cycle repeated after a crash (outbox written, state not saved) raises the same ids. */
 static void
@@ -521,7 +546,7 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 	st.cycles++;
 	st.last_cycle_wall = util_wall_ns();
 	st.last_duration_ns = util_now_ns() - t0;
-	rc = state_save(cfg->state_dir, &st, err, errlen);
+	rc = save(cfg, &st, res, err, errlen);
 	if (rc < 0)
 		goto out;
 
@@ -710,7 +735,7 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 		goto out;
 	for (size_t k = 0; k < res->nevents; k++)
 		st.events_total[res->events[k].type]++;
-	rc = state_save(cfg->state_dir, &st, err, errlen);
+	rc = save(cfg, &st, res, err, errlen);
 	if (rc < 0)
 		goto out;
 	if (co->deliver && res->nevents > 0)

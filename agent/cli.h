@@ -35,6 +35,8 @@ int cmd_run(int argc, char **argv);
 void cmd_run_help(FILE *f);
 int cmd_baseline(int argc, char **argv);
 void cmd_baseline_help(FILE *f);
+int cmd_history(int argc, char **argv);
+void cmd_history_help(FILE *f);
 int cmd_config(int argc, char **argv);
 void cmd_config_help(FILE *f);
 int cmd_alerts(int argc, char **argv);

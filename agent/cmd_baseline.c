@@ -13,8 +13,10 @@
 #include "agent/baseline.h"
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "agent/history.h"
 #include "agent/output.h"
 #include "agent/state.h"
+#include "common/util.h"
 
 static const struct option baseline_longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -117,6 +119,7 @@ cmd_baseline(int argc, char **argv)
 	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
 	struct state st;
+	struct state_hist *accepts = NULL;
 	char err[1024];
 	int ch, lockfd = -1, status = EXIT_RUNTIME;
 
@@ -199,6 +202,11 @@ cmd_baseline(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* each port acknowledged is a row of the history too: it ends an exposure there */
+	if ((accepts = calloc(st.n * PROBE_NSLOTS + 1, sizeof(*accepts))) == NULL) {
+		fprintf(stderr, "watch53 baseline accept: out of memory\n");
+		goto out;
+	}
 	for (size_t i = 0; i < st.n; i++) {
 		struct bl_entry *e = &st.entries[i];
 		bool pick = optind >= argc;
@@ -211,13 +219,29 @@ cmd_baseline(int argc, char **argv)
 		for (int s = 0; s < PROBE_NSLOTS; s++)
 			if (e->port[s].known && e->port[s].baseline_open != e->port[s].reported_open) {
 				char addr[NETADDR_STRLEN];
+				struct state_hist *h = &accepts[accepted];
 				printf("accepted: %s %s %s\n", net_addr_str(&e->addr, addr, sizeof(addr)),
 				       probe_slot_name((enum probe_slot)s),
 				       open_word(e->port[s].reported_open));
+				h->time_ns = util_wall_ns();
+				snprintf(h->type, sizeof(h->type), "%s", HISTORY_ACCEPTED);
+				snprintf(h->severity, sizeof(h->severity), "%s",
+					 alert_severity_name(SEV_INFO));
+				snprintf(h->address, sizeof(h->address), "%s", addr);
+				snprintf(h->protocol, sizeof(h->protocol), "%s",
+					 probe_slot_name((enum probe_slot)s));
+				h->port = cfg.probe.port;
+				snprintf(h->summary, sizeof(h->summary), "%s/%u accepted into the "
+					 "baseline as %s", h->protocol, cfg.probe.port,
+					 open_word(e->port[s].reported_open));
+				snprintf(h->source, sizeof(h->source), "%s", HISTORY_SOURCE_CLI);
 				accepted++;
 			}
 		baseline_accept(e);
 	}
+	st.history_add = accepts;
+	st.nhistory_add = accepted;
+	st.history_retention_ns = cfg.history_retention_ns;
 	if (state_save(cfg.state_dir, &st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 baseline accept: %s\n", err);
 		goto out;
@@ -227,6 +251,8 @@ cmd_baseline(int argc, char **argv)
 out:
 	if (lockfd >= 0)
 		state_unlock(lockfd);
+	st.history_add = NULL;
+	free(accepts);
 	state_clear(&st);
 	config_clear(&cfg);
 	return status;

@@ -28,6 +28,7 @@
 #define SECRET_MAX_BYTES 65536
 #define TARGET_NAME_MAX 255  /* fits alert_event.target */
 #define WEEK_NS (7ull * 86400 * NS_PER_SEC) /* util_parse_duration's own ceiling */
+#define DAY_NS (86400ull * NS_PER_SEC)
 #define REDACTED "(redacted)"
 
 /* Defaults that config_init points at, so that init allocates nothing; clear frees only
@@ -186,6 +187,11 @@ fmt_duration(uint64_t ns, char *buf, size_t len)
 
 	if (ns == 0) {
 		snprintf(buf, len, "0s");
+		return buf;
+	}
+	/* days only beyond a week (retention): shorter spans read as they always did */
+	if (ns > WEEK_NS && ns % DAY_NS == 0) {
+		snprintf(buf, len, "%" PRIu64 "d", (uint64_t)(ns / DAY_NS));
 		return buf;
 	}
 	for (size_t i = 0; i < NELEM(units); i++)
@@ -409,7 +415,7 @@ get_duration(struct ctx *x, const char *path, struct json_object *v, uint64_t mi
 	rc = get_string(x, path, v, &s);
 	if (rc < 0)
 		return rc;
-	rc = util_parse_duration(s, &ns);
+	rc = util_parse_duration_max(s, max, &ns);
 	if (rc == -EINVAL)
 		return fail(x, path, "%s is not a duration (e.g. 800ms, 2s, 5m)",
 			    got(v, g, sizeof(g)));
@@ -1020,6 +1026,19 @@ static int
 parse_log(struct ctx *x, const char *path, struct json_object *v, void *dst)
 {
 	return parse_object(x, path, v, log_fields, NELEM(log_fields), dst);
+}
+
+/* ---- history ---- */
+
+static const struct field history_fields[] = {
+	FDUR("retention", struct config, history_retention_ns, DAY_NS,
+	     CONFIG_MAX_HISTORY_RETENTION_NS),
+};
+
+static int
+parse_history(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	return parse_object(x, path, v, history_fields, NELEM(history_fields), dst);
 }
 
 /* ---- alert sinks ---- */
@@ -1825,6 +1844,7 @@ static const struct field top_fields[] = {
 	FFN("alerts", parse_alerts),
 	FPATH("metrics_file", struct config, metrics_file),
 	FFN("log", parse_log),
+	FFN("history", parse_history),
 	FFN("zones", parse_zones),
 	FFN("canary", parse_canary),
 	FFN("passive", parse_passive),
@@ -1854,6 +1874,7 @@ config_init(struct config *c)
 	c->state_dir = default_state_dir;
 	c->log_level = LOG_LVL_INFO;
 	c->log_syslog = false;
+	c->history_retention_ns = CONFIG_DEFAULT_HISTORY_RETENTION_NS;
 }
 
 static void
@@ -2367,7 +2388,7 @@ int
 config_print(FILE *f, const struct config *c)
 {
 	struct out o = { false };
-	struct json_object *root, *probe, *confirm, *log, *arr, *passive;
+	struct json_object *root, *probe, *confirm, *log, *arr, *passive, *history;
 	char tbuf[32];
 	const char *text;
 	int rc = 0;
@@ -2426,6 +2447,9 @@ config_print(FILE *f, const struct config *c)
 				       ? level_names[c->log_level] : "info"));
 	put(&o, log, "syslog", jbool(&o, c->log_syslog));
 	put(&o, root, "log", log);
+	history = jobj(&o);
+	put(&o, history, "retention", jdur(&o, c->history_retention_ns));
+	put(&o, root, "history", history);
 	passive = jobj(&o);
 	put(&o, passive, "interface", jstr(&o, c->passive.interface));
 	put(&o, passive, "report_unknown", jbool(&o, c->passive.report_unknown));

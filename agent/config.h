@@ -21,6 +21,9 @@
 #define CONFIG_MAX_BYTES (1u << 20) /* a config larger than 1 MiB is refused */
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/watch53"
 #define CONFIG_DEFAULT_INTERVAL_NS (300ull * 1000000000ull)
+/* "history": {"retention"}: how long raised events are kept in state.db (1d to 100 years) */
+#define CONFIG_DEFAULT_HISTORY_RETENTION_NS (400ull * 86400 * 1000000000ull)
+#define CONFIG_MAX_HISTORY_RETENTION_NS (36500ull * 86400 * 1000000000ull)
 #define CONFIG_SINK_NAME_MAX 63     /* a sink name is also its outbox directory name */
 
 /* DNS follow-up checks (probe.checks, scan --checks): one bit each. */
@@ -128,6 +131,7 @@ struct config {
 	char *canary_address;       /* ... and the address it must resolve to (NULL: none) */
 	enum log_level log_level;
 	bool log_syslog;
+	uint64_t history_retention_ns; /* events older than this leave the history */
 	struct config_passive passive;
 };
 

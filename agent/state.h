@@ -22,6 +22,21 @@
  * one (it refused to write beyond it). The database has no cap of its own. */
 #define STATE_MAX_BYTES (64u << 20)
 
+/* One row of the history table: an event as it was raised (or a `baseline accept`), kept
+ * for `watch53 history`. Text fields are cut to fit. */
+struct state_hist {
+	uint64_t seq;             /* order of recording (set by the database) */
+	uint64_t time_ns;         /* wall clock, when raised */
+	char type[16];            /* an alert type name, or "accepted" (agent/history.h) */
+	char severity[16];
+	char address[46];         /* "" for events about the monitor itself */
+	char protocol[4];         /* "tcp", "udp" or "" */
+	uint16_t port;
+	char summary[256];
+	char source[8];           /* "active", "passive", or "cli" for an accept */
+	char id[ALERT_ID_LEN];    /* the event's id; "" for an accept */
+};
+
 struct state {
 	char instance[ALERT_ID_LEN]; /* random id of this state (seeds event ids); "" = new */
 	uint64_t cycles;          /* completed cycles */
@@ -37,7 +52,18 @@ struct state {
 	uint64_t *row_hash;
 	uint64_t generation;      /* the database generation those hashes belong to */
 	size_t stored;            /* rows the database held */
+	/* Set by the caller of state_save (not owned, not freed): the rows to add to the
+	 * history in the same transaction as the state, and how long history is kept (rows
+	 * older than that are deleted by the save, at most STATE_HISTORY_PRUNE_MAX a save;
+	 * 0: none are). */
+	const struct state_hist *history_add;
+	size_t nhistory_add;
+	uint64_t history_retention_ns;
 };
+
+/* Rows a save deletes at most for retention: the work of one commit stays bounded, and a
+ * backlog (retention shortened) goes in a few cycles. */
+#define STATE_HISTORY_PRUNE_MAX 10000
 
 void state_init(struct state *st);
 void state_clear(struct state *st);
@@ -63,6 +89,15 @@ int state_load(const char *dir, struct state *st, char *err, size_t errlen);
  * durable transaction, writing only the rows that differ from what the database holds
  * when st came from state_load of the same database. 0 or negative errno with a message. */
 int state_save(const char *dir, const struct state *st, char *err, size_t errlen);
+
+/* The history rows recorded at or after since_ns (wall clock), in order of recording, of
+ * one address (NULL: all), into *rows (malloc'd, *n of them). carry: also, for each
+ * address, protocol and port, its last row before since_ns of type exposed, opened, closed
+ * or accepted (what the period begins in), before the others. Read under the lock, like
+ * state_load: a missing database is an empty history. 0, -EBADMSG for a database that is
+ * not ours (left where it is), or negative errno, with a message. */
+int state_history_read(const char *dir, uint64_t since_ns, const char *address, bool carry,
+		       struct state_hist **rows, size_t *n, char *err, size_t errlen);
 
 /* Rename the state in dir out of the way for `baseline reset`: state.db (with -wal, -shm)
  * and a legacy state.json, each to <name>.<why>-<UTC timestamp>. The database's new name

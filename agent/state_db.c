@@ -21,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "agent/history.h"
 #include "common/fileio.h"
 #include "common/util.h"
 #include "probes/cookie.h"
@@ -92,9 +93,40 @@ migrate_v1(sqlite3 *h)
 	return sqlite3_exec(h, schema_v1, NULL, NULL, NULL);
 }
 
+/*
+ * Version 2: the history, every event raised (and every `baseline accept`), appended in
+ * the transaction of the save whose cycle raised it. seq orders the rows as recorded;
+ * time_ns is the event's wall clock (retention deletes by it, so it has an index; the
+ * second index finds a port's last row before a period). event_id is "" for an accept.
+ */
+static const char schema_v2[] =
+	"CREATE TABLE history ("
+	" seq INTEGER PRIMARY KEY,"
+	" time_ns INTEGER NOT NULL,"
+	" type TEXT NOT NULL,"
+	" severity TEXT NOT NULL,"
+	" address TEXT NOT NULL,"
+	" protocol TEXT NOT NULL,"
+	" port INTEGER NOT NULL,"
+	" summary TEXT NOT NULL,"
+	" source TEXT NOT NULL,"
+	" event_id TEXT NOT NULL"
+	");"
+	"CREATE INDEX history_time ON history (time_ns);"
+	"CREATE INDEX history_port ON history (address, protocol, port, seq);";
+
+static int
+migrate_v2(sqlite3 *h)
+{
+	return sqlite3_exec(h, schema_v2, NULL, NULL, NULL);
+}
+
+#define HISTORY_COLS "seq, time_ns, type, severity, address, protocol, port, summary, " \
+	"source, event_id"
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction. A new version is one more function here and the columns below. */
-static int (*const migrations[])(sqlite3 *h) = { migrate_v1 };
+static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns of an entry as this version reads and writes them (the SQL is built from
@@ -953,7 +985,10 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 			goto bad;
 		}
 	}
-	if (version < DB_SCHEMA_VERSION) {
+	/* The loader reads an older database as it is (the tables it reads are the same in
+	 * every version): whatever it finds wrong is then set aside as it was found. The
+	 * first save (or history read) migrates it, in one transaction of its own. */
+	if (version < DB_SCHEMA_VERSION && !check) {
 		char set[48];
 		if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, reasonlen)) < 0)
 			goto bad;
@@ -983,8 +1018,11 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 			"SELECT id, instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
 			"seen_ns, generation, imported_from FROM meta",
 			"SELECT type, total FROM events_total",
+			"SELECT " HISTORY_COLS " FROM history",
 		};
-		for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		/* the history is there from version 2 on */
+		size_t nshape = sizeof(shape) / sizeof(shape[0]) - (check && version < 2);
+		for (size_t i = 0; i < nshape; i++) {
 			rc = sqlite3_prepare_v2(h, shape[i], -1, &q, NULL);
 			sqlite3_finalize(q);
 			q = NULL;
@@ -1277,6 +1315,63 @@ new_generation(void)
 	return g;
 }
 
+static int
+bind_text(sqlite3_stmt *q, int i, const char *s, size_t max)
+{
+	return sqlite3_bind_text(q, i, s, (int)strnlen(s, max - 1), SQLITE_STATIC);
+}
+
+/* The cycle's history rows, then the rows older than the retention (at most
+ * STATE_HISTORY_PRUNE_MAX, oldest first). An SQLite result code. */
+static int
+write_history(sqlite3 *h, const struct state *st)
+{
+	sqlite3_stmt *q = NULL;
+	uint64_t now = util_wall_ns();
+	int rc;
+
+	rc = sqlite3_prepare_v2(h, "INSERT INTO history (time_ns, type, severity, address, "
+				"protocol, port, summary, source, event_id) VALUES "
+				"(?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL);
+	for (size_t i = 0; i < st->nhistory_add && rc == SQLITE_OK; i++) {
+		const struct state_hist *r = &st->history_add[i];
+		sqlite3_reset(q);
+		rc = sqlite3_bind_int64(q, 1, u2i(r->time_ns));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 2, r->type, sizeof(r->type));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 3, r->severity, sizeof(r->severity));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 4, r->address, sizeof(r->address));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 5, r->protocol, sizeof(r->protocol));
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 6, r->port);
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 7, r->summary, sizeof(r->summary));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 8, r->source, sizeof(r->source));
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 9, r->id, sizeof(r->id));
+		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rc != SQLITE_OK || st->history_retention_ns == 0 || now <= st->history_retention_ns)
+		return rc;
+	rc = sqlite3_prepare_v2(h, "DELETE FROM history WHERE seq IN (SELECT seq FROM history "
+				"WHERE time_ns < ? ORDER BY time_ns LIMIT ?)", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 1, u2i(now - st->history_retention_ns));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, STATE_HISTORY_PRUNE_MAX);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	return rc;
+}
+
 /*
  * Write st into the open transaction on h: meta, the totals and the entries — every row
  * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
@@ -1368,8 +1463,11 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 		(*written)++;
 	}
 	sqlite3_finalize(q);
+	q = NULL;
 	free(sql);
 	if (rc != SQLITE_OK)
+		goto fail;
+	if ((rc = write_history(h, st)) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
@@ -1727,6 +1825,117 @@ out:
 		sqlite3_close(h); /* an open transaction is rolled back */
 	if (rc < 0)
 		util_errf(err, errlen, "cannot write %s: %s", p.db, reason);
+	return rc;
+}
+
+/* Append the rows of q (columns HISTORY_COLS) to *rows. An SQLite result code. */
+static int
+history_rows(sqlite3_stmt *q, struct state_hist **rows, size_t *n, size_t *cap)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_hist *r;
+		if (*n == *cap) {
+			size_t nc = *cap ? *cap * 2 : 64;
+			struct state_hist *g = realloc(*rows, nc * sizeof(*g));
+			if (g == NULL)
+				return SQLITE_NOMEM;
+			*rows = g;
+			*cap = nc;
+		}
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		r->seq = i2u(sqlite3_column_int64(q, 0));
+		r->time_ns = i2u(sqlite3_column_int64(q, 1));
+#define HCOPY(f, c) snprintf(r->f, sizeof(r->f), "%s", \
+			     sqlite3_column_text(q, c) ? (const char *)sqlite3_column_text(q, c) : "")
+		HCOPY(type, 2);
+		HCOPY(severity, 3);
+		HCOPY(address, 4);
+		HCOPY(protocol, 5);
+		HCOPY(summary, 7);
+		HCOPY(source, 8);
+		HCOPY(id, 9);
+#undef HCOPY
+		int64_t port = sqlite3_column_int64(q, 6);
+		r->port = port >= 0 && port <= 65535 ? (uint16_t)port : 0;
+	}
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int
+state_history_read(const char *dir, uint64_t since_ns, const char *address, bool carry,
+		   struct state_hist **rows, size_t *n, char *err, size_t errlen)
+{
+	/* the types a port's exposure is decided by (agent/history.c) */
+	const char *const carried[] = {
+		alert_type_name(ALERT_EXPOSED), alert_type_name(ALERT_OPENED),
+		alert_type_name(ALERT_CLOSED), HISTORY_ACCEPTED,
+	};
+	const char *const sql[2] = {
+		"SELECT max(seq), time_ns, type, severity, address, protocol, port, summary, "
+		"source, event_id FROM history WHERE time_ns < ?1 AND (?2 IS NULL OR address = ?2) "
+		"AND type IN (?3, ?4, ?5, ?6) GROUP BY address, protocol, port ORDER BY 1",
+		"SELECT " HISTORY_COLS " FROM history WHERE time_ns >= ?1 "
+		"AND (?2 IS NULL OR address = ?2) ORDER BY seq",
+	};
+	char reason[300];
+	struct paths p;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	struct stat sb;
+	size_t cap = 0;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	if (stat(p.db, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0; /* no cycle saved yet: nothing happened */
+		rc = -errno;
+		util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
+		return -EINVAL;
+	}
+	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
+		goto out;
+	for (int k = carry ? 0 : 1; k < 2 && rc == 0; k++) {
+		int src = sqlite3_prepare_v2(h, sql[k], -1, &q, NULL);
+		if (src == SQLITE_OK)
+			src = sqlite3_bind_int64(q, 1, u2i(since_ns));
+		if (src == SQLITE_OK)
+			src = address != NULL ? sqlite3_bind_text(q, 2, address, -1, SQLITE_STATIC)
+					      : sqlite3_bind_null(q, 2);
+		for (int t = 0; k == 0 && t < 4 && src == SQLITE_OK; t++)
+			src = sqlite3_bind_text(q, 3 + t, carried[t], -1, SQLITE_STATIC);
+		if (src == SQLITE_OK)
+			src = history_rows(q, rows, n, &cap);
+		sqlite3_finalize(q);
+		q = NULL;
+		if (src != SQLITE_OK)
+			rc = db_fail(h, src, reason, sizeof(reason));
+	}
+	if (rc == 0) {
+		rc = db_close(h);
+		h = NULL;
+		if (rc < 0)
+			util_errf(reason, sizeof(reason), "closing failed");
+	}
+out:
+	if (h != NULL)
+		sqlite3_close(h);
+	if (rc < 0) {
+		free(*rows);
+		*rows = NULL;
+		*n = 0;
+		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
+	}
 	return rc;
 }
 

@@ -43,6 +43,13 @@ util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 int
 util_parse_duration(const char *s, uint64_t *out_ns)
 {
+	/* a week is far beyond any timeout or interval that makes sense */
+	return util_parse_duration_max(s, 7ull * 86400 * 1000000000ull, out_ns);
+}
+
+int
+util_parse_duration_max(const char *s, uint64_t max_ns, uint64_t *out_ns)
+{
 	char *end;
 	double v, unit;
 
@@ -60,10 +67,11 @@ util_parse_duration(const char *s, uint64_t *out_ns)
 		unit = 60e9;
 	else if (strcmp(end, "h") == 0)
 		unit = 3600e9;
+	else if (strcmp(end, "d") == 0)
+		unit = 86400e9;
 	else
 		return -EINVAL;
-	/* a week is far beyond any timeout or interval that makes sense */
-	if (v * unit > 7.0 * 86400e9)
+	if (v * unit > (double)max_ns)
 		return -ERANGE;
 	*out_ns = (uint64_t)(v * unit + 0.5);
 	return 0;

@@ -16,8 +16,11 @@ uint64_t util_wall_ns(void);
 
 /* Whole decimal number in [min, max]; no sign, no trailing garbage. 0 or -EINVAL/-ERANGE. */
 int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* "800ms", "2s", "5m", "1h", "1.5s"; a bare number is seconds. 0 or -EINVAL/-ERANGE. */
+/* "800ms", "2s", "5m", "1h", "1d", "1.5s"; a bare number is seconds. 0 or -EINVAL/-ERANGE. */
 int util_parse_duration(const char *s, uint64_t *out_ns);
+/* The same with another ceiling (util_parse_duration: a week), for spans such as how long
+ * history is kept. */
+int util_parse_duration_max(const char *s, uint64_t max_ns, uint64_t *out_ns);
 /* Cryptographically random bytes (getrandom). 0 or -errno. */
 int util_random(void *buf, size_t len);
 /* Human duration "1.2s", "850ms" into buf. */

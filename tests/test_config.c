@@ -167,6 +167,7 @@ test_defaults(void **state)
 	assert_int_equal(c.max_hosts, 1u << 20);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
 	assert_false(c.log_syslog);
+	assert_true(c.history_retention_ns == 400ull * 86400 * NS_PER_SEC);
 	assert_null(c.metrics_file);
 	assert_int_equal(c.ntargets, 0);
 	assert_int_equal(c.nsinks, 0);
@@ -465,19 +466,19 @@ test_errors(void **state)
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					      "alerts, "
-					      "metrics_file, log, zones, canary, passive, user)" },
+					      "metrics_file, log, history, zones, canary, passive, user)" },
 		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
 		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
 						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
 				      "interval, probe, confirm, first_run, state_dir, alerts, "
-				      "metrics_file, log, zones, canary, passive, user)" },
+				      "metrics_file, log, history, zones, canary, passive, user)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					      "alerts, "
-					   "metrics_file, log, zones, canary, passive, user)" },
+					   "metrics_file, log, history, zones, canary, passive, user)" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
 							   "from 1 to 65535, got \"53\"" },
@@ -516,6 +517,11 @@ test_errors(void **state)
 						       "to 168h)" },
 		{ "{" T1 ", \"interval\": \"1000h\"}", NAME ": interval: \"1000h\" is out of range (1s "
 						       "to 168h)" },
+		{ "{" T1 ", \"history\": {\"retention\": \"12h\"}}", NAME ": history.retention: "
+			"\"12h\" is out of range (24h to 36500d)" },
+		{ "{" T1 ", \"history\": {\"retention\": \"400y\"}}", NAME ": history.retention: "
+			"\"400y\" is not a duration (e.g. 800ms, 2s, 5m)" },
+		{ "{" T1 ", \"history\": {\"keep\": \"1d\"}}", NAME ": history.keep: unknown key (valid: retention)" },
 		{ "{" T1 ", \"interval\": 300}", NAME ": interval: expected a duration string (e.g. "
 						"\"800ms\", \"2s\", \"5m\"), got 300" },
 		/* names from a fixed list */
@@ -892,6 +898,13 @@ test_print_defaults_and_round_trip(void **state)
 	assert_non_null(strstr(out, "\"first_run\": \"alert\""));
 	assert_non_null(strstr(out, "\"level\": \"info\""));
 	assert_non_null(strstr(out, "\"metrics_file\": null"));
+	assert_non_null(strstr(out, "\"retention\": \"400d\""));
+	free(out);
+	config_clear(&c);
+	parse_ok("{" T1 ", \"history\": {\"retention\": \"36h\"}}", &c);
+	assert_true(c.history_retention_ns == 36ull * 3600 * NS_PER_SEC);
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"retention\": \"36h\""));
 	free(out);
 	config_clear(&c);
 	parse_ok("{" T1 ", \"first_run\": \"adopt\"}", &c);

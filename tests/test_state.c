@@ -670,9 +670,9 @@ test_round_trip(void **state)
 	/* loading leaves the files as they were */
 	assert_int_equal(count_prefix(dir, "", NULL, 0), 3);
 
-	/* the schema, as sqlite3 sees it: ours, version 1, one row an address */
+	/* the schema, as sqlite3 sees it: ours, version 2, one row an address */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE address = '::1' AND "
 				      "target LIKE 'ns3.example.test%'"), 1);
@@ -982,6 +982,8 @@ test_v1_db(void **state)
 	state_init(&st);
 	if (state_load(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
+	/* the loader reads it as it is; the save migrates it */
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
 	assert_int_equal(st.n, 2);
 	assert_string_equal(st.instance, "a1b2c3d4-0000-4000-8000-000000000001");
 	assert_true(st.cycles == 42);
@@ -1027,7 +1029,8 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
 		size_t len;
@@ -1053,7 +1056,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 1)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 2)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1720,6 +1723,199 @@ test_get_keeps_order(void **state)
 	assert_null(st.entries);
 }
 
+/* ---- the history (schema v2) ---- */
+
+static struct state_hist
+hist_row(uint64_t t, const char *type, const char *address, const char *id)
+{
+	struct state_hist r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = t;
+	snprintf(r.type, sizeof(r.type), "%s", type);
+	snprintf(r.severity, sizeof(r.severity), "%s", "high");
+	snprintf(r.address, sizeof(r.address), "%s", address);
+	snprintf(r.protocol, sizeof(r.protocol), "%s", "tcp");
+	r.port = 53;
+	snprintf(r.summary, sizeof(r.summary), "%s", "tcp/53 is open, \"unexpected\"");
+	snprintf(r.source, sizeof(r.source), "%s", "active");
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	return r;
+}
+
+#define DAY (86400ull * NS_PER_SEC)
+
+/* A v1 database: its first save migrates it to v2 in one transaction and commits the
+ * cycle's events with the state; they read back in order, by period and address. */
+static void
+test_history_v1_migration(void **state)
+{
+	const char *dir = *state;
+	uint64_t now = util_wall_ns();
+	struct state_hist add[3], *rows = NULL;
+	struct state st;
+	size_t n = 0;
+	char err[512];
+
+	add[0] = hist_row(now - 3 * DAY, "exposed", "127.53.0.2", "id-0");
+	add[1] = hist_row(now - 2 * DAY, "closed", "127.53.0.2", "id-1");
+	add[2] = hist_row(now - DAY, "exposed", "2001:db8::53", "id-2");
+	make_v1_db(dir);
+	/* a history read of a v1 database migrates it too: an empty history */
+	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+
+	{
+		char path[512];
+		path_in(path, sizeof(path), dir, STATE_DB_FILE);
+		assert_int_equal(unlink(path), 0);
+	}
+	make_v1_db(dir);
+	state_init(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	st.cycles++;
+	st.history_add = add;
+	st.nhistory_add = 3;
+	st.history_retention_ns = 400 * DAY;
+	if (state_save(dir, &st, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
+
+	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(rows[i].id, add[i].id);
+		assert_string_equal(rows[i].type, add[i].type);
+		assert_string_equal(rows[i].address, add[i].address);
+		assert_string_equal(rows[i].summary, add[i].summary);
+		assert_string_equal(rows[i].severity, "high");
+		assert_string_equal(rows[i].protocol, "tcp");
+		assert_string_equal(rows[i].source, "active");
+		assert_int_equal(rows[i].port, 53);
+		assert_true(rows[i].time_ns == add[i].time_ns);
+		assert_true(i == 0 || rows[i].seq > rows[i - 1].seq);
+	}
+	free(rows);
+	/* a period, an address (given as the history holds it) */
+	assert_int_equal(state_history_read(dir, now - 2 * DAY - 1, NULL, false, &rows, &n, err,
+					    sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].id, "id-1");
+	free(rows);
+	assert_int_equal(state_history_read(dir, 0, "2001:db8::53", false, &rows, &n, err,
+					    sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].id, "id-2");
+	free(rows);
+	/* carry: what the period begins in, per port, first */
+	assert_int_equal(state_history_read(dir, now - DAY - 1, NULL, true, &rows, &n, err,
+					    sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].id, "id-1"); /* the last of 127.53.0.2 before the period */
+	assert_string_equal(rows[1].id, "id-2");
+	free(rows);
+
+	/* loaded and saved again with nothing to add: the history stays */
+	st.history_add = NULL;
+	st.nhistory_add = 0;
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
+	state_clear(&st);
+}
+
+/* A save that fails leaves neither the state nor the events: one transaction. */
+static void
+test_history_atomic(void **state)
+{
+	const char *dir = *state;
+	uint64_t now = util_wall_ns();
+	struct state_hist add[2];
+	struct state st;
+	char err[512];
+
+	add[0] = hist_row(now, "exposed", "127.53.0.2", "id-a");
+	add[1] = hist_row(now, "closed", "127.53.0.2", "id-b");
+	make_v1_db(dir);
+	state_init(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0); /* migrated */
+
+	/* the state is written, then the second event fails */
+	sql(dir, "CREATE TRIGGER boom BEFORE INSERT ON history WHEN NEW.event_id = 'id-b' "
+		 "BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	st.cycles++;
+	st.events_total[ALERT_EXPOSED]++;
+	st.history_add = add;
+	st.nhistory_add = 2;
+	assert_true(state_save(dir, &st, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "state.db"));
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 42);
+	assert_int_equal(sql_int(dir, "SELECT total FROM events_total WHERE type = 'exposed'"), 3);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
+
+	/* the state fails: no event is kept either */
+	sql(dir, "DROP TRIGGER boom; CREATE TRIGGER boom BEFORE UPDATE ON meta "
+		 "BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+	assert_true(state_save(dir, &st, err, sizeof(err)) < 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
+
+	/* and with nothing in the way, both */
+	sql(dir, "DROP TRIGGER boom");
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 2);
+	st.history_add = NULL;
+	st.nhistory_add = 0;
+	state_clear(&st);
+}
+
+/* Rows older than the retention go at the next save, at most STATE_HISTORY_PRUNE_MAX a
+ * save; the first save (creating the database) keeps its events too. */
+static void
+test_history_retention(void **state)
+{
+	const char *dir = *state;
+	uint64_t now = util_wall_ns();
+	struct state_hist add[2];
+	struct state st;
+	char err[512], q[512];
+
+	add[0] = hist_row(now - 500 * DAY, "exposed", "127.53.0.2", "id-old");
+	add[1] = hist_row(now - 10 * DAY, "closed", "127.53.0.2", "id-new");
+	state_init(&st);
+	st.history_add = add;
+	st.nhistory_add = 2;
+	st.history_retention_ns = 0; /* 0: nothing is deleted */
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 2);
+
+	/* a backlog larger than one save deletes */
+	snprintf(q, sizeof(q), "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k "
+		 "WHERE i < %d) INSERT INTO history (time_ns, type, severity, address, protocol, "
+		 "port, summary, source, event_id) SELECT %lld + i, 'exposed', 'high', "
+		 "'127.53.0.3', 'udp', 53, 's', 'active', 'x' FROM k", STATE_HISTORY_PRUNE_MAX + 5,
+		 (long long)(now - 450 * DAY));
+	sql(dir, q);
+	st.history_add = NULL;
+	st.nhistory_add = 0;
+	st.history_retention_ns = 400 * DAY;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	/* the oldest first: id-old and the first of the backlog */
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 7);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history WHERE event_id = 'id-old'"), 0);
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 1);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history WHERE event_id = 'id-new'"), 1);
+	state_clear(&st);
+}
+
 int
 main(void)
 {
@@ -1734,6 +1930,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_not_a_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_v1_db, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_history_v1_migration, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_history_atomic, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_foreign_db, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_db, setup_dir, teardown_dir),

@@ -33,6 +33,8 @@ test_durations(void **state)
 		{ "", -EINVAL, 0 },              { "-1s", -EINVAL, 0 },
 		{ "s", -EINVAL, 0 },             { "1 s", -EINVAL, 0 },
 		{ "nan", -EINVAL, 0 },           { "1000h", -ERANGE, 0 },
+		{ "2d", 0, 2 * 86400 * NS_PER_SEC }, { "8d", -ERANGE, 0 },
+		{ "1dd", -EINVAL, 0 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -44,6 +46,18 @@ test_durations(void **state)
 		else
 			assert_int_equal(ns, 12345); /* untouched on error */
 	}
+}
+
+static void
+test_duration_max(void **state)
+{
+	uint64_t ns = 0;
+	(void)state;
+	assert_int_equal(util_parse_duration_max("400d", 36500ull * 86400 * NS_PER_SEC, &ns), 0);
+	assert_int_equal(ns, 400ull * 86400 * NS_PER_SEC);
+	assert_int_equal(util_parse_duration_max("0.5d", 36500ull * 86400 * NS_PER_SEC, &ns), 0);
+	assert_int_equal(ns, 43200ull * NS_PER_SEC);
+	assert_int_equal(util_parse_duration_max("2h", 3600 * NS_PER_SEC, &ns), -ERANGE);
 }
 
 static void
@@ -210,6 +224,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_duration_max),
 		cmocka_unit_test(test_uints),
 		cmocka_unit_test(test_netaddr),
 		cmocka_unit_test(test_format_duration),

@@ -1,0 +1,373 @@
+/* cmd_history: `watch53 history -c FILE` — the events kept in state.db over a period, per
+ * port, and how long each address was exposed in it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "agent/cli.h"
+#include "agent/config.h"
+#include "agent/history.h"
+#include "agent/output.h"
+#include "agent/state.h"
+#include "common/netaddr.h"
+#include "common/util.h"
+
+#define HISTORY_DEFAULT_SINCE_NS (30ull * 86400 * NS_PER_SEC)
+
+static const struct option history_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "since", required_argument, NULL, 's' },
+	{ "address", required_argument, NULL, 'a' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void
+cmd_history_help(FILE *f)
+{
+	fprintf(f,
+"usage: watch53 history -c FILE [--since DUR] [--address A] [--format table|json|jsonl|csv]\n"
+"\n"
+"The events raised (and the ports `baseline accept` acknowledged) over the period, per\n"
+"port, and per address and port how long it was exposed: from an `exposed` event (or an\n"
+"`opened` one rated high or critical) to the port's next `closed` event, its acceptance,\n"
+"or the end of the period (still exposed). Events are kept for history.retention (400d).\n"
+"\n"
+"  -c, --config FILE   the config whose state_dir holds state.db\n"
+"  --since DUR         the period: this long until now (default 30d; e.g. 12h, 7d)\n"
+"  --address A         only this address\n"
+"  --format FMT        table (default), json (one document with the exposure), jsonl\n"
+"                      (one event a line), csv (a header and one event a line)\n"
+"\n"
+"Exit: 0 done, 2 usage or config error, 3 the state cannot be read, 75 another cycle\n"
+"holds the lock (watch53 run holds it while it runs).\n");
+}
+
+/* "2026-11-27T10:49:20.886Z" */
+static const char *
+fmt_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+	char s[32];
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s.%03uZ", s, (unsigned)(ns % NS_PER_SEC / NS_PER_MS));
+	return buf;
+}
+
+/* Whole milliseconds, in seconds: what exposed_s says */
+static double
+seconds(uint64_t ns)
+{
+	return (double)(ns / NS_PER_MS) / 1000.0;
+}
+
+static struct json_object *
+event_json(const struct state_hist *r)
+{
+	struct json_object *o = json_object_new_object();
+	char t[40];
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "seq", json_object_new_int64((int64_t)r->seq));
+	json_object_object_add(o, "time", json_object_new_string(fmt_time(r->time_ns, t,
+										sizeof(t))));
+	json_object_object_add(o, "type", json_object_new_string(r->type));
+	json_object_object_add(o, "severity", json_object_new_string(r->severity));
+	json_object_object_add(o, "address", json_object_new_string(r->address));
+	json_object_object_add(o, "protocol", json_object_new_string(r->protocol));
+	json_object_object_add(o, "port", json_object_new_int(r->port));
+	json_object_object_add(o, "summary", json_object_new_string(r->summary));
+	json_object_object_add(o, "source", json_object_new_string(r->source));
+	json_object_object_add(o, "id", r->id[0] ? json_object_new_string(r->id) : NULL);
+	return o;
+}
+
+static struct json_object *
+exposure_json(const struct history_exposure *x)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char t[40];
+
+	if (o == NULL || arr == NULL) {
+		json_object_put(o);
+		json_object_put(arr);
+		return NULL;
+	}
+	json_object_object_add(o, "address", json_object_new_string(x->address));
+	json_object_object_add(o, "protocol", json_object_new_string(x->protocol));
+	json_object_object_add(o, "port", json_object_new_int(x->port));
+	json_object_object_add(o, "exposed_s", json_object_new_double(seconds(x->exposed_ns)));
+	for (size_t i = 0; i < x->niv; i++) {
+		struct json_object *iv = json_object_new_object();
+		if (iv == NULL)
+			continue;
+		json_object_object_add(iv, "start", json_object_new_string(
+			fmt_time(x->iv[i].start_ns, t, sizeof(t))));
+		json_object_object_add(iv, "end", x->iv[i].open ? NULL : json_object_new_string(
+			fmt_time(x->iv[i].end_ns, t, sizeof(t))));
+		json_object_object_add(iv, "exposed_s", json_object_new_double(
+			seconds(x->iv[i].end_ns - x->iv[i].start_ns)));
+		json_object_array_add(arr, iv);
+	}
+	json_object_object_add(o, "intervals", arr);
+	json_object_object_add(o, "still_exposed", json_object_new_boolean(x->still_exposed));
+	return o;
+}
+
+static int
+put_json(struct json_object *o, const char *end)
+{
+	const char *text;
+
+	if (o == NULL)
+		return -ENOMEM;
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text == NULL) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	fputs(text, stdout);
+	fputs(end, stdout);
+	json_object_put(o);
+	return 0;
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
+static void
+csv_field(const char *s, bool last)
+{
+	if (strpbrk(s, ",\"\r\n") != NULL) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else {
+		fputs(s, stdout);
+	}
+	putchar(last ? '\n' : ',');
+}
+
+/* The table's order: per port, then as recorded. */
+static int
+port_order(const void *pa, const void *pb)
+{
+	const struct state_hist *a = *(const struct state_hist *const *)pa;
+	const struct state_hist *b = *(const struct state_hist *const *)pb;
+	int c = strcmp(a->address, b->address);
+
+	if (c == 0)
+		c = strcmp(a->protocol, b->protocol);
+	if (c == 0)
+		c = (a->port > b->port) - (a->port < b->port);
+	if (c == 0)
+		c = (a->seq > b->seq) - (a->seq < b->seq);
+	return c;
+}
+
+static int
+write_table(const struct state_hist *ev, size_t n, const struct history_exposure *x,
+	    size_t nx, uint64_t since)
+{
+	const struct state_hist **order = NULL;
+	char t[40], s[sizeof(((struct state_hist *)0)->summary)], d[32], e[40];
+
+	if (n > 0 && (order = calloc(n, sizeof(*order))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &ev[i];
+	if (n > 1)
+		qsort(order, n, sizeof(*order), port_order);
+	printf("%-24s %-9s %-8s %-39s %-9s %s\n", "TIME", "TYPE", "SEVERITY", "ADDRESS", "PORT",
+	       "SUMMARY");
+	for (size_t i = 0; i < n; i++) {
+		const struct state_hist *r = order[i];
+		char port[16] = "-";
+		if (r->protocol[0] != '\0')
+			snprintf(port, sizeof(port), "%s/%u", r->protocol, r->port);
+		printf("%-24s %-9s %-8s %-39s %-9s %s\n", fmt_time(r->time_ns, t, sizeof(t)),
+		       r->type, r->severity, r->address[0] ? r->address : "-", port,
+		       util_printable(r->summary, s, sizeof(s), 0));
+	}
+	free(order);
+	printf("%zu event%s since %s\n\n", n, n == 1 ? "" : "s", fmt_time(since, t, sizeof(t)));
+	printf("%-39s %-9s %-12s %-9s %s\n", "ADDRESS", "PORT", "EXPOSED", "INTERVALS", "NOW");
+	for (size_t i = 0; i < nx; i++) {
+		char port[16];
+		snprintf(port, sizeof(port), "%s/%u", x[i].protocol, x[i].port);
+		snprintf(e, sizeof(e), "%s", x[i].still_exposed ? "still exposed" : "closed");
+		printf("%-39s %-9s %-12s %-9zu %s\n", x[i].address, port,
+		       util_fmt_duration(x[i].exposed_ns, d, sizeof(d)), x[i].niv, e);
+	}
+	printf("%zu port%s exposed in the period\n", nx, nx == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+write_out(enum output_format fmt, const struct state_hist *ev, size_t n,
+	  const struct history_exposure *x, size_t nx, uint64_t since)
+{
+	char t[40], port[8];
+	int rc = 0;
+
+	switch (fmt) {
+	case OUTPUT_JSONL:
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = put_json(event_json(&ev[i]), "\n");
+		return rc;
+	case OUTPUT_CSV:
+		puts("time,type,severity,address,protocol,port,summary,source,id");
+		for (size_t i = 0; i < n; i++) {
+			snprintf(port, sizeof(port), "%u", ev[i].port);
+			csv_field(fmt_time(ev[i].time_ns, t, sizeof(t)), false);
+			csv_field(ev[i].type, false);
+			csv_field(ev[i].severity, false);
+			csv_field(ev[i].address, false);
+			csv_field(ev[i].protocol, false);
+			csv_field(port, false);
+			csv_field(ev[i].summary, false);
+			csv_field(ev[i].source, false);
+			csv_field(ev[i].id, true);
+		}
+		return 0;
+	case OUTPUT_JSON: {
+		struct json_object *root = json_object_new_object();
+		struct json_object *evs = json_object_new_array(), *exp = json_object_new_array();
+		if (root == NULL || evs == NULL || exp == NULL) {
+			json_object_put(root);
+			json_object_put(evs);
+			json_object_put(exp);
+			return -ENOMEM;
+		}
+		json_object_object_add(root, "since", json_object_new_string(
+			fmt_time(since, t, sizeof(t))));
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(evs, event_json(&ev[i]));
+		json_object_object_add(root, "events", evs);
+		for (size_t i = 0; i < nx; i++)
+			json_object_array_add(exp, exposure_json(&x[i]));
+		json_object_object_add(root, "exposure", exp);
+		return put_json(root, "\n");
+	}
+	case OUTPUT_TABLE:
+	default:
+		return write_table(ev, n, x, nx, since);
+	}
+}
+
+int
+cmd_history(int argc, char **argv)
+{
+	const char *path = NULL;
+	enum output_format fmt = OUTPUT_TABLE;
+	uint64_t span = HISTORY_DEFAULT_SINCE_NS, now, since;
+	char err[1024], addrbuf[NETADDR_STRLEN], *address = NULL;
+	struct state_hist *rows = NULL;
+	struct history_exposure *x = NULL;
+	struct config cfg;
+	size_t n = 0, nx = 0, first;
+	int ch, rc, lockfd = -1, status = EXIT_RUNTIME;
+
+	config_init(&cfg);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", history_longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 's':
+			if (util_parse_duration_max(optarg, CONFIG_MAX_HISTORY_RETENTION_NS,
+						    &span) < 0 || span == 0) {
+				fprintf(stderr, "watch53 history: --since: '%s' is not a duration "
+					"(e.g. 12h, 7d, 400d)\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'a': {
+			struct net_addr a;
+			if (net_addr_parse(optarg, &a) < 0) {
+				fprintf(stderr, "watch53 history: --address: '%s' is not an IP "
+					"address\n", optarg);
+				return EXIT_USAGE;
+			}
+			/* the text the history holds: the canonical form */
+			address = (char *)net_addr_str(&a, addrbuf, sizeof(addrbuf));
+			break;
+		}
+		case 'f':
+			if (output_format_parse(optarg, &fmt) < 0) {
+				fprintf(stderr, "watch53 history: --format: '%s' is not table, json, "
+					"jsonl or csv\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			cmd_history_help(stdout);
+			return EXIT_CLEAN;
+		default:
+			fprintf(stderr, "Try 'watch53 history --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (path == NULL || optind < argc) {
+		if (path == NULL)
+			fprintf(stderr, "watch53 history: -c FILE is required\n");
+		else
+			fprintf(stderr, "watch53 history: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "Try 'watch53 history --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 history: %s\n", err);
+		return EXIT_USAGE;
+	}
+	/* under the lock, as baseline show: the database is opened exclusively by a cycle
+	 * (no -shm, no readers beside it), and an old one is migrated on open */
+	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
+	if (lockfd < 0) {
+		fprintf(stderr, "watch53 history: %s\n", err);
+		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+		goto out;
+	}
+	now = util_wall_ns();
+	since = now > span ? now - span : 0;
+	rc = state_history_read(cfg.state_dir, since, address, true, &rows, &n, err, sizeof(err));
+	state_unlock(lockfd);
+	lockfd = -1;
+	if (rc < 0) {
+		fprintf(stderr, "watch53 history: %s\n", err);
+		goto out;
+	}
+	if (history_exposure(rows, n, since, now, &x, &nx) < 0) {
+		fprintf(stderr, "watch53 history: out of memory\n");
+		goto out;
+	}
+	/* the carried rows (before the period) come first: they are not events of it */
+	for (first = 0; first < n && rows[first].time_ns < since; first++)
+		;
+	if (write_out(fmt, rows + first, n - first, x, nx, since) < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "watch53 history: cannot write the output: %s\n", strerror(errno));
+		goto out;
+	}
+	status = EXIT_CLEAN;
+out:
+	if (lockfd >= 0)
+		state_unlock(lockfd);
+	history_exposure_free(x, nx);
+	free(rows);
+	config_clear(&cfg);
+	return status;
+}
