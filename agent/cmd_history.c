@@ -50,21 +50,6 @@ cmd_history_help(FILE *f)
 "holds the lock (watch53 run holds it while it runs).\n");
 }
 
-/* "2026-11-27T10:49:20.886Z" */
-static const char *
-fmt_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-	char s[32];
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%s.%03uZ", s, (unsigned)(ns % NS_PER_SEC / NS_PER_MS));
-	return buf;
-}
-
 /* Whole milliseconds, in seconds: what exposed_s says */
 static double
 seconds(uint64_t ns)
@@ -81,7 +66,7 @@ event_json(const struct state_hist *r)
 	if (o == NULL)
 		return NULL;
 	json_object_object_add(o, "seq", json_object_new_int64((int64_t)r->seq));
-	json_object_object_add(o, "time", json_object_new_string(fmt_time(r->time_ns, t,
+	json_object_object_add(o, "time", json_object_new_string(util_fmt_utc_ms(r->time_ns, t,
 										sizeof(t))));
 	json_object_object_add(o, "type", json_object_new_string(r->type));
 	json_object_object_add(o, "severity", json_object_new_string(r->severity));
@@ -114,9 +99,9 @@ exposure_json(const struct history_exposure *x)
 		if (iv == NULL)
 			continue;
 		json_object_object_add(iv, "start", json_object_new_string(
-			fmt_time(x->iv[i].start_ns, t, sizeof(t))));
+			util_fmt_utc_ms(x->iv[i].start_ns, t, sizeof(t))));
 		json_object_object_add(iv, "end", x->iv[i].open ? NULL : json_object_new_string(
-			fmt_time(x->iv[i].end_ns, t, sizeof(t))));
+			util_fmt_utc_ms(x->iv[i].end_ns, t, sizeof(t))));
 		json_object_object_add(iv, "exposed_s", json_object_new_double(
 			seconds(x->iv[i].end_ns - x->iv[i].start_ns)));
 		json_object_array_add(arr, iv);
@@ -200,12 +185,12 @@ write_table(const struct state_hist *ev, size_t n, const struct history_exposure
 		char port[16] = "-";
 		if (r->protocol[0] != '\0')
 			snprintf(port, sizeof(port), "%s/%u", r->protocol, r->port);
-		printf("%-24s %-9s %-8s %-39s %-9s %s\n", fmt_time(r->time_ns, t, sizeof(t)),
+		printf("%-24s %-9s %-8s %-39s %-9s %s\n", util_fmt_utc_ms(r->time_ns, t, sizeof(t)),
 		       r->type, r->severity, r->address[0] ? r->address : "-", port,
 		       util_printable(r->summary, s, sizeof(s), 0));
 	}
 	free(order);
-	printf("%zu event%s since %s\n\n", n, n == 1 ? "" : "s", fmt_time(since, t, sizeof(t)));
+	printf("%zu event%s since %s\n\n", n, n == 1 ? "" : "s", util_fmt_utc_ms(since, t, sizeof(t)));
 	printf("%-39s %-9s %-12s %-9s %s\n", "ADDRESS", "PORT", "EXPOSED", "INTERVALS", "NOW");
 	for (size_t i = 0; i < nx; i++) {
 		char port[16];
@@ -234,7 +219,7 @@ write_out(enum output_format fmt, const struct state_hist *ev, size_t n,
 		puts("time,type,severity,address,protocol,port,summary,source,id");
 		for (size_t i = 0; i < n; i++) {
 			snprintf(port, sizeof(port), "%u", ev[i].port);
-			csv_field(fmt_time(ev[i].time_ns, t, sizeof(t)), false);
+			csv_field(util_fmt_utc_ms(ev[i].time_ns, t, sizeof(t)), false);
 			csv_field(ev[i].type, false);
 			csv_field(ev[i].severity, false);
 			csv_field(ev[i].address, false);
@@ -255,7 +240,7 @@ write_out(enum output_format fmt, const struct state_hist *ev, size_t n,
 			return -ENOMEM;
 		}
 		json_object_object_add(root, "since", json_object_new_string(
-			fmt_time(since, t, sizeof(t))));
+			util_fmt_utc_ms(since, t, sizeof(t))));
 		for (size_t i = 0; i < n; i++)
 			json_object_array_add(evs, event_json(&ev[i]));
 		json_object_object_add(root, "events", evs);

@@ -1023,21 +1023,6 @@ output_progress_clear(FILE *tty)
 
 /* ---- sniff: the passive fields and the run's summary ---- */
 
-/* "2026-11-27T09:43:14.123Z": UTC, milliseconds (the events' time format). */
-static const char *
-fmt_time_ms(uint64_t ns, char *buf, size_t len)
-{
-	time_t secs = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-	char base[32];
-
-	if (gmtime_r(&secs, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		base[0] = '\0';
-	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ns % NS_PER_SEC / NS_PER_MS));
-	return buf;
-}
-
 static void
 passive_fields(struct json_object *j, const struct output_passive *p, bool *ok)
 {
@@ -1045,9 +1030,9 @@ passive_fields(struct json_object *j, const struct output_passive *p, bool *ok)
 	char buf[48];
 
 	jput(j, "source", json_object_new_string("passive"), ok);
-	jput(j, "first_seen", json_object_new_string(fmt_time_ms(p->first_seen_ns, buf,
+	jput(j, "first_seen", json_object_new_string(util_fmt_utc_ms(p->first_seen_ns, buf,
 								 sizeof(buf))), ok);
-	jput(j, "last_seen", json_object_new_string(fmt_time_ms(p->last_seen_ns, buf,
+	jput(j, "last_seen", json_object_new_string(util_fmt_utc_ms(p->last_seen_ns, buf,
 								sizeof(buf))), ok);
 	jput(j, "packets", json_object_new_int64(clamp64(p->packets)), ok);
 	jput(j, "responses", json_object_new_int64(clamp64(p->responses)), ok);
@@ -1073,7 +1058,7 @@ sniff_json(const struct output_sniff *s, bool *ok)
 		return NULL;
 	}
 	jput(j, s->live ? "interface" : "file", json_object_new_string(s->source), ok);
-	jput(j, "started", json_object_new_string(fmt_time_ms(s->started_wall_ns, buf,
+	jput(j, "started", json_object_new_string(util_fmt_utc_ms(s->started_wall_ns, buf,
 							      sizeof(buf))), ok);
 	fmt_hundredths(s->elapsed_ns, NS_PER_SEC, buf, sizeof(buf));
 	jput_fixed2(j, "elapsed_s", buf, ok);
@@ -1104,8 +1089,8 @@ csv_passive(FILE *f, const struct output_passive *p)
 	char buf[48];
 
 	csv_field(f, "passive", false);
-	csv_field(f, fmt_time_ms(p->first_seen_ns, buf, sizeof(buf)), false);
-	csv_field(f, fmt_time_ms(p->last_seen_ns, buf, sizeof(buf)), false);
+	csv_field(f, util_fmt_utc_ms(p->first_seen_ns, buf, sizeof(buf)), false);
+	csv_field(f, util_fmt_utc_ms(p->last_seen_ns, buf, sizeof(buf)), false);
 	snprintf(buf, sizeof(buf), "%" PRIu64, p->packets);
 	csv_field(f, buf, false);
 	snprintf(buf, sizeof(buf), "%" PRIu64, p->responses);

@@ -96,6 +96,20 @@ util_random(void *buf, size_t len)
 }
 
 const char *
+util_fmt_utc_ms(uint64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+	char base[32];
+
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		base[0] = '\0';
+	snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ns % NS_PER_SEC / NS_PER_MS));
+	return buf;
+}
+
+const char *
 util_fmt_duration(uint64_t ns, char *buf, size_t len)
 {
 	if (ns < NS_PER_SEC)

@@ -219,6 +219,21 @@ test_printable(void **state)
 	assert_int_equal(small[0], 'Z');
 }
 
+/* The one UTC time format of events, sniff records and history. */
+static void
+test_format_utc_ms(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	assert_string_equal(util_fmt_utc_ms(0, buf, sizeof(buf)), "1970-01-01T00:00:00.000Z");
+	/* 2026-11-27T09:43:14.123999999Z: milliseconds are truncated, not rounded */
+	assert_string_equal(util_fmt_utc_ms(1795772594123999999ull, buf, sizeof(buf)),
+			    "2026-11-27T09:43:14.123Z");
+	/* cut to fit, NUL-terminated */
+	assert_string_equal(util_fmt_utc_ms(0, buf, 11), "1970-01-01");
+}
+
 int
 main(void)
 {
@@ -228,6 +243,7 @@ main(void)
 		cmocka_unit_test(test_uints),
 		cmocka_unit_test(test_netaddr),
 		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_format_utc_ms),
 		cmocka_unit_test(test_random_differs),
 		cmocka_unit_test(test_file_read_and_atomic_write),
 		cmocka_unit_test(test_errf),
