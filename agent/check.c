@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/baseline.h"
 #include "agent/history.h"
+#include "agent/judge.h"
 #include "agent/metrics.h"
 #include "agent/scan.h"
 #include "agent/sinks.h"
@@ -257,90 +259,162 @@ out:
 	return rc;
 }
 
-bool
-check_event_is_exposure(const struct alert_event *ev)
-{
-	/* exposed is one by definition; opened counts when it is against expectation and
-	 * not accepted before (high and up), changed when a fact made an open port
-	 * dangerous (an open resolver, AXFR allowed) */
-	return ev->type == ALERT_EXPOSED ||
-	       ((ev->type == ALERT_OPENED || ev->type == ALERT_CHANGED) &&
-		ev->severity >= SEV_HIGH);
-}
-
 static bool
 sink_wants(const struct config_sink *s, const struct alert_event *ev)
 {
 	return (s->events & (1u << ev->type)) && ev->severity >= s->min_severity;
 }
 
+/* Put one committed event into the outbox (state_spool_move's put). */
 static int
-push_event(struct check_result *res, const struct alert_event *ev)
+spool_put(void *arg, uint64_t seq, const char *sink, const char *id, const char *json,
+	  size_t len, char *err, size_t errlen)
 {
-	struct alert_event *n = realloc(res->events, (res->nevents + 1) * sizeof(*n));
-
-	if (n == NULL)
-		return -ENOMEM;
-	res->events = n;
-	res->events[res->nevents++] = *ev;
-	return 0;
+	return outbox_put_json(arg, sink, seq, id, json, len, err, errlen);
 }
 
-static int
-spool(const struct config *cfg, struct check_result *res, char *err, size_t errlen)
+int
+check_spool_move(const struct config *cfg, size_t *moved, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
 
 	check_outbox_dir(cfg, dir, sizeof(dir));
-	for (size_t i = 0; i < res->nevents; i++)
-		for (size_t s = 0; s < cfg->nsinks; s++) {
-			if (!sink_wants(&cfg->sinks[s], &res->events[i]))
-				continue;
-			int rc = outbox_put(dir, cfg->sinks[s].name, &res->events[i], err, errlen);
-			if (rc < 0)
-				return rc;
-		}
-	return 0;
+	return state_spool_move(cfg->state_dir, spool_put, dir, moved, err, errlen);
 }
 
-/* Commit the state with the cycle's events in its history: both or neither. */
-static int
-save(const struct config *cfg, struct state *st, const struct check_result *res, char *err,
-     size_t errlen)
+/* Events a crash left in the spool after their commit go out before anything new. */
+static void
+move_leftovers(const struct config *cfg)
 {
-	struct state_hist *rows = NULL;
+	char merr[512];
+	size_t moved = 0;
+
+	if (check_spool_move(cfg, &moved, merr, sizeof(merr)) < 0)
+		log_warnx("outbox: %s; the events stay in the state's spool", merr);
+	else if (moved > 0)
+		log_info("outbox: %zu event%s committed before a crash moved to the outbox", moved,
+			 moved == 1 ? "" : "s");
+}
+
+/*
+ * Fault injection for the tests (tests/integration/check_commit.int): with
+ * W53_TEST_KILL_AT=<point> in the environment the process kills itself at that point of
+ * the commit, as a crash or kill -9 there would.
+ */
+static void
+test_kill_point(const char *point)
+{
+	const char *at = getenv("W53_TEST_KILL_AT");
+
+	if (at != NULL && strcmp(at, point) == 0)
+		(void)raise(SIGKILL);
+}
+
+/* The cycle's events as the spool and the history keep them: a JSON text for each event,
+ * a spool row for each sink that wants it, a history row for each. */
+struct commit_rows {
+	char **json;
+	struct state_spool *spool;
+	size_t nspool;
+	struct state_hist *hist;
+};
+
+static void
+commit_rows_clear(struct commit_rows *c, size_t nevents)
+{
+	for (size_t i = 0; c->json != NULL && i < nevents; i++)
+		free(c->json[i]);
+	free(c->json);
+	free(c->spool);
+	free(c->hist);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+commit_rows_build(const struct config *cfg, const struct check_result *res,
+		  struct commit_rows *c, char *err, size_t errlen)
+{
+	size_t n = res->nevents;
+
+	memset(c, 0, sizeof(*c));
+	if (n == 0)
+		return 0;
+	c->json = calloc(n, sizeof(*c->json));
+	c->hist = calloc(n, sizeof(*c->hist));
+	c->spool = calloc(n * (cfg->nsinks ? cfg->nsinks : 1), sizeof(*c->spool));
+	if (c->json == NULL || c->hist == NULL || c->spool == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		const struct alert_event *ev = &res->events[i];
+		char buf[ALERT_JSON_MAX + 1];
+		int len;
+
+		history_from_event(ev, &c->hist[i]);
+		len = alert_event_to_json(ev, buf, sizeof(buf));
+		if (len < 0) {
+			util_errf(err, errlen, "event %s does not serialize: %s", ev->id,
+				  strerror(-len));
+			return len;
+		}
+		if ((c->json[i] = strndup(buf, (size_t)len)) == NULL)
+			goto nomem;
+		for (size_t s = 0; s < cfg->nsinks; s++) {
+			struct state_spool *r;
+			if (!sink_wants(&cfg->sinks[s], ev))
+				continue;
+			r = &c->spool[c->nspool++];
+			r->sink = cfg->sinks[s].name;
+			memcpy(r->id, ev->id, sizeof(r->id));
+			r->json = c->json[i];
+			r->len = (size_t)len;
+		}
+	}
+	return 0;
+nomem:
+	util_errf(err, errlen, "out of memory for the %zu events of this cycle", n);
+	return -ENOMEM;
+}
+
+/*
+ * commit: the state, the cycle's events in its history and in the spool, in one
+ * transaction (all or nothing); then the spool moves to the outbox. An event reaches the
+ * outbox only when the state that raised it is committed, so what is delivered never
+ * contradicts the state. A move that fails after the commit does not fail the cycle: the
+ * events are safe in the spool and the next move (next cycle, `alerts flush`) takes them.
+ */
+static int
+commit(const struct config *cfg, struct state *st, const struct check_result *res, char *err,
+       size_t errlen)
+{
+	struct commit_rows c;
+	char merr[512];
+	size_t moved;
 	int rc;
 
-	if (res->nevents > 0 && (rows = calloc(res->nevents, sizeof(*rows))) == NULL) {
-		util_errf(err, errlen, "out of memory for the history of %zu events", res->nevents);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < res->nevents; i++)
-		history_from_event(&res->events[i], &rows[i]);
-	st->history_add = rows;
+	if ((rc = commit_rows_build(cfg, res, &c, err, errlen)) < 0)
+		goto out;
+	for (size_t k = 0; k < res->nevents; k++)
+		st->events_total[res->events[k].type]++;
+	st->history_add = c.hist;
 	st->nhistory_add = res->nevents;
 	st->history_retention_ns = cfg->history_retention_ns;
+	st->spool_add = c.spool;
+	st->nspool_add = c.nspool;
+	test_kill_point("commit");
 	rc = state_save(cfg->state_dir, st, err, errlen);
 	st->history_add = NULL;
 	st->nhistory_add = 0;
-	free(rows);
+	st->spool_add = NULL;
+	st->nspool_add = 0;
+	if (rc < 0)
+		goto out;
+	test_kill_point("spool");
+	if (check_spool_move(cfg, &moved, merr, sizeof(merr)) < 0)
+		log_warnx("outbox: %s; the events stay in the state's spool for the next cycle",
+			  merr);
+out:
+	commit_rows_clear(&c, res->nevents);
 	return rc;
-}
-
-/* Time, agent and an id derived from what the event is about and the cycle it belongs to:
- * a cycle repeated after a crash (outbox written, state not saved) raises the same ids. */
-static void
-stamp(const struct state *st, struct alert_event *ev)
-{
-	char seed[512];
-	int n;
-
-	alert_event_stamp(ev);
-	n = snprintf(seed, sizeof(seed), "%s|%llu|%s|%s|%s", st->instance,
-		     (unsigned long long)(st->cycles + 1), ev->address, ev->protocol,
-		     alert_type_name(ev->type));
-	if (n > 0 && (size_t)n < sizeof(seed))
-		alert_event_derive_id(ev, seed, (size_t)n);
 }
 
 /*
@@ -389,28 +463,219 @@ out:
 	return n;
 }
 
-/* Is this cycle the state's first run for its targets? The first cycle of the state; in
- * the daemon with several intervals, also the first cycle of each group, which runs
- * after the first group's: then no entry carries the label of one of its targets yet. */
-static bool
-first_run(const struct config *cfg, const struct check_opts *co, const struct state *st)
-{
-	if (st->cycles == 0)
-		return true;
-	if (co->only == NULL)
-		return false;
-	for (size_t i = 0; i < st->n; i++)
-		for (size_t k = 0; k < co->nonly; k++) {
-			const struct config_target *t;
+/* ---- the cycle, in phases ---- */
 
-			if (co->only[k] >= cfg->ntargets)
-				continue;
-			t = &cfg->targets[co->only[k]];
-			if (strncmp(st->entries[i].target, t->name ? t->name : t->target,
-				    sizeof(st->entries[i].target)) == 0)
-				return false;
+/* One cycle's working set, from begin to end. */
+struct cycle {
+	const struct config *cfg;
+	const struct check_opts *co;
+	struct state st;
+	int lockfd;
+	uint64_t t0;
+	char agent[64];
+	struct cycle_targets ct;
+	struct scan_collect col;
+	struct judge_out out;
+};
+
+/* begin: the lock (unless the caller holds it), the state, what a crash left in the
+ * spool, and the state's instance (seeds event ids). */
+static int
+cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *co, char *err,
+	    size_t errlen)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->co = co;
+	c->t0 = util_now_ns();
+	state_init(&c->st);
+	c->lockfd = -1;
+	if (!co->lock_held && (c->lockfd = state_lock(cfg->state_dir, err, errlen)) < 0) {
+		rc = c->lockfd;
+		c->lockfd = -1;
+		return rc;
+	}
+	if ((rc = state_load(cfg->state_dir, &c->st, err, errlen)) < 0)
+		return rc;
+	move_leftovers(cfg);
+	if (c->st.instance[0] == '\0') {
+		struct alert_event tmp;
+		alert_event_stamp(&tmp);
+		memcpy(c->st.instance, tmp.id, sizeof(c->st.instance));
+	}
+	/* the events' agent field is display text: a host name that cannot be had is "" */
+	if (gethostname(c->agent, sizeof(c->agent)) != 0)
+		c->agent[0] = '\0';
+	c->agent[sizeof(c->agent) - 1] = '\0';
+	return 0;
+}
+
+static void
+cycle_end(struct cycle *c)
+{
+	scan_collect_clear(&c->col);
+	cycle_targets_clear(&c->ct);
+	judge_out_clear(&c->out);
+	state_clear(&c->st);
+	state_unlock(c->lockfd);
+}
+
+/* observe: resolve the targets, scan them, recheck the silent ports that need it, run the
+ * DNS checks on what is open. The observations end in c->col. */
+static int
+cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	struct scan_summary sum;
+	struct target_iter it;
+	struct scan_opts o;
+	int rc;
+
+	rc = cycle_targets_build(cfg, c->co, &c->ct, name_failures, err, errlen);
+	if (rc < 0)
+		return rc;
+	opts_from_config(cfg, c->co, &o);
+	targets_iter_init(&it, c->ct.ts);
+	if (o.syn.on)
+		scan_syn_hints(&o.syn, &it);
+	rc = scan_execute(&o, next_from_iter, &it, targets_total(c->ct.ts), &c->col, &sum, err,
+			  errlen);
+	if (rc < 0)
+		return rc;
+	rc = recheck(cfg, c->co, &c->st, &c->col, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* after the rechecks, so a port they found open gets its checks too */
+	if (cfg->probe.checks != 0) {
+		struct cycle_zones cz = { cfg, &c->ct };
+		o.zones = cycle_zones;
+		o.zones_arg = &cz;
+		rc = scan_checks(&o, &c->col, &sum, err, errlen);
+	}
+	return rc;
+}
+
+/* The labels of the targets of this cycle, for judge_first_run (NULL: every target). */
+static const char **
+cycle_labels(const struct config *cfg, const struct check_opts *co, size_t *n)
+{
+	const char **labels;
+
+	*n = 0;
+	if (co->only == NULL || (labels = calloc(co->nonly + 1, sizeof(*labels))) == NULL)
+		return NULL;
+	for (size_t k = 0; k < co->nonly; k++) {
+		const struct config_target *t;
+		if (co->only[k] >= cfg->ntargets)
+			continue;
+		t = &cfg->targets[co->only[k]];
+		labels[(*n)++] = t->name ? t->name : t->target;
+	}
+	return labels;
+}
+
+/* judge: the observations against the state held in memory (judge.h). */
+static int
+cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	struct judge_cycle_in in = { 0 };
+	struct judge_target *targets = NULL;
+	struct judge_ctx jc = { 0 };
+	int rc = 0;
+
+	if (cfg->ntargets > 0 && (targets = calloc(cfg->ntargets, sizeof(*targets))) == NULL)
+		goto nomem;
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		const struct config_target *t = &cfg->targets[i];
+		targets[i].label = t->name ? t->name : t->target;
+		memcpy(targets[i].expect_open, t->expect_open, sizeof(targets[i].expect_open));
+	}
+	in.obs = c->col.recs;
+	in.nobs = c->col.n;
+	in.targets = targets;
+	in.ntargets = cfg->ntargets;
+	in.index = c->ct.cfg_index;
+	in.nindex = c->ct.n;
+	in.name_failures = res->name_failures;
+	jc.pol.confirm_open = cfg->confirm_open;
+	jc.pol.confirm_closed = cfg->confirm_closed;
+	/* "first_run": "adopt" applies to the first run of a state only: an address that
+	 * appears later is news either way */
+	if (cfg->first_run_adopt) {
+		size_t nlabels = 0;
+		const char **labels = cycle_labels(cfg, c->co, &nlabels);
+		if (c->co->only != NULL && labels == NULL)
+			goto nomem;
+		jc.pol.adopt = judge_first_run(&c->st, labels, nlabels);
+		free(labels);
+	}
+	jc.now = util_wall_ns();
+	jc.agent = c->agent;
+	rc = judge_cycle(&c->st, &in, &jc, &c->out);
+	res->degraded = c->out.degraded;
+	if (rc == -EHOSTUNREACH)
+		snprintf(err, errlen, "nothing could be probed: no target resolved to an address");
+	else if (rc < 0)
+		goto nomem;
+	free(targets);
+	return rc;
+nomem:
+	free(targets);
+	util_errf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+/* The events and counters of the judge phase go to the caller's result. */
+static void
+cycle_result(struct cycle *c, struct check_result *res)
+{
+	res->events = c->out.events;
+	res->nevents = c->out.nevents;
+	res->new_exposures = c->out.new_exposures;
+	res->addresses = c->out.addresses;
+	res->open_ports = c->out.open_ports;
+	res->unacknowledged = c->out.unacknowledged;
+	res->expected_down = c->out.expected_down;
+	res->flapping = c->out.flapping;
+	c->out.events = NULL;
+	c->out.nevents = 0;
+}
+
+/* report: deliver what is due (a webhook that is down never fails the cycle; the outbox
+ * keeps the events), then the metrics file. */
+static void
+cycle_report(struct cycle *c, const struct check_result *res)
+{
+	const struct config *cfg = c->cfg;
+	uint64_t delivered = 0;
+	bool alerts_known = false;
+
+	if (c->co->deliver)
+		delivered = deliver(cfg, &alerts_known);
+	if (cfg->metrics_file) {
+		char dir[PATH_MAX], merr[512];
+		struct outbox_stats ost;
+		struct metrics_cycle mc = {
+			.addresses = res->addresses, .duration_ns = c->st.last_duration_ns,
+			.wall_ns = c->st.last_cycle_wall, .events_total = c->st.events_total,
+			.cycle = c->st.cycles,
+		};
+		check_outbox_dir(cfg, dir, sizeof(dir));
+		/* after delivery: the backlog is what is still waiting */
+		mc.outbox_backlog = outbox_count(dir);
+		if (alerts_known && outbox_stats_all(dir, &ost) == 0) {
+			mc.alerts_known = true;
+			mc.alerts_delivered = delivered;
+			mc.alerts_dead = ost.dead;
+			mc.alerts_quarantined = ost.quarantined;
 		}
-	return true;
+		/* metrics are a view: failing to write them does not fail the cycle */
+		if (metrics_write(cfg->metrics_file, &c->st, &mc, merr, sizeof(merr)) < 0)
+			log_warnx("%s", merr);
+	}
 }
 
 int
@@ -425,177 +690,26 @@ int
 check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 		 struct check_result *res, char *err, size_t errlen)
 {
-	struct cycle_targets ct = { 0 };
-	struct scan_collect col = { 0 };
-	struct scan_summary sum;
-	struct scan_opts o;
-	struct state st;
-	struct target_iter it;
-	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed, false };
-	uint64_t t0 = util_now_ns(), now_wall, delivered = 0;
-	bool any_evidence = false, any_open_before = false, alerts_known = false;
-	int lockfd, rc;
+	struct cycle c;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
-	state_init(&st);
-	lockfd = co->lock_held ? -1 : state_lock(cfg->state_dir, err, errlen);
-	if (!co->lock_held && lockfd < 0)
-		return lockfd;
-	rc = state_load(cfg->state_dir, &st, err, errlen);
-	if (rc < 0)
+	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0)
 		goto out;
-	res->first_cycle = st.cycles == 0;
-	/* "first_run": "adopt" applies to the first run of a state only: an address that
-	 * appears later is news either way */
-	pol.adopt = cfg->first_run_adopt && first_run(cfg, co, &st);
-	if (st.instance[0] == '\0') {
-		struct alert_event tmp;
-		alert_event_stamp(&tmp);
-		memcpy(st.instance, tmp.id, sizeof(st.instance));
-	}
-
-	rc = cycle_targets_build(cfg, co, &ct, &res->name_failures, err, errlen);
-	if (rc < 0)
+	res->first_cycle = c.st.cycles == 0;
+	if ((rc = cycle_observe(&c, &res->name_failures, err, errlen)) < 0 ||
+	    (rc = cycle_judge(&c, res, err, errlen)) < 0)
 		goto out;
-	opts_from_config(cfg, co, &o);
-	targets_iter_init(&it, ct.ts);
-	if (o.syn.on)
-		scan_syn_hints(&o.syn, &it);
-	rc = scan_execute(&o, next_from_iter, &it, targets_total(ct.ts), &col, &sum, err, errlen);
-	if (rc < 0)
+	cycle_result(&c, res);
+	c.st.cycles++;
+	c.st.last_cycle_wall = util_wall_ns();
+	c.st.last_duration_ns = util_now_ns() - c.t0;
+	if ((rc = commit(cfg, &c.st, res, err, errlen)) < 0)
 		goto out;
-	rc = recheck(cfg, co, &st, &col, err, errlen);
-	if (rc < 0)
-		goto out;
-	/* after the rechecks, so a port they found open gets its checks too */
-	if (cfg->probe.checks != 0) {
-		struct cycle_zones cz = { cfg, &ct };
-		o.zones = cycle_zones;
-		o.zones_arg = &cz;
-		rc = scan_checks(&o, &col, &sum, err, errlen);
-		if (rc < 0)
-			goto out;
-	}
-
-	/* degraded: nothing at all answered (no handshake, no RST, no datagram, no ICMP
-	 * port unreachable) although something was open before, or names did not resolve */
-	for (size_t i = 0; i < col.n; i++)
-		for (int s = 0; s < PROBE_NSLOTS; s++)
-			if (col.recs[i].out[s].state == PROBE_OPEN ||
-			    col.recs[i].out[s].state == PROBE_CLOSED)
-				any_evidence = true;
-	for (size_t i = 0; i < st.n; i++)
-		for (int s = 0; s < PROBE_NSLOTS; s++)
-			if (st.entries[i].port[s].reported_open)
-				any_open_before = true;
-	res->degraded = (!any_evidence && any_open_before && col.n > 0) || res->name_failures > 0 ||
-			(col.n == 0 && cfg->ntargets > 0);
-	if (col.n == 0 && cfg->ntargets > 0) {
-		snprintf(err, errlen, "nothing could be probed: no target resolved to an address");
-		rc = -EHOSTUNREACH;
-		goto out;
-	}
-
-	now_wall = util_wall_ns();
-	for (size_t i = 0; i < col.n; i++) {
-		const struct probe_result *r = &col.recs[i];
-		const struct config_target *t = &cfg->targets[ct.cfg_index[r->target_index]];
-		struct alert_event evs[BL_MAX_EVENTS];
-		bool created = false;
-		struct bl_entry *e = state_get(&st, &r->addr, &created);
-		size_t nev;
-
-		if (e == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		/* the same address from two targets is one port, decided once a cycle */
-		if (!created && e->last_cycle == st.cycles + 1)
-			continue;
-		snprintf(e->target, sizeof(e->target), "%s", t->name ? t->name : t->target);
-		for (int s = 0; s < PROBE_NSLOTS; s++)
-			e->expect_open[s] = t->expect_open[s];
-		e->last_cycle = st.cycles + 1;
-		nev = baseline_apply(e, r, created, res->degraded && !any_evidence, &pol, now_wall,
-				     evs);
-		for (size_t k = 0; k < nev; k++) {
-			stamp(&st, &evs[k]);
-			if ((rc = push_event(res, &evs[k])) < 0)
-				goto out;
-			if (check_event_is_exposure(&evs[k]))
-				res->new_exposures++;
-		}
-	}
-	if (res->degraded && !st.degraded) {
-		struct alert_event ev;
-		baseline_degraded_event(&ev, res->name_failures > 0
-			? "some target names did not resolve: the resolver may be down"
-			: "no address answered at all: the monitor's own network may be down");
-		stamp(&st, &ev);
-		if ((rc = push_event(res, &ev)) < 0)
-			goto out;
-	}
-	st.degraded = res->degraded;
-
-	/* events reach the disk before the state that raised them is committed */
-	rc = spool(cfg, res, err, errlen);
-	if (rc < 0)
-		goto out;
-	for (size_t k = 0; k < res->nevents; k++)
-		st.events_total[res->events[k].type]++;
-	st.cycles++;
-	st.last_cycle_wall = util_wall_ns();
-	st.last_duration_ns = util_now_ns() - t0;
-	rc = save(cfg, &st, res, err, errlen);
-	if (rc < 0)
-		goto out;
-
-	res->addresses = col.n;
-	res->duration_ns = st.last_duration_ns;
-	for (size_t i = 0; i < col.n; i++)
-		for (int s = 0; s < PROBE_NSLOTS; s++)
-			res->open_ports += col.recs[i].out[s].state == PROBE_OPEN;
-	for (size_t i = 0; i < st.n; i++)
-		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			const struct bl_entry *e = &st.entries[i];
-			if (e->last_cycle != st.cycles)
-				continue;
-			res->unacknowledged += baseline_unacknowledged(e, (enum probe_slot)s);
-			res->expected_down += e->port[s].known && e->expect_open[s] &&
-					      !e->port[s].reported_open;
-			res->flapping += e->port[s].flapping;
-		}
-	/* the state is committed: now try to deliver (a webhook that is down never fails
-	 * the cycle; the outbox keeps the events) */
-	if (co->deliver)
-		delivered = deliver(cfg, &alerts_known);
-	if (cfg->metrics_file) {
-		char dir[PATH_MAX], merr[512];
-		struct outbox_stats ost;
-		struct metrics_cycle mc = {
-			.addresses = col.n, .duration_ns = st.last_duration_ns,
-			.wall_ns = st.last_cycle_wall, .events_total = st.events_total,
-			.cycle = st.cycles,
-		};
-		check_outbox_dir(cfg, dir, sizeof(dir));
-		/* after delivery: the backlog is what is still waiting */
-		mc.outbox_backlog = outbox_count(dir);
-		if (alerts_known && outbox_stats_all(dir, &ost) == 0) {
-			mc.alerts_known = true;
-			mc.alerts_delivered = delivered;
-			mc.alerts_dead = ost.dead;
-			mc.alerts_quarantined = ost.quarantined;
-		}
-		/* metrics are a view: failing to write them does not fail the cycle */
-		if (metrics_write(cfg->metrics_file, &st, &mc, merr, sizeof(merr)) < 0)
-			log_warnx("%s", merr);
-	}
-	rc = 0;
+	res->duration_ns = c.st.last_duration_ns;
+	cycle_report(&c, res);
 out:
-	scan_collect_clear(&col);
-	cycle_targets_clear(&ct);
-	state_clear(&st);
-	state_unlock(lockfd);
+	cycle_end(&c);
 	return rc;
 }
 
@@ -633,20 +747,22 @@ entry_of_name_target(const struct config *cfg, const struct bl_entry *e)
 	return false;
 }
 
-/* Ids derived from what was seen and when it was first seen: a repeat after a crash (outbox
- * written, state not saved) raises the same ids. */
-static void
-stamp_passive(const struct state *st, struct alert_event *ev, uint64_t first_seen)
+/* The passive target set: every address, prefix and range target, less the excludes. */
+static struct target_set *
+passive_targets(const struct config *cfg)
 {
-	char seed[512];
-	int n;
+	struct target_set *ts = targets_new();
+	char msg[512];
 
-	alert_event_stamp(ev);
-	n = snprintf(seed, sizeof(seed), "%s|passive|%llu|%s|%s|%s", st->instance,
-		     (unsigned long long)first_seen, ev->address, ev->protocol,
-		     alert_type_name(ev->type));
-	if (n > 0 && (size_t)n < sizeof(seed))
-		alert_event_derive_id(ev, seed, (size_t)n);
+	if (ts == NULL)
+		return NULL;
+	targets_set_resolver(ts, resolve_refuse);
+	targets_set_max_hosts(ts, 0);
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		(void)targets_add(ts, cfg->targets[i].target, NULL, msg, sizeof(msg));
+	for (size_t i = 0; i < cfg->nexclude; i++)
+		(void)targets_exclude(ts, cfg->exclude[i], msg, sizeof(msg));
+	return ts;
 }
 
 int
@@ -654,96 +770,48 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 		    struct check_passive_obs *obs, size_t n, struct check_result *res, char *err,
 		    size_t errlen)
 {
-	struct bl_policy pol = { cfg->confirm_open, cfg->confirm_closed, false };
+	struct judge_ctx jc = { 0 };
 	struct target_set *ts = NULL;
-	struct state st;
-	char msg[512];
-	uint64_t now = util_wall_ns();
+	struct cycle c;
 	bool changed = false, known = false;
-	int lockfd = -1, rc;
+	int rc;
 
 	memset(res, 0, sizeof(*res));
-	state_init(&st);
-	ts = targets_new();
-	if (ts == NULL)
+	if ((ts = passive_targets(cfg)) == NULL)
 		return -ENOMEM;
-	targets_set_resolver(ts, resolve_refuse);
-	targets_set_max_hosts(ts, 0);
-	for (size_t i = 0; i < cfg->ntargets; i++)
-		(void)targets_add(ts, cfg->targets[i].target, NULL, msg, sizeof(msg));
-	for (size_t i = 0; i < cfg->nexclude; i++)
-		(void)targets_exclude(ts, cfg->exclude[i], msg, sizeof(msg));
-	if (!co->lock_held) {
-		lockfd = state_lock(cfg->state_dir, err, errlen);
-		if (lockfd < 0) {
-			rc = lockfd;
-			goto out;
-		}
-	}
-	rc = state_load(cfg->state_dir, &st, err, errlen);
-	if (rc < 0)
+	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0)
 		goto out;
-	if (st.instance[0] == '\0') {
-		struct alert_event tmp;
-		alert_event_stamp(&tmp);
-		memcpy(st.instance, tmp.id, sizeof(st.instance));
-	}
+	jc.pol.confirm_open = cfg->confirm_open;
+	jc.pol.confirm_closed = cfg->confirm_closed;
+	jc.now = util_wall_ns();
+	jc.agent = c.agent;
 	for (size_t i = 0; i < n; i++) {
 		struct check_passive_obs *ob = &obs[i];
-		struct bl_entry *e = state_find(&st, &ob->addr);
-		struct alert_event evs[BL_MAX_EVENTS];
-		struct probe_result r;
-		bool any = false;
-		size_t nev;
+		struct bl_entry *e = state_find(&c.st, &ob->addr);
+		bool judged;
 
 		ob->in_targets = targets_contains(ts, &ob->addr, NULL) ||
 				 (e != NULL && entry_of_name_target(cfg, e));
 		if (!ob->in_targets || e == NULL || ob->port != cfg->probe.port)
 			continue;
-		memset(&r, 0, sizeof(r));
-		r.addr = ob->addr;
-		r.port = ob->port;
-		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			r.out[s].rtt_us = -1;
-			if (!ob->proved[s] || !e->port[s].known || e->port[s].reported_open)
-				continue;
-			r.out[s].state = PROBE_OPEN;
-			r.out[s].reason = s == PROBE_SLOT_TCP ? PROBE_REASON_SYN_ACK
-							      : PROBE_REASON_DNS_REPLY;
-			any = true;
+		if (judge_passive(&jc, c.st.instance, e, ob->port, ob->proved, ob->first_seen_ns,
+				  &c.out, &judged) < 0) {
+			util_errf(err, errlen, "out of memory");
+			rc = -ENOMEM;
+			goto out;
 		}
-		if (!any)
-			continue;
-		changed = true;
-		nev = baseline_apply(e, &r, false, false, &pol, now, evs);
-		for (size_t k = 0; k < nev; k++) {
-			snprintf(evs[k].source, sizeof(evs[k].source), "passive");
-			stamp_passive(&st, &evs[k], ob->first_seen_ns);
-			if ((rc = push_event(res, &evs[k])) < 0)
-				goto out;
-			if (check_event_is_exposure(&evs[k]))
-				res->new_exposures++;
-		}
+		changed |= judged;
 	}
-	if (!changed) {
-		rc = 0;
+	rc = 0;
+	if (!changed)
 		goto out;
-	}
-	/* events reach the disk before the state that raised them is committed */
-	rc = spool(cfg, res, err, errlen);
-	if (rc < 0)
-		goto out;
-	for (size_t k = 0; k < res->nevents; k++)
-		st.events_total[res->events[k].type]++;
-	rc = save(cfg, &st, res, err, errlen);
-	if (rc < 0)
+	cycle_result(&c, res);
+	if ((rc = commit(cfg, &c.st, res, err, errlen)) < 0)
 		goto out;
 	if (co->deliver && res->nevents > 0)
 		(void)deliver(cfg, &known);
-	rc = 0;
 out:
 	targets_free(ts);
-	state_clear(&st);
-	state_unlock(lockfd);
+	cycle_end(&c);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * check: one monitoring cycle — scan the configured targets, compare with the baseline,
- * spool events to the outbox, save the state, deliver what is due (bounded in time), write
- * metrics. `watch53 check` runs one for cron; the daemon runs the same function on its
+ * commit the state with the events it raised (one transaction), move them to the outbox,
+ * deliver what is due (bounded in time), write metrics. `watch53 check` runs one for cron; the daemon runs the same function on its
  * schedule (one code path).
  */
 #ifndef WATCH53_CHECK_H
@@ -25,7 +25,7 @@ struct check_result {
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
 	uint64_t expected_down;     /* expected open, reported closed */
-	uint64_t new_exposures;     /* events that are exposures (check_event_is_exposure) */
+	uint64_t new_exposures;     /* events that are exposures (judge_is_exposure) */
 	uint64_t flapping;
 	bool degraded;
 	bool first_cycle;
@@ -34,10 +34,6 @@ struct check_result {
 };
 
 void check_result_clear(struct check_result *r);
-
-/* Is this event a new exposure (exit code 1, Nagios CRITICAL)? `exposed`; `opened` and
- * `changed` rated high or critical. */
-bool check_event_is_exposure(const struct alert_event *ev);
 
 /*
  * Run one cycle with an already validated config. The caller holds no lock: this takes it.
@@ -73,6 +69,12 @@ int check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 
 /* Outbox directory of a config: <state_dir>/outbox. */
 void check_outbox_dir(const struct config *cfg, char *buf, size_t len);
+
+/* Move the events committed in the state's spool to the outbox (state_spool_move): what a
+ * crash between a commit and its move left. Callers hold the lock; a cycle does this
+ * itself, `alerts flush` and `baseline reset` before they deliver or set the state aside.
+ * 0 or -errno with err; *moved counts the events moved. */
+int check_spool_move(const struct config *cfg, size_t *moved, char *err, size_t errlen);
 
 /* ---- passive observations (`watch53 sniff -c`, the daemon's capture) ---- */
 

@@ -282,6 +282,12 @@ do_flush(const struct config *cfg)
 		fprintf(stderr, "watch53 alerts flush: out of memory\n");
 		goto out;
 	}
+	/* what a crash left committed but not yet in the outbox goes first */
+	{
+		size_t moved;
+		if (check_spool_move(cfg, &moved, err, sizeof(err)) < 0)
+			fprintf(stderr, "watch53 alerts flush: warning: %s\n", err);
+	}
 	check_outbox_dir(cfg, outbox, sizeof(outbox));
 	rc = outbox_deliver(outbox, ss, nss, util_wall_ns(), true, FLUSH_BUDGET_NS, &rep, err,
 			    sizeof(err));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/baseline.h"
+#include "agent/check.h"
 #include "agent/cli.h"
 #include "agent/config.h"
 #include "agent/history.h"
@@ -96,7 +97,12 @@ do_reset(const struct config *cfg)
 {
 	char to[PATH_MAX + 64], err[1024];
 	struct state empty;
+	size_t moved;
 
+	/* events committed with the old state go out with it, not into the set-aside file */
+	if (check_spool_move(cfg, &moved, err, sizeof(err)) < 0)
+		fprintf(stderr, "watch53 baseline reset: warning: %s; they stay in the state "
+			"set aside\n", err);
 	if (state_set_aside(cfg->state_dir, "reset", to, sizeof(to), err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 baseline reset: %s\n", err);
 		return EXIT_RUNTIME;

@@ -37,6 +37,15 @@ struct state_hist {
 	char id[ALERT_ID_LEN];    /* the event's id; "" for an accept */
 };
 
+/* One event for one sink, spooled by the save that commits the state which raised it (the
+ * transactional outbox): state_spool_move hands it to the outbox afterwards. */
+struct state_spool {
+	const char *sink;         /* the sink's name (its outbox directory) */
+	char id[ALERT_ID_LEN];    /* the event's id */
+	const char *json;         /* the event, alert_event_to_json */
+	size_t len;
+};
+
 struct state {
 	char instance[ALERT_ID_LEN]; /* random id of this state (seeds event ids); "" = new */
 	uint64_t cycles;          /* completed cycles */
@@ -59,6 +68,10 @@ struct state {
 	const struct state_hist *history_add;
 	size_t nhistory_add;
 	uint64_t history_retention_ns;
+	/* Set by the caller of state_save (not owned): the events to spool with the state, in
+	 * the order they were raised (state_spool_move). */
+	const struct state_spool *spool_add;
+	size_t nspool_add;
 };
 
 /* Rows a save deletes at most for retention: the work of one commit stays bounded, and a
@@ -98,6 +111,24 @@ int state_save(const char *dir, const struct state *st, char *err, size_t errlen
  * not ours (left where it is), or negative errno, with a message. */
 int state_history_read(const char *dir, uint64_t since_ns, const char *address, bool carry,
 		       struct state_hist **rows, size_t *n, char *err, size_t errlen);
+
+/*
+ * The spool: events committed with the state, not yet in the outbox. state_spool_move
+ * hands each to put() in the order they were raised, with its sequence number (never
+ * reused: it orders the outbox, see outbox_put), then deletes those put() took, in one
+ * transaction. A put() that fails (0 or -errno, with a message in err) stops the move:
+ * that event and the later ones stay in the spool, in order, for the next move. So an
+ * event reaches the outbox only once its state is committed, and a crash between the
+ * commit and the move (or within it) leaves the rest for the next: at worst an event is
+ * put twice (same id, the same file). Callers hold the lock and move after every save and
+ * before they deliver. A missing database has nothing to move. *moved counts the events
+ * put. 0, -EBADMSG for a database that is not ours (left where it is), or -errno; err
+ * says why (put's own message when it failed).
+ */
+typedef int (*state_spool_put_fn)(void *arg, uint64_t seq, const char *sink, const char *id,
+				  const char *json, size_t len, char *err, size_t errlen);
+int state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *moved,
+		     char *err, size_t errlen);
 
 /* Rename the state in dir out of the way for `baseline reset`: state.db (with -wal, -shm)
  * and a legacy state.json, each to <name>.<why>-<UTC timestamp>. The database's new name

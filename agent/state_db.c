@@ -124,9 +124,33 @@ migrate_v2(sqlite3 *h)
 #define HISTORY_COLS "seq, time_ns, type, severity, address, protocol, port, summary, " \
 	"source, event_id"
 
+/*
+ * Version 3: the spool, the transactional outbox. The events a save raised, one row per
+ * event and sink that wants it, are inserted in the transaction that commits the state
+ * which raised them; state_spool_move then writes them to the outbox files and deletes the
+ * rows. So the outbox only ever holds events the state records (a crash before the commit
+ * leaves neither), and a crash after it leaves rows that the next move writes. seq is
+ * AUTOINCREMENT: never reused, so it orders every event ever spooled as raised.
+ */
+static const char schema_v3[] =
+	"CREATE TABLE spool ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" sink TEXT NOT NULL,"
+	" event_id TEXT NOT NULL,"
+	" body TEXT NOT NULL"               /* the event as alert_event_to_json wrote it */
+	");";
+
+static int
+migrate_v3(sqlite3 *h)
+{
+	return sqlite3_exec(h, schema_v3, NULL, NULL, NULL);
+}
+
+#define SPOOL_COLS "seq, sink, event_id, body"
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction. A new version is one more function here and the columns below. */
-static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2 };
+static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2, migrate_v3 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns of an entry as this version reads and writes them (the SQL is built from
@@ -1013,17 +1037,19 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 	if ((rc = entry_sql(false, &sql)) < 0)
 		goto bad;
 	{
-		const char *const shape[] = {
-			sql,
-			"SELECT id, instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
-			"seen_ns, generation, imported_from FROM meta",
-			"SELECT type, total FROM events_total",
-			"SELECT " HISTORY_COLS " FROM history",
+		/* with the version each is there from (the loader reads older ones as they are) */
+		const struct { const char *sql; int since; } shape[] = {
+			{ sql, 1 },
+			{ "SELECT id, instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
+			  "seen_ns, generation, imported_from FROM meta", 1 },
+			{ "SELECT type, total FROM events_total", 1 },
+			{ "SELECT " HISTORY_COLS " FROM history", 2 },
+			{ "SELECT " SPOOL_COLS " FROM spool", 3 },
 		};
-		/* the history is there from version 2 on */
-		size_t nshape = sizeof(shape) / sizeof(shape[0]) - (check && version < 2);
-		for (size_t i = 0; i < nshape; i++) {
-			rc = sqlite3_prepare_v2(h, shape[i], -1, &q, NULL);
+		for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+			if (check && version < shape[i].since)
+				continue;
+			rc = sqlite3_prepare_v2(h, shape[i].sql, -1, &q, NULL);
 			sqlite3_finalize(q);
 			q = NULL;
 			if (rc != SQLITE_OK) {
@@ -1372,6 +1398,34 @@ write_history(sqlite3 *h, const struct state *st)
 	return rc;
 }
 
+/* The events this save spools (st->spool_add), in their order. An SQLite result code. */
+static int
+write_spool(sqlite3 *h, const struct state *st)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (st->nspool_add == 0)
+		return SQLITE_OK;
+	rc = sqlite3_prepare_v2(h, "INSERT INTO spool (sink, event_id, body) VALUES (?, ?, ?)",
+				-1, &q, NULL);
+	for (size_t i = 0; i < st->nspool_add && rc == SQLITE_OK; i++) {
+		const struct state_spool *r = &st->spool_add[i];
+		sqlite3_reset(q);
+		rc = sqlite3_bind_text(q, 1, r->sink, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 2, r->id, sizeof(r->id));
+		if (rc == SQLITE_OK)
+			rc = r->len > INT_MAX ? SQLITE_TOOBIG
+					      : sqlite3_bind_text(q, 3, r->json, (int)r->len,
+								  SQLITE_STATIC);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
 /*
  * Write st into the open transaction on h: meta, the totals and the entries — every row
  * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
@@ -1467,7 +1521,7 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	free(sql);
 	if (rc != SQLITE_OK)
 		goto fail;
-	if ((rc = write_history(h, st)) != SQLITE_OK)
+	if ((rc = write_history(h, st)) != SQLITE_OK || (rc = write_spool(h, st)) != SQLITE_OK)
 		goto fail;
 	return 0;
 fail:
@@ -1936,6 +1990,102 @@ out:
 		*n = 0;
 		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
 	}
+	return rc;
+}
+
+int
+state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *moved, char *err,
+		 size_t errlen)
+{
+	char reason[300], perr[512] = "";
+	struct paths p;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	struct stat sb;
+	int64_t last = 0;
+	int rc, src;
+
+	*moved = 0;
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	if (stat(p.db, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0; /* no save yet: nothing spooled */
+		rc = -errno;
+		util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
+		return -EINVAL;
+	}
+	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
+		goto out;
+	/* IMMEDIATE: the rows read are the rows deleted */
+	if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, sizeof(reason))) < 0)
+		goto out;
+	src = sqlite3_prepare_v2(h, "SELECT " SPOOL_COLS " FROM spool ORDER BY seq", -1, &q,
+				 NULL);
+	while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *sink = (const char *)sqlite3_column_text(q, 1);
+		const char *id = (const char *)sqlite3_column_text(q, 2);
+		const char *body = (const char *)sqlite3_column_text(q, 3);
+		int64_t seq = sqlite3_column_int64(q, 0);
+
+		if (sink == NULL || id == NULL || body == NULL || seq <= last) {
+			util_errf(reason, sizeof(reason), "spool row %" PRId64 " is damaged", seq);
+			rc = -EBADMSG;
+			break;
+		}
+		/* a put that fails stops here: this row and the later ones stay, in order */
+		rc = put(arg, (uint64_t)seq, sink, id, body, (size_t)sqlite3_column_bytes(q, 3),
+			 perr, sizeof(perr));
+		if (rc < 0)
+			break;
+		last = seq;
+		(*moved)++;
+		src = SQLITE_OK;
+	}
+	if (src != SQLITE_OK && src != SQLITE_DONE && rc == 0)
+		rc = db_fail(h, src, reason, sizeof(reason));
+	sqlite3_finalize(q);
+	q = NULL;
+	if (last > 0) {
+		/* what was written is gone from the spool even when a later row failed */
+		int drc = sqlite3_prepare_v2(h, "DELETE FROM spool WHERE seq <= ?", -1, &q, NULL);
+		if (drc == SQLITE_OK)
+			drc = sqlite3_bind_int64(q, 1, last);
+		if (drc == SQLITE_OK && (drc = sqlite3_step(q)) == SQLITE_DONE)
+			drc = SQLITE_OK;
+		sqlite3_finalize(q);
+		q = NULL;
+		if (drc != SQLITE_OK) {
+			rc = db_fail(h, drc, reason, sizeof(reason));
+			goto out;
+		}
+	}
+	{
+		int crc = db_exec(h, "COMMIT", reason, sizeof(reason));
+		if (crc < 0) {
+			rc = crc;
+			goto out;
+		}
+	}
+	{
+		int crc = db_close(h);
+		h = NULL;
+		if (crc < 0 && rc == 0) {
+			util_errf(reason, sizeof(reason), "closing failed");
+			rc = crc;
+		}
+	}
+out:
+	if (h != NULL)
+		sqlite3_close(h); /* an open transaction is rolled back */
+	if (rc < 0 && perr[0] != '\0')
+		util_errf(err, errlen, "%s", perr);
+	else if (rc < 0)
+		util_errf(err, errlen, "cannot move the spool of %s: %s", p.db, reason);
 	return rc;
 }
 

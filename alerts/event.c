@@ -408,8 +408,8 @@ parse_time(const char *s, size_t len, uint64_t *out)
 }
 
 /* 8-4-4-4-12 hex digits, either case (any version: the id is only compared). */
-static bool
-is_uuid(const char *s)
+bool
+alert_id_valid(const char *s)
 {
 	for (size_t i = 0; i < ALERT_ID_LEN - 1; i++) {
 		char c = s[i];
@@ -479,7 +479,7 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 
 	if ((rc = GET_STR(root, ev, id, true, err, errlen)) < 0)
 		return rc;
-	if (!is_uuid(ev->id))
+	if (!alert_id_valid(ev->id))
 		return fail(err, errlen, "id: not a UUID");
 
 	if ((rc = get_str(root, "type", true, text, sizeof(text), err, errlen)) < 0)

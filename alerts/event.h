@@ -67,6 +67,10 @@ int alert_event_stamp(struct alert_event *ev);
  * replaced and receivers can drop the duplicate. 0 or -EIO. */
 int alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len);
 
+/* Is s an event id in text form (a UUID: 8-4-4-4-12 hex digits, either case)? Ids name
+ * outbox files, so only such text may become one. */
+bool alert_id_valid(const char *s);
+
 /* Largest JSON text alert_event_from_json() accepts (every field at its maximum, escaped,
  * fits well below this). */
 #define ALERT_JSON_MAX 16384

@@ -71,20 +71,78 @@ ends_with(const char *s, const char *suffix)
 	return l > k && strcmp(s + l - k, suffix) == 0;
 }
 
-int
-outbox_put(const char *dir, const char *sink, const struct alert_event *ev, char *err,
-	   size_t errlen)
+/*
+ * An event file's name: "<seq>.<id>.json" (seq zero-padded to 10 digits at least, so a
+ * listing of the directory shows the queue's order) when the event came with a sequence
+ * number, "<id>.json" without one (seq 0). ext is ".json" or "" (the stem).
+ */
+static int
+event_file(char *buf, size_t len, uint64_t seq, const char *id, const char *ext)
 {
-	char sdir[PATH_MAX], path[PATH_MAX], name[OUTBOX_NAME_MAX], json[ALERT_JSON_MAX + 1];
-	int rc, len;
+	int n = seq ? snprintf(buf, len, "%010" PRIu64 ".%s%s", seq, id, ext)
+		    : snprintf(buf, len, "%s%s", id, ext);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Split an event file's name into its sequence number (0: none) and id: -EBADMSG when it
+ * is not "[<digits>.]<id>.json" with an id that alert_id_valid() accepts. */
+static int
+parse_event_file(const char *name, uint64_t *seq, char id[ALERT_ID_LEN])
+{
+	size_t len = strlen(name), idlen;
+	const char *p = name;
+
+	*seq = 0;
+	if (!ends_with(name, ".json"))
+		return -EBADMSG;
+	len -= strlen(".json");
+	if (len > ALERT_ID_LEN - 1) {
+		char *end;
+		size_t digits = strspn(name, "0123456789");
+		if (digits == 0 || digits > 20 || name[digits] != '.')
+			return -EBADMSG;
+		errno = 0;
+		*seq = strtoull(name, &end, 10);
+		if (errno != 0 || end != name + digits || *seq == 0)
+			return -EBADMSG;
+		p = name + digits + 1;
+		len -= digits + 1;
+	}
+	idlen = len;
+	if (idlen != ALERT_ID_LEN - 1)
+		return -EBADMSG;
+	memcpy(id, p, idlen);
+	id[idlen] = '\0';
+	return alert_id_valid(id) ? 0 : -EBADMSG;
+}
+
+int
+outbox_put_json(const char *dir, const char *sink, uint64_t seq, const char *id,
+		const char *json, size_t len, char *err, size_t errlen)
+{
+	char sdir[PATH_MAX], path[PATH_MAX], name[OUTBOX_NAME_MAX], file[OUTBOX_FILE_MAX];
+	char *buf = NULL;
+	int rc;
 
 	safe_name(sink, name, sizeof(name));
+	/* the id becomes a file name: nothing but a UUID may */
+	if (!alert_id_valid(id)) {
+		snprintf(err, errlen, "outbox: sink %s: not an event id, not spooled", name);
+		return -EINVAL;
+	}
+	if (len > ALERT_JSON_MAX) {
+		snprintf(err, errlen, "outbox: sink %s: event %s is larger than %d bytes", name,
+			 id, ALERT_JSON_MAX);
+		return -EFBIG;
+	}
 	if ((rc = ensure_dir(dir)) < 0) {
 		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
 		return rc;
 	}
 	if (snprintf(sdir, sizeof(sdir), "%s/%s", dir, name) >= (int)sizeof(sdir) ||
-	    snprintf(path, sizeof(path), "%s/%s.json", sdir, ev->id) >= (int)sizeof(path)) {
+	    event_file(file, sizeof(file), seq, id, ".json") < 0 ||
+	    snprintf(path, sizeof(path), "%s/%s", sdir, file) >= (int)sizeof(path)) {
 		snprintf(err, errlen, "outbox %s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
@@ -92,20 +150,36 @@ outbox_put(const char *dir, const char *sink, const struct alert_event *ev, char
 		snprintf(err, errlen, "outbox %s: %s", sdir, strerror(-rc));
 		return rc;
 	}
-	len = alert_event_to_json(ev, json, sizeof(json) - 1);
-	if (len < 0) {
-		snprintf(err, errlen, "outbox: event %s does not serialize: %s", ev->id,
-			 strerror(-len));
-		return len;
+	/* one line with a newline */
+	if ((buf = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "outbox: out of memory");
+		return -ENOMEM;
 	}
-	json[len++] = '\n';
-	rc = file_write_atomic(path, json, (size_t)len, 0600);
+	memcpy(buf, json, len);
+	buf[len] = '\n';
+	rc = file_write_atomic(path, buf, len + 1, 0600);
+	free(buf);
 	if (rc < 0) {
 		snprintf(err, errlen, "outbox %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	/* the sink directory entry itself must survive a crash too */
 	return file_sync_dir(sdir);
+}
+
+int
+outbox_put(const char *dir, const char *sink, uint64_t seq, const struct alert_event *ev,
+	   char *err, size_t errlen)
+{
+	char json[ALERT_JSON_MAX + 1];
+	int len = alert_event_to_json(ev, json, sizeof(json));
+
+	if (len < 0) {
+		snprintf(err, errlen, "outbox: event %s does not serialize: %s", ev->id,
+			 strerror(-len));
+		return len;
+	}
+	return outbox_put_json(dir, sink, seq, ev->id, json, (size_t)len, err, errlen);
 }
 
 long
@@ -339,11 +413,15 @@ out:
 
 /* ---- reading a sink's queue ---- */
 
+/* The order events were raised in: by sequence number (an event without one was spooled
+ * before any with one), then by time and id (events of one older writer). */
 static int
-by_time_then_id(const void *a, const void *b)
+by_seq_then_time(const void *a, const void *b)
 {
 	const struct outbox_entry *x = a, *y = b;
 
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
 	if (x->time_ns != y->time_ns)
 		return x->time_ns < y->time_ns ? -1 : 1;
 	return strcmp(x->id, y->id);
@@ -369,12 +447,14 @@ move_into(const char *sdir, const char *sub, const char *file)
 	return file_sync_dir(from);
 }
 
-/* Read one event file: 0, -EBADMSG with why in err (corrupt), or another -errno. */
+/* Read one event file: 0 with its sequence number in *seq, -EBADMSG with why in err
+ * (corrupt), or another -errno. */
 static int
-read_event(const char *sdir, const char *file, struct alert_event *ev, char *err, size_t errlen)
+read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t *seq,
+	   char *err, size_t errlen)
 {
-	char path[PATH_MAX], id[ALERT_ID_LEN + 1], *text = NULL;
-	size_t len = 0, idlen = strlen(file) - strlen(".json");
+	char path[PATH_MAX], id[ALERT_ID_LEN], *text = NULL;
+	size_t len = 0;
 	struct stat sb;
 	int rc;
 
@@ -386,12 +466,10 @@ read_event(const char *sdir, const char *file, struct alert_event *ev, char *err
 		snprintf(err, errlen, "not a regular file");
 		return -EBADMSG;
 	}
-	if (idlen >= sizeof(id)) {
-		snprintf(err, errlen, "the file name is not an event id");
+	if (parse_event_file(file, seq, id) < 0) {
+		snprintf(err, errlen, "the file name is not [<sequence>.]<event id>.json");
 		return -EBADMSG;
 	}
-	memcpy(id, file, idlen);
-	id[idlen] = '\0';
 	rc = file_read_all(path, ALERT_JSON_MAX, &text, &len);
 	if (rc == -EFBIG) {
 		snprintf(err, errlen, "larger than %d bytes", ALERT_JSON_MAX);
@@ -441,17 +519,30 @@ queue_push(struct queue *q, const struct outbox_entry *e)
 	return 0;
 }
 
-static bool
-meta_has_event(const char *sdir, const char *meta_file)
+static int
+by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct outbox_entry *)a)->id, ((const struct outbox_entry *)b)->id);
+}
+
+/* Remove the .meta files (names in metas, "<id>.meta") whose event is not in q: left by a
+ * crash between the two unlinks of a delivered event. q is sorted by id here. */
+static void
+remove_orphan_metas(struct queue *q, char (*metas)[ALERT_ID_LEN], size_t nmetas)
 {
 	char path[PATH_MAX];
-	size_t l = strlen(meta_file) - strlen(".meta");
-	struct stat sb;
 
-	if (snprintf(path, sizeof(path), "%s/%.*s.json", sdir, (int)l, meta_file) >=
-	    (int)sizeof(path))
-		return true; /* cannot tell: leave it */
-	return lstat(path, &sb) == 0;
+	if (q->n > 1)
+		qsort(q->e, q->n, sizeof(*q->e), by_id);
+	for (size_t i = 0; i < nmetas; i++) {
+		struct outbox_entry key;
+		memcpy(key.id, metas[i], sizeof(key.id));
+		if (q->n > 0 && bsearch(&key, q->e, q->n, sizeof(*q->e), by_id) != NULL)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, metas[i]) <
+		    (int)sizeof(path))
+			(void)unlink(path);
+	}
 }
 
 /*
@@ -467,6 +558,9 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 {
 	DIR *d = NULL;
 	struct dirent *de;
+	char (*metas)[ALERT_ID_LEN] = NULL;
+	size_t nmetas = 0, capmetas = 0;
+	uint64_t seq;
 	int rc = 0;
 
 	memset(q, 0, sizeof(*q));
@@ -491,17 +585,27 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		if (de->d_name[0] == '.')
 			continue;
 		if (ends_with(de->d_name, ".meta")) {
-			if (fix && !meta_has_event(q->sdir, de->d_name)) {
-				char path[PATH_MAX];
-				if (snprintf(path, sizeof(path), "%s/%s", q->sdir, de->d_name) <
-				    (int)sizeof(path))
-					unlink(path);
+			size_t l = strlen(de->d_name) - strlen(".meta");
+			if (!fix || l != ALERT_ID_LEN - 1)
+				continue;
+			if (nmetas == capmetas) {
+				size_t nc = capmetas ? capmetas * 2 : 32;
+				char (*nm)[ALERT_ID_LEN] = realloc(metas, nc * sizeof(*nm));
+				if (nm == NULL) {
+					rc = -ENOMEM;
+					snprintf(err, errlen, "outbox: out of memory");
+					goto out;
+				}
+				metas = nm;
+				capmetas = nc;
 			}
+			memcpy(metas[nmetas], de->d_name, l);
+			metas[nmetas++][l] = '\0';
 			continue;
 		}
 		if (!ends_with(de->d_name, ".json"))
 			continue;
-		rc = read_event(q->sdir, de->d_name, &ev, why, sizeof(why));
+		rc = read_event(q->sdir, de->d_name, &ev, &seq, why, sizeof(why));
 		if (rc == -ENOENT) {
 			rc = 0;
 			continue; /* went away while we looked (a reader without the lock) */
@@ -511,10 +615,15 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 			if (st)
 				st->corrupt++;
 			if (fix) {
-				char meta[NAME_MAX + 1];
+				char meta[NAME_MAX + 1], id[ALERT_ID_LEN];
 				int mrc = move_into(q->sdir, OUTBOX_QUARANTINE_DIR, de->d_name);
-				snprintf(meta, sizeof(meta), "%.*s.meta",
-					 (int)(strlen(de->d_name) - strlen(".json")), de->d_name);
+				/* the meta is named by the id (when the name holds one) */
+				if (parse_event_file(de->d_name, &seq, id) == 0)
+					snprintf(meta, sizeof(meta), "%s.meta", id);
+				else
+					snprintf(meta, sizeof(meta), "%.*s.meta",
+						 (int)(strlen(de->d_name) - strlen(".json")),
+						 de->d_name);
 				if (mrc == 0) {
 					if (quarantined)
 						(*quarantined)++;
@@ -540,6 +649,7 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		memset(&e, 0, sizeof(e));
 		snprintf(e.sink, sizeof(e.sink), "%s", q->sink);
 		memcpy(e.id, ev.id, sizeof(e.id));
+		e.seq = seq;
 		e.time_ns = ev.time_ns;
 		e.type = ev.type;
 		e.severity = ev.severity;
@@ -575,9 +685,12 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 			st->pending++;
 	}
 	rc = 0;
+	if (fix)
+		remove_orphan_metas(q, metas, nmetas);
 	if (q->n > 1)
-		qsort(q->e, q->n, sizeof(*q->e), by_time_then_id);
+		qsort(q->e, q->n, sizeof(*q->e), by_seq_then_time);
 out:
+	free(metas);
 	closedir(d);
 	if (rc < 0)
 		queue_clear(q);
@@ -780,16 +893,17 @@ random32(void)
 }
 
 static void
-remove_event(const struct queue *q, const char *id)
+remove_event(const struct queue *q, const struct outbox_entry *e)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], file[OUTBOX_FILE_MAX];
 
 	/* the event first: a crash between the two leaves an orphan .meta, which the next
 	 * load removes, never an event without its schedule being lost for good */
-	if (snprintf(path, sizeof(path), "%s/%s.json", q->sdir, id) < (int)sizeof(path) &&
+	if (event_file(file, sizeof(file), e->seq, e->id, ".json") == 0 &&
+	    snprintf(path, sizeof(path), "%s/%s", q->sdir, file) < (int)sizeof(path) &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("outbox: cannot remove %s", path);
-	if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, id) < (int)sizeof(path) &&
+	if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, e->id) < (int)sizeof(path) &&
 	    unlink(path) == -1 && errno != ENOENT)
 		log_warn("outbox: cannot remove %s", path);
 }
@@ -797,11 +911,12 @@ remove_event(const struct queue *q, const char *id)
 static void
 dead_letter(const struct queue *q, const struct outbox_entry *e, struct outbox_sink_report *r)
 {
-	char file[ALERT_ID_LEN + 8];
+	char file[OUTBOX_FILE_MAX];
 	int rc;
 
-	snprintf(file, sizeof(file), "%s.json", e->id);
-	rc = move_into(q->sdir, OUTBOX_DEAD_DIR, file);
+	rc = event_file(file, sizeof(file), e->seq, e->id, ".json");
+	if (rc == 0)
+		rc = move_into(q->sdir, OUTBOX_DEAD_DIR, file);
 	if (rc < 0) {
 		log_warnx("outbox: alert %s for sink %s is past max_age but could not be moved "
 			  "to %s/: %s", e->id, q->sink, OUTBOX_DEAD_DIR, strerror(-rc));
@@ -823,9 +938,11 @@ read_window(const struct queue *q, size_t from, size_t max, struct alert_event *
 	size_t k;
 
 	for (k = 0; k < max && from + k < q->n; k++) {
-		char file[ALERT_ID_LEN + 8], why[256];
-		snprintf(file, sizeof(file), "%s.json", q->e[from + k].id);
-		if (read_event(q->sdir, file, &evs[k], why, sizeof(why)) < 0)
+		const struct outbox_entry *e = &q->e[from + k];
+		char file[OUTBOX_FILE_MAX], why[256];
+		uint64_t seq;
+		if (event_file(file, sizeof(file), e->seq, e->id, ".json") < 0 ||
+		    read_event(q->sdir, file, &evs[k], &seq, why, sizeof(why)) < 0)
 			break;
 	}
 	return k;
@@ -978,7 +1095,7 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 		r->last_status = prc == 0 ? hr.status : 0;
 		if (prc == 0 && hr.status >= 200 && hr.status < 300) {
 			for (size_t j = i; j < i + k; j++)
-				remove_event(&q, q.e[j].id);
+				remove_event(&q, &q.e[j]);
 			if (file_sync_dir(q.sdir) < 0)
 				log_warn("outbox: cannot sync %s", q.sdir);
 			r->delivered += k;

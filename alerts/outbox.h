@@ -1,7 +1,9 @@
 /*
  * outbox: the durable spool between raising an event and delivering it. One file per event
- * per sink, <dir>/<sink>/<id>.json, written atomically and fsync'd before the state that
- * raised it is committed: a crash can repeat an event (same id, same file), never lose one.
+ * per sink, <dir>/<sink>/<seq>.<id>.json, written atomically and fsync'd. The monitor
+ * (agent/) commits a cycle's events together with its state in the state database and
+ * only then moves them here (state.h, "the spool"), so a file is only ever written for an
+ * event the state records; a crash can repeat a move (same id, same file), never lose one.
  *
  * Delivery (outbox_deliver) reads the spool, sends events in order, removes what the
  * service accepted and keeps per-event delivery metadata beside the event in <id>.meta
@@ -9,7 +11,7 @@
  * nanoseconds since the Unix epoch), replaced atomically after every failed attempt.
  *
  * Files under <dir>/<sink>/:
- *   <id>.json     a queued event (alert_event_to_json)
+ *   <seq>.<id>.json  a queued event (alert_event_to_json); "<id>.json" from older writers
  *   <id>.meta     its delivery metadata, absent before the first failed attempt
  *   dead/         events given up on after max_age (kept for people, never deleted here)
  *   quarantine/   files that did not parse (kept for people, never deleted here)
@@ -30,7 +32,8 @@
  * An event older than the sink's max_age (by the time it was raised) moves to dead/ with a
  * warning naming it and the last error; it is never deleted silently.
  *
- * Order: per sink, events go out oldest first (event time, then id). A sink whose oldest
+ * Order: per sink, events go out in the order they were raised: by sequence number (see
+ * outbox_put), then event time and id. A sink whose oldest
  * event is waiting for its next try sends nothing newer meanwhile, and a failure stops that
  * sink for the run: receivers never see a later event before an earlier one.
  *
@@ -54,10 +57,21 @@
 #define OUTBOX_LONG_BACKOFF_NS (3600ull * 1000000000ull)
 #define OUTBOX_JITTER_PERCENT 20
 
-/* Spool one event for one sink. Creates <dir>/<sink> (0700) as needed. 0 or -errno with
- * a one-line message. */
-int outbox_put(const char *dir, const char *sink, const struct alert_event *ev, char *err,
-	       size_t errlen);
+/* Longest event file name, NUL included: "<seq>.<id>.json". */
+#define OUTBOX_FILE_MAX (20 + 1 + ALERT_ID_LEN + 5)
+
+/* Spool one event for one sink as <dir>/<sink>/<seq>.<id>.json (seq zero-padded to 10
+ * digits; "<id>.json" for seq 0). seq orders the sink's queue: callers number events in the
+ * order they were raised (the state's committed spool does, state.h); files without one
+ * (older writers) go first, in time order. Creates <dir>/<sink> (0700) as needed; the
+ * file and its directory are fsync'd. 0 or -errno with a one-line message. */
+int outbox_put(const char *dir, const char *sink, uint64_t seq, const struct alert_event *ev,
+	       char *err, size_t errlen);
+/* The same for an event already in its JSON form (alert_event_to_json, len bytes, no
+ * newline). id must pass alert_id_valid (-EINVAL otherwise: it names the file); the text
+ * is not parsed here (a file that does not parse is quarantined at delivery). */
+int outbox_put_json(const char *dir, const char *sink, uint64_t seq, const char *id,
+		    const char *json, size_t len, char *err, size_t errlen);
 
 /* Events waiting in <dir> across all sinks (for metrics and status). -errno on failure;
  * a missing dir counts 0. Files in dead/ and quarantine/ are not waiting. */
@@ -94,6 +108,7 @@ struct outbox_meta {
 struct outbox_entry {
 	char sink[OUTBOX_NAME_MAX];
 	char id[ALERT_ID_LEN];
+	uint64_t seq;             /* its sequence number (0: none, see outbox_put) */
 	uint64_t time_ns;         /* when the event was raised */
 	enum alert_type type;
 	enum alert_severity severity;
@@ -113,7 +128,7 @@ struct outbox_stats {
 };
 
 /*
- * The events queued for one sink, oldest first (event time, then id), in a malloc'd array
+ * The events queued for one sink, in delivery order (sequence number, event time, id), in a malloc'd array
  * (*out, free() it; NULL when empty). Reads only: corrupt files are counted in st (may be
  * NULL), not moved. A missing sink directory is an empty queue. 0 or -errno with err.
  */

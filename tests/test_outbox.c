@@ -305,8 +305,8 @@ teardown(void **state)
 }
 
 static void
-put(const struct fx *f, const char *sink, uint64_t time_ns, const char *address,
-    struct alert_event *out)
+put_seq(const struct fx *f, const char *sink, uint64_t seq, uint64_t time_ns,
+	const char *address, struct alert_event *out)
 {
 	struct alert_event ev;
 	char err[256];
@@ -319,11 +319,18 @@ put(const struct fx *f, const char *sink, uint64_t time_ns, const char *address,
 	ev.severity = SEV_HIGH;
 	snprintf(ev.target, sizeof(ev.target), "%s", address);
 	snprintf(ev.summary, sizeof(ev.summary), "TCP port 53 on %s is now open", address);
-	assert_int_equal(outbox_put(f->dir, sink, &ev, err, sizeof(err)), 0);
+	assert_int_equal(outbox_put(f->dir, sink, seq, &ev, err, sizeof(err)), 0);
 	/* time goes through the file with millisecond precision: keep what was written */
 	ev.time_ns -= ev.time_ns % 1000000;
 	if (out)
 		*out = ev;
+}
+
+static void
+put(const struct fx *f, const char *sink, uint64_t time_ns, const char *address,
+    struct alert_event *out)
+{
+	put_seq(f, sink, 0, time_ns, address, out);
 }
 
 static bool
@@ -553,6 +560,93 @@ test_list_order(void **state)
 	assert_int_equal(n, 0);
 	assert_null(e);
 	assert_int_equal(outbox_count(f->dir), 5);
+}
+
+/* Events with a sequence number go in its order whatever their times and ids, after any
+ * without one (an older writer's); their .meta files are named by the id, kept with the
+ * event across a failed attempt and removed with it. */
+static void
+test_seq_order(void **state)
+{
+	struct fx *f = *state;
+	struct alert_event a, b, c, old;
+	struct outbox_entry *e = NULL;
+	struct outbox_stats st;
+	struct outbox_report rep;
+	struct outbox_meta m;
+	char err[256], name[128];
+	size_t n = 0;
+	uint64_t now = util_wall_ns(), t = now - 60 * SEC;
+
+	t -= t % 1000000;
+	/* one millisecond for all three: time cannot order them, nor can the ids */
+	put_seq(f, "hook", 12, t, "127.53.0.3", &c);
+	put_seq(f, "hook", 10, t, "127.53.0.1", &a);
+	put_seq(f, "hook", 11, t, "127.53.0.2", &b);
+	put(f, "hook", t + 30 * SEC, "127.53.0.9", &old);
+	snprintf(name, sizeof(name), "0000000010.%s", a.id);
+	assert_true(exists(f, "hook", NULL, name, ".json"));
+	assert_false(exists(f, "hook", NULL, a.id, ".json"));
+	assert_true(exists(f, "hook", NULL, old.id, ".json"));
+	assert_int_equal(outbox_list(f->dir, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(e[0].id, old.id);
+	assert_int_equal(e[0].seq, 0);
+	assert_string_equal(e[1].id, a.id);
+	assert_int_equal(e[1].seq, 10);
+	assert_string_equal(e[2].id, b.id);
+	assert_string_equal(e[3].id, c.id);
+	assert_int_equal(e[3].seq, 12);
+	free(e);
+
+	/* on the wire in that order; the second request fails and stops the sink */
+	script(200, NULL, NULL);
+	script(200, NULL, NULL);
+	script(500, NULL, NULL);
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	assert_int_equal(rep.sinks[0].delivered, 2);
+	assert_int_equal(rep.sinks[0].remaining, 2);
+	outbox_report_clear(&rep);
+	assert_int_equal(srv.nreq, 3);
+	assert_non_null(strstr(srv.req[0].body, old.id));
+	assert_non_null(strstr(srv.req[1].body, a.id));
+	assert_non_null(strstr(srv.req[2].body, b.id));
+	assert_false(exists(f, "hook", NULL, name, ".json"));
+	assert_int_equal(outbox_meta_read(f->dir, "hook", b.id, &m), 0);
+	assert_int_equal(m.attempts, 1);
+	/* a load keeps the .meta of a numbered event (it is no orphan) */
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	assert_true(rep.sinks[0].waiting);
+	outbox_report_clear(&rep);
+	assert_int_equal(outbox_meta_read(f->dir, "hook", b.id, &m), 0);
+	assert_int_equal(m.attempts, 1);
+	/* when due: b, then c; both files and the .meta go */
+	assert_int_equal(deliver(f, now + 3600 * SEC, false, 0, &rep), 0);
+	assert_int_equal(rep.sinks[0].delivered, 2);
+	outbox_report_clear(&rep);
+	assert_non_null(strstr(srv.req[3].body, b.id));
+	assert_non_null(strstr(srv.req[4].body, c.id));
+	assert_int_equal(outbox_meta_read(f->dir, "hook", b.id, &m), -ENOENT);
+	assert_int_equal(outbox_count(f->dir), 0);
+	/* an orphan .meta (its event gone) is removed at the next load */
+	assert_int_equal(outbox_meta_write(f->dir, "hook", c.id, &m), 0);
+	put_seq(f, "hook", 13, t, "127.53.0.4", &a);
+	assert_int_equal(outbox_meta_write(f->dir, "hook", a.id, &m), 0);
+	script(500, NULL, NULL);
+	assert_int_equal(deliver(f, now, true, 0, &rep), 0);
+	outbox_report_clear(&rep);
+	assert_false(exists(f, "hook", NULL, c.id, ".meta"));
+	assert_true(exists(f, "hook", NULL, a.id, ".meta"));
+	/* names that are no event file: quarantined, not misread */
+	write_file(f, "hook", "12x." "00000000-0000-8000-8000-000000000001.json", "{}");
+	write_file(f, "hook", "0." "00000000-0000-8000-8000-000000000002.json", "{}");
+	assert_int_equal(outbox_list(f->dir, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(st.corrupt, 2);
+	free(e);
+	/* the id names the file: nothing else may */
+	assert_int_equal(outbox_put_json(f->dir, "hook", 1, "../../etc/x", "{}", 2, err,
+					 sizeof(err)), -EINVAL);
 }
 
 /* A corrupt event and a corrupt .meta are quarantined and reported; the good events are
@@ -1104,6 +1198,7 @@ main(void)
 		cmocka_unit_test(test_parse_retry_after),
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test_setup_teardown(test_meta_roundtrip_and_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_after_max_age, setup, teardown),

@@ -670,9 +670,9 @@ test_round_trip(void **state)
 	/* loading leaves the files as they were */
 	assert_int_equal(count_prefix(dir, "", NULL, 0), 3);
 
-	/* the schema, as sqlite3 sees it: ours, version 2, one row an address */
+	/* the schema, as sqlite3 sees it: ours, version 3, one row an address */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE address = '::1' AND "
 				      "target LIKE 'ns3.example.test%'"), 1);
@@ -1029,7 +1029,7 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
@@ -1056,7 +1056,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 2)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 3)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1764,7 +1764,7 @@ test_history_v1_migration(void **state)
 	/* a history read of a v1 database migrates it too: an empty history */
 	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
 
 	{
 		char path[512];
@@ -1780,7 +1780,7 @@ test_history_v1_migration(void **state)
 	st.history_retention_ns = 400 * DAY;
 	if (state_save(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
 	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
 
@@ -1876,6 +1876,171 @@ test_history_atomic(void **state)
 	state_clear(&st);
 }
 
+/* ---- the spool (the transactional outbox) ---- */
+
+/* What a spool move handed over, in order; fail_at: the put with that number (1-based)
+ * fails with -EIO. */
+struct moved {
+	uint64_t seq[16];
+	char sink[16][16], id[16][ALERT_ID_LEN], json[16][64];
+	size_t n, calls, fail_at;
+};
+
+static int
+record_put(void *arg, uint64_t seq, const char *sink, const char *id, const char *json,
+	   size_t len, char *err, size_t errlen)
+{
+	struct moved *m = arg;
+
+	if (++m->calls == m->fail_at) {
+		snprintf(err, errlen, "outbox: disk full");
+		return -EIO;
+	}
+	assert_true(m->n < 16 && len < sizeof(m->json[0]));
+	m->seq[m->n] = seq;
+	snprintf(m->sink[m->n], sizeof(m->sink[0]), "%s", sink);
+	snprintf(m->id[m->n], sizeof(m->id[0]), "%s", id);
+	memcpy(m->json[m->n], json, len);
+	m->json[m->n][len] = '\0';
+	m->n++;
+	return 0;
+}
+
+static struct state_spool
+spool_row(const char *sink, const char *id, const char *json)
+{
+	struct state_spool r;
+
+	memset(&r, 0, sizeof(r));
+	r.sink = sink;
+	snprintf(r.id, sizeof(r.id), "%s", id);
+	r.json = json;
+	r.len = strlen(json);
+	return r;
+}
+
+#define ID1 "00000000-0000-8000-8000-000000000001"
+#define ID2 "00000000-0000-8000-8000-000000000002"
+#define ID3 "00000000-0000-8000-8000-000000000003"
+
+/* The events of a save are committed with it or not at all, and move out in the order
+ * they were raised, with sequence numbers that are never reused. */
+static void
+test_spool_commit(void **state)
+{
+	const char *dir = *state;
+	struct state_spool add[3];
+	struct moved m = { 0 };
+	struct state st;
+	char err[512];
+	size_t moved;
+
+	add[0] = spool_row("slack", ID1, "{\"n\":1}");
+	add[1] = spool_row("hook", ID1, "{\"n\":1}");
+	add[2] = spool_row("slack", ID2, "{\"n\":2}");
+	/* no database yet: nothing to move, nothing made */
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(moved, 0);
+	assert_int_equal(count_prefix(dir, "", NULL, 0), 2);
+
+	/* the first save (creating the database) spools too */
+	state_init(&st);
+	st.cycles = 1;
+	st.spool_add = add;
+	st.nspool_add = 2;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM spool"), 2);
+
+	/* a failing save keeps neither the state nor its events */
+	sql(dir, "CREATE TRIGGER boom BEFORE INSERT ON spool WHEN NEW.event_id = '" ID2 "' "
+		 "BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	st.cycles++;
+	st.spool_add = &add[2];
+	st.nspool_add = 1;
+	assert_true(state_save(dir, &st, err, sizeof(err)) < 0);
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 1);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM spool"), 2);
+	sql(dir, "DROP TRIGGER boom");
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 2);
+
+	/* a put that fails stops the move: what went before is gone from the spool, the
+	 * failed one and the rest stay, in order */
+	m.fail_at = 2;
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), -EIO);
+	assert_string_equal(err, "outbox: disk full");
+	assert_int_equal(moved, 1);
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.sink[0], "slack");
+	assert_string_equal(m.id[0], ID1);
+	assert_string_equal(m.json[0], "{\"n\":1}");
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM spool"), 2);
+	m.fail_at = 0;
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(moved, 2);
+	assert_int_equal(m.n, 3);
+	assert_string_equal(m.sink[1], "hook");
+	assert_string_equal(m.id[2], ID2);
+	assert_string_equal(m.json[2], "{\"n\":2}");
+	assert_true(m.seq[0] < m.seq[1] && m.seq[1] < m.seq[2]);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM spool"), 0);
+	/* nothing left: a move does nothing */
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(moved, 0);
+
+	/* an emptied spool does not start its numbers again */
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	add[0] = spool_row("slack", ID3, "{\"n\":3}");
+	st.spool_add = add;
+	st.nspool_add = 1;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(m.n, 4);
+	assert_true(m.seq[3] > m.seq[2]);
+	st.spool_add = NULL;
+	st.nspool_add = 0;
+	state_clear(&st);
+}
+
+/* A v2 database (no spool) takes one at its first move or save, in one transaction. */
+static void
+test_spool_v2_migration(void **state)
+{
+	const char *dir = *state;
+	struct state_spool add = spool_row("hook", ID1, "{}");
+	struct moved m = { 0 };
+	struct state st;
+	char err[512];
+	size_t moved;
+
+	make_v1_db(dir);
+	state_init(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	sql(dir, "CREATE TABLE history (seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, "
+		 "type TEXT NOT NULL, severity TEXT NOT NULL, address TEXT NOT NULL, "
+		 "protocol TEXT NOT NULL, port INTEGER NOT NULL, summary TEXT NOT NULL, "
+		 "source TEXT NOT NULL, event_id TEXT NOT NULL); PRAGMA user_version = 2;");
+	/* the loader reads a v2 database as it is */
+	state_clear(&st);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(moved, 0);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	st.spool_add = &add;
+	st.nspool_add = 1;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
+	assert_int_equal(moved, 1);
+	assert_string_equal(m.id[0], ID1);
+	st.spool_add = NULL;
+	st.nspool_add = 0;
+	state_clear(&st);
+}
+
 /* Rows older than the retention go at the next save, at most STATE_HISTORY_PRUNE_MAX a
  * save; the first save (creating the database) keeps its events too. */
 static void
@@ -1933,6 +2098,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_history_v1_migration, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_atomic, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_spool_commit, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_spool_v2_migration, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_foreign_db, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_db, setup_dir, teardown_dir),

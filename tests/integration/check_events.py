@@ -12,6 +12,9 @@
 #                                           file's JSON equal to the printed object), per sink
 #   check_events.py covered DIR IDS         every id in IDS (one a line) has an outbox file in
 #                                           every sink directory of DIR
+#   check_events.py recorded DIR STATE_DB   every event in the outbox DIR is in the history of
+#                                           STATE_DB (the state recorded it), and each sink's
+#                                           files are numbered in the order it recorded them
 #   check_events.py summary FILE... TYPE ADDRESS PROTOCOL
 #                                           the "summary" of the one printed event of TYPE for
 #                                           ADDRESS/PROTOCOL (exit 1 if there is not exactly one)
@@ -102,16 +105,36 @@ def cmd_summary(paths, typ, addr, proto):
     return 0
 
 
+EVENT_FILE = re.compile(r'^(?:([0-9]{10,20})\.)?([0-9a-fA-F-]{36})\.json$')
+
+
 def outbox_files(d):
-    """{sink: {filename: path}} for DIR/<sink>/*.json (temporary files are not events)."""
+    """{sink: {id: path}} for DIR/<sink>/[<seq>.]<id>.json (temporary files are not events);
+    a name of another shape is kept under the name itself (and fails the id check)."""
     sinks = {}
     if not os.path.isdir(d):
         return sinks
     for s in sorted(os.listdir(d)):
         sd = os.path.join(d, s)
         if os.path.isdir(sd):
-            sinks[s] = {os.path.basename(p): p for p in glob.glob(os.path.join(sd, "*.json"))}
+            files = {}
+            for p in glob.glob(os.path.join(sd, "*.json")):
+                m = EVENT_FILE.match(os.path.basename(p))
+                files[m.group(2) if m else os.path.basename(p)] = p
+            sinks[s] = files
     return sinks
+
+
+def outbox_order(d):
+    """{sink: [id, ...]} in the order of the files' sequence numbers."""
+    out = {}
+    for s, files in outbox_files(d).items():
+        seqs = []
+        for i, p in files.items():
+            m = EVENT_FILE.match(os.path.basename(p))
+            seqs.append((int(m.group(1) or 0) if m else 0, i))
+        out[s] = [i for _, i in sorted(seqs)]
+    return out
 
 
 def cmd_outbox(d, exact):
@@ -135,9 +158,9 @@ def cmd_outbox(d, exact):
                 print("FAIL: outbox file %s: %s" % (path, why))
                 fails += 1
                 continue
-            if name != obj["id"] + ".json":
-                print("FAIL: outbox file %s holds event id %s (expected the name %s.json)"
-                      % (path, obj["id"], obj["id"]))
+            if name != obj["id"]:
+                print("FAIL: outbox file %s holds event id %s (expected the name "
+                      "[<seq>.]%s.json)" % (path, obj["id"], obj["id"]))
                 fails += 1
             stored[s][obj["id"]] = obj
     print("outbox: %d file(s) in %d sink(s) %s" % (nfiles, len(sinks), sorted(sinks)))
@@ -181,13 +204,42 @@ def cmd_covered(d, ids_file):
         print("FAIL: %d id(s) printed, but %s has no sink directory" % (len(ids), d))
         return 1
     for s, files in sinks.items():
-        lost = [i for i in ids if i + ".json" not in files]
+        lost = [i for i in ids if i not in files]
         for i in lost[:20]:
             print("FAIL: sink %s: event %s was printed by a completed cycle but has no "
                   "outbox file (alert lost)" % (s, i))
         fails += len(lost)
         print("sink %s: %d of %d printed id(s) have an outbox file" % (s, len(ids) - len(lost),
                                                                        len(ids)))
+    return 1 if fails else 0
+
+
+def cmd_recorded(d, db):
+    """Every event in the outbox is one the state recorded (its history in state.db), and
+    each sink's files are numbered in the order the history recorded them."""
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        order = {r[0]: r[1] for r in con.execute("SELECT event_id, seq FROM history "
+                                                  "WHERE event_id != ''")}
+    finally:
+        con.close()
+    fails = 0
+    n = 0
+    for s, ids in outbox_order(d).items():
+        for i in ids:
+            n += 1
+            if i not in order:
+                print("FAIL: sink %s: outbox event %s is not in the state's history (an "
+                      "event the state does not record)" % (s, i))
+                fails += 1
+        hist = [order[i] for i in ids if i in order]
+        if hist != sorted(hist):
+            print("FAIL: sink %s: outbox order %s is not the order of recording %s"
+                  % (s, ids, hist))
+            fails += 1
+    print("outbox: %d event file(s), %s recorded in the state's history (%d history rows)"
+          % (n, "all" if fails == 0 else "NOT all", len(order)))
     return 1 if fails else 0
 
 
@@ -226,6 +278,8 @@ def main(argv):
         return cmd_summary(argv[1:-3], argv[-3], argv[-2], argv[-1])
     if len(argv) == 3 and argv[0] == "covered":
         return cmd_covered(argv[1], argv[2])
+    if len(argv) == 3 and argv[0] == "recorded":
+        return cmd_recorded(argv[1], argv[2])
     if len(argv) >= 3 and argv[0] == "metric":
         want = {}
         for kv in argv[3:]:
@@ -238,7 +292,7 @@ def main(argv):
 
 
 def usage():
-    print("usage: check_events.py list|summary|outbox|covered|metric ... "
+    print("usage: check_events.py list|summary|outbox|covered|recorded|metric ... "
           "(see the file's head)", file=sys.stderr)
     return 2
 

@@ -1,0 +1,104 @@
+/*
+ * judge: the decision of a cycle — what the cycle observed and the state kept from the
+ * cycles before in, the events it raises and the cycle's counters out. Pure: no I/O, no
+ * clock, no randomness. The time, the agent's name and the state's instance come in, so
+ * the same input raises the same events with the same ids (derived from the instance, the
+ * cycle and the subject: a cycle repeated after a crash raises the ids it raised before).
+ *
+ * The monitoring cycle (check.c) runs in phases: begin (lock, load), observe (scan,
+ * rechecks, checks; or passive observations), judge (this), commit (the state with its
+ * events in one transaction), report (deliver, metrics). The per-port rules are
+ * baseline.h's; this module adds what concerns the cycle as a whole: which addresses are
+ * judged once, the degraded cycle, first-run adoption, event ids and the counters.
+ */
+#ifndef WATCH53_JUDGE_H
+#define WATCH53_JUDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/baseline.h"
+#include "agent/state.h"
+#include "alerts/event.h"
+#include "probes/probe.h"
+
+/* What a judge needs besides the observations. */
+struct judge_ctx {
+	struct bl_policy pol;     /* adopt: judge_first_run, and config "first_run": "adopt" */
+	uint64_t now;             /* wall ns: the events' time */
+	const char *agent;        /* host name for the events */
+};
+
+/* The events a judge raised and the counters of the cycle. */
+struct judge_out {
+	struct alert_event *events; /* malloc'd, in the order raised */
+	size_t nevents;
+	uint64_t new_exposures;     /* events that are exposures (judge_is_exposure) */
+	bool degraded;              /* the cycle is degraded (see judge_cycle) */
+	uint64_t addresses;         /* observed */
+	uint64_t open_ports;        /* ports with evidence of being open this cycle */
+	/* of the entries judged in this cycle */
+	uint64_t unacknowledged;    /* open against expectation, not accepted */
+	uint64_t expected_down;     /* expected open, reported closed */
+	uint64_t flapping;
+};
+
+void judge_out_clear(struct judge_out *o);
+
+/* Is this event a new exposure (exit code 1, Nagios CRITICAL)? `exposed`; `opened` and
+ * `changed` rated high or critical. */
+bool judge_is_exposure(const struct alert_event *ev);
+
+/* Is this the state's first run for the targets with these labels (a target's name, or its
+ * text)? The first cycle of the state; with labels (the daemon's interval groups), also
+ * the first cycle of a group: then no entry carries one of its labels yet. labels NULL:
+ * the whole config. */
+bool judge_first_run(const struct state *st, const char *const *labels, size_t nlabels);
+
+/* A configured target as the judge sees it: the label its addresses are recorded under
+ * (its name, or its text) and what it expects. */
+struct judge_target {
+	const char *label;
+	bool expect_open[PROBE_NSLOTS];
+};
+
+/* One active cycle's observations: obs[i] came from targets[index[obs[i].target_index]]. */
+struct judge_cycle_in {
+	const struct probe_result *obs;
+	size_t nobs;
+	const struct judge_target *targets;
+	size_t ntargets;              /* configured targets of the cycle */
+	const size_t *index;          /* by target_index */
+	size_t nindex;
+	int name_failures;            /* target names that did not resolve */
+};
+
+/*
+ * Judge an active cycle (the state's cycles + 1) in st: each observed address once (the
+ * same address from two targets is decided once, under the first), taking the label and
+ * expectations of its target, through baseline_apply. The cycle is degraded when nothing
+ * at all answered (no handshake, datagram, reset or ICMP port unreachable) although a port
+ * was reported open before, when target names did not resolve, or when there were targets
+ * and no address: then observations without any evidence are recorded but nothing closes,
+ * and the first degraded cycle of an episode raises one `degraded` event (st->degraded
+ * keeps the episode). Events are stamped with c->now, c->agent and ids derived from
+ * st->instance, the cycle and the subject. The counters of o are set. 0, -ENOMEM, or
+ * -EHOSTUNREACH when there were targets and no address to judge (o->degraded set).
+ */
+int judge_cycle(struct state *st, const struct judge_cycle_in *in, const struct judge_ctx *c,
+		struct judge_out *o);
+
+/*
+ * Judge a passive observation of e's address on `port`: each protocol it proved (tcp: a
+ * handshake, udp: a DNS reply seen on the wire) whose port the baseline knows and has not
+ * reported open is observed "open" and goes through baseline_apply (so confirm.open and
+ * flapping count as for a cycle's); the others are left alone. Events carry source
+ * "passive" and no DNS facts, with ids seeded by first_seen_ns. 0 (*judged false when
+ * nothing was judged) or -ENOMEM.
+ */
+int judge_passive(const struct judge_ctx *c, const char *instance, struct bl_entry *e,
+		  uint16_t port, const bool proved[PROBE_NSLOTS], uint64_t first_seen_ns,
+		  struct judge_out *o, bool *judged);
+
+#endif
