@@ -355,18 +355,19 @@ static void
 ctx_init(struct bl_ctx *c, const struct bl_entry *e, const struct probe_result *obs)
 {
 	const struct probe_dns_facts *d = &obs->dns;
-	int tlen = (int)strnlen(e->target, sizeof(e->target));
+	const char *target = e->target ? e->target : "";
+	int tlen = (int)strnlen(target, BL_TARGET_MAX);
 
 	c->e = e;
 	c->obs = obs;
 	net_addr_str(&e->addr, c->addr, sizeof(c->addr));
 	/* The target is shown only when it says more than the address; cut so the sentence
 	 * around it still fits in the summary. */
-	if (tlen == 0 || strncmp(e->target, c->addr, sizeof(e->target)) == 0)
+	if (tlen == 0 || strncmp(target, c->addr, BL_TARGET_MAX) == 0)
 		snprintf(c->place, sizeof(c->place), "%s", c->addr);
 	else
 		snprintf(c->place, sizeof(c->place), "%s (%.*s)", c->addr,
-			 tlen > PLACE_TARGET_MAX ? PLACE_TARGET_MAX : tlen, e->target);
+			 tlen > PLACE_TARGET_MAX ? PLACE_TARGET_MAX : tlen, target);
 	c->dns_json[0] = '\0';
 	if (d->valid) {
 		char rbuf[16];
@@ -387,7 +388,8 @@ event_common(struct alert_event *ev, const struct bl_ctx *c, enum alert_type typ
 {
 	ev->type = type;
 	snprintf(ev->target, sizeof(ev->target), "%.*s",
-		 (int)strnlen(c->e->target, sizeof(c->e->target)), c->e->target);
+		 (int)strnlen(c->e->target ? c->e->target : "", BL_TARGET_MAX),
+		 c->e->target ? c->e->target : "");
 	snprintf(ev->address, sizeof(ev->address), "%s", c->addr);
 	snprintf(ev->protocol, sizeof(ev->protocol), "%s", probe_slot_name(s));
 	ev->port = c->obs->port;

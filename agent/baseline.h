@@ -125,6 +125,7 @@ struct bl_port {
 };
 
 #define BL_AXFR_ZONES_MAX 128
+#define BL_TARGET_MAX 255
 
 /* DNS facts kept per address (compared between cycles for `changed`). */
 struct bl_dns {
@@ -149,7 +150,9 @@ void baseline_dns_from_checks(const struct dnscheck_facts *f, struct bl_dns *d);
 
 struct bl_entry {
 	struct net_addr addr;
-	char target[256];         /* target text (or configured name) it came from */
+	/* target text (or configured name) it came from, at most BL_TARGET_MAX bytes; NULL
+	 * = "". Not owned: a state keeps one copy of each label (state_label). */
+	const char *target;
 	bool expect_open[PROBE_NSLOTS];
 	struct bl_port port[PROBE_NSLOTS];
 	struct bl_dns dns;

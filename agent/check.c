@@ -738,7 +738,7 @@ entry_of_name_target(const struct config *cfg, const struct bl_entry *e)
 		const struct config_target *t = &cfg->targets[i];
 		const char *label = t->name ? t->name : t->target;
 
-		if (strncmp(e->target, label, sizeof(e->target)) != 0)
+		if (e->target == NULL || strncmp(e->target, label, BL_TARGET_MAX) != 0)
 			continue;
 		/* an address, prefix or range target was answered by targets_contains */
 		if (net_addr_parse(t->target, &a) < 0 && strchr(t->target, '/') == NULL)

@@ -80,7 +80,7 @@ show_table(const struct state *st)
 			printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s%s%s\n", addr,
 			       probe_slot_name((enum probe_slot)s), open_word(p->baseline_open),
 			       open_word(p->reported_open), last,
-			       e->expect_open[s] ? "open" : "closed", since, e->target,
+			       e->expect_open[s] ? "open" : "closed", since, e->target ? e->target : "",
 			       p->flapping ? " [flapping]" : "",
 			       baseline_unacknowledged(e, (enum probe_slot)s) ? " [unacknowledged]" : "");
 		}

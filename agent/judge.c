@@ -33,8 +33,8 @@ judge_first_run(const struct state *st, const char *const *labels, size_t nlabel
 		return false;
 	for (size_t i = 0; i < st->n; i++)
 		for (size_t k = 0; k < nlabels; k++)
-			if (strncmp(st->entries[i].target, labels[k],
-				    sizeof(st->entries[i].target)) == 0)
+			if (st->entries[i].target != NULL &&
+			    strncmp(st->entries[i].target, labels[k], BL_TARGET_MAX) == 0)
 				return false;
 	return true;
 }
@@ -66,7 +66,7 @@ push(struct judge_out *o, const struct alert_event *ev)
 
 /* One address of an active cycle (see judge_cycle); hold: record, close nothing. */
 static int
-judge_address(const struct judge_ctx *c, const char *instance, uint64_t cycle, bool hold,
+judge_address(const struct judge_ctx *c, struct state *st, uint64_t cycle, bool hold,
 	      struct bl_entry *e, bool created, const struct probe_result *r,
 	      const struct judge_target *t, struct judge_out *o)
 {
@@ -76,14 +76,19 @@ judge_address(const struct judge_ctx *c, const char *instance, uint64_t cycle, b
 	/* the same address from two targets is one port, decided once a cycle */
 	if (!created && e->last_cycle == cycle)
 		return 0;
-	snprintf(e->target, sizeof(e->target), "%s", t->label);
+	if (e->target == NULL || strcmp(e->target, t->label) != 0) {
+		const char *label = state_label(st, t->label);
+		if (label == NULL)
+			return -ENOMEM;
+		e->target = label;
+	}
 	for (int s = 0; s < PROBE_NSLOTS; s++)
 		e->expect_open[s] = t->expect_open[s];
 	e->last_cycle = cycle;
 	nev = baseline_apply(e, r, created, hold, &c->pol, c->now, evs);
 	for (size_t k = 0; k < nev; k++) {
 		char seed[512];
-		snprintf(seed, sizeof(seed), "%s|%llu|%s|%s|%s", instance,
+		snprintf(seed, sizeof(seed), "%s|%llu|%s|%s|%s", st->instance,
 			 (unsigned long long)cycle, evs[k].address, evs[k].protocol,
 			 alert_type_name(evs[k].type));
 		stamp(c, &evs[k], seed);
@@ -195,7 +200,7 @@ judge_cycle(struct state *st, const struct judge_cycle_in *in, const struct judg
 			continue; /* no target to judge it under: never from a scan of ours */
 		e = state_get(st, &r->addr, &created);
 		if (e == NULL ||
-		    judge_address(c, st->instance, cycle, hold, e, created, r,
+		    judge_address(c, st, cycle, hold, e, created, r,
 				  &in->targets[in->index[r->target_index]], o) < 0)
 			return -ENOMEM;
 	}

@@ -46,7 +46,7 @@ port_lines(FILE *f, const struct state *st, const char *metric, int kind, uint64
 				v = baseline_unacknowledged(e, (enum probe_slot)s);
 			fprintf(f, "%s{address=\"%s\",protocol=\"%s\",target=\"", metric, addr,
 				probe_slot_name((enum probe_slot)s));
-			put_label(f, e->target);
+			put_label(f, e->target ? e->target : "");
 			fprintf(f, "\"} %d\n", v);
 		}
 	}

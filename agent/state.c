@@ -112,9 +112,65 @@ state_init(struct state *st)
 void
 state_clear(struct state *st)
 {
+	for (size_t i = 0; i < st->label_cap; i++)
+		free(st->labels[i]);
+	free(st->labels);
 	free(st->entries);
 	free(st->row_hash);
 	state_init(st);
+}
+
+/* FNV-1a: the labels' table is small and its keys are ours (config and state text). */
+static uint64_t
+label_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+const char *
+state_label_len(struct state *st, const char *text, size_t len)
+{
+	size_t mask, i;
+
+	if (len > BL_TARGET_MAX)
+		len = BL_TARGET_MAX;
+	/* an open-addressing table, at most half full */
+	if ((st->nlabels + 1) * 2 > st->label_cap) {
+		size_t ncap = st->label_cap ? st->label_cap * 2 : 16;
+		char **nl = calloc(ncap, sizeof(*nl));
+		if (nl == NULL)
+			return NULL;
+		for (size_t k = 0; k < st->label_cap; k++) {
+			char *l = st->labels[k];
+			if (l == NULL)
+				continue;
+			for (i = label_hash(l, strlen(l)) & (ncap - 1); nl[i] != NULL;
+			     i = (i + 1) & (ncap - 1))
+				;
+			nl[i] = l;
+		}
+		free(st->labels);
+		st->labels = nl;
+		st->label_cap = ncap;
+	}
+	mask = st->label_cap - 1;
+	for (i = label_hash(text, len) & mask; st->labels[i] != NULL; i = (i + 1) & mask)
+		if (strncmp(st->labels[i], text, len) == 0 && st->labels[i][len] == '\0')
+			return st->labels[i];
+	if ((st->labels[i] = strndup(text, len)) == NULL)
+		return NULL;
+	st->nlabels++;
+	return st->labels[i];
+}
+
+const char *
+state_label(struct state *st, const char *text)
+{
+	return state_label_len(st, text, strnlen(text, BL_TARGET_MAX));
 }
 
 /* Index of the first entry not below a; *found says whether it is a. */
@@ -196,6 +252,7 @@ state_get(struct state *st, const struct net_addr *a, bool *created)
 	 * a round trip through the file */
 	memset(e, 0, sizeof(*e));
 	e->addr = *a;
+	e->target = "";
 	if (created != NULL)
 		*created = true;
 	return e;
@@ -283,11 +340,12 @@ entry_json(const struct bl_entry *e)
 	char addr[NETADDR_STRLEN];
 	bool ok = j != NULL;
 
-	int tlen = (int)strnlen(e->target, sizeof(e->target) - 1);
+	const char *target = e->target ? e->target : "";
+	int tlen = (int)strnlen(target, BL_TARGET_MAX);
 
 	net_addr_str(&e->addr, addr, sizeof(addr));
 	jadd(j, "address", json_object_new_string(addr), &ok);
-	jadd(j, "target", json_object_new_string_len(e->target, tlen), &ok);
+	jadd(j, "target", json_object_new_string_len(target, tlen), &ok);
 	jadd(expect, "tcp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_TCP])), &ok);
 	jadd(expect, "udp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_UDP])), &ok);
 	jadd(j, "expect", expect, &ok);
@@ -712,7 +770,8 @@ parse_dns(struct json_object *o, const char *where, struct bl_dns *d, char *err,
 }
 
 static int
-parse_entry(struct json_object *o, size_t idx, struct bl_entry *e, char *err, size_t errlen)
+parse_entry(struct state *st, struct json_object *o, size_t idx, struct bl_entry *e, char *err,
+	    size_t errlen)
 {
 	static const char *const keys[] = {
 		"address", "target", "expect", "last_cycle", "tcp", "udp", "dns", NULL
@@ -734,10 +793,12 @@ parse_entry(struct json_object *o, size_t idx, struct bl_entry *e, char *err, si
 			 util_printable(s, buf, sizeof(buf), UTIL_PRINT_ASCII));
 		return field_error(err, errlen, where, "address", what);
 	}
-	if (get_string(o, where, "target", sizeof(e->target) - 1, &s, &len, err, errlen) < 0)
+	if (get_string(o, where, "target", BL_TARGET_MAX, &s, &len, err, errlen) < 0)
 		return -EBADMSG;
-	memcpy(e->target, s, len);
-	e->target[len] = '\0';
+	if ((e->target = state_label_len(st, s, len)) == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 
 	if (get_object(o, where, "expect", &sub, err, errlen) < 0)
 		return -EBADMSG;
@@ -835,9 +896,10 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 			return rc;
 		}
 		memset(&st->entries[st->n], 0, sizeof(st->entries[0]));
-		if (parse_entry(json_object_array_get_idx(arr, i), i, &st->entries[st->n], err,
-				errlen) < 0)
-			return -EBADMSG;
+		rc = parse_entry(st, json_object_array_get_idx(arr, i), i, &st->entries[st->n], err,
+				 errlen);
+		if (rc < 0)
+			return rc == -ENOMEM ? rc : -EBADMSG;
 		st->n++;
 	}
 	/* we write them sorted, but a file edited by hand need not be */

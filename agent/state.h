@@ -55,6 +55,9 @@ struct state {
 	uint64_t events_total[ALERT_NTYPES]; /* raised since the state began, by type */
 	struct bl_entry *entries; /* sorted by address (state_find uses binary search) */
 	size_t n, cap;
+	/* one copy of each label the entries point to (state_label): a hash table */
+	char **labels;
+	size_t nlabels, label_cap;
 	/* The database's view, kept by state_load for state_save (callers leave it alone):
 	 * per entry the hash of its row as the database holds it (0: not there), kept in step
 	 * with entries by state_get; NULL when the state did not come from a database. */
@@ -80,6 +83,11 @@ struct state {
 
 void state_init(struct state *st);
 void state_clear(struct state *st);
+
+/* The state's one copy of a label (cut to BL_TARGET_MAX bytes), what bl_entry.target
+ * points to; it lives as long as the state. NULL on ENOMEM. */
+const char *state_label(struct state *st, const char *text);
+const char *state_label_len(struct state *st, const char *text, size_t len);
 
 /* Find an entry, or NULL. */
 struct bl_entry *state_find(struct state *st, const struct net_addr *a);

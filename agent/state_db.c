@@ -148,9 +148,32 @@ migrate_v3(sqlite3 *h)
 
 #define SPOOL_COLS "seq, sink, event_id, body"
 
+/*
+ * Version 4: <slot>_change_bits no longer holds the flapping window's bits as they are
+ * (they shift every cycle a port is observed, so every row inside its 10-cycle window was
+ * rewritten by every cycle) but (C << 16) | B: C the cycle of the latest change, B the bits
+ * shifted down to it (bit 0 set), 0 for none. The bits are B << (last_cycle - C): exact, and
+ * a row keeps its value while its bits only move along with the cycles. Up to version 3 the
+ * column is the bits themselves (read so by a loader of an older file, see row_ref).
+ */
+static const char schema_v4[] =
+	"UPDATE entries SET tcp_change_bits = "
+	" (coalesce(last_cycle, (SELECT cycles FROM meta)) << 16) | tcp_change_bits"
+	" WHERE tcp_change_bits != 0;"
+	"UPDATE entries SET udp_change_bits = "
+	" (coalesce(last_cycle, (SELECT cycles FROM meta)) << 16) | udp_change_bits"
+	" WHERE udp_change_bits != 0;";
+
+static int
+migrate_v4(sqlite3 *h)
+{
+	return sqlite3_exec(h, schema_v4, NULL, NULL, NULL);
+}
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction. A new version is one more function here and the columns below. */
-static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2, migrate_v3 };
+static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2, migrate_v3,
+						  migrate_v4 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The columns of an entry as this version reads and writes them (the SQL is built from
@@ -253,6 +276,7 @@ struct row {
 struct row_ref {
 	uint64_t cycles;
 	uint64_t seen_ns;
+	bool bits_as_is;   /* a database before version 4: change_bits are the bits */
 };
 
 /* uint64 <-> the int64 with the same bits, without implementation-defined conversions */
@@ -304,6 +328,34 @@ put_count(struct val *v, unsigned count, uint64_t last_cycle)
 		put_u64(v, last_cycle + 1 - c);
 }
 
+#define CHANGE_CYCLE_MAX ((1ull << 47) - 1)  /* (C << 16) stays a positive int64 */
+#define CHANGE_BITS_AS_IS (1ull << 63)
+
+/* The flapping window's bits as (cycle of the latest change << 16) | bits shifted down to
+ * it (schema version 4): the value stays while the bits move along with the cycles. */
+static void
+put_change_bits(struct val *v, uint16_t bits, uint64_t last_cycle)
+{
+	unsigned low = 0;
+
+	if (bits == 0) {
+		put_u64(v, 0);
+		return;
+	}
+	while (!(bits & (1u << low)))
+		low++;
+	/* a change "before cycle 0" (bits of a state from elsewhere) is stored against
+	 * last_cycle itself: still exact */
+	if (last_cycle < low)
+		low = 0;
+	if (last_cycle - low > CHANGE_CYCLE_MAX) {
+		/* a cycle number past what fits: the bits as they are, flagged */
+		put_u64(v, CHANGE_BITS_AS_IS | bits);
+		return;
+	}
+	put_u64(v, ((last_cycle - low) << 16) | (uint64_t)(bits >> low));
+}
+
 static void
 encode_port(const struct bl_port *p, uint64_t last_cycle, const struct row_ref *ref,
 	    struct val *v)
@@ -316,7 +368,7 @@ encode_port(const struct bl_port *p, uint64_t last_cycle, const struct row_ref *
 	put_word(&v[P_LAST_MISS], state_state_word(p->last_miss));
 	put_count(&v[P_OPEN_STREAK_START], p->open_streak, last_cycle);
 	put_count(&v[P_MISS_STREAK_START], p->miss_streak, last_cycle);
-	put_u64(&v[P_CHANGE_BITS], p->change_bits);
+	put_change_bits(&v[P_CHANGE_BITS], p->change_bits, last_cycle);
 	put_u64(&v[P_FLAPPING], p->flapping);
 	put_u64(&v[P_OPEN_BEFORE_FLAP], p->open_before_flap);
 	put_u64(&v[P_FIRST_SEEN], p->first_seen);
@@ -373,7 +425,7 @@ encode_entry(const struct bl_entry *e, const struct row_ref *ref, struct row *r)
 	r->v[C_ADDR] = (struct val){ .type = SQLITE_BLOB, .p = r->key, .n = 1 + alen };
 	net_addr_str(&e->addr, r->address, sizeof(r->address));
 	put_text(&r->v[C_ADDRESS], r->address, sizeof(r->address));
-	put_text(&r->v[C_TARGET], e->target, sizeof(e->target) - 1);
+	put_text(&r->v[C_TARGET], e->target ? e->target : "", BL_TARGET_MAX);
 	for (int s = 0; s < PROBE_NSLOTS; s++)
 		if (e->expect_open[s])
 			expect |= 1u << s;
@@ -516,9 +568,22 @@ decode_port(struct dec *d, int base, uint64_t last_cycle, const struct row_ref *
 	    get_state(d, base + P_LAST_MISS, false, &p->last_miss) < 0 ||
 	    get_count(d, base + P_OPEN_STREAK_START, last_cycle, &p->open_streak) < 0 ||
 	    get_count(d, base + P_MISS_STREAK_START, last_cycle, &p->miss_streak) < 0 ||
-	    get_u64(d, base + P_CHANGE_BITS, UINT16_MAX, &u) < 0)
+	    get_u64(d, base + P_CHANGE_BITS, ref->bits_as_is ? UINT16_MAX : UINT64_MAX, &u) < 0)
 		return -EBADMSG;
-	p->change_bits = (uint16_t)u;
+	if (ref->bits_as_is || u == 0) {
+		p->change_bits = (uint16_t)u;
+	} else if (u & CHANGE_BITS_AS_IS) {
+		if ((u & ~CHANGE_BITS_AS_IS) > UINT16_MAX)
+			return bad(d, base + P_CHANGE_BITS, "not the bits of a change");
+		p->change_bits = (uint16_t)u;
+	} else {
+		uint64_t at = u >> 16, bits = u & 0xffff;
+		if (bits == 0 || at > last_cycle || last_cycle - at >= 16 ||
+		    (bits << (last_cycle - at)) > UINT16_MAX)
+			return bad(d, base + P_CHANGE_BITS, "not the bits of a change within the "
+				   "last 16 cycles");
+		p->change_bits = (uint16_t)(bits << (last_cycle - at));
+	}
 	if (get_bool(d, base + P_FLAPPING, &p->flapping) < 0 ||
 	    get_bool(d, base + P_OPEN_BEFORE_FLAP, &p->open_before_flap) < 0 ||
 	    get_u64(d, base + P_FIRST_SEEN, UINT64_MAX, &p->first_seen) < 0)
@@ -602,10 +667,10 @@ decode_dns(struct dec *d, struct bl_dns *dns)
 
 /* e is zeroed by the caller, so an entry compares equal byte for byte after a round trip. */
 static int
-decode_entry(const struct row *r, size_t idx, const struct row_ref *ref, struct bl_entry *e,
-	     char *reason, size_t reasonlen)
+decode_entry(struct state *st, const struct row *r, size_t idx, const struct row_ref *ref,
+	     struct bl_entry *e, char *reason, size_t reasonlen)
 {
-	char where[64], text[NETADDR_STRLEN], address[NETADDR_STRLEN];
+	char where[64], text[NETADDR_STRLEN], address[NETADDR_STRLEN], target[BL_TARGET_MAX + 1];
 	struct dec d = { r->v, where, reason, reasonlen };
 	const struct val *k = &r->v[C_ADDR];
 	uint64_t u;
@@ -623,9 +688,13 @@ decode_entry(const struct row *r, size_t idx, const struct row_ref *ref, struct 
 		return -EBADMSG;
 	if (strcmp(address, text) != 0)
 		return bad(&d, C_ADDRESS, "is not the address of the key");
-	if (get_text(&d, C_TARGET, sizeof(e->target) - 1, e->target) < 0 ||
+	if (get_text(&d, C_TARGET, BL_TARGET_MAX, target) < 0 ||
 	    get_u64(&d, C_EXPECT, (1u << PROBE_NSLOTS) - 1, &u) < 0)
 		return -EBADMSG;
+	if ((e->target = state_label(st, target)) == NULL) {
+		util_errf(reason, reasonlen, "out of memory");
+		return -ENOMEM;
+	}
 	for (int s = 0; s < PROBE_NSLOTS; s++)
 		e->expect_open[s] = (u >> s) & 1;
 	if (r->v[C_LAST_CYCLE].type == SQLITE_NULL)
@@ -1138,6 +1207,14 @@ read_meta(sqlite3 *h, struct state *st, struct row_ref *ref, char *imported, siz
 	st->degraded = v[4].i == 1;
 	ref->cycles = st->cycles;
 	ref->seen_ns = i2u(v[5].i);
+	{
+		/* a loader reads an older file as it is: how it kept the flapping bits */
+		int64_t version = 0;
+		if ((rc = db_int(h, "PRAGMA user_version", &version, reason, reasonlen)) < 0)
+			goto out;
+		ref->bits_as_is = version < 4;
+		rc = -EBADMSG;
+	}
 	st->generation = i2u(v[6].i);
 	imported[0] = '\0';
 	if (v[7].type == SQLITE_TEXT && v[7].n < implen) {
@@ -1250,10 +1327,8 @@ read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, char *reas
 			break;
 		}
 		row_from(q, &r);
-		if (decode_entry(&r, n, ref, &st->entries[n], reason, reasonlen) < 0) {
-			rc = -EBADMSG;
+		if ((rc = decode_entry(st, &r, n, ref, &st->entries[n], reason, reasonlen)) < 0)
 			goto out;
-		}
 		/* the primary key orders the rows; our order must be that one */
 		if (n > 0 && net_addr_cmp(&st->entries[n - 1].addr, &st->entries[n].addr) >= 0) {
 			util_errf(reason, reasonlen, "entries row %zu: out of order", n + 1);
@@ -1436,7 +1511,7 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	    bool all, const uint64_t *hash_in, uint64_t *hash_out, uint64_t gen, size_t *written,
 	    char *reason, size_t reasonlen)
 {
-	struct row_ref ref = { st->cycles, seen_reference(st) };
+	struct row_ref ref = { st->cycles, seen_reference(st), false };
 	sqlite3_stmt *q = NULL;
 	struct row r;
 	char *sql = NULL;
@@ -1753,7 +1828,7 @@ int
 state_load(const char *dir, struct state *st, char *err, size_t errlen)
 {
 	char reason[300], imported[160], aside[PATH_MAX];
-	struct row_ref ref = { 0, 0 };
+	struct row_ref ref = { 0, 0, false };
 	struct paths p;
 	struct state tmp;
 	sqlite3 *h = NULL;

@@ -327,7 +327,7 @@ entry_init(struct bl_entry *e, enum probe_slot s, bool expect_open)
 {
 	memset(e, 0, sizeof(*e));
 	assert_int_equal(net_addr_parse(ADDR, &e->addr), 0);
-	snprintf(e->target, sizeof(e->target), NAME);
+	e->target = NAME;
 	e->expect_open[s] = expect_open;
 }
 
@@ -761,7 +761,7 @@ test_summary(void **state)
 
 	/* the target is left out when it is the address itself */
 	entry_init(&e, PROBE_SLOT_UDP, true);
-	snprintf(e.target, sizeof(e.target), ADDR);
+	e.target = ADDR;
 	observe(&r, PROBE_SLOT_UDP, "O", &degraded);
 	baseline_apply(&e, &r, true, false, &pol, 1, evs);
 	for (int k = 0; k < 3; k++) {

@@ -315,7 +315,7 @@ test_first_run(void **state)
 	assert_int_equal(net_addr_parse("127.53.0.2", &a), 0);
 	e = state_get(&st, &a, &created);
 	assert_non_null(e);
-	snprintf(e->target, sizeof(e->target), "lab");
+	e->target = state_label(&st, "lab");
 	assert_false(judge_first_run(&st, lab, 1));
 	assert_true(judge_first_run(&st, other, 1));
 	state_clear(&st);

@@ -26,7 +26,7 @@ add_entry(struct state *st, const char *addr, const char *target, bool tcp_open,
 	assert_int_equal(net_addr_parse(addr, &a), 0);
 	e = state_get(st, &a, &created);
 	assert_non_null(e);
-	snprintf(e->target, sizeof(e->target), "%s", target);
+	e->target = state_label(st, target);
 	e->last_cycle = cycle;
 	e->port[PROBE_SLOT_TCP].known = true;
 	e->port[PROBE_SLOT_TCP].last = tcp_open ? PROBE_OPEN : PROBE_CLOSED;

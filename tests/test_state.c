@@ -291,9 +291,13 @@ addr(const char *text)
 
 /* Every field away from its zero value, different per k. */
 static void
-fill_entry(struct bl_entry *e, unsigned k)
+fill_entry(struct state *st, struct bl_entry *e, unsigned k)
 {
-	snprintf(e->target, sizeof(e->target), "ns%u.example.test \"q\" \\ \t\xc3\xa4", k);
+	char target[64];
+
+	snprintf(target, sizeof(target), "ns%u.example.test \"q\" \\ \t\xc3\xa4", k);
+	e->target = state_label(st, target);
+	assert_non_null(e->target);
 	e->expect_open[PROBE_SLOT_TCP] = k % 2 == 0;
 	e->expect_open[PROBE_SLOT_UDP] = k % 2 == 1;
 	e->last_cycle = 1000 + k;
@@ -368,8 +372,13 @@ assert_entry_equal(const struct bl_entry *a, const struct bl_entry *b)
 	assert_int_equal(a->dns.rcode, b->dns.rcode);
 	assert_int_equal(a->dns.aa, b->dns.aa);
 	assert_int_equal(a->dns.ra, b->dns.ra);
-	/* new entries are zeroed and the loader zeroes too: nothing else may differ */
-	assert_memory_equal(a, b, sizeof(*a));
+	/* new entries are zeroed and the loader zeroes too: nothing else may differ (the
+	 * label is a pointer into each state's own copy, compared as text above) */
+	{
+		struct bl_entry x = *a, y = *b;
+		x.target = y.target = NULL;
+		assert_memory_equal(&x, &y, sizeof(x));
+	}
 }
 
 static const char *const sample_addrs[] = {
@@ -395,7 +404,7 @@ sample_state(struct state *st)
 		struct bl_entry *e = state_get(st, &a, &created);
 		assert_non_null(e);
 		assert_true(created);
-		fill_entry(e, k);
+		fill_entry(st, e, k);
 	}
 }
 
@@ -670,9 +679,9 @@ test_round_trip(void **state)
 	/* loading leaves the files as they were */
 	assert_int_equal(count_prefix(dir, "", NULL, 0), 3);
 
-	/* the schema, as sqlite3 sees it: ours, version 3, one row an address */
+	/* the schema, as sqlite3 sees it: ours, version 4, one row an address */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries WHERE address = '::1' AND "
 				      "target LIKE 'ns3.example.test%'"), 1);
@@ -812,7 +821,7 @@ test_incremental(void **state)
 	/* between 10.0.0.1 and 127.53.0.10, and ahead of every v6 entry */
 	e = state_get(&st, &mid, &created);
 	assert_true(created);
-	fill_entry(e, 40);
+	fill_entry(&st, e, 40);
 	e = state_find(&st, &later);
 	memset(e->dns.version, 0, sizeof(e->dns.version));
 	snprintf(e->dns.version, sizeof(e->dns.version), "changed");
@@ -1029,7 +1038,7 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
@@ -1056,7 +1065,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 3)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 4)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1154,7 +1163,7 @@ good_db(const char *dir, size_t n, size_t *len)
 	for (size_t i = 0; i < n; i++) {
 		struct net_addr a = { .family = AF_INET, .bytes = { 10, 1, (uint8_t)(i >> 8),
 								   (uint8_t)i } };
-		fill_entry(state_get(&st, &a, NULL), (unsigned)i);
+		fill_entry(&st, state_get(&st, &a, NULL), (unsigned)i);
 	}
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
 	state_clear(&st);
@@ -1508,7 +1517,7 @@ quiet_state(struct state *st, uint64_t now)
 								   (uint8_t)i } };
 		struct bl_entry *e = state_get(st, &a, NULL);
 		bool open = i % 16 == 0;
-		snprintf(e->target, sizeof(e->target), "10.53.0.0/18");
+		e->target = state_label(st, "10.53.0.0/18");
 		e->last_cycle = st->cycles;
 		for (int s = 0; s < PROBE_NSLOTS; s++) {
 			struct bl_port *p = &e->port[s];
@@ -1529,6 +1538,8 @@ quiet_state(struct state *st, uint64_t now)
 			p->quiet_cycles = open ? 0 : 10;
 			p->quiet_since = open ? 0 : p->first_seen;
 			p->streak_verified = open;
+			/* the open ones changed 3 cycles ago: inside the flapping window */
+			p->change_bits = open ? 1u << 3 : 0;
 		}
 		if (open) {
 			e->dns.known = true;
@@ -1549,6 +1560,8 @@ quiet_cycle(struct state *st, uint64_t now)
 		for (int s = 0; s < PROBE_NSLOTS; s++) {
 			struct bl_port *p = &e->port[s];
 			p->last_seen = now;
+			/* the window moves along, as baseline_apply moves it (BL_FLAP_WINDOW) */
+			p->change_bits = (uint16_t)((p->change_bits << 1) & ((1u << BL_FLAP_WINDOW) - 1));
 			if (p->reported_open) {
 				p->open_streak++;
 			} else {
@@ -1590,7 +1603,8 @@ test_quiet_save(void **state)
 	print_message("state.db for %u addresses: %jd bytes; first save wrote %" PRIu64 " bytes, "
 		      "a quiet cycle's save %" PRIu64 " bytes (write_bytes %" PRIu64 ")\n",
 		      QUIET_N, (intmax_t)sb.st_size, full, quiet, b1 - b0);
-	/* the meta page, through the log and into the file: a few pages, not the table */
+	/* the meta page, through the log and into the file: a few pages, not the table (not
+	 * even the rows whose flapping window moved) */
 	assert_true(quiet < 32 * 1024);
 	assert_true(full > 2u * 1024 * 1024);
 
@@ -1764,7 +1778,7 @@ test_history_v1_migration(void **state)
 	/* a history read of a v1 database migrates it too: an empty history */
 	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
 
 	{
 		char path[512];
@@ -1780,7 +1794,7 @@ test_history_v1_migration(void **state)
 	st.history_retention_ns = 400 * DAY;
 	if (state_save(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
 	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
 
@@ -2029,7 +2043,7 @@ test_spool_v2_migration(void **state)
 	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
 	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
 	assert_int_equal(moved, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
 	st.spool_add = &add;
 	st.nspool_add = 1;
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
@@ -2038,6 +2052,61 @@ test_spool_v2_migration(void **state)
 	assert_string_equal(m.id[0], ID1);
 	st.spool_add = NULL;
 	st.nspool_add = 0;
+	state_clear(&st);
+}
+
+/* Version 4 keeps the flapping bits against the cycle of the latest change: a version 3
+ * file (the bits as they are) reads the same before and after its migration, and a value
+ * that cannot be such bits is refused. */
+static void
+test_change_bits_v4(void **state)
+{
+	const char *dir = *state;
+	struct state st, back;
+	struct net_addr a;
+	struct bl_entry *e;
+	char err[512];
+
+	state_init(&st);
+	st.cycles = 40;
+	assert_int_equal(net_addr_parse("127.53.0.2", &a), 0);
+	e = state_get(&st, &a, NULL);
+	e->last_cycle = 40;
+	e->port[PROBE_SLOT_TCP].known = true;
+	e->port[PROBE_SLOT_TCP].change_bits = 0x2c; /* changes 2, 3 and 5 cycles ago */
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	/* (38 << 16) | 0x2c >> 2 */
+	assert_int_equal(sql_int(dir, "SELECT tcp_change_bits FROM entries"), (38 << 16) | 0xb);
+	/* as version 3 wrote it: the bits themselves */
+	sql(dir, "UPDATE entries SET tcp_change_bits = 44; PRAGMA user_version = 3;");
+	state_init(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_TCP].change_bits, 0x2c);
+	assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
+	state_clear(&back);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_TCP].change_bits, 0x2c);
+	state_clear(&back);
+	/* the migration alone, without a save after it */
+	sql(dir, "UPDATE entries SET tcp_change_bits = 44; PRAGMA user_version = 3;");
+	{
+		struct state_hist *rows = NULL;
+		size_t n = 0;
+		assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err,
+						    sizeof(err)), 0);
+		free(rows);
+	}
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(dir, "SELECT tcp_change_bits FROM entries"), (40 << 16) | 44);
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.entries[0].port[PROBE_SLOT_TCP].change_bits, 0x2c);
+	state_clear(&back);
+	/* a change after the last cycle, or too long ago for 16 bits: damage */
+	sql(dir, "UPDATE entries SET tcp_change_bits = (41 << 16) | 1;");
+	assert_int_equal(state_load(dir, &back, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "tcp_change_bits"));
+	state_clear(&back);
 	state_clear(&st);
 }
 
@@ -2100,6 +2169,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_spool_commit, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_spool_v2_migration, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_change_bits_v4, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_foreign_db, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_db, setup_dir, teardown_dir),

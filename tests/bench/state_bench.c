@@ -114,7 +114,8 @@ cycle(struct state *st, uint32_t n, bool flip, uint64_t now)
 		if (e == NULL)
 			die("cycle", "out of memory");
 		observe(i, flip, &r);
-		snprintf(e->target, sizeof(e->target), "10.0.0.0/8");
+		if ((e->target = state_label(st, "10.0.0.0/8")) == NULL)
+			die("cycle", "out of memory");
 		e->last_cycle = st->cycles + 1;
 		(void)baseline_apply(e, &r, created, false, &pol, now, evs);
 	}

@@ -35,7 +35,8 @@ check_success(const struct state *st)
 		if (net_addr_cmp(&st->entries[i - 1].addr, &st->entries[i].addr) >= 0)
 			__builtin_trap(); /* sorted, no duplicates: state_find relies on it */
 	for (size_t i = 0; i < st->n; i++)
-		if (memchr(st->entries[i].target, '\0', sizeof(st->entries[i].target)) == NULL)
+		if (st->entries[i].target == NULL ||
+		    memchr(st->entries[i].target, '\0', BL_TARGET_MAX + 1) == NULL)
 			__builtin_trap();
 	if (state_format(st, &text, &len) != 0)
 		return; /* out of memory: nothing to check */
