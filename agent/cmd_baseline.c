@@ -60,32 +60,79 @@ fmt_time(uint64_t ns, char *buf, size_t len)
 		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void
-show_table(const struct state *st)
-{
-	printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s\n", "ADDRESS", "PROTO", "BASELINE",
-	       "CURRENT", "LAST", "EXPECT", "SINCE", "TARGET");
-	for (size_t i = 0; i < st->n; i++) {
-		const struct bl_entry *e = &st->entries[i];
-		char addr[NETADDR_STRLEN], since[32], last[40];
+/* `show`, a row at a time (state_each): memory stays that of one address. */
+struct show {
+	enum output_format fmt;
+	size_t n;
+	bool begun;
+	const struct state *head;
+};
 
-		net_addr_str(&e->addr, addr, sizeof(addr));
-		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			const struct bl_port *p = &e->port[s];
-			if (!p->known)
-				continue;
-			fmt_time(p->last_change ? p->last_change : p->first_seen, since, sizeof(since));
-			snprintf(last, sizeof(last), "%s %s", probe_state_name(p->last),
-				 probe_reason_name(p->last_reason));
-			printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s%s%s\n", addr,
-			       probe_slot_name((enum probe_slot)s), open_word(p->baseline_open),
-			       open_word(p->reported_open), last,
-			       e->expect_open[s] ? "open" : "closed", since, e->target ? e->target : "",
-			       p->flapping ? " [flapping]" : "",
-			       baseline_unacknowledged(e, (enum probe_slot)s) ? " [unacknowledged]" : "");
+static int
+show_entry(void *arg, const struct bl_entry *e)
+{
+	struct show *sh = arg;
+	char addr[NETADDR_STRLEN], since[32], last[40];
+
+	/* the head is known once the reading began: it comes first */
+	if (!sh->begun) {
+		sh->begun = true;
+		if (sh->fmt == OUTPUT_JSON) {
+			int rc = state_json_begin(sh->head, stdout);
+			if (rc < 0)
+				return rc;
+		} else {
+			printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s\n", "ADDRESS", "PROTO",
+			       "BASELINE", "CURRENT", "LAST", "EXPECT", "SINCE", "TARGET");
 		}
 	}
-	printf("%llu cycles, %zu addresses\n", (unsigned long long)st->cycles, st->n);
+	if (e == NULL)
+		return 0;
+	if (sh->fmt == OUTPUT_JSON)
+		return state_json_entry(e, sh->n++ == 0, stdout);
+	sh->n++;
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	for (int s = 0; s < PROBE_NSLOTS; s++) {
+		const struct bl_port *p = &e->port[s];
+		if (!p->known)
+			continue;
+		fmt_time(p->last_change ? p->last_change : p->first_seen, since, sizeof(since));
+		snprintf(last, sizeof(last), "%s %s", probe_state_name(p->last),
+			 probe_reason_name(p->last_reason));
+		printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s%s%s\n", addr,
+		       probe_slot_name((enum probe_slot)s), open_word(p->baseline_open),
+		       open_word(p->reported_open), last,
+		       e->expect_open[s] ? "open" : "closed", since, e->target ? e->target : "",
+		       p->flapping ? " [flapping]" : "",
+		       baseline_unacknowledged(e, (enum probe_slot)s) ? " [unacknowledged]" : "");
+	}
+	return ferror(stdout) ? -EIO : 0;
+}
+
+static int
+do_show(const struct config *cfg, enum output_format fmt)
+{
+	struct state head;
+	struct show sh = { fmt, 0, false, &head };
+	char err[1024] = "";
+	int rc;
+
+	state_init(&head);
+	rc = state_each(cfg->state_dir, &head, show_entry, &sh, err, sizeof(err));
+	if (rc == 0)
+		rc = show_entry(&sh, NULL); /* the head of a state without entries */
+	if (rc == 0 && fmt == OUTPUT_JSON)
+		rc = state_json_end(sh.n, stdout);
+	else if (rc == 0)
+		printf("%llu cycles, %zu addresses\n", (unsigned long long)head.cycles, sh.n);
+	state_clear(&head);
+	if (rc == 0 && fflush(stdout) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		fprintf(stderr, "watch53 baseline show: %s\n", err[0] ? err : strerror(-rc));
+		return EXIT_RUNTIME;
+	}
+	return EXIT_CLEAN;
 }
 
 /* Set the old state aside (renamed, never deleted) and write an empty one: the next cycle
@@ -179,22 +226,12 @@ cmd_baseline(int argc, char **argv)
 		status = do_reset(&cfg);
 		goto out;
 	}
-	if (state_load(cfg.state_dir, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 baseline: %s\n", err);
+	if (strcmp(verb, "show") == 0) {
+		status = do_show(&cfg, fmt);
 		goto out;
 	}
-	if (strcmp(verb, "show") == 0) {
-		if (fmt == OUTPUT_JSON) {
-			/* the document the state file used to be, made from what was loaded */
-			if (state_write_json(&st, stdout) < 0 || fflush(stdout) != 0) {
-				fprintf(stderr, "watch53 baseline show: cannot write the state "
-					"document: %s\n", strerror(errno));
-				goto out;
-			}
-		} else {
-			show_table(&st);
-		}
-		status = EXIT_CLEAN;
+	if (state_load(cfg.state_dir, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
 		goto out;
 	}
 	/* accept */

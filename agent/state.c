@@ -403,14 +403,12 @@ head_json(const struct state *st)
  * pipe: `baseline show` streams it).
  */
 int
-state_write_json(const struct state *st, FILE *f)
+state_json_begin(const struct state *head, FILE *f)
 {
-	struct json_object *j;
+	struct json_object *j = head_json(head);
 	const char *s;
 	size_t hl;
-	int rc = 0;
 
-	j = head_json(st);
 	if (j == NULL)
 		return -ENOMEM;
 	s = json_object_to_json_string_ext(j, STATE_JSON_FLAGS);
@@ -423,20 +421,39 @@ state_write_json(const struct state *st, FILE *f)
 	fwrite(s, 1, hl - 1, f);
 	fputs(",\"entries\":[", f);
 	json_object_put(j);
-	for (size_t i = 0; i < st->n && rc == 0; i++) {
-		j = entry_json(&st->entries[i]);
-		s = j != NULL ? json_object_to_json_string_ext(j, STATE_JSON_FLAGS) : NULL;
-		if (s == NULL)
-			rc = -ENOMEM;
-		else
-			fprintf(f, "%s\n%s", i == 0 ? "" : ",", s);
-		json_object_put(j);
-	}
-	if (rc == 0)
-		fputs(st->n != 0 ? "\n]}\n" : "]}\n", f);
-	if (rc == 0 && ferror(f))
-		rc = -EIO;
-	return rc;
+	return ferror(f) ? -EIO : 0;
+}
+
+int
+state_json_entry(const struct bl_entry *e, bool first, FILE *f)
+{
+	struct json_object *j = entry_json(e);
+	const char *s = j != NULL ? json_object_to_json_string_ext(j, STATE_JSON_FLAGS) : NULL;
+	int rc = 0;
+
+	if (s == NULL)
+		rc = -ENOMEM;
+	else
+		fprintf(f, "%s\n%s", first ? "" : ",", s);
+	json_object_put(j);
+	return rc == 0 && ferror(f) ? -EIO : rc;
+}
+
+int
+state_json_end(size_t n, FILE *f)
+{
+	fputs(n != 0 ? "\n]}\n" : "]}\n", f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int
+state_write_json(const struct state *st, FILE *f)
+{
+	int rc = state_json_begin(st, f);
+
+	for (size_t i = 0; i < st->n && rc == 0; i++)
+		rc = state_json_entry(&st->entries[i], i == 0, f);
+	return rc == 0 ? state_json_end(st->n, f) : rc;
 }
 
 int

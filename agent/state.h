@@ -106,6 +106,18 @@ struct bl_entry *state_get(struct state *st, const struct net_addr *a, bool *cre
  */
 int state_load(const char *dir, struct state *st, char *err, size_t errlen);
 
+/*
+ * Read dir/state.db as state_load does (the same checks; damage is set aside the same
+ * way), but a row at a time: *head gets everything but the entries (cycles, totals, the
+ * labels), and fn each entry in address order (valid during the call). Memory stays that
+ * of one row whatever the number of addresses. fn returns 0 to go on or -errno to stop
+ * (returned). Where state_load would import a legacy state.json, it does, and hands over
+ * what it imported. 0, -EBADMSG or -errno with a message.
+ */
+typedef int (*state_each_fn)(void *arg, const struct bl_entry *e);
+int state_each(const char *dir, struct state *head, state_each_fn fn, void *arg, char *err,
+	       size_t errlen);
+
 /* Commit st to dir/state.db (creating dir 0700 and the database 0600 if missing) in one
  * durable transaction, writing only the rows that differ from what the database holds
  * when st came from state_load of the same database. 0 or negative errno with a message. */
@@ -158,6 +170,11 @@ int state_parse(const char *text, size_t len, struct state *st, char *err, size_
  * and state_parse reads. Streaks above what the parser accepts are written saturated.
  * 0, or -ENOMEM / -EIO. */
 int state_write_json(const struct state *st, FILE *f);
+/* The same in parts, for a state read a row at a time (state_each): the head (everything
+ * but the entries, from head), each entry (first: the first one), the end (n entries). */
+int state_json_begin(const struct state *head, FILE *f);
+int state_json_entry(const struct bl_entry *e, bool first, FILE *f);
+int state_json_end(size_t n, FILE *f);
 /* The same as a malloc'd string in *out. 0 or -ENOMEM. */
 int state_format(const struct state *st, char **out, size_t *outlen);
 

@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "agent/history.h"
+#include "agent/state_row.h"
 #include "common/fileio.h"
 #include "common/util.h"
 #include "probes/cookie.h"
@@ -87,12 +88,6 @@ static const char schema_v1[] =
 	" dns_amplification_x100 INTEGER, dns_tcp_dns INTEGER"
 	") WITHOUT ROWID;";
 
-static int
-migrate_v1(sqlite3 *h)
-{
-	return sqlite3_exec(h, schema_v1, NULL, NULL, NULL);
-}
-
 /*
  * Version 2: the history, every event raised (and every `baseline accept`), appended in
  * the transaction of the save whose cycle raised it. seq orders the rows as recorded;
@@ -115,12 +110,6 @@ static const char schema_v2[] =
 	"CREATE INDEX history_time ON history (time_ns);"
 	"CREATE INDEX history_port ON history (address, protocol, port, seq);";
 
-static int
-migrate_v2(sqlite3 *h)
-{
-	return sqlite3_exec(h, schema_v2, NULL, NULL, NULL);
-}
-
 #define HISTORY_COLS "seq, time_ns, type, severity, address, protocol, port, summary, " \
 	"source, event_id"
 
@@ -140,12 +129,6 @@ static const char schema_v3[] =
 	" body TEXT NOT NULL"               /* the event as alert_event_to_json wrote it */
 	");";
 
-static int
-migrate_v3(sqlite3 *h)
-{
-	return sqlite3_exec(h, schema_v3, NULL, NULL, NULL);
-}
-
 #define SPOOL_COLS "seq, sink, event_id, body"
 
 /*
@@ -164,20 +147,51 @@ static const char schema_v4[] =
 	" (coalesce(last_cycle, (SELECT cycles FROM meta)) << 16) | udp_change_bits"
 	" WHERE udp_change_bits != 0;";
 
-static int
-migrate_v4(sqlite3 *h)
-{
-	return sqlite3_exec(h, schema_v4, NULL, NULL, NULL);
-}
+/*
+ * Version 5: an entry is two columns, its key and a packed body (agent/state_row.h), and
+ * its label a number into the table labels: some 40 bytes an address instead of 250, so a
+ * million addresses fit in some 40 MB. meta.first_ns is what first_seen is stored against.
+ * The rows are converted in code (convert_rows_v5, below the reader of the older rows).
+ */
+static const char schema_v5[] =
+	"CREATE TABLE labels ("
+	" id INTEGER PRIMARY KEY,"         /* 0 is the empty label, never stored */
+	" text TEXT NOT NULL UNIQUE"
+	");"
+	"CREATE TABLE entries_v5 ("
+	" addr BLOB PRIMARY KEY NOT NULL," /* 4 or 6, then the address: sorts as we do */
+	" body BLOB NOT NULL"
+	") WITHOUT ROWID;"
+	"ALTER TABLE meta ADD COLUMN first_ns INTEGER NOT NULL DEFAULT 0;";
+
+static int convert_rows_v5(sqlite3 *h);
 
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
- * transaction. A new version is one more function here and the columns below. */
-static int (*const migrations[])(sqlite3 *h) = { migrate_v1, migrate_v2, migrate_v3,
-						  migrate_v4 };
+ * transaction: its SQL, then its code where SQL alone cannot say it. A new version is
+ * one more row here. */
+static const struct migration {
+	const char *sql;
+	int (*code)(sqlite3 *h);  /* NULL: none */
+} migrations[] = {
+	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL },
+	{ schema_v5, convert_rows_v5 },
+};
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-/* The columns of an entry as this version reads and writes them (the SQL is built from
- * these names; the row is indexed by them). */
+/* Take h from version v to v + 1. An SQLite result code. */
+static int
+migrate(sqlite3 *h, int64_t v)
+{
+	int rc = sqlite3_exec(h, migrations[v].sql, NULL, NULL, NULL);
+
+	if (rc == SQLITE_OK && migrations[v].code != NULL)
+		rc = migrations[v].code(h);
+	return rc;
+}
+
+/* The columns of an entry up to version 4, which the loader still reads (an older file
+ * is read as it is) and the migration to version 5 converts (the SQL is built from these
+ * names; the row is indexed by them). */
 enum {
 	P_KNOWN, P_BASELINE_OPEN, P_REPORTED_OPEN, P_LAST, P_LAST_REASON, P_LAST_MISS,
 	P_OPEN_STREAK_START, P_MISS_STREAK_START, P_CHANGE_BITS, P_FLAPPING, P_OPEN_BEFORE_FLAP,
@@ -228,9 +242,9 @@ col_name(int c, char *buf, size_t len)
 	return other_col[c];
 }
 
-/* "SELECT addr,address,... FROM entries ORDER BY addr" or the INSERT of all columns. */
+/* "SELECT addr,address,... FROM entries ORDER BY addr": the columns up to version 4. */
 static int
-entry_sql(bool insert, char **out)
+entry_sql(char **out)
 {
 	char *buf = NULL, name[48];
 	size_t len = 0;
@@ -238,17 +252,10 @@ entry_sql(bool insert, char **out)
 
 	if (f == NULL)
 		return -ENOMEM;
-	fputs(insert ? "INSERT OR REPLACE INTO entries (" : "SELECT ", f);
+	fputs("SELECT ", f);
 	for (int c = 0; c < C_N; c++)
 		fprintf(f, "%s%s", c == 0 ? "" : ",", col_name(c, name, sizeof(name)));
-	if (insert) {
-		fputs(") VALUES (", f);
-		for (int c = 0; c < C_N; c++)
-			fputs(c == 0 ? "?" : ",?", f);
-		fputs(")", f);
-	} else {
-		fputs(" FROM entries ORDER BY addr", f);
-	}
+	fputs(" FROM entries ORDER BY addr", f);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;
@@ -276,7 +283,8 @@ struct row {
 struct row_ref {
 	uint64_t cycles;
 	uint64_t seen_ns;
-	bool bits_as_is;   /* a database before version 4: change_bits are the bits */
+	uint64_t first_ns; /* version 5 */
+	int64_t version;   /* of the file the rows are read from */
 };
 
 /* uint64 <-> the int64 with the same bits, without implementation-defined conversions */
@@ -292,152 +300,9 @@ i2u(int64_t i)
 	return i >= 0 ? (uint64_t)i : ~(uint64_t)(-(i + 1));
 }
 
-static void
-put_null(struct val *v)
-{
-	*v = (struct val){ .type = SQLITE_NULL };
-}
-
-static void
-put_u64(struct val *v, uint64_t u)
-{
-	*v = (struct val){ .type = SQLITE_INTEGER, .i = u2i(u) };
-}
-
-static void
-put_text(struct val *v, const char *s, size_t maxlen)
-{
-	*v = (struct val){ .type = SQLITE_TEXT, .p = s, .n = strnlen(s, maxlen) };
-}
-
-static void
-put_word(struct val *v, const char *s)
-{
-	put_text(v, s, 64);
-}
-
-/* A count that grows by one a cycle: the cycle it began at, NULL for 0. */
-static void
-put_count(struct val *v, unsigned count, uint64_t last_cycle)
-{
-	uint64_t c = count > STATE_MAX_STREAK ? STATE_MAX_STREAK : count;
-
-	if (c == 0)
-		put_null(v);
-	else
-		put_u64(v, last_cycle + 1 - c);
-}
-
-#define CHANGE_CYCLE_MAX ((1ull << 47) - 1)  /* (C << 16) stays a positive int64 */
+/* The flapping bits as version 4 keeps them (see schema_v4): flagged as they are where the
+ * cycle does not fit. */
 #define CHANGE_BITS_AS_IS (1ull << 63)
-
-/* The flapping window's bits as (cycle of the latest change << 16) | bits shifted down to
- * it (schema version 4): the value stays while the bits move along with the cycles. */
-static void
-put_change_bits(struct val *v, uint16_t bits, uint64_t last_cycle)
-{
-	unsigned low = 0;
-
-	if (bits == 0) {
-		put_u64(v, 0);
-		return;
-	}
-	while (!(bits & (1u << low)))
-		low++;
-	/* a change "before cycle 0" (bits of a state from elsewhere) is stored against
-	 * last_cycle itself: still exact */
-	if (last_cycle < low)
-		low = 0;
-	if (last_cycle - low > CHANGE_CYCLE_MAX) {
-		/* a cycle number past what fits: the bits as they are, flagged */
-		put_u64(v, CHANGE_BITS_AS_IS | bits);
-		return;
-	}
-	put_u64(v, ((last_cycle - low) << 16) | (uint64_t)(bits >> low));
-}
-
-static void
-encode_port(const struct bl_port *p, uint64_t last_cycle, const struct row_ref *ref,
-	    struct val *v)
-{
-	put_u64(&v[P_KNOWN], p->known);
-	put_u64(&v[P_BASELINE_OPEN], p->baseline_open);
-	put_u64(&v[P_REPORTED_OPEN], p->reported_open);
-	put_word(&v[P_LAST], state_state_word(p->last));
-	put_word(&v[P_LAST_REASON], state_reason_word(p->last_reason));
-	put_word(&v[P_LAST_MISS], state_state_word(p->last_miss));
-	put_count(&v[P_OPEN_STREAK_START], p->open_streak, last_cycle);
-	put_count(&v[P_MISS_STREAK_START], p->miss_streak, last_cycle);
-	put_change_bits(&v[P_CHANGE_BITS], p->change_bits, last_cycle);
-	put_u64(&v[P_FLAPPING], p->flapping);
-	put_u64(&v[P_OPEN_BEFORE_FLAP], p->open_before_flap);
-	put_u64(&v[P_FIRST_SEEN], p->first_seen);
-	if (ref->seen_ns != 0 && p->last_seen == ref->seen_ns)
-		put_null(&v[P_LAST_SEEN]);
-	else
-		put_u64(&v[P_LAST_SEEN], p->last_seen);
-	put_u64(&v[P_LAST_CHANGE], p->last_change);
-	put_u64(&v[P_CLOSED_PROVEN], p->closed_proven);
-	put_word(&v[P_PROVEN_BY], state_reason_word(p->proven_by));
-	put_count(&v[P_QUIET_CYCLES_START], p->quiet_cycles, last_cycle);
-	put_u64(&v[P_QUIET_SINCE], p->quiet_since);
-	put_u64(&v[P_STREAK_VERIFIED], p->streak_verified);
-}
-
-/* The facts of the checks as the JSON document keeps them: a value only for a known one. */
-static void
-encode_dns(const struct bl_dns *d, struct val *v)
-{
-	put_u64(&v[C_DNS_KNOWN], d->known);
-	put_u64(&v[C_DNS_RCODE], d->rcode);
-	put_u64(&v[C_DNS_AA], d->aa);
-	put_u64(&v[C_DNS_RA], d->ra);
-	for (int c = C_DNS_RECURSION; c <= C_DNS_TCP_DNS; c++)
-		put_null(&v[c]);
-	if (d->checks & DNSCHECK_RECURSION) {
-		put_u64(&v[C_DNS_RECURSION], d->recursion);
-		if (d->bogus_known)
-			put_u64(&v[C_DNS_BOGUS], d->bogus);
-	}
-	if (d->checks & DNSCHECK_VERSION) {
-		put_text(&v[C_DNS_VERSION], d->version, sizeof(d->version) - 1);
-		put_u64(&v[C_DNS_IDENTITY], d->identity);
-	}
-	if (d->checks & DNSCHECK_AXFR) {
-		put_u64(&v[C_DNS_AXFR], d->axfr);
-		put_text(&v[C_DNS_AXFR_ZONES], d->axfr_zones, sizeof(d->axfr_zones) - 1);
-	}
-	if (d->checks & DNSCHECK_AMPLIFICATION)
-		put_u64(&v[C_DNS_AMPLIFICATION], d->amplification);
-	if (d->checks & DNSCHECK_TCP_DNS)
-		put_u64(&v[C_DNS_TCP_DNS], d->tcp_dns);
-}
-
-/* r points into e: it is valid while e is. */
-static void
-encode_entry(const struct bl_entry *e, const struct row_ref *ref, struct row *r)
-{
-	size_t alen = e->addr.family == AF_INET ? 4 : 16;
-	unsigned expect = 0;
-
-	r->key[0] = e->addr.family == AF_INET ? 4 : 6;
-	memcpy(r->key + 1, e->addr.bytes, alen);
-	r->v[C_ADDR] = (struct val){ .type = SQLITE_BLOB, .p = r->key, .n = 1 + alen };
-	net_addr_str(&e->addr, r->address, sizeof(r->address));
-	put_text(&r->v[C_ADDRESS], r->address, sizeof(r->address));
-	put_text(&r->v[C_TARGET], e->target ? e->target : "", BL_TARGET_MAX);
-	for (int s = 0; s < PROBE_NSLOTS; s++)
-		if (e->expect_open[s])
-			expect |= 1u << s;
-	put_u64(&r->v[C_EXPECT], expect);
-	if (e->last_cycle == ref->cycles)
-		put_null(&r->v[C_LAST_CYCLE]);
-	else
-		put_u64(&r->v[C_LAST_CYCLE], e->last_cycle);
-	for (int s = 0; s < PROBE_NSLOTS; s++)
-		encode_port(&e->port[s], e->last_cycle, ref, &r->v[C_PORT + s * P_N]);
-	encode_dns(&e->dns, r->v);
-}
 
 /* ---- reading a row back, strictly ---- */
 
@@ -568,9 +433,10 @@ decode_port(struct dec *d, int base, uint64_t last_cycle, const struct row_ref *
 	    get_state(d, base + P_LAST_MISS, false, &p->last_miss) < 0 ||
 	    get_count(d, base + P_OPEN_STREAK_START, last_cycle, &p->open_streak) < 0 ||
 	    get_count(d, base + P_MISS_STREAK_START, last_cycle, &p->miss_streak) < 0 ||
-	    get_u64(d, base + P_CHANGE_BITS, ref->bits_as_is ? UINT16_MAX : UINT64_MAX, &u) < 0)
+	    get_u64(d, base + P_CHANGE_BITS, ref->version < 4 ? UINT16_MAX : UINT64_MAX, &u) < 0)
 		return -EBADMSG;
-	if (ref->bits_as_is || u == 0) {
+	/* before version 4 the column holds the bits themselves */
+	if (ref->version < 4 || u == 0) {
 		p->change_bits = (uint16_t)u;
 	} else if (u & CHANGE_BITS_AS_IS) {
 		if ((u & ~CHANGE_BITS_AS_IS) > UINT16_MAX)
@@ -721,35 +587,20 @@ hasher_init(void)
 	hasher = cookie_new(err, sizeof(err));
 }
 
-/* The keyed hash of a row's values, type and length of each included, so that no two
- * different rows serialize alike. 0 = unknown (the row is written). */
+/* The keyed hash of a row (key and body, the key's length first so that no two rows
+ * serialize alike). 0 = unknown (the row is written). */
 static uint64_t
-row_hash(const struct row *r)
+row_hash(const uint8_t *key, size_t keylen, const uint8_t *body, size_t bodylen)
 {
-	uint8_t buf[2048];
-	size_t n = 0;
+	uint8_t buf[1 + STATE_ROW_KEY_MAX + STATE_ROW_BODY_MAX];
 
 	pthread_once(&hasher_once, hasher_init);
-	if (hasher == NULL)
+	if (hasher == NULL || keylen > STATE_ROW_KEY_MAX || bodylen > STATE_ROW_BODY_MAX)
 		return 0;
-	for (int c = 0; c < C_N; c++) {
-		const struct val *v = &r->v[c];
-		if (n + 1 + 8 > sizeof(buf))
-			return 0;
-		buf[n++] = (uint8_t)v->type;
-		if (v->type == SQLITE_INTEGER) {
-			for (int b = 7; b >= 0; b--)
-				buf[n++] = (uint8_t)(i2u(v->i) >> (b * 8));
-		} else if (v->type == SQLITE_TEXT || v->type == SQLITE_BLOB) {
-			if (v->n > sizeof(buf) - n - 2)
-				return 0;
-			buf[n++] = (uint8_t)(v->n >> 8);
-			buf[n++] = (uint8_t)v->n;
-			memcpy(buf + n, v->p, v->n);
-			n += v->n;
-		}
-	}
-	return cookie_hash(hasher, buf, n);
+	buf[0] = (uint8_t)keylen;
+	memcpy(buf + 1, key, keylen);
+	memcpy(buf + 1 + keylen, body, bodylen);
+	return cookie_hash(hasher, buf, 1 + keylen + bodylen);
 }
 
 /* ---- SQLite calls ---- */
@@ -1086,7 +937,7 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 		if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, reasonlen)) < 0)
 			goto bad;
 		for (int64_t v = version; v < DB_SCHEMA_VERSION; v++)
-			if ((rc = migrations[v](h)) != SQLITE_OK) {
+			if ((rc = migrate(h, v)) != SQLITE_OK) {
 				rc = db_fail(h, rc, reason, reasonlen);
 				/* the tables are not those of the version it claims */
 				if (rc == -EIO && (sqlite3_errcode(h) & 0xff) == SQLITE_ERROR)
@@ -1103,20 +954,25 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 	}
 	/* every column this version reads is there: a table edited into another shape is
 	 * not ours any more */
-	if ((rc = entry_sql(false, &sql)) < 0)
+	if ((rc = entry_sql(&sql)) < 0)
 		goto bad;
 	{
-		/* with the version each is there from (the loader reads older ones as they are) */
-		const struct { const char *sql; int since; } shape[] = {
-			{ sql, 1 },
+		/* with the versions each is there in (the loader reads older ones as they
+		 * are; anything else has been migrated to the newest by now) */
+		const struct { const char *sql; int since, until; } shape[] = {
+			{ sql, 1, 4 },
+			{ "SELECT addr, body FROM entries", 5, DB_SCHEMA_VERSION },
+			{ "SELECT id, text FROM labels", 5, DB_SCHEMA_VERSION },
 			{ "SELECT id, instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
-			  "seen_ns, generation, imported_from FROM meta", 1 },
-			{ "SELECT type, total FROM events_total", 1 },
-			{ "SELECT " HISTORY_COLS " FROM history", 2 },
-			{ "SELECT " SPOOL_COLS " FROM spool", 3 },
+			  "seen_ns, generation, imported_from FROM meta", 1, DB_SCHEMA_VERSION },
+			{ "SELECT first_ns FROM meta", 5, DB_SCHEMA_VERSION },
+			{ "SELECT type, total FROM events_total", 1, DB_SCHEMA_VERSION },
+			{ "SELECT " HISTORY_COLS " FROM history", 2, DB_SCHEMA_VERSION },
+			{ "SELECT " SPOOL_COLS " FROM spool", 3, DB_SCHEMA_VERSION },
 		};
+		int64_t in = check ? version : DB_SCHEMA_VERSION;
 		for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
-			if (check && version < shape[i].since)
+			if (in < shape[i].since || in > shape[i].until)
 				continue;
 			rc = sqlite3_prepare_v2(h, shape[i].sql, -1, &q, NULL);
 			sqlite3_finalize(q);
@@ -1160,11 +1016,19 @@ read_meta(sqlite3 *h, struct state *st, struct row_ref *ref, char *imported, siz
 	  char *reason, size_t reasonlen)
 {
 	sqlite3_stmt *q = NULL;
-	struct val v[8];
-	int rc = sqlite3_prepare_v2(h, "SELECT instance, cycles, last_cycle_ns, last_duration_ns, "
-				    "degraded, seen_ns, generation, imported_from FROM meta "
-				    "WHERE id = 1", -1, &q, NULL);
+	struct val v[9];
+	int64_t version = 0;
+	int rc;
 
+	/* a loader reads an older file as it is: which version says how */
+	if ((rc = db_int(h, "PRAGMA user_version", &version, reason, reasonlen)) < 0)
+		return rc;
+	ref->version = version;
+	rc = sqlite3_prepare_v2(h, version >= 5 ?
+		"SELECT instance, cycles, last_cycle_ns, last_duration_ns, degraded, seen_ns, "
+		"generation, imported_from, first_ns FROM meta WHERE id = 1" :
+		"SELECT instance, cycles, last_cycle_ns, last_duration_ns, degraded, seen_ns, "
+		"generation, imported_from, 0 FROM meta WHERE id = 1", -1, &q, NULL);
 	if (rc != SQLITE_OK || (rc = sqlite3_step(q)) != SQLITE_ROW) {
 		if (rc == SQLITE_DONE) {
 			util_errf(reason, reasonlen, "meta: the row is missing");
@@ -1174,7 +1038,7 @@ read_meta(sqlite3 *h, struct state *st, struct row_ref *ref, char *imported, siz
 		}
 		goto out;
 	}
-	for (int c = 0; c < 8; c++) {
+	for (int c = 0; c < 9; c++) {
 		v[c].type = sqlite3_column_type(q, c);
 		v[c].i = sqlite3_column_int64(q, c);
 		v[c].p = v[c].type == SQLITE_TEXT ? (const void *)sqlite3_column_text(q, c) : NULL;
@@ -1207,14 +1071,11 @@ read_meta(sqlite3 *h, struct state *st, struct row_ref *ref, char *imported, siz
 	st->degraded = v[4].i == 1;
 	ref->cycles = st->cycles;
 	ref->seen_ns = i2u(v[5].i);
-	{
-		/* a loader reads an older file as it is: how it kept the flapping bits */
-		int64_t version = 0;
-		if ((rc = db_int(h, "PRAGMA user_version", &version, reason, reasonlen)) < 0)
-			goto out;
-		ref->bits_as_is = version < 4;
-		rc = -EBADMSG;
+	if (v[8].type != SQLITE_INTEGER) {
+		util_errf(reason, reasonlen, "meta.first_ns: expected an integer");
+		goto out;
 	}
+	ref->first_ns = i2u(v[8].i);
 	st->generation = i2u(v[6].i);
 	imported[0] = '\0';
 	if (v[7].type == SQLITE_TEXT && v[7].n < implen) {
@@ -1289,21 +1150,142 @@ row_from(sqlite3_stmt *q, struct row *r)
 	}
 }
 
-static int
-read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, char *reason,
-	     size_t reasonlen)
+/* The labels of a version 5 file, each the state's own copy, by id (sorted). */
+struct label_ids {
+	int64_t *id;
+	const char **text;
+	size_t n;
+};
+
+static void
+label_ids_clear(struct label_ids *m)
 {
+	free(m->id);
+	free(m->text);
+	memset(m, 0, sizeof(*m));
+}
+
+static int
+read_labels(sqlite3 *h, struct state *st, struct label_ids *m, char *reason, size_t reasonlen)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t count = 0, last = 0;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((rc = db_int(h, "SELECT count(*) FROM labels", &count, reason, reasonlen)) < 0)
+		return rc;
+	if (count > 0 && ((m->id = calloc((size_t)count, sizeof(*m->id))) == NULL ||
+			  (m->text = calloc((size_t)count, sizeof(*m->text))) == NULL)) {
+		util_errf(reason, reasonlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = sqlite3_prepare_v2(h, "SELECT id, text FROM labels ORDER BY id", -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(q, 1);
+		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+		int64_t id = sqlite3_column_int64(q, 0);
+
+		if (m->n == (size_t)count) {
+			rc = SQLITE_CORRUPT; /* more rows than count(*) said */
+			break;
+		}
+		if (sqlite3_column_type(q, 1) != SQLITE_TEXT || t == NULL || len > BL_TARGET_MAX ||
+		    memchr(t, '\0', len) != NULL || id <= last) {
+			util_errf(reason, reasonlen, "labels[%" PRId64 "]: expected an id above 0 "
+				  "and text of at most %d bytes", id, BL_TARGET_MAX);
+			sqlite3_finalize(q);
+			return -EBADMSG;
+		}
+		if ((m->text[m->n] = state_label_len(st, t, len)) == NULL) {
+			util_errf(reason, reasonlen, "out of memory");
+			sqlite3_finalize(q);
+			return -ENOMEM;
+		}
+		m->id[m->n++] = last = id;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : db_fail(h, rc, reason, reasonlen);
+}
+
+/* The label with that id: "" for 0, NULL for none. */
+static const char *
+label_of(const struct label_ids *m, uint64_t id)
+{
+	size_t lo = 0, hi = m->n;
+
+	if (id == 0)
+		return "";
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((uint64_t)m->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->n && (uint64_t)m->id[lo] == id ? m->text[lo] : NULL;
+}
+
+/* One version 5 row into e (zeroed) with the hash of the row. */
+static int
+decode_row(struct state *st, const struct label_ids *labels, sqlite3_stmt *q, size_t idx,
+	   const struct row_ref *ref, struct bl_entry *e, uint64_t *hash, char *reason,
+	   size_t reasonlen)
+{
+	const struct state_row_ref r5 = { ref->cycles, ref->seen_ns, ref->first_ns };
+	const void *key = sqlite3_column_blob(q, 0), *body = sqlite3_column_blob(q, 1);
+	size_t keylen = (size_t)sqlite3_column_bytes(q, 0);
+	size_t bodylen = (size_t)sqlite3_column_bytes(q, 1);
+	char addr[NETADDR_STRLEN], why[200];
+	uint64_t label = 0;
+
+	(void)st;
+	if (sqlite3_column_type(q, 0) != SQLITE_BLOB ||
+	    state_row_key_parse(key, keylen, &e->addr) < 0) {
+		util_errf(reason, reasonlen, "entries row %zu.addr: expected 4 or 6 and then the "
+			  "address's 4 or 16 bytes", idx + 1);
+		return -EBADMSG;
+	}
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	if (sqlite3_column_type(q, 1) != SQLITE_BLOB || bodylen > STATE_ROW_BODY_MAX) {
+		util_errf(reason, reasonlen, "entries[%s].body: expected a blob of at most %d "
+			  "bytes", addr, STATE_ROW_BODY_MAX);
+		return -EBADMSG;
+	}
+	if (state_row_decode(body, bodylen, &r5, e, &label, why, sizeof(why)) < 0) {
+		util_errf(reason, reasonlen, "entries[%s].body: %s", addr, why);
+		return -EBADMSG;
+	}
+	if ((e->target = label_of(labels, label)) == NULL) {
+		util_errf(reason, reasonlen, "entries[%s].body: label %" PRIu64 " is not in labels",
+			  addr, label);
+		return -EBADMSG;
+	}
+	*hash = row_hash(key, keylen, body, bodylen);
+	return 0;
+}
+
+/* The entries into st, in address order; with fn, each to fn instead (one at a time, the
+ * labels into st: memory does not grow with the rows). */
+static int
+read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, state_each_fn fn,
+	     void *arg, char *reason, size_t reasonlen)
+{
+	struct label_ids labels = { 0 };
+	struct bl_entry one, prev;
 	sqlite3_stmt *q = NULL;
 	struct row r;
 	char *sql = NULL;
 	int64_t count = 0;
+	uint64_t hash;
 	size_t n = 0;
 	int rc;
 
 	if ((rc = db_int(h, "SELECT count(*) FROM entries", &count, reason, reasonlen)) < 0)
 		return rc;
 	/* exactly as many as there are: no doubling to grow into */
-	if (count > 0) {
+	if (count > 0 && fn == NULL) {
 		if ((uint64_t)count > SIZE_MAX / sizeof(*st->entries)) {
 			util_errf(reason, reasonlen, "out of memory");
 			return -ENOMEM;
@@ -1316,31 +1298,59 @@ read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, char *reas
 		}
 		st->cap = (size_t)count;
 	}
-	if ((rc = entry_sql(false, &sql)) < 0) {
-		util_errf(reason, reasonlen, "out of memory");
-		return rc;
+	if (ref->version >= 5) {
+		if ((rc = read_labels(h, st, &labels, reason, reasonlen)) < 0)
+			return rc;
+		rc = sqlite3_prepare_v2(h, "SELECT addr, body FROM entries ORDER BY addr", -1, &q,
+					NULL);
+	} else {
+		if ((rc = entry_sql(&sql)) < 0) {
+			util_errf(reason, reasonlen, "out of memory");
+			return rc;
+		}
+		rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
 	}
-	rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (n == st->cap) {
+		struct bl_entry *e = fn != NULL ? &one : &st->entries[n];
+
+		if (n == (size_t)count) {
 			rc = SQLITE_CORRUPT; /* more rows than count(*) said */
 			break;
 		}
-		row_from(q, &r);
-		if ((rc = decode_entry(st, &r, n, ref, &st->entries[n], reason, reasonlen)) < 0)
+		if (fn != NULL)
+			memset(&one, 0, sizeof(one));
+		hash = 0; /* an older row is written afresh by the first save */
+		if (ref->version >= 5) {
+			rc = decode_row(st, &labels, q, n, ref, e, &hash, reason, reasonlen);
+		} else {
+			row_from(q, &r);
+			rc = decode_entry(st, &r, n, ref, e, reason, reasonlen);
+		}
+		if (rc < 0)
 			goto out;
 		/* the primary key orders the rows; our order must be that one */
-		if (n > 0 && net_addr_cmp(&st->entries[n - 1].addr, &st->entries[n].addr) >= 0) {
+		if (n > 0 && net_addr_cmp(fn != NULL ? &prev.addr : &st->entries[n - 1].addr,
+					  &e->addr) >= 0) {
 			util_errf(reason, reasonlen, "entries row %zu: out of order", n + 1);
 			rc = -EBADMSG;
 			goto out;
 		}
-		st->row_hash[n] = row_hash(&r);
-		st->n = ++n;
+		n++;
+		if (fn != NULL) {
+			prev = one;
+			if ((rc = fn(arg, &one)) < 0) {
+				util_errf(reason, reasonlen, "%s", strerror(-rc));
+				rc = rc == -EBADMSG ? -EIO : rc; /* the caller's, not the file's */
+				goto out;
+			}
+		} else {
+			st->row_hash[n - 1] = hash;
+			st->n = n;
+		}
 		rc = SQLITE_OK;
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_fail(h, rc, reason, reasonlen);
-	if (rc == 0 && n != st->cap) {
+	if (rc == 0 && n != (size_t)count) {
 		util_errf(reason, reasonlen, "entries: fewer rows than counted");
 		rc = -EBADMSG;
 	}
@@ -1348,23 +1358,26 @@ read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, char *reas
 out:
 	sqlite3_finalize(q);
 	free(sql);
+	label_ids_clear(&labels);
 	return rc;
 }
 
 /* ---- writing ---- */
 
-/* The time most ports were last seen (that of the last cycle, usually): a majority vote
- * (Boyer-Moore) over the ports ever seen. Any answer is correct; this one leaves most
- * rows' last_seen NULL. */
+/* The time most ports were last seen (that of the last cycle, usually), or first seen
+ * (that of the first cycle): a majority vote (Boyer-Moore) over the ports ever seen. Any
+ * answer is correct; this one leaves most rows without a stored last_seen, and with a
+ * first_seen of one byte. */
 static uint64_t
-seen_reference(const struct state *st)
+reference(const struct state *st, bool first)
 {
 	uint64_t cand = 0;
 	size_t votes = 0;
 
 	for (size_t i = 0; i < st->n; i++)
 		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			uint64_t t = st->entries[i].port[s].last_seen;
+			const struct bl_port *p = &st->entries[i].port[s];
+			uint64_t t = first ? p->first_seen : p->last_seen;
 			if (t == 0)
 				continue;
 			if (votes == 0) {
@@ -1377,31 +1390,6 @@ seen_reference(const struct state *st)
 			}
 		}
 	return cand;
-}
-
-static int
-bind_row(sqlite3_stmt *q, const struct row *r)
-{
-	int rc = SQLITE_OK;
-
-	for (int c = 0; c < C_N && rc == SQLITE_OK; c++) {
-		const struct val *v = &r->v[c];
-		switch (v->type) {
-		case SQLITE_INTEGER:
-			rc = sqlite3_bind_int64(q, c + 1, v->i);
-			break;
-		case SQLITE_TEXT:
-			rc = sqlite3_bind_text(q, c + 1, v->p, (int)v->n, SQLITE_STATIC);
-			break;
-		case SQLITE_BLOB:
-			rc = sqlite3_bind_blob(q, c + 1, v->p, (int)v->n, SQLITE_STATIC);
-			break;
-		default:
-			rc = sqlite3_bind_null(q, c + 1);
-			break;
-		}
-	}
-	return rc;
 }
 
 /* A fresh nonzero generation: which save of which database a loaded state belongs to. */
@@ -1501,6 +1489,87 @@ write_spool(sqlite3 *h, const struct state *st)
 	return rc;
 }
 
+/* The ids of the labels a save writes (looked up, or added to labels, once each). */
+struct label_cache {
+	const char **text;        /* the state's copies: compared by pointer, then by text */
+	uint64_t *id;
+	size_t n, cap;
+	size_t last;              /* the last hit: most entries share their neighbour's */
+};
+
+static void
+label_cache_clear(struct label_cache *c)
+{
+	free(c->text);
+	free(c->id);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The id of label text in labels, adding it there if it is not. "" (or NULL) is 0. An
+ * SQLite result code. */
+static int
+label_id(sqlite3 *h, struct label_cache *c, const char *text, uint64_t *id)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (text == NULL || text[0] == '\0') {
+		*id = 0;
+		return SQLITE_OK;
+	}
+	if (c->n > 0 && c->text[c->last] == text) {
+		*id = c->id[c->last];
+		return SQLITE_OK;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->text[i] == text || strcmp(c->text[i], text) == 0) {
+			c->last = i;
+			*id = c->id[i];
+			return SQLITE_OK;
+		}
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 16;
+		const char **nt = realloc(c->text, nc * sizeof(*nt));
+		uint64_t *ni;
+		if (nt == NULL)
+			return SQLITE_NOMEM;
+		c->text = nt;
+		if ((ni = realloc(c->id, nc * sizeof(*ni))) == NULL)
+			return SQLITE_NOMEM;
+		c->id = ni;
+		c->cap = nc;
+	}
+	/* looked up first: a label already there costs no write */
+	for (int pass = 0; pass < 2; pass++) {
+		rc = sqlite3_prepare_v2(h, pass == 0 ? "SELECT id FROM labels WHERE text = ?1" :
+					"INSERT INTO labels (text) VALUES (?1) RETURNING id", -1, &q,
+					NULL);
+		if (rc == SQLITE_OK)
+			rc = bind_text(q, 1, text, BL_TARGET_MAX + 1);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			int64_t v = sqlite3_column_int64(q, 0);
+			rc = v > 0 ? SQLITE_OK : SQLITE_CORRUPT;
+			*id = (uint64_t)v;
+			if (rc == SQLITE_OK && pass == 1)
+				rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_CORRUPT;
+			sqlite3_finalize(q);
+			break;
+		}
+		sqlite3_finalize(q);
+		q = NULL;
+		if (rc != SQLITE_DONE || pass == 1)
+			return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+	}
+	if (rc != SQLITE_OK)
+		return rc;
+	c->text[c->n] = text;
+	c->id[c->n] = *id;
+	c->last = c->n++;
+	return SQLITE_OK;
+}
+
 /*
  * Write st into the open transaction on h: meta, the totals and the entries — every row
  * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
@@ -1511,18 +1580,18 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	    bool all, const uint64_t *hash_in, uint64_t *hash_out, uint64_t gen, size_t *written,
 	    char *reason, size_t reasonlen)
 {
-	struct row_ref ref = { st->cycles, seen_reference(st), false };
+	const struct state_row_ref ref = { st->cycles, reference(st, false), reference(st, true) };
+	struct label_cache lc = { 0 };
 	sqlite3_stmt *q = NULL;
-	struct row r;
-	char *sql = NULL;
 	int rc;
 
 	*written = 0;
 	rc = sqlite3_prepare_v2(h, insert_meta ?
 		"INSERT INTO meta (instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
-		"seen_ns, generation, imported_from, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)" :
+		"seen_ns, generation, first_ns, imported_from, id) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)" :
 		"UPDATE meta SET instance = ?, cycles = ?, last_cycle_ns = ?, last_duration_ns = ?, "
-		"degraded = ?, seen_ns = ?, generation = ? WHERE id = 1", -1, &q, NULL);
+		"degraded = ?, seen_ns = ?, generation = ?, first_ns = ? WHERE id = 1", -1, &q, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(q, 1, st->instance, (int)strnlen(st->instance,
 				       sizeof(st->instance) - 1), SQLITE_STATIC);
@@ -1538,10 +1607,12 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 		rc = sqlite3_bind_int64(q, 6, u2i(ref.seen_ns));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(q, 7, u2i(gen));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 8, u2i(ref.first_ns));
 	/* the import's mark is made once, with the row */
 	if (rc == SQLITE_OK && insert_meta)
-		rc = imported != NULL ? sqlite3_bind_text(q, 8, imported, -1, SQLITE_STATIC)
-				      : sqlite3_bind_null(q, 8);
+		rc = imported != NULL ? sqlite3_bind_text(q, 9, imported, -1, SQLITE_STATIC)
+				      : sqlite3_bind_null(q, 9);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(q);
@@ -1573,27 +1644,34 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	if (rc != SQLITE_OK)
 		goto fail;
 
-	if (entry_sql(true, &sql) < 0) {
-		rc = SQLITE_NOMEM;
-		goto fail;
-	}
-	rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
+	rc = sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO entries (addr, body) VALUES (?, ?)",
+				-1, &q, NULL);
 	for (size_t i = 0; i < st->n && rc == SQLITE_OK; i++) {
-		uint64_t hash;
-		encode_entry(&st->entries[i], &ref, &r);
-		hash = row_hash(&r);
+		const struct bl_entry *e = &st->entries[i];
+		uint8_t key[STATE_ROW_KEY_MAX], body[STATE_ROW_BODY_MAX];
+		size_t keylen, bodylen;
+		uint64_t hash, label;
+
+		if ((rc = label_id(h, &lc, e->target, &label)) != SQLITE_OK)
+			break;
+		keylen = state_row_key(&e->addr, key);
+		bodylen = state_row_encode(e, label, &ref, body);
+		hash = row_hash(key, keylen, body, bodylen);
 		if (hash_out != NULL)
 			hash_out[i] = hash;
 		if (!all && hash != 0 && hash == hash_in[i])
 			continue;
 		sqlite3_reset(q);
-		if ((rc = bind_row(q, &r)) == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		if ((rc = sqlite3_bind_blob(q, 1, key, (int)keylen, SQLITE_TRANSIENT)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_blob(q, 2, body, (int)bodylen, SQLITE_TRANSIENT)) ==
+			    SQLITE_OK &&
+		    (rc = sqlite3_step(q)) == SQLITE_DONE)
 			rc = SQLITE_OK;
 		(*written)++;
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	free(sql);
+	label_cache_clear(&lc);
 	if (rc != SQLITE_OK)
 		goto fail;
 	if ((rc = write_history(h, st)) != SQLITE_OK || (rc = write_spool(h, st)) != SQLITE_OK)
@@ -1601,6 +1679,85 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	return 0;
 fail:
 	return db_fail(h, rc, reason, reasonlen);
+}
+
+/*
+ * The code of the migration to version 5 (see schema_v5, run before it): every row of the
+ * column layout (version 4 by now: the migrations before ran first) is read as the loader
+ * reads it and written packed, its label into labels; then the new table takes the old
+ * one's name. One row in memory at a time. An SQLite result code (SQLITE_CORRUPT for a
+ * row that does not read).
+ */
+static int
+convert_rows_v5(sqlite3 *h)
+{
+	struct row_ref ref = { 0, 0, 0, 4 };
+	struct state_row_ref r5 = { 0, 0, 0 };
+	struct label_cache lc = { 0 };
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	char *sql = NULL, reason[256];
+	struct state labels;
+	struct row r;
+	size_t n = 0;
+	int rc;
+
+	state_init(&labels);
+	/* what the rows were written against: meta's row (none yet: a new database) */
+	rc = sqlite3_prepare_v2(h, "SELECT cycles, seen_ns FROM meta WHERE id = 1", -1, &sel,
+				NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		ref.cycles = i2u(sqlite3_column_int64(sel, 0));
+		ref.seen_ns = i2u(sqlite3_column_int64(sel, 1));
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(sel);
+	sel = NULL;
+	if (rc != SQLITE_OK)
+		return rc;
+	r5.cycles = ref.cycles;
+	r5.seen_ns = ref.seen_ns; /* first_ns: 0, meta's default, until the next save */
+	if (entry_sql(&sql) < 0)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(h, sql, -1, &sel, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h, "INSERT INTO entries_v5 (addr, body) VALUES (?, ?)", -1,
+					&ins, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		uint8_t key[STATE_ROW_KEY_MAX], body[STATE_ROW_BODY_MAX];
+		struct bl_entry e;
+		size_t keylen, bodylen;
+		uint64_t label;
+
+		memset(&e, 0, sizeof(e));
+		row_from(sel, &r);
+		if (decode_entry(&labels, &r, n++, &ref, &e, reason, sizeof(reason)) < 0) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		if ((rc = label_id(h, &lc, e.target, &label)) != SQLITE_OK)
+			break;
+		keylen = state_row_key(&e.addr, key);
+		bodylen = state_row_encode(&e, label, &r5, body);
+		sqlite3_reset(ins);
+		if ((rc = sqlite3_bind_blob(ins, 1, key, (int)keylen, SQLITE_TRANSIENT)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_blob(ins, 2, body, (int)bodylen, SQLITE_TRANSIENT)) ==
+			    SQLITE_OK &&
+		    (rc = sqlite3_step(ins)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	free(sql);
+	label_cache_clear(&lc);
+	state_clear(&labels);
+	if (rc != SQLITE_OK)
+		return rc;
+	return sqlite3_exec(h, "DROP TABLE entries; ALTER TABLE entries_v5 RENAME TO entries;",
+			    NULL, NULL, NULL);
 }
 
 /*
@@ -1657,7 +1814,7 @@ db_create(const struct paths *p, const struct state *st, const char *imported,
 	    (rc = db_exec(h, set, reason, sizeof(reason))) < 0)
 		goto bad;
 	for (int v = 0; v < DB_SCHEMA_VERSION; v++)
-		if ((rc = migrations[v](h)) != SQLITE_OK) {
+		if ((rc = migrate(h, v)) != SQLITE_OK) {
 			rc = db_fail(h, rc, reason, sizeof(reason));
 			goto bad;
 		}
@@ -1824,13 +1981,14 @@ json_beside_db(const struct paths *p, const char *imported, char *err, size_t er
 
 /* ---- the interface ---- */
 
-int
-state_load(const char *dir, struct state *st, char *err, size_t errlen)
+/* state_load and state_each: with fn the entries go to it one at a time. */
+static int
+load(const char *dir, struct state *st, state_each_fn fn, void *arg, char *err, size_t errlen)
 {
 	char reason[300], imported[160], aside[PATH_MAX];
-	struct row_ref ref = { 0, 0, false };
+	struct row_ref ref = { 0, 0, 0, 0 };
 	struct paths p;
-	struct state tmp;
+	struct state tmp, *into = &tmp;
 	sqlite3 *h = NULL;
 	struct stat sb;
 	int rc;
@@ -1873,11 +2031,17 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 		return set_aside_bad(p.db, true, "the file is empty", err, errlen);
 
 	state_init(&tmp);
+	/* streaming: the head is the caller's from the start (the entries' callback may look
+	 * at it); whatever fails, the caller clears it */
+	if (fn != NULL) {
+		state_clear(st);
+		into = st;
+	}
 	rc = db_open(p.db, true, &h, reason, sizeof(reason));
-	if (rc == 0 && (rc = read_meta(h, &tmp, &ref, imported, sizeof(imported), reason,
+	if (rc == 0 && (rc = read_meta(h, into, &ref, imported, sizeof(imported), reason,
 				       sizeof(reason))) == 0 &&
-	    (rc = read_totals(h, &tmp, reason, sizeof(reason))) == 0)
-		rc = read_entries(h, &tmp, &ref, reason, sizeof(reason));
+	    (rc = read_totals(h, into, reason, sizeof(reason))) == 0)
+		rc = read_entries(h, into, &ref, fn, arg, reason, sizeof(reason));
 	if (h != NULL && db_close(h) < 0 && rc == 0) {
 		util_errf(reason, sizeof(reason), "closing failed");
 		rc = -EIO;
@@ -1895,9 +2059,40 @@ state_load(const char *dir, struct state *st, char *err, size_t errlen)
 		state_clear(&tmp);
 		return rc;
 	}
-	state_clear(st);
-	*st = tmp;
+	if (fn == NULL) {
+		state_clear(st);
+		*st = tmp;
+	}
 	return 0;
+}
+
+int
+state_load(const char *dir, struct state *st, char *err, size_t errlen)
+{
+	return load(dir, st, NULL, NULL, err, errlen);
+}
+
+int
+state_each(const char *dir, struct state *head, state_each_fn fn, void *arg, char *err,
+	   size_t errlen)
+{
+	struct paths p;
+	struct stat sb;
+	int rc;
+
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	/* no database: a first run, an import of state.json or damage, all as state_load
+	 * says; what it loaded is small enough to hand over from memory */
+	if (stat(p.db, &sb) == -1 && errno == ENOENT) {
+		if ((rc = state_load(dir, head, err, errlen)) < 0)
+			return rc;
+		for (size_t i = 0; i < head->n && rc == 0; i++)
+			if ((rc = fn(arg, &head->entries[i])) < 0)
+				util_errf(err, errlen, "%s", strerror(-rc));
+		return rc;
+	}
+	return load(dir, head, fn, arg, err, errlen);
 }
 
 int

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Build the libFuzzer targets (DNS reply parser, config loader, state loader, packet decoder
-# and passive responder table) with clang
+# Build the libFuzzer targets (DNS reply parser, config loader, state loader, packet decoder,
+# passive responder table and the packed rows of state.db) with clang
 # and run each for FUZZ_SECONDS (default 60). Fails on any crash or sanitizer report.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,8 +25,10 @@ build fuzz_state "$src"/agent/state.c "$src"/alerts/event.c "$src"/probes/probe.
 	"$src"/probes/dns.c "${common[@]}"
 build fuzz_passive "$src"/probes/packet.c "$src"/probes/passive.c "$src"/probes/dns.c \
 	"$src"/common/netaddr.c
+build fuzz_state_row "$src"/agent/state_row.c "$src"/probes/probe.c "$src"/common/netaddr.c
 
-for t in dns:fuzz_dns config:fuzz_config state:fuzz_state passive:fuzz_passive; do
+for t in dns:fuzz_dns config:fuzz_config state:fuzz_state passive:fuzz_passive \
+	state_row:fuzz_state_row; do
 	corpus=${t%%:*}
 	bin=${t##*:}
 	mkdir -p "$work/corpus-$corpus"
