@@ -24,18 +24,20 @@
  *   byte   0 known, 1 baseline_open, 2 reported_open, 3 flapping, 4 open_before_flap,
  *          5 closed_proven, 6 streak_verified, 7 last_seen stored
  *   byte   0 open streak, 1 miss streak, 2 quiet cycles, 3 change bits, 4 last_change
- *          stored, 5 quiet_since stored
- *   byte   last (low nibble), last_miss (high nibble)
+ *          stored, 5 quiet_since stored, 6 proven_by is last_reason, 7 quiet cycles are
+ *          the miss streak
+ *   byte   bits 0-1 last, 2-3 last_miss, 4 quiet_since is first_seen
  *   byte   last_reason
- *   byte   proven_by
+ *   byte   proven_by                       (unless bit 6 above)
  *   varint the cycle each count began at (open, miss, quiet: when its bit is set; the
  *          count is last_cycle + 1 - start, so a count growing by one a cycle leaves it)
+ * (The three "is" flags cover what a closed or silent port mostly is: 4 bytes of its 11.)
  *   varint change bits: (C << 16) | bits >> (last_cycle - C), C the latest change's cycle;
  *          or 1 << 63 | bits where C does not fit
  *   zz     first_seen - ref first_ns
  *   zz     last_seen - ref seen_ns         (bit 7; else seen_ns)
  *   zz     last_change - first_seen        (bit 4; else first_seen)
- *   zz     quiet_since - first_seen        (bit 5; else 0)
+ *   zz     quiet_since - first_seen        (bit 5; else first_seen with its flag, or 0)
  *
  * dns (the facts of a check only where its bit is in `checks`):
  *   byte   0 known, 1 aa, 2 ra, 3 recursion, 4 bogus_known, 5 bogus, 6 identity, 7 axfr
@@ -51,7 +53,9 @@ enum { H_EXPECT_TCP = 1, H_EXPECT_UDP = 2, H_LAST_CYCLE = 4, H_PORT = 8, H_DNS =
 enum { F_KNOWN = 1, F_BASELINE = 2, F_REPORTED = 4, F_FLAPPING = 8, F_BEFORE_FLAP = 16,
        F_PROVEN = 32, F_VERIFIED = 64, F_LAST_SEEN = 128 };
 enum { G_OPEN = 1, G_MISS = 2, G_QUIET = 4, G_CHANGE = 8, G_LAST_CHANGE = 16,
-       G_QUIET_SINCE = 32 };
+       G_QUIET_SINCE = 32, G_PROVEN_AS_LAST = 64, G_QUIET_AS_MISS = 128 };
+#define S_QUIET_SINCE_FIRST 16
+_Static_assert(PROBE_FILTERED <= 3, "two bits hold a probe state");
 enum { D_KNOWN = 1, D_AA = 2, D_RA = 4, D_RECURSION = 8, D_BOGUS_KNOWN = 16, D_BOGUS = 32,
        D_IDENTITY = 64, D_AXFR = 128 };
 #define D2_TCP_DNS 1
@@ -159,7 +163,7 @@ static void
 encode_port(struct out *o, const struct bl_port *p, uint64_t last_cycle,
 	    const struct state_row_ref *ref)
 {
-	unsigned f = 0, g = 0;
+	unsigned f = 0, g = 0, sflags;
 	unsigned open = saturated(p->open_streak), miss = saturated(p->miss_streak);
 	unsigned quiet = saturated(p->quiet_cycles);
 
@@ -173,20 +177,23 @@ encode_port(struct out *o, const struct bl_port *p, uint64_t last_cycle,
 	f |= p->last_seen != ref->seen_ns ? F_LAST_SEEN : 0;
 	g |= open ? G_OPEN : 0;
 	g |= miss ? G_MISS : 0;
-	g |= quiet ? G_QUIET : 0;
+	g |= quiet && quiet == miss ? G_QUIET_AS_MISS : quiet ? G_QUIET : 0;
 	g |= p->change_bits ? G_CHANGE : 0;
 	g |= p->last_change != p->first_seen ? G_LAST_CHANGE : 0;
-	g |= p->quiet_since != 0 ? G_QUIET_SINCE : 0;
+	g |= p->proven_by == p->last_reason ? G_PROVEN_AS_LAST : 0;
+	sflags = p->quiet_since != 0 && p->quiet_since == p->first_seen ? S_QUIET_SINCE_FIRST : 0;
+	g |= p->quiet_since != 0 && !sflags ? G_QUIET_SINCE : 0;
 	put_byte(o, f);
 	put_byte(o, g);
-	put_byte(o, (unsigned)p->last | (unsigned)p->last_miss << 4);
+	put_byte(o, ((unsigned)p->last & 3) | ((unsigned)p->last_miss & 3) << 2 | sflags);
 	put_byte(o, (unsigned)p->last_reason);
-	put_byte(o, (unsigned)p->proven_by);
+	if (!(g & G_PROVEN_AS_LAST))
+		put_byte(o, (unsigned)p->proven_by);
 	if (open)
 		put_varint(o, last_cycle + 1 - open);
 	if (miss)
 		put_varint(o, last_cycle + 1 - miss);
-	if (quiet)
+	if (g & G_QUIET)
 		put_varint(o, last_cycle + 1 - quiet);
 	if (p->change_bits)
 		put_varint(o, change_code(p->change_bits, last_cycle));
@@ -374,13 +381,18 @@ decode_port(struct in *c, uint64_t last_cycle, const struct state_row_ref *ref,
 	uint64_t u;
 
 	if (get_byte(c, &f) < 0 || get_byte(c, &g) < 0 || get_byte(c, &s) < 0 ||
-	    get_byte(c, &r1) < 0 || get_byte(c, &r2) < 0)
+	    get_byte(c, &r1) < 0)
 		return -EBADMSG;
-	if (g & ~(unsigned)(G_OPEN | G_MISS | G_QUIET | G_CHANGE | G_LAST_CHANGE | G_QUIET_SINCE))
+	r2 = r1;
+	if (!(g & G_PROVEN_AS_LAST) && get_byte(c, &r2) < 0)
+		return -EBADMSG;
+	/* one way to say each thing: a count that is the miss streak has no start of its
+	 * own, a quiet_since that is first_seen no difference */
+	if ((s & ~(unsigned)(15 | S_QUIET_SINCE_FIRST)) ||
+	    ((g & G_QUIET_AS_MISS) && ((g & G_QUIET) || !(g & G_MISS))) ||
+	    ((s & S_QUIET_SINCE_FIRST) && (g & G_QUIET_SINCE)))
 		return fail(c, "a flag that is not ours");
-	if ((s & 15) > PROBE_FILTERED)
-		return fail(c, "last: not a probe state");
-	if ((s >> 4) > PROBE_FILTERED || (s >> 4) == PROBE_OPEN)
+	if (((s >> 2) & 3) == PROBE_OPEN)
 		return fail(c, "last_miss: not a probe state without evidence");
 	if (!reason_ok(r1))
 		return fail(c, "last_reason: not a probe reason");
@@ -393,14 +405,16 @@ decode_port(struct in *c, uint64_t last_cycle, const struct state_row_ref *ref,
 	p->open_before_flap = f & F_BEFORE_FLAP;
 	p->closed_proven = f & F_PROVEN;
 	p->streak_verified = f & F_VERIFIED;
-	p->last = (enum probe_state)(s & 15);
-	p->last_miss = (enum probe_state)(s >> 4);
+	p->last = (enum probe_state)(s & 3);
+	p->last_miss = (enum probe_state)((s >> 2) & 3);
 	p->last_reason = (enum probe_reason)r1;
 	p->proven_by = (enum probe_reason)r2;
 	if (((g & G_OPEN) && get_count(c, last_cycle, "open streak", &p->open_streak) < 0) ||
 	    ((g & G_MISS) && get_count(c, last_cycle, "miss streak", &p->miss_streak) < 0) ||
 	    ((g & G_QUIET) && get_count(c, last_cycle, "quiet cycles", &p->quiet_cycles) < 0))
 		return -EBADMSG;
+	if (g & G_QUIET_AS_MISS)
+		p->quiet_cycles = p->miss_streak;
 	if (g & G_CHANGE) {
 		if (get_varint(c, &u) < 0)
 			return -EBADMSG;
@@ -425,6 +439,8 @@ decode_port(struct in *c, uint64_t last_cycle, const struct state_row_ref *ref,
 	    ((g & G_LAST_CHANGE) && get_diff(c, p->first_seen, &p->last_change) < 0) ||
 	    ((g & G_QUIET_SINCE) && get_diff(c, p->first_seen, &p->quiet_since) < 0))
 		return -EBADMSG;
+	if (s & S_QUIET_SINCE_FIRST)
+		p->quiet_since = p->first_seen;
 	return 0;
 }
 

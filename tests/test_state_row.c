@@ -83,7 +83,7 @@ test_sizes(void **state)
 	e.port[PROBE_SLOT_UDP].last_reason = PROBE_REASON_PORT_UNREACH;
 	round_trip(&e, 1, &len);
 	print_message("a closed address: %zu bytes of body\n", len);
-	assert_true(len <= 24);
+	assert_true(len <= 18);
 	/* silent: proven closed by silence, the quiet count against its first cycle */
 	e.port[PROBE_SLOT_UDP].last = PROBE_FILTERED;
 	e.port[PROBE_SLOT_UDP].last_reason = PROBE_REASON_NO_RESPONSE;
@@ -91,7 +91,7 @@ test_sizes(void **state)
 	e.port[PROBE_SLOT_UDP].miss_streak = 400;
 	e.port[PROBE_SLOT_UDP].quiet_cycles = 400;
 	round_trip(&e, 1, &len);
-	assert_true(len <= 28);
+	assert_true(len <= 20);
 	/* never observed: the head and the label */
 	memset(&e, 0, sizeof(e));
 	e.last_cycle = ref.cycles;
@@ -233,10 +233,15 @@ test_bad(void **state)
 					 0x81, 0x01 }, 12, "a number longer than 10 bytes" },
 		{ "tenth byte too big", { 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					  0x02 }, 11, "a number above 2^64 - 1" },
-		{ "port flag", { 8, 0, 0, 0x40, 0, 0, 0, 0 }, 8, "tcp: a flag that is not ours" },
-		{ "last state", { 8, 0, 1, 0, 4, 0, 0, 0 }, 8, "tcp: last: not a probe state" },
-		{ "last_miss open", { 16, 0, 1, 0, 0x10, 0, 0, 0 }, 8,
+		{ "state flag", { 8, 0, 1, 0, 0x20, 0, 0, 0 }, 8, "tcp: a flag that is not ours" },
+		{ "last_miss open", { 16, 0, 1, 0, 0x04, 0, 0, 0 }, 8,
 		  "udp: last_miss: not a probe state without evidence" },
+		{ "quiet as a miss streak that is not there", { 8, 0, 1, 0x80, 0, 0, 0 }, 7,
+		  "tcp: a flag that is not ours" },
+		{ "quiet cycles said twice", { 8, 0, 1, 0x86, 0, 0, 0 }, 7,
+		  "tcp: a flag that is not ours" },
+		{ "quiet_since said twice", { 8, 0, 1, 0x20, 0x10, 0, 0 }, 7,
+		  "tcp: a flag that is not ours" },
 		{ "last_reason", { 8, 0, 1, 0, 0, 200, 0, 0 }, 8, "tcp: last_reason: not a probe reason" },
 		{ "proven_by", { 8, 0, 1, 0, 0, 0, 99, 0 }, 8, "tcp: proven_by: not a probe reason" },
 		/* last_cycle 5 stored; an open streak begun at cycle 6 */
