@@ -275,8 +275,6 @@ struct val {
 
 struct row {
 	struct val v[C_N];
-	uint8_t key[17];
-	char address[NETADDR_STRLEN];
 };
 
 /* What the relative columns are relative to (see the schema). */
@@ -299,10 +297,6 @@ i2u(int64_t i)
 {
 	return i >= 0 ? (uint64_t)i : ~(uint64_t)(-(i + 1));
 }
-
-/* The flapping bits as version 4 keeps them (see schema_v4): flagged as they are where the
- * cycle does not fit. */
-#define CHANGE_BITS_AS_IS (1ull << 63)
 
 /* ---- reading a row back, strictly ---- */
 
@@ -438,17 +432,11 @@ decode_port(struct dec *d, int base, uint64_t last_cycle, const struct row_ref *
 	/* before version 4 the column holds the bits themselves */
 	if (ref->version < 4 || u == 0) {
 		p->change_bits = (uint16_t)u;
-	} else if (u & CHANGE_BITS_AS_IS) {
-		if ((u & ~CHANGE_BITS_AS_IS) > UINT16_MAX)
-			return bad(d, base + P_CHANGE_BITS, "not the bits of a change");
-		p->change_bits = (uint16_t)u;
 	} else {
-		uint64_t at = u >> 16, bits = u & 0xffff;
-		if (bits == 0 || at > last_cycle || last_cycle - at >= 16 ||
-		    (bits << (last_cycle - at)) > UINT16_MAX)
-			return bad(d, base + P_CHANGE_BITS, "not the bits of a change within the "
-				   "last 16 cycles");
-		p->change_bits = (uint16_t)(bits << (last_cycle - at));
+		/* version 4 wrote the code the packed rows keep */
+		const char *why;
+		if (state_row_change_bits(u, last_cycle, &p->change_bits, &why) < 0)
+			return bad(d, base + P_CHANGE_BITS, why);
 	}
 	if (get_bool(d, base + P_FLAPPING, &p->flapping) < 0 ||
 	    get_bool(d, base + P_OPEN_BEFORE_FLAP, &p->open_before_flap) < 0 ||
@@ -1150,46 +1138,59 @@ row_from(sqlite3_stmt *q, struct row *r)
 	}
 }
 
-/* The labels of a version 5 file, each the state's own copy, by id (sorted). */
-struct label_ids {
-	int64_t *id;
+/* Labels and their ids in the table labels, both ways: a load reads them all (sorted by
+ * id), a save looks up or adds the ones its entries carry. The texts are the state's own
+ * copies. */
+struct label_map {
 	const char **text;
-	size_t n;
+	uint64_t *id;
+	size_t n, cap;
+	size_t last;              /* the last hit: most entries share their neighbour's */
 };
 
 static void
-label_ids_clear(struct label_ids *m)
+label_map_clear(struct label_map *m)
 {
-	free(m->id);
 	free(m->text);
+	free(m->id);
 	memset(m, 0, sizeof(*m));
 }
 
 static int
-read_labels(sqlite3 *h, struct state *st, struct label_ids *m, char *reason, size_t reasonlen)
+label_map_add(struct label_map *m, const char *text, uint64_t id)
+{
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 16;
+		const char **nt = realloc(m->text, nc * sizeof(*nt));
+		uint64_t *ni;
+		if (nt == NULL)
+			return -ENOMEM;
+		m->text = nt;
+		if ((ni = realloc(m->id, nc * sizeof(*ni))) == NULL)
+			return -ENOMEM;
+		m->id = ni;
+		m->cap = nc;
+	}
+	m->text[m->n] = text;
+	m->id[m->n] = id;
+	m->last = m->n++;
+	return 0;
+}
+
+static int
+read_labels(sqlite3 *h, struct state *st, struct label_map *m, char *reason, size_t reasonlen)
 {
 	sqlite3_stmt *q = NULL;
-	int64_t count = 0, last = 0;
+	int64_t last = 0;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	if ((rc = db_int(h, "SELECT count(*) FROM labels", &count, reason, reasonlen)) < 0)
-		return rc;
-	if (count > 0 && ((m->id = calloc((size_t)count, sizeof(*m->id))) == NULL ||
-			  (m->text = calloc((size_t)count, sizeof(*m->text))) == NULL)) {
-		util_errf(reason, reasonlen, "out of memory");
-		return -ENOMEM;
-	}
 	rc = sqlite3_prepare_v2(h, "SELECT id, text FROM labels ORDER BY id", -1, &q, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(q, 1);
 		size_t len = (size_t)sqlite3_column_bytes(q, 1);
 		int64_t id = sqlite3_column_int64(q, 0);
 
-		if (m->n == (size_t)count) {
-			rc = SQLITE_CORRUPT; /* more rows than count(*) said */
-			break;
-		}
 		if (sqlite3_column_type(q, 1) != SQLITE_TEXT || t == NULL || len > BL_TARGET_MAX ||
 		    memchr(t, '\0', len) != NULL || id <= last) {
 			util_errf(reason, reasonlen, "labels[%" PRId64 "]: expected an id above 0 "
@@ -1197,12 +1198,13 @@ read_labels(sqlite3 *h, struct state *st, struct label_ids *m, char *reason, siz
 			sqlite3_finalize(q);
 			return -EBADMSG;
 		}
-		if ((m->text[m->n] = state_label_len(st, t, len)) == NULL) {
+		if ((t = state_label_len(st, t, len)) == NULL ||
+		    label_map_add(m, t, (uint64_t)id) < 0) {
 			util_errf(reason, reasonlen, "out of memory");
 			sqlite3_finalize(q);
 			return -ENOMEM;
 		}
-		m->id[m->n++] = last = id;
+		last = id;
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(q);
@@ -1211,7 +1213,7 @@ read_labels(sqlite3 *h, struct state *st, struct label_ids *m, char *reason, siz
 
 /* The label with that id: "" for 0, NULL for none. */
 static const char *
-label_of(const struct label_ids *m, uint64_t id)
+label_of(const struct label_map *m, uint64_t id)
 {
 	size_t lo = 0, hi = m->n;
 
@@ -1219,17 +1221,17 @@ label_of(const struct label_ids *m, uint64_t id)
 		return "";
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if ((uint64_t)m->id[mid] < id)
+		if (m->id[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < m->n && (uint64_t)m->id[lo] == id ? m->text[lo] : NULL;
+	return lo < m->n && m->id[lo] == id ? m->text[lo] : NULL;
 }
 
 /* One version 5 row into e (zeroed) with the hash of the row. */
 static int
-decode_row(struct state *st, const struct label_ids *labels, sqlite3_stmt *q, size_t idx,
+decode_row(const struct label_map *labels, sqlite3_stmt *q, size_t idx,
 	   const struct row_ref *ref, struct bl_entry *e, uint64_t *hash, char *reason,
 	   size_t reasonlen)
 {
@@ -1240,7 +1242,6 @@ decode_row(struct state *st, const struct label_ids *labels, sqlite3_stmt *q, si
 	char addr[NETADDR_STRLEN], why[200];
 	uint64_t label = 0;
 
-	(void)st;
 	if (sqlite3_column_type(q, 0) != SQLITE_BLOB ||
 	    state_row_key_parse(key, keylen, &e->addr) < 0) {
 		util_errf(reason, reasonlen, "entries row %zu.addr: expected 4 or 6 and then the "
@@ -1272,7 +1273,7 @@ static int
 read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, state_each_fn fn,
 	     void *arg, char *reason, size_t reasonlen)
 {
-	struct label_ids labels = { 0 };
+	struct label_map labels = { 0 };
 	struct bl_entry one, prev;
 	sqlite3_stmt *q = NULL;
 	struct row r;
@@ -1321,7 +1322,7 @@ read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, state_each
 			memset(&one, 0, sizeof(one));
 		hash = 0; /* an older row is written afresh by the first save */
 		if (ref->version >= 5) {
-			rc = decode_row(st, &labels, q, n, ref, e, &hash, reason, reasonlen);
+			rc = decode_row(&labels, q, n, ref, e, &hash, reason, reasonlen);
 		} else {
 			row_from(q, &r);
 			rc = decode_entry(st, &r, n, ref, e, reason, reasonlen);
@@ -1358,7 +1359,7 @@ read_entries(sqlite3 *h, struct state *st, const struct row_ref *ref, state_each
 out:
 	sqlite3_finalize(q);
 	free(sql);
-	label_ids_clear(&labels);
+	label_map_clear(&labels);
 	return rc;
 }
 
@@ -1489,26 +1490,10 @@ write_spool(sqlite3 *h, const struct state *st)
 	return rc;
 }
 
-/* The ids of the labels a save writes (looked up, or added to labels, once each). */
-struct label_cache {
-	const char **text;        /* the state's copies: compared by pointer, then by text */
-	uint64_t *id;
-	size_t n, cap;
-	size_t last;              /* the last hit: most entries share their neighbour's */
-};
-
-static void
-label_cache_clear(struct label_cache *c)
-{
-	free(c->text);
-	free(c->id);
-	memset(c, 0, sizeof(*c));
-}
-
 /* The id of label text in labels, adding it there if it is not. "" (or NULL) is 0. An
  * SQLite result code. */
 static int
-label_id(sqlite3 *h, struct label_cache *c, const char *text, uint64_t *id)
+label_id(sqlite3 *h, struct label_map *c, const char *text, uint64_t *id)
 {
 	sqlite3_stmt *q = NULL;
 	int rc;
@@ -1527,18 +1512,6 @@ label_id(sqlite3 *h, struct label_cache *c, const char *text, uint64_t *id)
 			*id = c->id[i];
 			return SQLITE_OK;
 		}
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 16;
-		const char **nt = realloc(c->text, nc * sizeof(*nt));
-		uint64_t *ni;
-		if (nt == NULL)
-			return SQLITE_NOMEM;
-		c->text = nt;
-		if ((ni = realloc(c->id, nc * sizeof(*ni))) == NULL)
-			return SQLITE_NOMEM;
-		c->id = ni;
-		c->cap = nc;
-	}
 	/* looked up first: a label already there costs no write */
 	for (int pass = 0; pass < 2; pass++) {
 		rc = sqlite3_prepare_v2(h, pass == 0 ? "SELECT id FROM labels WHERE text = ?1" :
@@ -1564,10 +1537,7 @@ label_id(sqlite3 *h, struct label_cache *c, const char *text, uint64_t *id)
 	}
 	if (rc != SQLITE_OK)
 		return rc;
-	c->text[c->n] = text;
-	c->id[c->n] = *id;
-	c->last = c->n++;
-	return SQLITE_OK;
+	return label_map_add(c, text, *id) < 0 ? SQLITE_NOMEM : SQLITE_OK;
 }
 
 /*
@@ -1581,7 +1551,7 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	    char *reason, size_t reasonlen)
 {
 	const struct state_row_ref ref = { st->cycles, reference(st, false), reference(st, true) };
-	struct label_cache lc = { 0 };
+	struct label_map lc = { 0 };
 	sqlite3_stmt *q = NULL;
 	int rc;
 
@@ -1671,7 +1641,7 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	label_cache_clear(&lc);
+	label_map_clear(&lc);
 	if (rc != SQLITE_OK)
 		goto fail;
 	if ((rc = write_history(h, st)) != SQLITE_OK || (rc = write_spool(h, st)) != SQLITE_OK)
@@ -1693,7 +1663,7 @@ convert_rows_v5(sqlite3 *h)
 {
 	struct row_ref ref = { 0, 0, 0, 4 };
 	struct state_row_ref r5 = { 0, 0, 0 };
-	struct label_cache lc = { 0 };
+	struct label_map lc = { 0 };
 	sqlite3_stmt *sel = NULL, *ins = NULL;
 	char *sql = NULL, reason[256];
 	struct state labels;
@@ -1752,7 +1722,7 @@ convert_rows_v5(sqlite3 *h)
 	sqlite3_finalize(sel);
 	sqlite3_finalize(ins);
 	free(sql);
-	label_cache_clear(&lc);
+	label_map_clear(&lc);
 	state_clear(&labels);
 	if (rc != SQLITE_OK)
 		return rc;

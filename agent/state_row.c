@@ -151,6 +151,28 @@ change_code(uint16_t bits, uint64_t last_cycle)
 	return ((last_cycle - low) << 16) | (uint64_t)(bits >> low);
 }
 
+int
+state_row_change_bits(uint64_t code, uint64_t last_cycle, uint16_t *bits, const char **why)
+{
+	uint64_t at = code >> 16, b = code & 0xffff;
+
+	if (code & CHANGE_AS_IS) {
+		if ((code & ~CHANGE_AS_IS) == 0 || (code & ~CHANGE_AS_IS) > UINT16_MAX) {
+			*why = "not the bits of a change";
+			return -EBADMSG;
+		}
+		*bits = (uint16_t)code;
+		return 0;
+	}
+	if (b == 0 || at > last_cycle || last_cycle - at >= 16 ||
+	    (b << (last_cycle - at)) > UINT16_MAX) {
+		*why = "not the bits of a change within the last 16 cycles";
+		return -EBADMSG;
+	}
+	*bits = (uint16_t)(b << (last_cycle - at));
+	return 0;
+}
+
 static bool
 port_is_zero(const struct bl_port *p)
 {
@@ -416,19 +438,13 @@ decode_port(struct in *c, uint64_t last_cycle, const struct state_row_ref *ref,
 	if (g & G_QUIET_AS_MISS)
 		p->quiet_cycles = p->miss_streak;
 	if (g & G_CHANGE) {
+		const char *why;
+		char msg[96];
 		if (get_varint(c, &u) < 0)
 			return -EBADMSG;
-		if (u & CHANGE_AS_IS) {
-			if ((u & ~CHANGE_AS_IS) == 0 || (u & ~CHANGE_AS_IS) > UINT16_MAX)
-				return fail(c, "change bits: not the bits of a change");
-			p->change_bits = (uint16_t)u;
-		} else {
-			uint64_t at = u >> 16, bits = u & 0xffff;
-			if (bits == 0 || at > last_cycle || last_cycle - at >= 16 ||
-			    (bits << (last_cycle - at)) > UINT16_MAX)
-				return fail(c, "change bits: not the bits of a change within the "
-					    "last 16 cycles");
-			p->change_bits = (uint16_t)(bits << (last_cycle - at));
+		if (state_row_change_bits(u, last_cycle, &p->change_bits, &why) < 0) {
+			snprintf(msg, sizeof(msg), "change bits: %s", why);
+			return fail(c, msg);
 		}
 	}
 	if (get_diff(c, ref->first_ns, &p->first_seen) < 0)

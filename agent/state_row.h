@@ -37,6 +37,12 @@ int state_row_key_parse(const void *key, size_t len, struct net_addr *a);
 size_t state_row_encode(const struct bl_entry *e, uint64_t label_id,
 			const struct state_row_ref *ref, uint8_t body[STATE_ROW_BODY_MAX]);
 
+/* The flapping bits that a nonzero change code (the body's, and version 4's column: see
+ * state_row.c) stands for at last_cycle: 0, or -EBADMSG with *why ("not the bits of a
+ * change ..."). */
+int state_row_change_bits(uint64_t code, uint64_t last_cycle, uint16_t *bits,
+			  const char **why);
+
 /* Fill e (zeroed by the caller; its address and target are left alone) and *label_id from
  * a body: 0, or -EBADMSG with what is wrong in reason ("tcp: ...", "dns: ..."): a body
  * cut short, a byte too many, a value out of its range, a flag that is not ours. */
