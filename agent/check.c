@@ -13,6 +13,7 @@
 #include "agent/history.h"
 #include "agent/judge.h"
 #include "agent/metrics.h"
+#include "agent/obs.h"
 #include "agent/scan.h"
 #include "agent/sinks.h"
 #include "agent/state.h"
@@ -163,13 +164,6 @@ next_from_list(void *arg, struct net_addr *a, uint32_t *tidx)
 	return 1;
 }
 
-static int
-by_addr(const void *x, const void *y)
-{
-	return net_addr_cmp(&((const struct probe_result *)x)->addr,
-			    &((const struct probe_result *)y)->addr);
-}
-
 /* Does this silent port get the recheck passes? One reported open (a miss counts towards
  * closing it), and one whose closed state is not established yet (a miss counts towards
  * proving it closed, and a port proven closed by silence that opens raises `opened`, a
@@ -185,78 +179,6 @@ needs_recheck(const struct bl_entry *e, enum probe_slot s, const struct probe_re
 	if (e->port[s].reported_open)
 		return true;
 	return !e->port[s].closed_proven && r->out[s].state == PROBE_FILTERED;
-}
-
-/*
- * A port that was open (or is not yet proven closed: needs_recheck) but gave no evidence
- * this pass is probed again, up to probe.recheck more passes, before the cycle counts as a
- * miss: under 30% loss each way
- * one pass of 3 attempts misses with p = 0.51^3 = 0.13, three passes with 0.51^9 = 0.0024,
- * and closing needs confirm.closed (3) such cycles in a row: 1.4e-8 per cycle.
- */
-static int
-recheck(const struct config *cfg, const struct check_opts *co, struct state *st,
-	struct scan_collect *col, char *err, size_t errlen)
-{
-	struct addr_list l = { 0 };
-	int rc = 0;
-
-	if (cfg->probe.recheck == 0 || col->n == 0)
-		return 0;
-	l.a = malloc(col->n * sizeof(*l.a));
-	if (l.a == NULL)
-		return -ENOMEM;
-	/* by address, so each recheck answer finds its record by binary search */
-	qsort(col->recs, col->n, sizeof(*col->recs), by_addr);
-	for (int slot = 0; slot < PROBE_NSLOTS; slot++) {
-		if ((slot == PROBE_SLOT_TCP && !cfg->probe.tcp) ||
-		    (slot == PROBE_SLOT_UDP && !cfg->probe.udp))
-			continue;
-		for (unsigned pass = 0; pass < cfg->probe.recheck; pass++) {
-			struct scan_opts o;
-			struct scan_collect again = { 0 };
-			struct scan_summary sum;
-
-			l.n = l.pos = 0;
-			for (size_t i = 0; i < col->n; i++) {
-				struct probe_result *r = &col->recs[i];
-				if (needs_recheck(state_find(st, &r->addr), (enum probe_slot)slot, r))
-					l.a[l.n++] = r->addr;
-			}
-			if (l.n == 0)
-				break;
-			log_info("recheck pass %u: %zu %s ports silent, open before or not yet "
-				 "proven closed", pass + 1,
-				 l.n, probe_slot_name((enum probe_slot)slot));
-			opts_from_config(cfg, co, &o);
-			o.tcp = slot == PROBE_SLOT_TCP;
-			o.udp = slot == PROBE_SLOT_UDP;
-			if (o.syn.on)
-				scan_syn_hints_array(&o.syn, l.a, l.n);
-			rc = scan_execute(&o, next_from_list, &l, l.n, &again, &sum, err, errlen);
-			if (rc < 0) {
-				scan_collect_clear(&again);
-				goto out;
-			}
-			/* merge: evidence from a recheck replaces the silent outcome */
-			for (size_t k = 0; k < again.n; k++) {
-				const struct probe_result *n = &again.recs[k];
-				struct probe_result *r;
-				if (n->out[slot].state != PROBE_OPEN)
-					continue;
-				r = bsearch(n, col->recs, col->n, sizeof(*r), by_addr);
-				if (r == NULL)
-					continue;
-				r->out[slot] = n->out[slot];
-				if (slot == PROBE_SLOT_UDP)
-					r->dns = n->dns;
-			}
-			scan_collect_clear(&again);
-		}
-	}
-out:
-	free(l.a);
-	return rc;
 }
 
 static bool
@@ -282,14 +204,25 @@ check_spool_move(const struct config *cfg, size_t *moved, char *err, size_t errl
 	return state_spool_move(cfg->state_dir, spool_put, dir, moved, err, errlen);
 }
 
+/* The spool to the outbox through the pass that holds the database. */
+static int
+pass_spool_move(const struct config *cfg, struct state_pass *p, size_t *moved, char *err,
+		size_t errlen)
+{
+	char dir[PATH_MAX];
+
+	check_outbox_dir(cfg, dir, sizeof(dir));
+	return state_pass_spool_move(p, spool_put, dir, moved, err, errlen);
+}
+
 /* Events a crash left in the spool after their commit go out before anything new. */
 static void
-move_leftovers(const struct config *cfg)
+move_leftovers(const struct config *cfg, struct state_pass *p)
 {
 	char merr[512];
 	size_t moved = 0;
 
-	if (check_spool_move(cfg, &moved, merr, sizeof(merr)) < 0)
+	if (pass_spool_move(cfg, p, &moved, merr, sizeof(merr)) < 0)
 		log_warnx("outbox: %s; the events stay in the state's spool", merr);
 	else if (moved > 0)
 		log_info("outbox: %zu event%s committed before a crash moved to the outbox", moved,
@@ -308,113 +241,6 @@ test_kill_point(const char *point)
 
 	if (at != NULL && strcmp(at, point) == 0)
 		(void)raise(SIGKILL);
-}
-
-/* The cycle's events as the spool and the history keep them: a JSON text for each event,
- * a spool row for each sink that wants it, a history row for each. */
-struct commit_rows {
-	char **json;
-	struct state_spool *spool;
-	size_t nspool;
-	struct state_hist *hist;
-};
-
-static void
-commit_rows_clear(struct commit_rows *c, size_t nevents)
-{
-	for (size_t i = 0; c->json != NULL && i < nevents; i++)
-		free(c->json[i]);
-	free(c->json);
-	free(c->spool);
-	free(c->hist);
-	memset(c, 0, sizeof(*c));
-}
-
-static int
-commit_rows_build(const struct config *cfg, const struct check_result *res,
-		  struct commit_rows *c, char *err, size_t errlen)
-{
-	size_t n = res->nevents;
-
-	memset(c, 0, sizeof(*c));
-	if (n == 0)
-		return 0;
-	c->json = calloc(n, sizeof(*c->json));
-	c->hist = calloc(n, sizeof(*c->hist));
-	c->spool = calloc(n * (cfg->nsinks ? cfg->nsinks : 1), sizeof(*c->spool));
-	if (c->json == NULL || c->hist == NULL || c->spool == NULL)
-		goto nomem;
-	for (size_t i = 0; i < n; i++) {
-		const struct alert_event *ev = &res->events[i];
-		char buf[ALERT_JSON_MAX + 1];
-		int len;
-
-		history_from_event(ev, &c->hist[i]);
-		len = alert_event_to_json(ev, buf, sizeof(buf));
-		if (len < 0) {
-			util_errf(err, errlen, "event %s does not serialize: %s", ev->id,
-				  strerror(-len));
-			return len;
-		}
-		if ((c->json[i] = strndup(buf, (size_t)len)) == NULL)
-			goto nomem;
-		for (size_t s = 0; s < cfg->nsinks; s++) {
-			struct state_spool *r;
-			if (!sink_wants(&cfg->sinks[s], ev))
-				continue;
-			r = &c->spool[c->nspool++];
-			r->sink = cfg->sinks[s].name;
-			memcpy(r->id, ev->id, sizeof(r->id));
-			r->json = c->json[i];
-			r->len = (size_t)len;
-		}
-	}
-	return 0;
-nomem:
-	util_errf(err, errlen, "out of memory for the %zu events of this cycle", n);
-	return -ENOMEM;
-}
-
-/*
- * commit: the state, the cycle's events in its history and in the spool, in one
- * transaction (all or nothing); then the spool moves to the outbox. An event reaches the
- * outbox only when the state that raised it is committed, so what is delivered never
- * contradicts the state. A move that fails after the commit does not fail the cycle: the
- * events are safe in the spool and the next move (next cycle, `alerts flush`) takes them.
- */
-static int
-commit(const struct config *cfg, struct state *st, const struct check_result *res, char *err,
-       size_t errlen)
-{
-	struct commit_rows c;
-	char merr[512];
-	size_t moved;
-	int rc;
-
-	if ((rc = commit_rows_build(cfg, res, &c, err, errlen)) < 0)
-		goto out;
-	for (size_t k = 0; k < res->nevents; k++)
-		st->events_total[res->events[k].type]++;
-	st->history_add = c.hist;
-	st->nhistory_add = res->nevents;
-	st->history_retention_ns = cfg->history_retention_ns;
-	st->spool_add = c.spool;
-	st->nspool_add = c.nspool;
-	test_kill_point("commit");
-	rc = state_save(cfg->state_dir, st, err, errlen);
-	st->history_add = NULL;
-	st->nhistory_add = 0;
-	st->spool_add = NULL;
-	st->nspool_add = 0;
-	if (rc < 0)
-		goto out;
-	test_kill_point("spool");
-	if (check_spool_move(cfg, &moved, merr, sizeof(merr)) < 0)
-		log_warnx("outbox: %s; the events stay in the state's spool for the next cycle",
-			  merr);
-out:
-	commit_rows_clear(&c, res->nevents);
-	return rc;
 }
 
 /*
@@ -465,21 +291,36 @@ out:
 
 /* ---- the cycle, in phases ---- */
 
-/* One cycle's working set, from begin to end. */
+/* Staged addresses a recheck or a round of DNS checks takes at a time: what the cycle
+ * holds of its observations at once. */
+#define CYCLE_PAGE 65536
+#define CYCLE_CHECK_PAGE 4096
+
+/* One cycle's working set, from begin to end: never the whole estate (the observations are
+ * staged in the pass, the entries read a row at a time). */
 struct cycle {
 	const struct config *cfg;
 	const struct check_opts *co;
-	struct state st;
+	struct state st;            /* the head: everything but the entries */
+	struct state_pass *pass;
 	int lockfd;
 	uint64_t t0;
 	char agent[64];
 	struct cycle_targets ct;
-	struct scan_collect col;
-	struct judge_out out;
+	struct judge_target *targets; /* by config target */
+	struct judge_ctx jc;
+	struct judge_sum sum;
+	struct judge_out out;       /* the counters; events leave it as they are raised */
+	bool hold;
+	uint64_t nevents;
+	struct metrics_writer *mw;
+	struct obs *ob;             /* one decoded observation */
+	struct state_spool *spool;  /* an event's spool rows: one per sink at most */
+	char err[512];              /* of a failure inside a callback */
 };
 
-/* begin: the lock (unless the caller holds it), the state, what a crash left in the
- * spool, and the state's instance (seeds event ids). */
+/* begin: the lock (unless the caller holds it), what a crash left in the spool, the state
+ * (its head; the entries stay in the database), and the instance (seeds event ids). */
 static int
 cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *co, char *err,
 	    size_t errlen)
@@ -497,9 +338,14 @@ cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *
 		c->lockfd = -1;
 		return rc;
 	}
-	if ((rc = state_load(cfg->state_dir, &c->st, err, errlen)) < 0)
+	if ((rc = state_pass_open(cfg->state_dir, &c->st, &c->pass, err, errlen)) < 0)
 		return rc;
-	move_leftovers(cfg);
+	move_leftovers(cfg, c->pass);
+	c->spool = calloc(cfg->nsinks + 1, sizeof(*c->spool));
+	if ((c->ob = malloc(sizeof(*c->ob))) == NULL || c->spool == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	if (c->st.instance[0] == '\0') {
 		struct alert_event tmp;
 		alert_event_stamp(&tmp);
@@ -509,21 +355,262 @@ cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *
 	if (gethostname(c->agent, sizeof(c->agent)) != 0)
 		c->agent[0] = '\0';
 	c->agent[sizeof(c->agent) - 1] = '\0';
+	c->jc.pol.confirm_open = cfg->confirm_open;
+	c->jc.pol.confirm_closed = cfg->confirm_closed;
+	c->jc.agent = c->agent;
 	return 0;
 }
 
 static void
 cycle_end(struct cycle *c)
 {
-	scan_collect_clear(&c->col);
+	state_pass_free(c->pass);
+	metrics_writer_free(c->mw);
+	free(c->ob);
+	free(c->spool);
+	free(c->targets);
 	cycle_targets_clear(&c->ct);
 	judge_out_clear(&c->out);
 	state_clear(&c->st);
 	state_unlock(c->lockfd);
 }
 
-/* observe: resolve the targets, scan them, recheck the silent ports that need it, run the
- * DNS checks on what is open. The observations end in c->col. */
+/* A scan record: staged, and counted for the cycle as a whole. */
+static int
+stage_record(void *arg, const struct probe_result *r)
+{
+	struct cycle *c = arg;
+	uint8_t buf[OBS_MAX];
+
+	judge_observe(r, &c->sum, &c->out);
+	return state_pass_stage(c->pass, &r->addr, r->seq, buf, obs_encode(r, buf), c->err,
+				sizeof(c->err));
+}
+
+/* A page of staged observations collects the records whose `slot` needs a recheck (before
+ * the DNS checks: the records are small then). */
+struct recheck_page {
+	struct cycle *c;
+	enum probe_slot slot;
+	struct addr_list l;          /* the addresses, the recheck scan's stream */
+	struct probe_result *recs;   /* their records, by position in l */
+	bool *open;                  /* found open by a recheck pass */
+};
+
+static int
+recheck_collect(void *arg, const struct net_addr *a, const void *obs, size_t len,
+		const struct bl_entry *e)
+{
+	struct recheck_page *rp = arg;
+
+	if (obs_decode(obs, len, a, rp->c->ob) < 0)
+		return -EIO;
+	if (needs_recheck(e, rp->slot, &rp->c->ob->rec)) {
+		rp->recs[rp->l.n] = rp->c->ob->rec;
+		rp->open[rp->l.n] = false;
+		rp->l.a[rp->l.n++] = *a;
+	}
+	return 0;
+}
+
+/* The recheck passes over one page's silent ports: evidence a pass finds replaces the
+ * silent outcome of the staged observation; the ports still silent go again. */
+static int
+recheck_passes(struct cycle *c, struct recheck_page *rp, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	enum probe_slot slot = rp->slot;
+
+	for (unsigned pass = 0; pass < cfg->probe.recheck; pass++) {
+		struct scan_collect again = { 0 };
+		struct scan_summary sum;
+		struct addr_list l = { 0 };
+		struct scan_opts o;
+		int rc;
+
+		/* the stream of this pass: the ports no pass found open yet, numbered by their
+		 * position in the page */
+		if ((l.a = malloc(rp->l.n * sizeof(*l.a) + 1)) == NULL)
+			return -ENOMEM;
+		size_t *pos = malloc(rp->l.n * sizeof(*pos) + 1);
+		if (pos == NULL) {
+			free(l.a);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < rp->l.n; i++)
+			if (!rp->open[i]) {
+				pos[l.n] = i;
+				l.a[l.n++] = rp->l.a[i];
+			}
+		if (l.n == 0) {
+			free(l.a);
+			free(pos);
+			break;
+		}
+		log_info("recheck pass %u: %zu %s ports silent, open before or not yet proven "
+			 "closed", pass + 1, l.n, probe_slot_name(slot));
+		opts_from_config(cfg, c->co, &o);
+		o.tcp = slot == PROBE_SLOT_TCP;
+		o.udp = slot == PROBE_SLOT_UDP;
+		if (o.syn.on)
+			scan_syn_hints_array(&o.syn, l.a, l.n);
+		rc = scan_execute(&o, next_from_list, &l, l.n, &again, &sum, err, errlen);
+		for (size_t k = 0; rc >= 0 && k < again.n; k++) {
+			const struct probe_result *n = &again.recs[k];
+			struct probe_result *r;
+			uint8_t buf[OBS_MAX];
+
+			if (n->out[slot].state != PROBE_OPEN || n->target_index >= l.n)
+				continue;
+			r = &rp->recs[pos[n->target_index]];
+			rp->open[pos[n->target_index]] = true;
+			r->out[slot] = n->out[slot];
+			if (slot == PROBE_SLOT_UDP)
+				r->dns = n->dns;
+			/* a port found open after all is evidence of the cycle */
+			c->sum.any_evidence = true;
+			c->out.open_ports++;
+			rc = state_pass_restage(c->pass, &r->addr, buf, obs_encode(r, buf), err,
+						errlen);
+		}
+		scan_collect_clear(&again);
+		free(l.a);
+		free(pos);
+		if (rc < 0 && rc != -EINTR)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * A port that was open (or is not yet proven closed: needs_recheck) but gave no evidence
+ * this pass is probed again, up to probe.recheck more passes, before the cycle counts as a
+ * miss: under 30% loss each way one pass of 3 attempts misses with p = 0.51^3 = 0.13, three
+ * passes with 0.51^9 = 0.0024, and closing needs confirm.closed (3) such cycles in a row:
+ * 1.4e-8 per cycle. A page of staged addresses at a time.
+ */
+static int
+recheck(struct cycle *c, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	struct recheck_page rp = { .c = c };
+	int rc = 0;
+
+	if (cfg->probe.recheck == 0 || c->sum.nobs == 0)
+		return 0;
+	rp.l.a = malloc(CYCLE_PAGE * sizeof(*rp.l.a));
+	rp.recs = malloc(CYCLE_PAGE * sizeof(*rp.recs));
+	rp.open = malloc(CYCLE_PAGE * sizeof(*rp.open));
+	if (rp.l.a == NULL || rp.recs == NULL || rp.open == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int slot = 0; slot < PROBE_NSLOTS; slot++) {
+		struct net_addr last;
+		bool first = true;
+
+		if ((slot == PROBE_SLOT_TCP && !cfg->probe.tcp) ||
+		    (slot == PROBE_SLOT_UDP && !cfg->probe.udp))
+			continue;
+		rp.slot = (enum probe_slot)slot;
+		for (;;) {
+			rp.l.n = rp.l.pos = 0;
+			rc = state_pass_page(c->pass, first ? NULL : &last, CYCLE_PAGE,
+					     recheck_collect, &rp, &last, err, errlen);
+			if (rc <= 0)
+				break;
+			first = false;
+			if ((rc = recheck_passes(c, &rp, err, errlen)) < 0)
+				break;
+		}
+		if (rc < 0)
+			break;
+	}
+out:
+	free(rp.l.a);
+	free(rp.recs);
+	free(rp.open);
+	if (rc == -ENOMEM)
+		util_errf(err, errlen, "out of memory");
+	return rc < 0 ? rc : 0;
+}
+
+/* A page of staged observations collects the records with an open port for the checks. */
+struct checks_page {
+	struct cycle *c;
+	struct scan_collect col;
+};
+
+static int
+checks_collect(void *arg, const struct net_addr *a, const void *obs, size_t len,
+	       const struct bl_entry *e)
+{
+	struct checks_page *cp = arg;
+	const struct probe_result *r = &cp->c->ob->rec;
+
+	(void)e;
+	if (obs_decode(obs, len, a, cp->c->ob) < 0)
+		return -EIO;
+	if (r->out[PROBE_SLOT_TCP].state == PROBE_OPEN || r->out[PROBE_SLOT_UDP].state == PROBE_OPEN)
+		cp->col.recs[cp->col.n++] = *r;
+	return 0;
+}
+
+/* The DNS checks on what is open, a page at a time; their facts go into the staged
+ * observations. */
+static int
+run_checks(struct cycle *c, struct scan_opts *o, char *err, size_t errlen)
+{
+	struct cycle_zones cz = { c->cfg, &c->ct };
+	struct checks_page cp = { .c = c };
+	struct net_addr last;
+	bool first = true;
+	int rc;
+
+	if (c->cfg->probe.checks == 0)
+		return 0;
+	o->zones = cycle_zones;
+	o->zones_arg = &cz;
+	if ((cp.col.recs = malloc(CYCLE_CHECK_PAGE * sizeof(*cp.col.recs))) == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	cp.col.cap = CYCLE_CHECK_PAGE;
+	for (;;) {
+		struct scan_summary sum;
+
+		cp.col.n = 0;
+		rc = state_pass_page(c->pass, first ? NULL : &last, CYCLE_CHECK_PAGE,
+				     checks_collect, &cp, &last, err, errlen);
+		if (rc <= 0)
+			break;
+		first = false;
+		if (cp.col.n == 0)
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		if ((rc = scan_checks(o, &cp.col, &sum, err, errlen)) < 0)
+			break;
+		for (size_t i = 0; i < cp.col.n && rc >= 0; i++) {
+			uint8_t buf[OBS_MAX];
+			if (cp.col.recs[i].checks == NULL)
+				continue;
+			rc = state_pass_restage(c->pass, &cp.col.recs[i].addr, buf,
+						obs_encode(&cp.col.recs[i], buf), err, errlen);
+		}
+		if (cp.col.plan != NULL) {
+			dnscheck_plan_clear(cp.col.plan);
+			free(cp.col.plan);
+			cp.col.plan = NULL;
+		}
+		if (rc < 0)
+			break;
+	}
+	scan_collect_clear(&cp.col);
+	return rc < 0 ? rc : 0;
+}
+
+/* observe: resolve the targets, scan them (each record staged as it completes), recheck
+ * the silent ports that need it, run the DNS checks on what is open. */
 static int
 cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 {
@@ -540,21 +627,16 @@ cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 	targets_iter_init(&it, c->ct.ts);
 	if (o.syn.on)
 		scan_syn_hints(&o.syn, &it);
-	rc = scan_execute(&o, next_from_iter, &it, targets_total(c->ct.ts), &c->col, &sum, err,
-			  errlen);
-	if (rc < 0)
+	rc = scan_stream(&o, next_from_iter, &it, targets_total(c->ct.ts), stage_record, c, &sum,
+			 err, errlen);
+	if (rc < 0 && c->err[0] != '\0')
+		util_errf(err, errlen, "%s", c->err);
+	if (rc < 0 && rc != -EINTR)
 		return rc;
-	rc = recheck(cfg, c->co, &c->st, &c->col, err, errlen);
-	if (rc < 0)
+	if ((rc = recheck(c, err, errlen)) < 0)
 		return rc;
 	/* after the rechecks, so a port they found open gets its checks too */
-	if (cfg->probe.checks != 0) {
-		struct cycle_zones cz = { cfg, &c->ct };
-		o.zones = cycle_zones;
-		o.zones_arg = &cz;
-		rc = scan_checks(&o, &c->col, &sum, err, errlen);
-	}
-	return rc;
+	return run_checks(c, &o, err, errlen);
 }
 
 /* The labels of the targets of this cycle, for judge_first_run (NULL: every target). */
@@ -576,32 +658,103 @@ cycle_labels(const struct config *cfg, const struct check_opts *co, size_t *n)
 	return labels;
 }
 
-/* judge: the observations against the state held in memory (judge.h). */
+/*
+ * An event raised in the commit's transaction: in the history, in the spool for each sink
+ * that wants it, and kept by the pass for the caller (state_pass_events). The events of a
+ * cycle and the state that raised them commit together (all or nothing); an event reaches
+ * the outbox only once that commit is done (state_spool_move), so what is delivered never
+ * contradicts the state.
+ */
+static int
+cycle_event(struct cycle *c, const struct alert_event *ev, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	struct state_spool *spool = c->spool;
+	struct state_hist hist;
+	char json[ALERT_JSON_MAX + 1];
+	size_t nspool = 0;
+	int len;
+
+	history_from_event(ev, &hist);
+	if ((len = alert_event_to_json(ev, json, sizeof(json))) < 0) {
+		util_errf(err, errlen, "event %s does not serialize: %s", ev->id, strerror(-len));
+		return len;
+	}
+	for (size_t s = 0; s < cfg->nsinks; s++) {
+		if (!sink_wants(&cfg->sinks[s], ev))
+			continue;
+		spool[nspool].sink = cfg->sinks[s].name;
+		memcpy(spool[nspool].id, ev->id, sizeof(spool[nspool].id));
+		spool[nspool].json = json;
+		spool[nspool].len = (size_t)len;
+		nspool++;
+	}
+	c->st.events_total[ev->type]++;
+	c->nevents++;
+	return state_pass_event(c->pass, &hist, spool, nspool, json, (size_t)len, err, errlen);
+}
+
+/* The events the judge raised so far go to the transaction; the judge keeps none. */
+static int
+cycle_events_out(struct cycle *c, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < c->out.nevents && rc == 0; k++)
+		rc = cycle_event(c, &c->out.events[k], err, errlen);
+	c->out.nevents = 0;
+	return rc;
+}
+
+/* One staged address with its entry: judged (judge.h), counted, its port lines into the
+ * metrics, its events into the transaction. 1: leave the entry as it is. */
+static int
+judge_one(void *arg, const void *obs, size_t len, struct bl_entry *e, bool created)
+{
+	struct cycle *c = arg;
+	const struct probe_result *r = &c->ob->rec;
+	uint64_t cycle = c->st.cycles + 1;
+	int rc;
+
+	if (obs_decode(obs, len, &e->addr, c->ob) < 0) {
+		util_errf(c->err, sizeof(c->err), "a staged observation does not read");
+		return -EIO;
+	}
+	if (r->target_index >= c->ct.n || c->ct.cfg_index[r->target_index] >= c->cfg->ntargets)
+		return 1; /* no target to judge it under: never from a scan of ours */
+	rc = judge_address(&c->jc, &c->st, cycle, c->hold, e, created, r,
+			   &c->targets[c->ct.cfg_index[r->target_index]], &c->out);
+	if (rc < 0) {
+		util_errf(c->err, sizeof(c->err), "out of memory");
+		return rc;
+	}
+	judge_count(cycle, e, &c->out);
+	if (c->mw != NULL && e->last_cycle == cycle && metrics_writer_entry(c->mw, e) < 0) {
+		/* metrics are a view: losing them does not fail the cycle */
+		log_warnx("%s: cannot write; no metrics this cycle", c->cfg->metrics_file);
+		metrics_writer_free(c->mw);
+		c->mw = NULL;
+	}
+	return cycle_events_out(c, c->err, sizeof(c->err));
+}
+
+/* judge: the cycle as a whole (degraded? first run?), then each staged address against
+ * its entry inside the commit's transaction. */
 static int
 cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
 {
 	const struct config *cfg = c->cfg;
-	struct judge_cycle_in in = { 0 };
-	struct judge_target *targets = NULL;
-	struct judge_ctx jc = { 0 };
-	int rc = 0;
+	char merr[512];
+	int rc;
 
-	if (cfg->ntargets > 0 && (targets = calloc(cfg->ntargets, sizeof(*targets))) == NULL)
+	if (cfg->ntargets > 0 && (c->targets = calloc(cfg->ntargets, sizeof(*c->targets))) == NULL)
 		goto nomem;
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct config_target *t = &cfg->targets[i];
-		targets[i].label = t->name ? t->name : t->target;
-		memcpy(targets[i].expect_open, t->expect_open, sizeof(targets[i].expect_open));
+		c->targets[i].label = t->name ? t->name : t->target;
+		memcpy(c->targets[i].expect_open, t->expect_open,
+		       sizeof(c->targets[i].expect_open));
 	}
-	in.obs = c->col.recs;
-	in.nobs = c->col.n;
-	in.targets = targets;
-	in.ntargets = cfg->ntargets;
-	in.index = c->ct.cfg_index;
-	in.nindex = c->ct.n;
-	in.name_failures = res->name_failures;
-	jc.pol.confirm_open = cfg->confirm_open;
-	jc.pol.confirm_closed = cfg->confirm_closed;
 	/* "first_run": "adopt" applies to the first run of a state only: an address that
 	 * appears later is news either way */
 	if (cfg->first_run_adopt) {
@@ -609,39 +762,99 @@ cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
 		const char **labels = cycle_labels(cfg, c->co, &nlabels);
 		if (c->co->only != NULL && labels == NULL)
 			goto nomem;
-		jc.pol.adopt = judge_first_run(&c->st, labels, nlabels);
+		c->jc.pol.adopt = judge_first_run(&c->st, labels, nlabels);
 		free(labels);
 	}
-	jc.now = util_wall_ns();
-	jc.agent = c->agent;
-	rc = judge_cycle(&c->st, &in, &jc, &c->out);
+	c->jc.now = util_wall_ns();
+	c->sum.ntargets = cfg->ntargets;
+	c->sum.name_failures = res->name_failures;
+	/* asked only when it matters: a cycle without any answer */
+	if (!c->sum.any_evidence && c->sum.nobs > 0 &&
+	    (rc = state_pass_any_open(c->pass, &c->sum.any_open_before, err, errlen)) < 0)
+		return rc;
+	rc = judge_cycle_start(&c->sum, &c->out, &c->hold);
 	res->degraded = c->out.degraded;
-	if (rc == -EHOSTUNREACH)
+	if (rc == -EHOSTUNREACH) {
 		snprintf(err, errlen, "nothing could be probed: no target resolved to an address");
-	else if (rc < 0)
+		return rc;
+	}
+	if (cfg->metrics_file && metrics_writer_new(cfg->metrics_file, &c->mw, merr,
+						    sizeof(merr)) < 0)
+		log_warnx("%s", merr);
+	if ((rc = state_pass_begin(c->pass, err, errlen)) < 0)
+		return rc;
+	c->err[0] = '\0';
+	rc = state_pass_judge(c->pass, c->st.cycles + 1, c->jc.now, judge_one, c, err, errlen);
+	if (rc < 0) {
+		if (c->err[0] != '\0')
+			util_errf(err, errlen, "%s", c->err);
+		return rc;
+	}
+	if (judge_cycle_finish(&c->jc, &c->st, &c->sum, &c->out) < 0)
 		goto nomem;
-	free(targets);
-	return rc;
+	return cycle_events_out(c, err, errlen);
 nomem:
-	free(targets);
 	util_errf(err, errlen, "out of memory");
 	return -ENOMEM;
 }
 
-/* The events and counters of the judge phase go to the caller's result. */
+/* The counters of the judge phase go to the caller's result. */
 static void
 cycle_result(struct cycle *c, struct check_result *res)
 {
-	res->events = c->out.events;
-	res->nevents = c->out.nevents;
+	res->nevents = c->nevents;
 	res->new_exposures = c->out.new_exposures;
 	res->addresses = c->out.addresses;
 	res->open_ports = c->out.open_ports;
 	res->unacknowledged = c->out.unacknowledged;
 	res->expected_down = c->out.expected_down;
 	res->flapping = c->out.flapping;
-	c->out.events = NULL;
-	c->out.nevents = 0;
+}
+
+/* An event of the committed cycle to the caller (check_opts.event). */
+static int
+replay_event(void *arg, const char *json, size_t len)
+{
+	const struct check_opts *co = arg;
+	struct alert_event ev;
+	char perr[256];
+
+	if (alert_event_from_json(json, len, &ev, perr, sizeof(perr)) < 0) {
+		log_warnx("an event of this cycle does not read back: %s", perr);
+		return 0;
+	}
+	co->event(co->event_arg, &ev);
+	return 0;
+}
+
+/*
+ * commit: the state with the events it raised (already in the transaction) commits; the
+ * caller hears of the events; the spool moves to the outbox, and the database is let go.
+ * A move that fails after the commit does not fail the cycle: the events are safe in the
+ * spool and the next move (next cycle, `alerts flush`) takes them.
+ */
+static int
+cycle_commit(struct cycle *c, char *err, size_t errlen)
+{
+	char merr[512];
+	size_t moved;
+	int rc;
+
+	test_kill_point("commit");
+	if ((rc = state_pass_commit(c->pass, &c->st, c->cfg->history_retention_ns, err,
+				    errlen)) < 0)
+		return rc;
+	if (c->co->event != NULL &&
+	    state_pass_events(c->pass, replay_event, (void *)c->co, merr, sizeof(merr)) < 0)
+		log_warnx("%s", merr);
+	test_kill_point("spool");
+	if (pass_spool_move(c->cfg, c->pass, &moved, merr, sizeof(merr)) < 0)
+		log_warnx("outbox: %s; the events stay in the state's spool for the next cycle",
+			  merr);
+	/* the database is let go before delivery, which can take a while */
+	state_pass_free(c->pass);
+	c->pass = NULL;
+	return 0;
 }
 
 /* report: deliver what is due (a webhook that is down never fails the cycle; the outbox
@@ -655,7 +868,7 @@ cycle_report(struct cycle *c, const struct check_result *res)
 
 	if (c->co->deliver)
 		delivered = deliver(cfg, &alerts_known);
-	if (cfg->metrics_file) {
+	if (c->mw != NULL) {
 		char dir[PATH_MAX], merr[512];
 		struct outbox_stats ost;
 		struct metrics_cycle mc = {
@@ -673,8 +886,9 @@ cycle_report(struct cycle *c, const struct check_result *res)
 			mc.alerts_quarantined = ost.quarantined;
 		}
 		/* metrics are a view: failing to write them does not fail the cycle */
-		if (metrics_write(cfg->metrics_file, &c->st, &mc, merr, sizeof(merr)) < 0)
+		if (metrics_writer_finish(c->mw, c->st.degraded, &mc, merr, sizeof(merr)) < 0)
 			log_warnx("%s", merr);
+		c->mw = NULL;
 	}
 }
 
@@ -704,7 +918,7 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 	c.st.cycles++;
 	c.st.last_cycle_wall = util_wall_ns();
 	c.st.last_duration_ns = util_now_ns() - c.t0;
-	if ((rc = commit(cfg, &c.st, res, err, errlen)) < 0)
+	if ((rc = cycle_commit(&c, err, errlen)) < 0)
 		goto out;
 	res->duration_ns = c.st.last_duration_ns;
 	cycle_report(&c, res);
@@ -770,8 +984,8 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 		    struct check_passive_obs *obs, size_t n, struct check_result *res, char *err,
 		    size_t errlen)
 {
-	struct judge_ctx jc = { 0 };
 	struct target_set *ts = NULL;
+	struct alert_event *kept = NULL;
 	struct cycle c;
 	bool changed = false, known = false;
 	int rc;
@@ -779,38 +993,54 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 	memset(res, 0, sizeof(*res));
 	if ((ts = passive_targets(cfg)) == NULL)
 		return -ENOMEM;
-	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0)
+	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0 ||
+	    (rc = state_pass_begin(c.pass, err, errlen)) < 0)
 		goto out;
-	jc.pol.confirm_open = cfg->confirm_open;
-	jc.pol.confirm_closed = cfg->confirm_closed;
-	jc.now = util_wall_ns();
-	jc.agent = c.agent;
+	c.jc.now = util_wall_ns();
 	for (size_t i = 0; i < n; i++) {
 		struct check_passive_obs *ob = &obs[i];
-		struct bl_entry *e = state_find(&c.st, &ob->addr);
-		bool judged;
+		struct bl_entry e;
+		bool found, judged;
+		size_t first = c.out.nevents;
 
+		if ((rc = state_pass_get(c.pass, &ob->addr, &e, &found, err, errlen)) < 0)
+			goto out;
 		ob->in_targets = targets_contains(ts, &ob->addr, NULL) ||
-				 (e != NULL && entry_of_name_target(cfg, e));
-		if (!ob->in_targets || e == NULL || ob->port != cfg->probe.port)
+				 (found && entry_of_name_target(cfg, &e));
+		if (!ob->in_targets || !found || ob->port != cfg->probe.port)
 			continue;
-		if (judge_passive(&jc, c.st.instance, e, ob->port, ob->proved, ob->first_seen_ns,
+		if (judge_passive(&c.jc, c.st.instance, &e, ob->port, ob->proved, ob->first_seen_ns,
 				  &c.out, &judged) < 0) {
 			util_errf(err, errlen, "out of memory");
 			rc = -ENOMEM;
 			goto out;
 		}
-		changed |= judged;
+		if (!judged)
+			continue;
+		changed = true;
+		if ((rc = state_pass_put(c.pass, &e, err, errlen)) < 0)
+			goto out;
+		for (size_t k = first; k < c.out.nevents; k++)
+			if ((rc = cycle_event(&c, &c.out.events[k], err, errlen)) < 0)
+				goto out;
 	}
 	rc = 0;
 	if (!changed)
 		goto out;
-	cycle_result(&c, res);
-	if ((rc = commit(cfg, &c.st, res, err, errlen)) < 0)
+	/* the events stay with the caller (few: one sighting's) */
+	kept = c.out.events;
+	res->nevents = c.out.nevents;
+	res->new_exposures = c.out.new_exposures;
+	c.out.events = NULL;
+	c.out.nevents = 0;
+	if ((rc = cycle_commit(&c, err, errlen)) < 0)
 		goto out;
+	res->events = kept;
+	kept = NULL;
 	if (co->deliver && res->nevents > 0)
 		(void)deliver(cfg, &known);
 out:
+	free(kept);
 	targets_free(ts);
 	cycle_end(&c);
 	return rc;

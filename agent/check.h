@@ -19,8 +19,9 @@
 #include "probes/probe.h"
 
 struct check_result {
-	struct alert_event *events; /* raised this cycle (malloc'd) */
-	size_t nevents;
+	struct alert_event *events; /* passive: raised (malloc'd); an active cycle hands its
+				     * events to check_opts.event instead */
+	size_t nevents;             /* raised */
 	uint64_t addresses;
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
@@ -58,6 +59,11 @@ struct check_opts {
 	/* raw sockets and capture for probe.tcp_mode "syn", opened by the daemon before it
 	 * dropped its privileges (probes/syn.h); NULL: a SYN scan opens its own */
 	struct syn_io *syn_io;
+	/* NULL, or called with each event of an active cycle once it is committed, in the
+	 * order raised (a cycle keeps no list of them: a first run over a million addresses
+	 * raises a hundred thousand) */
+	void (*event)(void *arg, const struct alert_event *ev);
+	void *event_arg;
 };
 
 int check_cycle_opts(const struct config *cfg, const struct check_opts *co,

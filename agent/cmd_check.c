@@ -65,6 +65,21 @@ print_event_line(FILE *f, const struct alert_event *ev)
 
 /* CRITICAL: exposed against expectation (new or not yet accepted), or an expected-open
  * server down. WARNING: the monitor is degraded or something flaps. */
+/* Each event of the cycle, once committed: a line, or its JSON (--format jsonl). */
+static void
+print_event(void *arg, const struct alert_event *ev)
+{
+	const enum output_format *fmt = arg;
+
+	if (*fmt == OUTPUT_JSONL) {
+		char json[ALERT_JSON_MAX];
+		if (alert_event_to_json(ev, json, sizeof(json)) >= 0)
+			printf("%s\n", json);
+	} else {
+		print_event_line(stdout, ev);
+	}
+}
+
 static int
 nagios_line(const struct check_result *r)
 {
@@ -99,6 +114,7 @@ cmd_check(int argc, char **argv)
 	const char *path = NULL;
 	struct config cfg;
 	struct check_result res;
+	struct check_opts co = { .deliver = true };
 	enum output_format fmt = OUTPUT_TABLE;
 	char err[1024];
 	int ch, quiet = 0, nagios = 0, verbose = 0, rc;
@@ -144,7 +160,9 @@ cmd_check(int argc, char **argv)
 	if (!verbose && cfg.log_level > LOG_LVL_WARN)
 		log_set_level(LOG_LVL_WARN); /* cron mails whatever reaches stderr */
 
-	rc = check_cycle(&cfg, &res, err, sizeof(err));
+	co.event = nagios ? NULL : print_event;
+	co.event_arg = &fmt;
+	rc = check_cycle_opts(&cfg, &co, &res, err, sizeof(err));
 	if (rc < 0) {
 		if (nagios)
 			printf("WATCH53 UNKNOWN - %s\n", err);
@@ -159,15 +177,6 @@ cmd_check(int argc, char **argv)
 	if (nagios) {
 		rc = nagios_line(&res);
 	} else {
-		for (size_t i = 0; i < res.nevents; i++) {
-			if (fmt == OUTPUT_JSONL) {
-				char json[ALERT_JSON_MAX];
-				if (alert_event_to_json(&res.events[i], json, sizeof(json)) >= 0)
-					printf("%s\n", json);
-			} else {
-				print_event_line(stdout, &res.events[i]);
-			}
-		}
 		if (!quiet && fmt == OUTPUT_TABLE) {
 			char dur[32];
 			printf("%s: %llu addresses, %llu open ports, %zu events%s in %s\n",

@@ -235,6 +235,23 @@ same_dir(const char *a, const char *b)
 
 /* ---- the cycle thread ---- */
 
+static void
+log_event(const struct alert_event *ev)
+{
+	log_warnx("%s (%s) %s%s%s%s: %s", alert_type_name(ev->type),
+		  alert_severity_name(ev->severity), ev->address[0] ? ev->address : "monitor",
+		  ev->protocol[0] ? " " : "", ev->protocol, ev->protocol[0] ? "/53" : "",
+		  ev->summary);
+}
+
+/* The cycle thread's events, as each cycle commits them (check_opts.event). */
+static void
+log_event_cb(void *arg, const struct alert_event *ev)
+{
+	(void)arg;
+	log_event(ev);
+}
+
 static void *
 cycle_main(void *arg)
 {
@@ -257,7 +274,8 @@ cycle_main(void *arg)
 		cfg = &d->job_conf->cfg;
 		co = (struct check_opts){ .lock_held = true, .deliver = false,
 					  .only = d->job_only, .nonly = d->job_nonly,
-					  .cancel = &d->cancel, .syn_io = d->syn_io };
+					  .cancel = &d->cancel, .syn_io = d->syn_io,
+					  .event = log_event_cb };
 		pthread_mutex_unlock(&d->mu);
 
 		memset(&res, 0, sizeof(res));
@@ -394,15 +412,6 @@ cycle_start(struct daemon *d, size_t g, uint64_t now)
 	pthread_mutex_unlock(&d->mu);
 }
 
-static void
-log_event(const struct alert_event *ev)
-{
-	log_warnx("%s (%s) %s%s%s%s: %s", alert_type_name(ev->type),
-		  alert_severity_name(ev->severity), ev->address[0] ? ev->address : "monitor",
-		  ev->protocol[0] ? " " : "", ev->protocol, ev->protocol[0] ? "/53" : "",
-		  ev->summary);
-}
-
 /* The cycle thread finished a job: account for it and schedule the group again. */
 static void
 cycle_finish(struct daemon *d)
@@ -434,8 +443,6 @@ cycle_finish(struct daemon *d)
 	util_fmt_duration(wake > now && wake != SCHED_NONE ? wake - now : 0, next, sizeof(next));
 	if (rc == 0) {
 		d->cycles_ok++;
-		for (size_t i = 0; i < res.nevents; i++)
-			log_event(&res.events[i]);
 		util_fmt_duration(res.duration_ns, dur, sizeof(dur));
 		log_info("%s: %llu address%s, %llu open port%s, %zu event%s%s in %s; next cycle "
 			 "in %s", res.first_cycle ? "baseline recorded" : "cycle done",

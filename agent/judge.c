@@ -31,11 +31,11 @@ judge_first_run(const struct state *st, const char *const *labels, size_t nlabel
 		return true;
 	if (labels == NULL)
 		return false;
-	for (size_t i = 0; i < st->n; i++)
-		for (size_t k = 0; k < nlabels; k++)
-			if (st->entries[i].target != NULL &&
-			    strncmp(st->entries[i].target, labels[k], BL_TARGET_MAX) == 0)
-				return false;
+	/* a label is kept once an entry carries it: asking the labels does not need the
+	 * entries in memory */
+	for (size_t k = 0; k < nlabels; k++)
+		if (state_label_known(st, labels[k]))
+			return false;
 	return true;
 }
 
@@ -64,8 +64,7 @@ push(struct judge_out *o, const struct alert_event *ev)
 	return 0;
 }
 
-/* One address of an active cycle (see judge_cycle); hold: record, close nothing. */
-static int
+int
 judge_address(const struct judge_ctx *c, struct state *st, uint64_t cycle, bool hold,
 	      struct bl_entry *e, bool created, const struct probe_result *r,
 	      const struct judge_target *t, struct judge_out *o)
@@ -153,8 +152,7 @@ judge_degraded_event(const struct judge_ctx *c, const char *instance, uint64_t c
 	return push(o, &ev);
 }
 
-/* An entry judged in this cycle adds to the counters. */
-static void
+void
 judge_count(uint64_t cycle, const struct bl_entry *e, struct judge_out *o)
 {
 	if (e->last_cycle != cycle)
@@ -167,30 +165,60 @@ judge_count(uint64_t cycle, const struct bl_entry *e, struct judge_out *o)
 	}
 }
 
+void
+judge_observe(const struct probe_result *r, struct judge_sum *sum, struct judge_out *o)
+{
+	for (int s = 0; s < PROBE_NSLOTS; s++) {
+		enum probe_state ps = r->out[s].state;
+		sum->any_evidence |= ps == PROBE_OPEN || ps == PROBE_CLOSED;
+		o->open_ports += ps == PROBE_OPEN;
+	}
+	sum->nobs++;
+	o->addresses++;
+}
+
+int
+judge_cycle_start(const struct judge_sum *sum, struct judge_out *o, bool *hold)
+{
+	o->degraded = (!sum->any_evidence && sum->any_open_before && sum->nobs > 0) ||
+		      sum->name_failures > 0 || (sum->nobs == 0 && sum->ntargets > 0);
+	/* a degraded cycle that still had evidence (a name failed, the rest answered) is
+	 * judged as usual */
+	*hold = o->degraded && !sum->any_evidence;
+	return sum->nobs == 0 && sum->ntargets > 0 ? -EHOSTUNREACH : 0;
+}
+
+int
+judge_cycle_finish(const struct judge_ctx *c, struct state *st, const struct judge_sum *sum,
+		   struct judge_out *o)
+{
+	/* one degraded event an episode */
+	if (o->degraded && !st->degraded &&
+	    judge_degraded_event(c, st->instance, st->cycles + 1, sum->name_failures > 0
+		? "some target names did not resolve: the resolver may be down"
+		: "no address answered at all: the monitor's own network may be down", o) < 0)
+		return -ENOMEM;
+	st->degraded = o->degraded;
+	return 0;
+}
+
 int
 judge_cycle(struct state *st, const struct judge_cycle_in *in, const struct judge_ctx *c,
 	    struct judge_out *o)
 {
+	struct judge_sum sum = { .ntargets = in->ntargets, .name_failures = in->name_failures };
 	uint64_t cycle = st->cycles + 1;
-	bool any_evidence = false, any_open_before = false, hold;
+	bool hold;
+	int rc;
 
 	for (size_t i = 0; i < in->nobs; i++)
-		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			enum probe_state ps = in->obs[i].out[s].state;
-			any_evidence |= ps == PROBE_OPEN || ps == PROBE_CLOSED;
-			o->open_ports += ps == PROBE_OPEN;
-		}
-	for (size_t i = 0; i < st->n; i++)
+		judge_observe(&in->obs[i], &sum, o);
+	/* asked only when it matters: a cycle without any answer */
+	for (size_t i = 0; !sum.any_evidence && i < st->n; i++)
 		for (int s = 0; s < PROBE_NSLOTS; s++)
-			any_open_before |= st->entries[i].port[s].reported_open;
-	o->addresses = in->nobs;
-	o->degraded = (!any_evidence && any_open_before && in->nobs > 0) ||
-		      in->name_failures > 0 || (in->nobs == 0 && in->ntargets > 0);
-	if (in->nobs == 0 && in->ntargets > 0)
-		return -EHOSTUNREACH;
-	/* a degraded cycle that still had evidence (a name failed, the rest answered) is
-	 * judged as usual */
-	hold = o->degraded && !any_evidence;
+			sum.any_open_before |= st->entries[i].port[s].reported_open;
+	if ((rc = judge_cycle_start(&sum, o, &hold)) < 0)
+		return rc;
 	for (size_t i = 0; i < in->nobs; i++) {
 		const struct probe_result *r = &in->obs[i];
 		bool created = false;
@@ -204,13 +232,8 @@ judge_cycle(struct state *st, const struct judge_cycle_in *in, const struct judg
 				  &in->targets[in->index[r->target_index]], o) < 0)
 			return -ENOMEM;
 	}
-	/* one degraded event an episode */
-	if (o->degraded && !st->degraded &&
-	    judge_degraded_event(c, st->instance, cycle, in->name_failures > 0
-		? "some target names did not resolve: the resolver may be down"
-		: "no address answered at all: the monitor's own network may be down", o) < 0)
+	if (judge_cycle_finish(c, st, &sum, o) < 0)
 		return -ENOMEM;
-	st->degraded = o->degraded;
 	for (size_t i = 0; i < st->n; i++)
 		judge_count(cycle, &st->entries[i], o);
 	return 0;

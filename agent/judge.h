@@ -52,8 +52,8 @@ bool judge_is_exposure(const struct alert_event *ev);
 
 /* Is this the state's first run for the targets with these labels (a target's name, or its
  * text)? The first cycle of the state; with labels (the daemon's interval groups), also
- * the first cycle of a group: then no entry carries one of its labels yet. labels NULL:
- * the whole config. */
+ * the first cycle of a group: then the state knows none of its labels (no entry carried
+ * one yet). labels NULL: the whole config. Needs st's labels, not its entries. */
 bool judge_first_run(const struct state *st, const char *const *labels, size_t nlabels);
 
 /* A configured target as the judge sees it: the label its addresses are recorded under
@@ -73,6 +73,40 @@ struct judge_cycle_in {
 	size_t nindex;
 	int name_failures;            /* target names that did not resolve */
 };
+
+/*
+ * An active cycle a piece at a time, for a caller that streams the observations and the
+ * entries (check.c): judge_observe each observation (the summary and the counters of the
+ * whole cycle), judge_cycle_start (is it degraded; hold: judge nothing closed), then
+ * judge_address each address once with its entry (the first observation of an address in
+ * stream order; created: the state had none) and judge_count it, then judge_cycle_finish.
+ * judge_cycle below is these steps over a state in memory.
+ */
+struct judge_sum {
+	size_t nobs;               /* observations (records) */
+	size_t ntargets;           /* configured targets of the cycle */
+	int name_failures;         /* target names that did not resolve */
+	bool any_evidence;         /* a port answered: open, or closed by a reset or ICMP */
+	bool any_open_before;      /* the state reported a port open (needed only when
+				    * nothing answered) */
+};
+
+void judge_observe(const struct probe_result *r, struct judge_sum *sum, struct judge_out *o);
+/* Sets o->degraded and *hold. 0, or -EHOSTUNREACH when there were targets and nothing to
+ * judge. */
+int judge_cycle_start(const struct judge_sum *sum, struct judge_out *o, bool *hold);
+/* One address of cycle `cycle` (the state's cycles + 1) under target t: e takes t's label
+ * (interned in st) and expectations and goes through baseline_apply; its events, stamped
+ * and with derived ids, are appended to o. An address already judged in this cycle is
+ * left alone. 0 or -ENOMEM. */
+int judge_address(const struct judge_ctx *c, struct state *st, uint64_t cycle, bool hold,
+		  struct bl_entry *e, bool created, const struct probe_result *r,
+		  const struct judge_target *t, struct judge_out *o);
+/* The counters of an entry judged in `cycle` (others add nothing). */
+void judge_count(uint64_t cycle, const struct bl_entry *e, struct judge_out *o);
+/* The `degraded` event (first degraded cycle of an episode) and st->degraded. 0/-ENOMEM. */
+int judge_cycle_finish(const struct judge_ctx *c, struct state *st, const struct judge_sum *sum,
+		       struct judge_out *o);
 
 /*
  * Judge an active cycle (the state's cycles + 1) in st: each observed address once (the

@@ -3,10 +3,13 @@
 #include "agent/metrics.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fileio.h"
 
@@ -24,49 +27,109 @@ put_label(FILE *f, const char *s)
 	}
 }
 
-static void
-port_lines(FILE *f, const struct state *st, const char *metric, int kind, uint64_t cycle)
+/* One writer serves the file and metrics_render's memory buffer, so the line formats have one
+ * code path. The unacknowledged family is held apart until finish because each family's
+ * lines must be contiguous while entries pass by only once. */
+struct metrics_writer {
+	FILE *out;      /* port_open now; at finish, unack's lines and the rest */
+	FILE *unack;    /* the port_unacknowledged family so far */
+	bool mem;       /* out and unack are memstreams (metrics_render) */
+	char *obuf, *ubuf; /* their buffers when mem */
+	size_t olen, ulen;
+	char *path;     /* the file replaced at finish; NULL when mem */
+	char *tmp;      /* out's temp name, removed unless renamed; NULL when none */
+	int rc;         /* first write error: later output would be a file with a hole */
+};
+
+static const char hdr_open[] =
+	"# HELP watch53_port_open Whether the port gave evidence of being open in the last cycle.\n"
+	"# TYPE watch53_port_open gauge\n";
+static const char hdr_unack[] =
+	"# HELP watch53_port_unacknowledged Open against expectation and not accepted into the baseline.\n"
+	"# TYPE watch53_port_unacknowledged gauge\n";
+
+/* stdio keeps a failure in the stream's error flag; errno is the failing call's (callers clear
+ * it before writing). */
+static int
+stream_rc(struct metrics_writer *w)
 {
-	for (size_t i = 0; i < st->n; i++) {
-		const struct bl_entry *e = &st->entries[i];
-		char addr[NETADDR_STRLEN];
-
-		if (e->last_cycle != cycle)
-			continue;
-		net_addr_str(&e->addr, addr, sizeof(addr));
-		for (int s = 0; s < PROBE_NSLOTS; s++) {
-			const struct bl_port *p = &e->port[s];
-			int v;
-
-			if (!p->known)
-				continue;
-			if (kind == 0)
-				v = p->last == PROBE_OPEN;
-			else
-				v = baseline_unacknowledged(e, (enum probe_slot)s);
-			fprintf(f, "%s{address=\"%s\",protocol=\"%s\",target=\"", metric, addr,
-				probe_slot_name((enum probe_slot)s));
-			put_label(f, e->target ? e->target : "");
-			fprintf(f, "\"} %d\n", v);
-		}
-	}
+	if (w->rc == 0 && (ferror(w->out) || ferror(w->unack)))
+		w->rc = errno != 0 ? -errno : -EIO;
+	return w->rc;
 }
 
-int
-metrics_render(const struct state *st, const struct metrics_cycle *mc, char **out, size_t *len)
+static int
+writer_begin(struct metrics_writer *w)
 {
-	char *buf = NULL;
-	size_t blen = 0;
-	FILE *f = open_memstream(&buf, &blen);
+	errno = 0;
+	fputs(hdr_open, w->out);
+	fputs(hdr_unack, w->unack);
+	return stream_rc(w);
+}
 
-	if (f == NULL)
-		return -ENOMEM;
-	fputs("# HELP watch53_port_open Whether the port gave evidence of being open in the last cycle.\n"
-	      "# TYPE watch53_port_open gauge\n", f);
-	port_lines(f, st, "watch53_port_open", 0, mc->cycle);
-	fputs("# HELP watch53_port_unacknowledged Open against expectation and not accepted into the baseline.\n"
-	      "# TYPE watch53_port_unacknowledged gauge\n", f);
-	port_lines(f, st, "watch53_port_unacknowledged", 1, mc->cycle);
+static void
+port_line(FILE *f, const char *metric, const char *addr, enum probe_slot s, const char *target,
+	  int v)
+{
+	fprintf(f, "%s{address=\"%s\",protocol=\"%s\",target=\"", metric, addr, probe_slot_name(s));
+	put_label(f, target);
+	fprintf(f, "\"} %d\n", v);
+}
+
+static int
+writer_entry(struct metrics_writer *w, const struct bl_entry *e)
+{
+	const char *target = e->target ? e->target : "";
+	char addr[NETADDR_STRLEN];
+
+	if (w->rc < 0)
+		return w->rc;
+	errno = 0;
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	for (int s = 0; s < PROBE_NSLOTS; s++) {
+		const struct bl_port *p = &e->port[s];
+
+		if (!p->known)
+			continue;
+		port_line(w->out, "watch53_port_open", addr, (enum probe_slot)s, target,
+			  p->last == PROBE_OPEN);
+		port_line(w->unack, "watch53_port_unacknowledged", addr, (enum probe_slot)s, target,
+			  baseline_unacknowledged(e, (enum probe_slot)s));
+	}
+	return stream_rc(w);
+}
+
+static void
+append_unack(struct metrics_writer *w)
+{
+	char buf[16384];
+	size_t n;
+
+	if (w->mem) {
+		/* a memstream's buffer is current only after fflush */
+		if (fflush(w->unack) == 0)
+			fwrite(w->ubuf, 1, w->ulen, w->out);
+		return;
+	}
+	if (fseek(w->unack, 0, SEEK_SET) != 0) {
+		w->rc = errno != 0 ? -errno : -EIO; /* not every fseek failure sets the error flag */
+		return;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), w->unack)) > 0)
+		if (fwrite(buf, 1, n, w->out) != n)
+			return;
+}
+
+/* The unacknowledged family, then everything that is not per address. */
+static int
+writer_tail(struct metrics_writer *w, bool degraded, const struct metrics_cycle *mc)
+{
+	FILE *f = w->out;
+
+	if (w->rc < 0)
+		return w->rc;
+	errno = 0;
+	append_unack(w);
 	fputs("# HELP watch53_events_total Events raised, by type.\n"
 	      "# TYPE watch53_events_total counter\n", f);
 	for (int t = 0; t < ALERT_NTYPES; t++)
@@ -87,7 +150,7 @@ metrics_render(const struct state *st, const struct metrics_cycle *mc, char **ou
 		   "# TYPE watch53_degraded gauge\n"
 		   "watch53_degraded %d\n",
 		(double)mc->wall_ns / 1e9, (double)mc->duration_ns / 1e9, mc->addresses,
-		st->degraded ? 1 : 0);
+		degraded ? 1 : 0);
 	if (mc->outbox_backlog >= 0)
 		fprintf(f, "# HELP watch53_outbox_backlog Events waiting for delivery.\n"
 			   "# TYPE watch53_outbox_backlog gauge\n"
@@ -104,12 +167,152 @@ metrics_render(const struct state *st, const struct metrics_cycle *mc, char **ou
 			   "# TYPE watch53_alerts_quarantined gauge\n"
 			   "watch53_alerts_quarantined %" PRIu64 "\n",
 			mc->alerts_delivered, mc->alerts_dead, mc->alerts_quarantined);
-	if (fclose(f) != 0) {
-		free(buf);
-		return -ENOMEM;
+	return stream_rc(w);
+}
+
+void
+metrics_writer_free(struct metrics_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->out != NULL)
+		fclose(w->out);
+	if (w->unack != NULL)
+		fclose(w->unack);
+	if (w->tmp != NULL)
+		unlink(w->tmp);
+	free(w->tmp);
+	free(w->path);
+	free(w->obuf);
+	free(w->ubuf);
+	free(w);
+}
+
+int
+metrics_writer_new(const char *path, struct metrics_writer **out, char *err, size_t errlen)
+{
+	struct metrics_writer *w;
+	char *utmp = NULL;
+	int fd = -1, rc;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		rc = -ENOMEM;
+		goto bad;
 	}
-	*out = buf;
-	*len = blen;
+	if ((w->path = strdup(path)) == NULL || asprintf(&w->tmp, "%s.tmp.XXXXXX", path) < 0) {
+		w->tmp = NULL;
+		rc = -ENOMEM;
+		goto bad;
+	}
+	if ((fd = mkostemp(w->tmp, O_CLOEXEC)) == -1) {
+		rc = -errno;
+		free(w->tmp);
+		w->tmp = NULL; /* nothing was created */
+		goto bad;
+	}
+	/* mkostemp makes 0600; node_exporter runs as another user */
+	if (fchmod(fd, 0644) == -1 || (w->out = fdopen(fd, "w")) == NULL) {
+		rc = -errno;
+		goto bad;
+	}
+	fd = -1;
+	/* The unacknowledged family waits in a file beside path, unlinked at once: on disk (not
+	 * memory or a tmpfs), and gone with the process whatever happens. */
+	if (asprintf(&utmp, "%s.tmp.XXXXXX", path) < 0) {
+		utmp = NULL;
+		rc = -ENOMEM;
+		goto bad;
+	}
+	if ((fd = mkostemp(utmp, O_CLOEXEC)) == -1) {
+		rc = -errno;
+		goto bad;
+	}
+	if (unlink(utmp) == -1 || (w->unack = fdopen(fd, "w+")) == NULL) {
+		rc = -errno;
+		goto bad;
+	}
+	fd = -1;
+	if ((rc = writer_begin(w)) < 0)
+		goto bad;
+	free(utmp);
+	*out = w;
+	return 0;
+bad:
+	if (fd != -1)
+		close(fd);
+	free(utmp);
+	metrics_writer_free(w);
+	snprintf(err, errlen, "metrics_file %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+int
+metrics_writer_entry(struct metrics_writer *w, const struct bl_entry *e)
+{
+	return writer_entry(w, e);
+}
+
+int
+metrics_writer_finish(struct metrics_writer *w, bool degraded, const struct metrics_cycle *mc,
+		      char *err, size_t errlen)
+{
+	int rc = writer_tail(w, degraded, mc);
+
+	if (rc == 0 && (fflush(w->out) != 0 || fsync(fileno(w->out)) == -1))
+		rc = -errno;
+	if (rc == 0) {
+		FILE *f = w->out;
+
+		w->out = NULL;
+		if (fclose(f) != 0)
+			rc = -errno;
+	}
+	if (rc == 0 && rename(w->tmp, w->path) == -1)
+		rc = -errno;
+	if (rc == 0) {
+		free(w->tmp);
+		w->tmp = NULL; /* renamed: nothing to remove */
+		rc = file_sync_dir(w->path);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "metrics_file %s: %s", w->path, strerror(-rc));
+	metrics_writer_free(w);
+	return rc;
+}
+
+int
+metrics_render(const struct state *st, const struct metrics_cycle *mc, char **out, size_t *len)
+{
+	struct metrics_writer w = { .mem = true };
+	int rc;
+
+	w.out = open_memstream(&w.obuf, &w.olen);
+	w.unack = open_memstream(&w.ubuf, &w.ulen);
+	if (w.out == NULL || w.unack == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = writer_begin(&w);
+	for (size_t i = 0; i < st->n && rc == 0; i++)
+		if (st->entries[i].last_cycle == mc->cycle)
+			rc = writer_entry(&w, &st->entries[i]);
+	if (rc == 0)
+		rc = writer_tail(&w, st->degraded, mc);
+out:
+	/* closing a memstream sets its buffer and length for the last time */
+	if (w.out != NULL && fclose(w.out) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (w.unack != NULL)
+		fclose(w.unack);
+	free(w.ubuf);
+	if (rc < 0) {
+		free(w.obuf);
+		return rc;
+	}
+	*out = w.obuf;
+	*len = w.olen;
 	return 0;
 }
 
@@ -117,14 +320,15 @@ int
 metrics_write(const char *path, const struct state *st, const struct metrics_cycle *mc,
 	      char *err, size_t errlen)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int rc = metrics_render(st, mc, &text, &len);
+	struct metrics_writer *w;
+	int rc = metrics_writer_new(path, &w, err, errlen);
 
-	if (rc == 0)
-		rc = file_write_atomic(path, text, len, 0644);
 	if (rc < 0)
-		snprintf(err, errlen, "metrics_file %s: %s", path, strerror(-rc));
-	free(text);
-	return rc;
+		return rc;
+	/* a failed entry is kept in w and reported, with the file's name, by finish */
+	for (size_t i = 0; i < st->n; i++)
+		if (st->entries[i].last_cycle == mc->cycle &&
+		    metrics_writer_entry(w, &st->entries[i]) < 0)
+			break;
+	return metrics_writer_finish(w, st->degraded, mc, err, errlen);
 }

@@ -3,6 +3,7 @@
 #ifndef WATCH53_METRICS_H
 #define WATCH53_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +24,27 @@ struct metrics_cycle {
 	uint64_t alerts_quarantined;/* files in the outbox's quarantine folders */
 };
 
-/* Render to a malloc'd string. 0 or -ENOMEM. */
+/* Streaming: a cycle over many addresses writes them as they pass instead of holding them.
+ * Each metric family stays contiguous in the file (the text format requires it). */
+struct metrics_writer;
+/* Begin the file at path (a temp file beside it, mode 0644): the port lines go in as the
+ * cycle's entries pass by, so memory does not grow with them. 0 or -errno with err. */
+int metrics_writer_new(const char *path, struct metrics_writer **out, char *err, size_t errlen);
+/* An entry judged in this cycle (the caller filters: last_cycle == the cycle): its known
+ * ports' watch53_port_open and watch53_port_unacknowledged lines. 0 or -errno. */
+int metrics_writer_entry(struct metrics_writer *w, const struct bl_entry *e);
+/* The rest (events totals, cycle gauges, degraded, outbox, alerts from mc), then fsync and
+ * rename over path. Frees w whatever happens. 0 or -errno with err. */
+int metrics_writer_finish(struct metrics_writer *w, bool degraded, const struct metrics_cycle *mc,
+			  char *err, size_t errlen);
+/* Abandon an unfinished file (its temp file is removed). NULL is fine. */
+void metrics_writer_free(struct metrics_writer *w);
+
+/* Render to a malloc'd string (st's entries with last_cycle == mc->cycle). 0 or -errno. */
 int metrics_render(const struct state *st, const struct metrics_cycle *mc, char **out,
 		   size_t *len);
-/* Render and replace path atomically (mode 0644: node_exporter reads it). */
+/* Render and replace path atomically (mode 0644: node_exporter reads it), through a
+ * metrics_writer. 0 or -errno with err. */
 int metrics_write(const char *path, const struct state *st, const struct metrics_cycle *mc,
 		  char *err, size_t errlen);
 

@@ -53,6 +53,9 @@ struct collect_ctx {
 	engine_next_fn next; /* the caller's stream, behind the engine's single argument */
 	void *next_arg;
 	struct scan_collect *c;
+	scan_record_fn rec;  /* or each record to the caller (scan_stream) */
+	void *rec_arg;
+	struct scan_summary *sum;
 	uint64_t total;
 	bool progress;
 	bool drawn;
@@ -74,7 +77,25 @@ collect_result(void *arg, const struct probe_result *r)
 {
 	struct collect_ctx *cx = arg;
 	struct scan_collect *c = cx->c;
+	bool t = r->out[PROBE_SLOT_TCP].state == PROBE_OPEN;
+	bool u = r->out[PROBE_SLOT_UDP].state == PROBE_OPEN;
 
+	if (cx->err < 0)
+		return;
+	if (cx->sum != NULL) {
+		cx->sum->addresses++;
+		cx->sum->tcp_open += t;
+		cx->sum->udp_open += u;
+		cx->sum->hosts_open += t || u;
+	}
+	if (cx->rec != NULL) {
+		int rc = cx->rec(cx->rec_arg, r);
+		if (rc < 0) {
+			cx->err = rc;
+			engine_stop(cx->e);
+		}
+		return;
+	}
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 256;
 		struct probe_result *n = realloc(c->recs, ncap * sizeof(*n));
@@ -179,14 +200,42 @@ run_engine(struct engine *e, engine_next_fn next, engine_result_fn result, struc
 	return rc;
 }
 
+static int scan_run(const struct scan_opts *o, struct collect_ctx *cx,
+		    struct scan_summary *sum, char *err, size_t errlen);
+
 int
 scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t total,
 	     struct scan_collect *out, struct scan_summary *sum, char *err, size_t errlen)
 {
+	struct collect_ctx cx = { .next = next, .next_arg = arg, .c = out, .total = total,
+				  .progress = o->progress, .cancel = o->cancel, .sum = sum };
+	int rc = scan_run(o, &cx, sum, err, errlen);
+
+	if (rc == 0 || rc == -EINTR)
+		qsort(out->recs, out->n, sizeof(*out->recs), by_seq);
+	return rc;
+}
+
+int
+scan_stream(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t total,
+	    scan_record_fn rec, void *rec_arg, struct scan_summary *sum, char *err,
+	    size_t errlen)
+{
+	struct collect_ctx cx = { .next = next, .next_arg = arg, .rec = rec, .rec_arg = rec_arg,
+				  .total = total, .progress = o->progress, .cancel = o->cancel,
+				  .sum = sum };
+
+	return scan_run(o, &cx, sum, err, errlen);
+}
+
+/* The engine over cx's stream: the records to cx (collected or handed on). */
+static int
+scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary *sum,
+	 char *err, size_t errlen)
+{
 	struct engine_config ec;
 	struct engine *e = NULL;
-	struct collect_ctx cx = { .next = next, .next_arg = arg, .c = out, .total = total,
-				  .progress = o->progress, .cancel = o->cancel };
+	struct collect_ctx cx = *cxp;
 	struct engine_stats st;
 	struct syn_scanner *syn = NULL;
 	int rc, qlen;
@@ -254,19 +303,8 @@ scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t
 		snprintf(err, errlen, "scan failed: %s", strerror(-rc));
 		return rc;
 	}
-
-	qsort(out->recs, out->n, sizeof(*out->recs), by_seq);
 	sum->elapsed_ns = st.elapsed_ns;
-	sum->addresses = out->n;
 	sum->interrupted = rc == -EINTR;
-	for (size_t i = 0; i < out->n; i++) {
-		const struct probe_result *r = &out->recs[i];
-		bool t = r->out[PROBE_SLOT_TCP].state == PROBE_OPEN;
-		bool u = r->out[PROBE_SLOT_UDP].state == PROBE_OPEN;
-		sum->tcp_open += t;
-		sum->udp_open += u;
-		sum->hosts_open += t || u;
-	}
 	return rc;
 }
 

@@ -66,6 +66,14 @@ int scan_execute(const struct scan_opts *o, engine_next_fn next, void *arg, uint
 		 struct scan_collect *out, struct scan_summary *sum, char *err, size_t errlen);
 void scan_collect_clear(struct scan_collect *c);
 
+/* The same, each record handed to rec as it completes (completion order) instead of
+ * collected: memory stays that of the probes in flight. rec returns 0, or -errno to stop
+ * the scan (returned). */
+typedef int (*scan_record_fn)(void *arg, const struct probe_result *r);
+int scan_stream(const struct scan_opts *o, engine_next_fn next, void *arg, uint64_t total,
+		scan_record_fn rec, void *rec_arg, struct scan_summary *sum, char *err,
+		size_t errlen);
+
 /*
  * The DNS follow-up checks (o->checks) on every record of *col with an open port: the UDP
  * checks where UDP is open, the TCP ones where TCP is open. A second engine pass with the

@@ -173,6 +173,19 @@ state_label(struct state *st, const char *text)
 	return state_label_len(st, text, strnlen(text, BL_TARGET_MAX));
 }
 
+bool
+state_label_known(const struct state *st, const char *text)
+{
+	size_t len = strnlen(text, BL_TARGET_MAX), mask = st->label_cap - 1;
+
+	if (st->label_cap == 0)
+		return false;
+	for (size_t i = label_hash(text, len) & mask; st->labels[i] != NULL; i = (i + 1) & mask)
+		if (strncmp(st->labels[i], text, len) == 0 && st->labels[i][len] == '\0')
+			return true;
+	return false;
+}
+
 /* Index of the first entry not below a; *found says whether it is a. */
 static size_t
 lower_bound(const struct state *st, const struct net_addr *a, bool *found)

@@ -8,6 +8,7 @@
 #ifndef WATCH53_STATE_H
 #define WATCH53_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +89,9 @@ void state_clear(struct state *st);
  * points to; it lives as long as the state. NULL on ENOMEM. */
 const char *state_label(struct state *st, const char *text);
 const char *state_label_len(struct state *st, const char *text, size_t len);
+/* Does the state hold that label (cut as state_label cuts it)? A label is kept once an
+ * entry carries it (a load reads every label the database knows). */
+bool state_label_known(const struct state *st, const char *text);
 
 /* Find an entry, or NULL. */
 struct bl_entry *state_find(struct state *st, const struct net_addr *a);
@@ -123,6 +127,86 @@ int state_each(const char *dir, struct state *head, state_each_fn fn, void *arg,
  * when st came from state_load of the same database. 0 or negative errno with a message. */
 int state_save(const char *dir, const struct state *st, char *err, size_t errlen);
 
+/*
+ * A pass: a cycle over the database a row at a time, so memory does not grow with the
+ * addresses. Opened under the lock like state_load (the same checks; damage set aside the
+ * same way; a legacy state.json imported; a missing database created empty), it holds the
+ * database until state_pass_free. *head gets everything but the entries: cycles, totals,
+ * the labels (so label pointers and judge_first_run work), degraded, the instance.
+ *
+ * A cycle stages its observations (kept in a scratch database SQLite deletes when the
+ * pass ends, not in memory): one per address, the one of the lowest `ord` winning.
+ * state_pass_page reads them back in address order, a page at a time, each with its entry;
+ * state_pass_restage replaces one. state_pass_begin opens the write transaction; then
+ * state_pass_judge walks every staged address with its entry in address order through fn,
+ * which judges it and adds its events with state_pass_event (to the history, the spool and
+ * the pass's own list); changed rows are written. state_pass_commit writes head (meta and
+ * totals), prunes the history and commits: all of it or nothing. state_pass_events reads
+ * the events added, in order, as long as the pass is open.
+ */
+struct state_pass;
+
+int state_pass_open(const char *dir, struct state *head, struct state_pass **out, char *err,
+		    size_t errlen);
+/* Close, rolling back what was not committed. NULL is fine. */
+void state_pass_free(struct state_pass *p);
+
+/* Stage an observation of a (bytes of the caller's, agent/obs.h). 0 or -errno with err. */
+int state_pass_stage(struct state_pass *p, const struct net_addr *a, uint64_t ord,
+		     const void *obs, size_t len, char *err, size_t errlen);
+int state_pass_restage(struct state_pass *p, const struct net_addr *a, const void *obs,
+		       size_t len, char *err, size_t errlen);
+
+/* A staged observation with its entry (NULL: none); pointers valid during the call, which
+ * must not call the pass. 0 to go on, or -errno to stop (returned). */
+typedef int (*state_pass_fn)(void *arg, const struct net_addr *a, const void *obs, size_t len,
+			     const struct bl_entry *e);
+/* The staged observations after *after (in address order; after NULL: from the first), at
+ * most limit of them, through fn. Returns how many (0: no more), *last the last one's
+ * address; or -errno with err. */
+int state_pass_page(struct state_pass *p, const struct net_addr *after, size_t limit,
+		    state_pass_fn fn, void *arg, struct net_addr *last, char *err,
+		    size_t errlen);
+
+/* Does any entry report a port open? (Read a row at a time.) 0 or -errno with err. */
+int state_pass_any_open(struct state_pass *p, bool *any, char *err, size_t errlen);
+
+/* Open the write transaction (before judge, get, put, event). 0 or -errno with err. */
+int state_pass_begin(struct state_pass *p, char *err, size_t errlen);
+
+/* Judge: each staged address with its entry, in address order. fn gets the observation
+ * and the entry to update (zeroed but for the address when the state had none: *created)
+ * and returns 0 or -errno (stops the walk, returned). The rows are written against the
+ * reference of a cycle numbered `cycle` seen at seen_ns: a changed row, and a row not
+ * staged whose bytes that reference changes. */
+typedef int (*state_judge_fn)(void *arg, const void *obs, size_t len, struct bl_entry *e,
+			      bool created);
+int state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns,
+		     state_judge_fn fn, void *arg, char *err, size_t errlen);
+
+/* An entry by address (passive observations): *found says whether there is one. Put
+ * writes e back. 0 or -errno with err. */
+int state_pass_get(struct state_pass *p, const struct net_addr *a, struct bl_entry *e,
+		   bool *found, char *err, size_t errlen);
+int state_pass_put(struct state_pass *p, const struct bl_entry *e, char *err, size_t errlen);
+
+/* An event raised in the transaction: its history row, its spool rows (one per sink that
+ * wants it), and json (alert_event_to_json) for state_pass_events. 0 or -errno with err. */
+int state_pass_event(struct state_pass *p, const struct state_hist *hist,
+		     const struct state_spool *spool, size_t nspool, const char *json,
+		     size_t len, char *err, size_t errlen);
+
+/* Commit: meta and totals from head (its cycles, times, degraded, events_total), history
+ * older than retention_ns pruned (0: none), then the transaction. 0 or -errno with err. */
+int state_pass_commit(struct state_pass *p, const struct state *head, uint64_t retention_ns,
+		      char *err, size_t errlen);
+
+/* The events added by state_pass_event, in order, as JSON text. fn returns 0 or -errno
+ * (stops, returned). Returns 0 or -errno with err. */
+typedef int (*state_event_fn)(void *arg, const char *json, size_t len);
+int state_pass_events(struct state_pass *p, state_event_fn fn, void *arg, char *err,
+		      size_t errlen);
+
 /* The history rows recorded at or after since_ns (wall clock), in order of recording, of
  * one address (NULL: all), into *rows (malloc'd, *n of them). carry: also, for each
  * address, protocol and port, its last row before since_ns of type exposed, opened, closed
@@ -149,6 +233,10 @@ typedef int (*state_spool_put_fn)(void *arg, uint64_t seq, const char *sink, con
 				  const char *json, size_t len, char *err, size_t errlen);
 int state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *moved,
 		     char *err, size_t errlen);
+
+/* state_spool_move on the database a pass holds (outside its write transaction). */
+int state_pass_spool_move(struct state_pass *p, state_spool_put_fn put, void *arg,
+			  size_t *moved, char *err, size_t errlen);
 
 /* Rename the state in dir out of the way for `baseline reset`: state.db (with -wal, -shm)
  * and a legacy state.json, each to <name>.<why>-<UTC timestamp>. The database's new name

@@ -1413,47 +1413,88 @@ bind_text(sqlite3_stmt *q, int i, const char *s, size_t max)
 
 /* The cycle's history rows, then the rows older than the retention (at most
  * STATE_HISTORY_PRUNE_MAX, oldest first). An SQLite result code. */
+/* One history row through q (INSERT INTO history, HISTORY_COLS but seq). An SQLite result
+ * code. */
+static int
+insert_history(sqlite3_stmt *q, const struct state_hist *r)
+{
+	int rc;
+
+	sqlite3_reset(q);
+	rc = sqlite3_bind_int64(q, 1, u2i(r->time_ns));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 2, r->type, sizeof(r->type));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 3, r->severity, sizeof(r->severity));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 4, r->address, sizeof(r->address));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 5, r->protocol, sizeof(r->protocol));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 6, r->port);
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 7, r->summary, sizeof(r->summary));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 8, r->source, sizeof(r->source));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 9, r->id, sizeof(r->id));
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	return rc;
+}
+
+/* One spool row through q (INSERT INTO spool (sink, event_id, body)). */
+static int
+insert_spool(sqlite3_stmt *q, const struct state_spool *r)
+{
+	int rc;
+
+	sqlite3_reset(q);
+	rc = sqlite3_bind_text(q, 1, r->sink, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 2, r->id, sizeof(r->id));
+	if (rc == SQLITE_OK)
+		rc = r->len > INT_MAX ? SQLITE_TOOBIG
+				      : sqlite3_bind_text(q, 3, r->json, (int)r->len, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	return rc;
+}
+
+#define HISTORY_INSERT "INSERT INTO history (time_ns, type, severity, address, protocol, " \
+	"port, summary, source, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define SPOOL_INSERT "INSERT INTO spool (sink, event_id, body) VALUES (?, ?, ?)"
+
+static int prune_history(sqlite3 *h, uint64_t retention_ns);
+
 static int
 write_history(sqlite3 *h, const struct state *st)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(h, HISTORY_INSERT, -1, &q, NULL);
+	for (size_t i = 0; i < st->nhistory_add && rc == SQLITE_OK; i++)
+		rc = insert_history(q, &st->history_add[i]);
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? prune_history(h, st->history_retention_ns) : rc;
+}
+
+/* The history rows older than retention_ns (0: none), at most STATE_HISTORY_PRUNE_MAX,
+ * oldest first. An SQLite result code. */
+static int
+prune_history(sqlite3 *h, uint64_t retention_ns)
 {
 	sqlite3_stmt *q = NULL;
 	uint64_t now = util_wall_ns();
 	int rc;
 
-	rc = sqlite3_prepare_v2(h, "INSERT INTO history (time_ns, type, severity, address, "
-				"protocol, port, summary, source, event_id) VALUES "
-				"(?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &q, NULL);
-	for (size_t i = 0; i < st->nhistory_add && rc == SQLITE_OK; i++) {
-		const struct state_hist *r = &st->history_add[i];
-		sqlite3_reset(q);
-		rc = sqlite3_bind_int64(q, 1, u2i(r->time_ns));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 2, r->type, sizeof(r->type));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 3, r->severity, sizeof(r->severity));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 4, r->address, sizeof(r->address));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 5, r->protocol, sizeof(r->protocol));
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(q, 6, r->port);
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 7, r->summary, sizeof(r->summary));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 8, r->source, sizeof(r->source));
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 9, r->id, sizeof(r->id));
-		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rc != SQLITE_OK || st->history_retention_ns == 0 || now <= st->history_retention_ns)
-		return rc;
+	if (retention_ns == 0 || now <= retention_ns)
+		return SQLITE_OK;
 	rc = sqlite3_prepare_v2(h, "DELETE FROM history WHERE seq IN (SELECT seq FROM history "
 				"WHERE time_ns < ? ORDER BY time_ns LIMIT ?)", -1, &q, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(q, 1, u2i(now - st->history_retention_ns));
+		rc = sqlite3_bind_int64(q, 1, u2i(now - retention_ns));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(q, 2, STATE_HISTORY_PRUNE_MAX);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
@@ -1471,21 +1512,9 @@ write_spool(sqlite3 *h, const struct state *st)
 
 	if (st->nspool_add == 0)
 		return SQLITE_OK;
-	rc = sqlite3_prepare_v2(h, "INSERT INTO spool (sink, event_id, body) VALUES (?, ?, ?)",
-				-1, &q, NULL);
-	for (size_t i = 0; i < st->nspool_add && rc == SQLITE_OK; i++) {
-		const struct state_spool *r = &st->spool_add[i];
-		sqlite3_reset(q);
-		rc = sqlite3_bind_text(q, 1, r->sink, -1, SQLITE_STATIC);
-		if (rc == SQLITE_OK)
-			rc = bind_text(q, 2, r->id, sizeof(r->id));
-		if (rc == SQLITE_OK)
-			rc = r->len > INT_MAX ? SQLITE_TOOBIG
-					      : sqlite3_bind_text(q, 3, r->json, (int)r->len,
-								  SQLITE_STATIC);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
-			rc = SQLITE_OK;
-	}
+	rc = sqlite3_prepare_v2(h, SPOOL_INSERT, -1, &q, NULL);
+	for (size_t i = 0; i < st->nspool_add && rc == SQLITE_OK; i++)
+		rc = insert_spool(q, &st->spool_add[i]);
 	sqlite3_finalize(q);
 	return rc;
 }
@@ -1540,22 +1569,16 @@ label_id(sqlite3 *h, struct label_map *c, const char *text, uint64_t *id)
 	return label_map_add(c, text, *id) < 0 ? SQLITE_NOMEM : SQLITE_OK;
 }
 
-/*
- * Write st into the open transaction on h: meta, the totals and the entries — every row
- * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
- * The hashes of the rows as now stored go to hash_out when not NULL.
- */
+/* meta (the row inserted with insert_meta, with the import's mark) and the totals of st,
+ * the rows written against ref, in generation gen. */
 static int
-write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *imported,
-	    bool all, const uint64_t *hash_in, uint64_t *hash_out, uint64_t gen, size_t *written,
-	    char *reason, size_t reasonlen)
+write_meta(sqlite3 *h, const struct state *st, const struct state_row_ref *refp,
+	   bool insert_meta, const char *imported, uint64_t gen, char *reason, size_t reasonlen)
 {
-	const struct state_row_ref ref = { st->cycles, reference(st, false), reference(st, true) };
-	struct label_map lc = { 0 };
+	const struct state_row_ref ref = *refp;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	*written = 0;
 	rc = sqlite3_prepare_v2(h, insert_meta ?
 		"INSERT INTO meta (instance, cycles, last_cycle_ns, last_duration_ns, degraded, "
 		"seen_ns, generation, first_ns, imported_from, id) "
@@ -1614,6 +1637,29 @@ write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *im
 	if (rc != SQLITE_OK)
 		goto fail;
 
+	return 0;
+fail:
+	return db_fail(h, rc, reason, reasonlen);
+}
+
+/*
+ * Write st into the open transaction on h: meta, the totals and the entries — every row
+ * (all) or those whose hash differs from the one loaded (hash_in, parallel to entries).
+ * The hashes of the rows as now stored go to hash_out when not NULL.
+ */
+static int
+write_state(sqlite3 *h, const struct state *st, bool insert_meta, const char *imported,
+	    bool all, const uint64_t *hash_in, uint64_t *hash_out, uint64_t gen, size_t *written,
+	    char *reason, size_t reasonlen)
+{
+	const struct state_row_ref ref = { st->cycles, reference(st, false), reference(st, true) };
+	struct label_map lc = { 0 };
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*written = 0;
+	if ((rc = write_meta(h, st, &ref, insert_meta, imported, gen, reason, reasonlen)) < 0)
+		return rc;
 	rc = sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO entries (addr, body) VALUES (?, ?)",
 				-1, &q, NULL);
 	for (size_t i = 0; i < st->n && rc == SQLITE_OK; i++) {
@@ -2233,6 +2279,70 @@ out:
 	return rc;
 }
 
+/* state_spool_move on the open database h: reason says why on failure, perr put's own
+ * message. */
+static int
+spool_move_on(sqlite3 *h, state_spool_put_fn put, void *arg, size_t *moved, char *reason,
+	      size_t reasonlen, char *perr, size_t perrlen)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t last = 0;
+	int rc = 0, src;
+
+	/* IMMEDIATE: the rows read are the rows deleted */
+	if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, reasonlen)) < 0)
+		return rc;
+	src = sqlite3_prepare_v2(h, "SELECT " SPOOL_COLS " FROM spool ORDER BY seq", -1, &q,
+				 NULL);
+	while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *sink = (const char *)sqlite3_column_text(q, 1);
+		const char *id = (const char *)sqlite3_column_text(q, 2);
+		const char *body = (const char *)sqlite3_column_text(q, 3);
+		int64_t seq = sqlite3_column_int64(q, 0);
+
+		if (sink == NULL || id == NULL || body == NULL || seq <= last) {
+			util_errf(reason, reasonlen, "spool row %" PRId64 " is damaged", seq);
+			rc = -EBADMSG;
+			break;
+		}
+		/* a put that fails stops here: this row and the later ones stay, in order */
+		rc = put(arg, (uint64_t)seq, sink, id, body, (size_t)sqlite3_column_bytes(q, 3),
+			 perr, perrlen);
+		if (rc < 0)
+			break;
+		last = seq;
+		(*moved)++;
+		src = SQLITE_OK;
+	}
+	if (src != SQLITE_OK && src != SQLITE_DONE && rc == 0)
+		rc = db_fail(h, src, reason, reasonlen);
+	sqlite3_finalize(q);
+	q = NULL;
+	if (last > 0) {
+		/* what was written is gone from the spool even when a later row failed */
+		int drc = sqlite3_prepare_v2(h, "DELETE FROM spool WHERE seq <= ?", -1, &q, NULL);
+		if (drc == SQLITE_OK)
+			drc = sqlite3_bind_int64(q, 1, last);
+		if (drc == SQLITE_OK && (drc = sqlite3_step(q)) == SQLITE_DONE)
+			drc = SQLITE_OK;
+		sqlite3_finalize(q);
+		q = NULL;
+		if (drc != SQLITE_OK) {
+			rc = db_fail(h, drc, reason, reasonlen);
+			(void)sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+	}
+	{
+		int crc = db_exec(h, "COMMIT", reason, reasonlen);
+		if (crc < 0) {
+			(void)sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+			return crc;
+		}
+	}
+	return rc;
+}
+
 int
 state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *moved, char *err,
 		 size_t errlen)
@@ -2240,10 +2350,8 @@ state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *mov
 	char reason[300], perr[512] = "";
 	struct paths p;
 	sqlite3 *h = NULL;
-	sqlite3_stmt *q = NULL;
 	struct stat sb;
-	int64_t last = 0;
-	int rc, src;
+	int rc;
 
 	*moved = 0;
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
@@ -2261,56 +2369,9 @@ state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *mov
 	}
 	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
 		goto out;
-	/* IMMEDIATE: the rows read are the rows deleted */
-	if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, sizeof(reason))) < 0)
+	rc = spool_move_on(h, put, arg, moved, reason, sizeof(reason), perr, sizeof(perr));
+	if (rc < 0)
 		goto out;
-	src = sqlite3_prepare_v2(h, "SELECT " SPOOL_COLS " FROM spool ORDER BY seq", -1, &q,
-				 NULL);
-	while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *sink = (const char *)sqlite3_column_text(q, 1);
-		const char *id = (const char *)sqlite3_column_text(q, 2);
-		const char *body = (const char *)sqlite3_column_text(q, 3);
-		int64_t seq = sqlite3_column_int64(q, 0);
-
-		if (sink == NULL || id == NULL || body == NULL || seq <= last) {
-			util_errf(reason, sizeof(reason), "spool row %" PRId64 " is damaged", seq);
-			rc = -EBADMSG;
-			break;
-		}
-		/* a put that fails stops here: this row and the later ones stay, in order */
-		rc = put(arg, (uint64_t)seq, sink, id, body, (size_t)sqlite3_column_bytes(q, 3),
-			 perr, sizeof(perr));
-		if (rc < 0)
-			break;
-		last = seq;
-		(*moved)++;
-		src = SQLITE_OK;
-	}
-	if (src != SQLITE_OK && src != SQLITE_DONE && rc == 0)
-		rc = db_fail(h, src, reason, sizeof(reason));
-	sqlite3_finalize(q);
-	q = NULL;
-	if (last > 0) {
-		/* what was written is gone from the spool even when a later row failed */
-		int drc = sqlite3_prepare_v2(h, "DELETE FROM spool WHERE seq <= ?", -1, &q, NULL);
-		if (drc == SQLITE_OK)
-			drc = sqlite3_bind_int64(q, 1, last);
-		if (drc == SQLITE_OK && (drc = sqlite3_step(q)) == SQLITE_DONE)
-			drc = SQLITE_OK;
-		sqlite3_finalize(q);
-		q = NULL;
-		if (drc != SQLITE_OK) {
-			rc = db_fail(h, drc, reason, sizeof(reason));
-			goto out;
-		}
-	}
-	{
-		int crc = db_exec(h, "COMMIT", reason, sizeof(reason));
-		if (crc < 0) {
-			rc = crc;
-			goto out;
-		}
-	}
 	{
 		int crc = db_close(h);
 		h = NULL;
@@ -2401,4 +2462,563 @@ state_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
+}
+
+/* ---- a pass: a cycle a row at a time ---- */
+
+/*
+ * The scratch tables live in a private temporary database attached as "cyc" (SQLite makes
+ * it in its temporary directory and deletes it at close): obs, the staged observations by
+ * address; out, the rows a judge changed, applied to entries in one statement once the
+ * walk over entries is done (no table is written while a statement reads it); events, the
+ * JSON of the events raised, for the caller to print after the commit.
+ */
+static const char pass_schema[] =
+	"ATTACH DATABASE '' AS cyc;"
+	"PRAGMA cyc.journal_mode=OFF;"
+	"PRAGMA cyc.synchronous=OFF;"
+	"PRAGMA cyc.cache_size=-4096;"
+	"CREATE TABLE cyc.obs (addr BLOB PRIMARY KEY, ord INTEGER NOT NULL, body BLOB NOT NULL) "
+	"WITHOUT ROWID;"
+	"CREATE TABLE cyc.out (addr BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE cyc.events (n INTEGER PRIMARY KEY, json TEXT NOT NULL);";
+
+/* staged rows a scratch transaction takes before it commits */
+#define PASS_STAGE_BATCH 4096
+
+struct state_pass {
+	sqlite3 *h;
+	char path[PATH_MAX];
+	struct state *head;
+	struct label_map labels;        /* main.labels, both ways */
+	struct state_row_ref ref;       /* what the stored rows are relative to */
+	struct state_row_ref next;      /* what the committed rows will be */
+	sqlite3_stmt *stage, *get, *hist, *spool, *event;
+	size_t staged;                  /* in the open scratch transaction */
+	bool staging, writing;
+};
+
+static int
+pass_fail(struct state_pass *p, int rc, char *err, size_t errlen)
+{
+	char reason[300];
+	int e = db_fail(p->h, rc, reason, sizeof(reason));
+
+	util_errf(err, errlen, "%s: %s", p->path, reason);
+	return e;
+}
+
+void
+state_pass_free(struct state_pass *p)
+{
+	if (p == NULL)
+		return;
+	sqlite3_finalize(p->stage);
+	sqlite3_finalize(p->get);
+	sqlite3_finalize(p->hist);
+	sqlite3_finalize(p->spool);
+	sqlite3_finalize(p->event);
+	if (p->h != NULL)
+		sqlite3_close(p->h); /* an open transaction is rolled back */
+	label_map_clear(&p->labels);
+	free(p);
+}
+
+/* The head of an open database: meta, totals, labels. */
+static int
+pass_read_head(struct state_pass *p, char *imported, size_t implen, char *reason,
+	       size_t reasonlen)
+{
+	struct row_ref ref = { 0, 0, 0, 0 };
+	int rc;
+
+	if ((rc = read_meta(p->h, p->head, &ref, imported, implen, reason, reasonlen)) < 0 ||
+	    (rc = read_totals(p->h, p->head, reason, reasonlen)) < 0 ||
+	    (rc = read_labels(p->h, p->head, &p->labels, reason, reasonlen)) < 0)
+		return rc;
+	p->ref = (struct state_row_ref){ ref.cycles, ref.seen_ns, ref.first_ns };
+	p->next = p->ref;
+	return 0;
+}
+
+/* state_pass_open's load: each row read is a row that reads */
+static int
+check_row(void *arg, const struct bl_entry *e)
+{
+	(void)arg;
+	(void)e;
+	return 0;
+}
+
+int
+state_pass_open(const char *dir, struct state *head, struct state_pass **out, char *err,
+		size_t errlen)
+{
+	char reason[300], imported[160];
+	struct state_pass *p;
+	struct paths paths;
+	int64_t version = 0;
+	struct state first;
+	struct stat sb;
+	int rc;
+
+	*out = NULL;
+	if ((rc = paths_init(&paths, dir, err, errlen)) < 0)
+		return rc;
+	/* a missing database: what state_load makes of it (first run, import, damage) */
+	if (stat(paths.db, &sb) == -1 && errno == ENOENT) {
+		state_init(&first);
+		rc = state_load(dir, &first, err, errlen);
+		if (rc == 0 && stat(paths.db, &sb) == -1 && errno == ENOENT)
+			rc = ensure_dir(dir, err, errlen) < 0
+				     ? -errno
+				     : db_create(&paths, &first, NULL, NULL, NULL, err, errlen);
+		state_clear(&first);
+		if (rc < 0)
+			return rc;
+	}
+	/* the whole load's checks, every row read once and let go: damage is set aside,
+	 * never written to */
+	state_init(&first);
+	rc = load(dir, &first, check_row, NULL, err, errlen);
+	state_clear(&first);
+	if (rc < 0)
+		return rc;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	snprintf(p->path, sizeof(p->path), "%s", paths.db);
+	p->head = head;
+	state_clear(head);
+	/* opened to write: an older schema is migrated now */
+	if ((rc = db_open(paths.db, false, &p->h, reason, sizeof(reason))) < 0 ||
+	    (rc = db_int(p->h, "PRAGMA user_version", &version, reason, sizeof(reason))) < 0 ||
+	    (rc = pass_read_head(p, imported, sizeof(imported), reason, sizeof(reason))) < 0 ||
+	    (rc = db_exec(p->h, pass_schema, reason, sizeof(reason))) < 0)
+		goto bad;
+	rc = sqlite3_prepare_v2(p->h, "INSERT INTO cyc.obs (addr, ord, body) VALUES (?1, ?2, ?3) "
+				"ON CONFLICT (addr) DO UPDATE SET ord = excluded.ord, "
+				"body = excluded.body WHERE excluded.ord < ord", -1, &p->stage, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(p->h, "SELECT body FROM main.entries WHERE addr = ?1", -1,
+					&p->get, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(p->h, rc, reason, sizeof(reason));
+		goto bad;
+	}
+	*out = p;
+	return 0;
+bad:
+	util_errf(err, errlen, "cannot read %s: %s", paths.db, reason);
+	state_pass_free(p);
+	return rc == -EBADMSG ? -EIO : rc; /* it passed the load's checks a moment ago */
+}
+
+/* End the scratch transaction of the staged rows. */
+static int
+pass_flush(struct state_pass *p, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!p->staging)
+		return 0;
+	p->staging = false;
+	p->staged = 0;
+	rc = sqlite3_exec(p->h, "COMMIT", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_stage(struct state_pass *p, const struct net_addr *a, uint64_t ord,
+		 const void *obs, size_t len, char *err, size_t errlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t keylen = state_row_key(a, key);
+	int rc = SQLITE_OK;
+
+	/* the staging is not the state: it may commit often, the state only once */
+	if (!p->staging && !p->writing) {
+		if ((rc = sqlite3_exec(p->h, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
+			return pass_fail(p, rc, err, errlen);
+		p->staging = true;
+	}
+	sqlite3_reset(p->stage);
+	if ((rc = sqlite3_bind_blob(p->stage, 1, key, (int)keylen, SQLITE_TRANSIENT)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(p->stage, 2, u2i(ord))) != SQLITE_OK ||
+	    (rc = sqlite3_bind_blob(p->stage, 3, obs, (int)len, SQLITE_TRANSIENT)) != SQLITE_OK ||
+	    (rc = sqlite3_step(p->stage)) != SQLITE_DONE)
+		return pass_fail(p, rc, err, errlen);
+	sqlite3_reset(p->stage);
+	if (p->staging && ++p->staged >= PASS_STAGE_BATCH)
+		return pass_flush(p, err, errlen);
+	return 0;
+}
+
+int
+state_pass_restage(struct state_pass *p, const struct net_addr *a, const void *obs,
+		   size_t len, char *err, size_t errlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t keylen = state_row_key(a, key);
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(p->h, "UPDATE cyc.obs SET body = ?2 WHERE addr = ?1", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 1, key, (int)keylen, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 2, obs, (int)len, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+/* The stored entry of the key (p->get), decoded against ref into e: *found. */
+static int
+pass_lookup(struct state_pass *p, const void *key, size_t keylen,
+	    const struct state_row_ref *ref, struct bl_entry *e, bool *found,
+	    const void **body, size_t *bodylen, char *err, size_t errlen)
+{
+	char why[200], addr[NETADDR_STRLEN];
+	uint64_t label = 0;
+	int rc;
+
+	*found = false;
+	memset(e, 0, sizeof(*e));
+	if (state_row_key_parse(key, keylen, &e->addr) < 0) {
+		util_errf(err, errlen, "%s: a staged key that is no address", p->path);
+		return -EIO;
+	}
+	sqlite3_reset(p->get);
+	if ((rc = sqlite3_bind_blob(p->get, 1, key, (int)keylen, SQLITE_TRANSIENT)) != SQLITE_OK)
+		return pass_fail(p, rc, err, errlen);
+	rc = sqlite3_step(p->get);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return pass_fail(p, rc, err, errlen);
+	*body = sqlite3_column_blob(p->get, 0);
+	*bodylen = (size_t)sqlite3_column_bytes(p->get, 0);
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	if (sqlite3_column_type(p->get, 0) != SQLITE_BLOB || *bodylen > STATE_ROW_BODY_MAX ||
+	    state_row_decode(*body, *bodylen, ref, e, &label, why, sizeof(why)) < 0 ||
+	    (e->target = label_of(&p->labels, label)) == NULL) {
+		/* read whole by the load a moment ago: only a change since can do this */
+		util_errf(err, errlen, "%s: entries[%s].body does not read", p->path, addr);
+		return -EIO;
+	}
+	*found = true;
+	return 0;
+}
+
+int
+state_pass_page(struct state_pass *p, const struct net_addr *after, size_t limit,
+		state_pass_fn fn, void *arg, struct net_addr *last, char *err, size_t errlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t keylen = after != NULL ? state_row_key(after, key) : 0;
+	sqlite3_stmt *q = NULL;
+	int rc, n = 0;
+
+	if ((rc = pass_flush(p, err, errlen)) < 0)
+		return rc;
+	rc = sqlite3_prepare_v2(p->h, "SELECT addr, body FROM cyc.obs WHERE addr > ?1 "
+				"ORDER BY addr LIMIT ?2", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 1, key, (int)keylen, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, (int64_t)(limit > INT_MAX ? INT_MAX : limit));
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const void *k = sqlite3_column_blob(q, 0), *body = NULL;
+		size_t klen = (size_t)sqlite3_column_bytes(q, 0), blen = 0;
+		struct bl_entry e;
+		bool found;
+		int frc;
+
+		if ((frc = pass_lookup(p, k, klen, &p->ref, &e, &found, &body, &blen, err,
+				       errlen)) < 0) {
+			sqlite3_finalize(q);
+			return frc;
+		}
+		*last = e.addr;
+		frc = fn(arg, &e.addr, sqlite3_column_blob(q, 1),
+			 (size_t)sqlite3_column_bytes(q, 1), found ? &e : NULL);
+		if (frc < 0) {
+			sqlite3_finalize(q);
+			return frc;
+		}
+		n++;
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(p->get);
+	if (rc != SQLITE_DONE) {
+		rc = pass_fail(p, rc, err, errlen);
+		sqlite3_finalize(q);
+		return rc;
+	}
+	sqlite3_finalize(q);
+	return n;
+}
+
+int
+state_pass_any_open(struct state_pass *p, bool *any, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*any = false;
+	rc = sqlite3_prepare_v2(p->h, "SELECT body FROM main.entries", -1, &q, NULL);
+	while (rc == SQLITE_OK && !*any && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct bl_entry e;
+		uint64_t label;
+		char why[200];
+
+		memset(&e, 0, sizeof(e));
+		if (state_row_decode(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0),
+				     &p->ref, &e, &label, why, sizeof(why)) < 0) {
+			sqlite3_finalize(q);
+			util_errf(err, errlen, "%s: an entry does not read: %s", p->path, why);
+			return -EIO;
+		}
+		for (int s = 0; s < PROBE_NSLOTS; s++)
+			*any |= e.port[s].reported_open;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
+								       : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_begin(struct state_pass *p, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = pass_flush(p, err, errlen)) < 0)
+		return rc;
+	/* IMMEDIATE: the write lock now, not halfway through */
+	if ((rc = sqlite3_exec(p->h, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return pass_fail(p, rc, err, errlen);
+	p->writing = true;
+	rc = sqlite3_prepare_v2(p->h, HISTORY_INSERT, -1, &p->hist, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(p->h, SPOOL_INSERT, -1, &p->spool, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(p->h, "INSERT INTO cyc.events (json) VALUES (?1)", -1,
+					&p->event, NULL);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+/* The row of e against p->next into cyc.out (q) unless it is old's bytes. */
+static int
+pass_write(struct state_pass *p, sqlite3_stmt *q, const struct bl_entry *e, uint64_t label,
+	   const void *old, size_t oldlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX], body[STATE_ROW_BODY_MAX];
+	size_t keylen = state_row_key(&e->addr, key);
+	size_t bodylen = state_row_encode(e, label, &p->next, body);
+	int rc;
+
+	if (old != NULL && oldlen == bodylen && memcmp(old, body, bodylen) == 0)
+		return SQLITE_OK;
+	sqlite3_reset(q);
+	if ((rc = sqlite3_bind_blob(q, 1, key, (int)keylen, SQLITE_TRANSIENT)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_blob(q, 2, body, (int)bodylen, SQLITE_TRANSIENT)) == SQLITE_OK &&
+	    (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	return rc;
+}
+
+/* The rows not staged whose bytes the new reference changes (their last cycle or last
+ * seen was the old one's), into cyc.out. */
+static int
+pass_restamp(struct state_pass *p, sqlite3_stmt *put, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (p->ref.cycles == p->next.cycles && p->ref.seen_ns == p->next.seen_ns &&
+	    p->ref.first_ns == p->next.first_ns)
+		return 0;
+	rc = sqlite3_prepare_v2(p->h, "SELECT e.addr, e.body FROM main.entries e WHERE NOT EXISTS "
+				"(SELECT 1 FROM cyc.obs o WHERE o.addr = e.addr)", -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const void *body = sqlite3_column_blob(q, 1);
+		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+		struct bl_entry e;
+		uint64_t label;
+		char why[200];
+
+		memset(&e, 0, sizeof(e));
+		if (state_row_key_parse(sqlite3_column_blob(q, 0),
+					(size_t)sqlite3_column_bytes(q, 0), &e.addr) < 0 ||
+		    state_row_decode(body, len, &p->ref, &e, &label, why, sizeof(why)) < 0) {
+			sqlite3_finalize(q);
+			util_errf(err, errlen, "%s: an entry does not read", p->path);
+			return -EIO;
+		}
+		rc = pass_write(p, put, &e, label, body, len);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns, state_judge_fn fn,
+		 void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL, *put = NULL;
+	int rc;
+
+	p->next.cycles = cycle;
+	p->next.seen_ns = seen_ns;
+	if (p->next.first_ns == 0)
+		p->next.first_ns = seen_ns;
+	rc = sqlite3_prepare_v2(p->h, "SELECT addr, body FROM cyc.obs ORDER BY addr", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(p->h, "INSERT OR REPLACE INTO cyc.out (addr, body) "
+					"VALUES (?1, ?2)", -1, &put, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const void *key = sqlite3_column_blob(q, 0), *old = NULL;
+		size_t keylen = (size_t)sqlite3_column_bytes(q, 0), oldlen = 0;
+		struct bl_entry e;
+		uint64_t label;
+		bool found;
+		int frc;
+
+		if ((frc = pass_lookup(p, key, keylen, &p->ref, &e, &found, &old, &oldlen, err,
+				       errlen)) < 0 ||
+		    (frc = fn(arg, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1),
+			      &e, !found)) < 0) {
+			rc = frc;
+			goto out;
+		}
+		rc = label_id(p->h, &p->labels, e.target, &label);
+		if (rc == SQLITE_OK)
+			rc = pass_write(p, put, &e, label, found ? old : NULL, oldlen);
+	}
+	sqlite3_reset(p->get);
+	if (rc != SQLITE_DONE) {
+		rc = pass_fail(p, rc, err, errlen);
+		goto out;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if ((rc = pass_restamp(p, put, err, errlen)) < 0)
+		goto out;
+	rc = sqlite3_exec(p->h, "INSERT OR REPLACE INTO main.entries (addr, body) "
+			  "SELECT addr, body FROM cyc.out; DELETE FROM cyc.out", NULL, NULL, NULL);
+	rc = rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(put);
+	return rc;
+}
+
+int
+state_pass_get(struct state_pass *p, const struct net_addr *a, struct bl_entry *e, bool *found,
+	       char *err, size_t errlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t keylen = state_row_key(a, key), len;
+	const void *body;
+	int rc = pass_lookup(p, key, keylen, &p->ref, e, found, &body, &len, err, errlen);
+
+	sqlite3_reset(p->get);
+	return rc;
+}
+
+int
+state_pass_put(struct state_pass *p, const struct bl_entry *e, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	uint64_t label;
+	int rc;
+
+	rc = label_id(p->h, &p->labels, e->target, &label);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(p->h, "INSERT OR REPLACE INTO main.entries (addr, body) "
+					"VALUES (?1, ?2)", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = pass_write(p, q, e, label, NULL, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_event(struct state_pass *p, const struct state_hist *hist,
+		 const struct state_spool *spool, size_t nspool, const char *json, size_t len,
+		 char *err, size_t errlen)
+{
+	int rc = insert_history(p->hist, hist);
+
+	for (size_t i = 0; i < nspool && rc == SQLITE_OK; i++)
+		rc = insert_spool(p->spool, &spool[i]);
+	if (rc == SQLITE_OK) {
+		sqlite3_reset(p->event);
+		rc = len > INT_MAX ? SQLITE_TOOBIG
+				   : sqlite3_bind_text(p->event, 1, json, (int)len, SQLITE_STATIC);
+		if (rc == SQLITE_OK && (rc = sqlite3_step(p->event)) == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_reset(p->event);
+	}
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_commit(struct state_pass *p, const struct state *head, uint64_t retention_ns,
+		  char *err, size_t errlen)
+{
+	char reason[300];
+	int rc;
+
+	if ((rc = write_meta(p->h, head, &p->next, false, NULL, new_generation(), reason,
+			     sizeof(reason))) < 0) {
+		util_errf(err, errlen, "cannot write %s: %s", p->path, reason);
+		return rc;
+	}
+	if ((rc = prune_history(p->h, retention_ns)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(p->h, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		return pass_fail(p, rc, err, errlen);
+	p->writing = false;
+	p->ref = p->next;
+	return 0;
+}
+
+int
+state_pass_events(struct state_pass *p, state_event_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(p->h, "SELECT json FROM cyc.events ORDER BY n", -1, &q, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int frc = fn(arg, (const char *)sqlite3_column_text(q, 0),
+			     (size_t)sqlite3_column_bytes(q, 0));
+		if (frc < 0) {
+			sqlite3_finalize(q);
+			return frc;
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_spool_move(struct state_pass *p, state_spool_put_fn put, void *arg, size_t *moved,
+		      char *err, size_t errlen)
+{
+	char reason[300], perr[512] = "";
+	int rc;
+
+	*moved = 0;
+	if ((rc = pass_flush(p, err, errlen)) < 0)
+		return rc;
+	rc = spool_move_on(p->h, put, arg, moved, reason, sizeof(reason), perr, sizeof(perr));
+	if (rc < 0 && perr[0] != '\0')
+		util_errf(err, errlen, "%s", perr);
+	else if (rc < 0)
+		util_errf(err, errlen, "cannot move the spool of %s: %s", p->path, reason);
+	return rc;
 }

@@ -1,4 +1,5 @@
 /* test_metrics: the Prometheus text exposition of a small state, byte for byte. */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,6 +152,141 @@ test_alert_lines(void **state)
 	state_clear(&st);
 }
 
+/* Names in dir other than . and .., so a test can see a temp file left behind. */
+static int
+dir_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The streaming writer and metrics_render give the same bytes; enough entries that the
+ * unacknowledged family outgrows the stdio and copy buffers. */
+static void
+test_writer_same_bytes(void **state)
+{
+	char dir[] = "/tmp/w53metricsXXXXXX", path[64], err[256];
+	struct state st;
+	uint64_t totals[ALERT_NTYPES] = { [ALERT_OPENED] = 4 };
+	struct metrics_cycle mc = {
+		.addresses = 3, .duration_ns = 2000000, .wall_ns = 1700000000000000000ull,
+		.outbox_backlog = 1, .events_total = totals, .cycle = 5, .alerts_known = true,
+		.alerts_delivered = 2,
+	};
+	struct metrics_writer *w = NULL;
+	struct stat sb;
+	char *want = NULL, *got = NULL;
+	size_t wantlen = 0, gotlen = 0;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/watch53.prom", dir);
+	state_init(&st);
+	add_entry(&st, "127.53.0.1", "a\\b\nc", true, false, true, 5);
+	add_entry(&st, "127.53.0.2", "skipped", true, false, true, 4);
+	add_entry(&st, "::1", "lo6", true, true, false, 5);
+	for (int i = 0; i < 600; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "127.54.%d.%d", i / 200, i % 200);
+		add_entry(&st, a, "many", i % 3 == 0, i % 2 == 0, true, i % 4 == 0 ? 3 : 5);
+	}
+	st.degraded = false;
+	assert_int_equal(metrics_render(&st, &mc, &want, &wantlen), 0);
+	assert_true(wantlen > 3 * 16384);
+
+	assert_int_equal(metrics_writer_new(path, &w, err, sizeof(err)), 0);
+	assert_non_null(w);
+	for (size_t i = 0; i < st.n; i++)
+		if (st.entries[i].last_cycle == mc.cycle)
+			assert_int_equal(metrics_writer_entry(w, &st.entries[i]), 0);
+	assert_int_equal(metrics_writer_finish(w, st.degraded, &mc, err, sizeof(err)), 0);
+
+	assert_int_equal(file_read_all(path, 1 << 24, &got, &gotlen), 0);
+	assert_int_equal(gotlen, wantlen);
+	assert_memory_equal(got, want, wantlen);
+	assert_null(strstr(got, "skipped"));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0644);
+	assert_int_equal(dir_count(dir), 1); /* no temp file beside it */
+	free(got);
+	got = NULL;
+
+	/* metrics_write goes through the same writer: the same bytes again */
+	assert_int_equal(metrics_write(path, &st, &mc, err, sizeof(err)), 0);
+	assert_int_equal(file_read_all(path, 1 << 24, &got, &gotlen), 0);
+	assert_int_equal(gotlen, wantlen);
+	assert_memory_equal(got, want, wantlen);
+	assert_int_equal(dir_count(dir), 1);
+	free(got);
+	free(want);
+	unlink(path);
+	rmdir(dir);
+	state_clear(&st);
+}
+
+/* Failures name the file and leave no temp file: at the start (no such directory) and at
+ * the end (the rename meets a directory). */
+static void
+test_writer_errors(void **state)
+{
+	char dir[] = "/tmp/w53metricsXXXXXX", path[64], err[256];
+	struct metrics_cycle mc = { .outbox_backlog = -1, .cycle = 1 };
+	struct metrics_writer *w = (struct metrics_writer *)&mc; /* new must clear it */
+	(void)state;
+
+	err[0] = '\0';
+	assert_int_equal(metrics_writer_new("/nonexistent-w53/x.prom", &w, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(w);
+	assert_non_null(strstr(err, "/nonexistent-w53/x.prom"));
+	assert_null(strchr(err, '\n'));
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(metrics_writer_new(path, &w, err, sizeof(err)), 0);
+	assert_int_equal(dir_count(dir), 2); /* sub and the temp file */
+	err[0] = '\0';
+	assert_true(metrics_writer_finish(w, false, &mc, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(dir_count(dir), 1);
+	rmdir(path);
+	rmdir(dir);
+}
+
+/* An abandoned writer removes its temp file and never creates path. */
+static void
+test_writer_free_unfinished(void **state)
+{
+	char dir[] = "/tmp/w53metricsXXXXXX", path[64], err[256];
+	struct state st;
+	struct metrics_writer *w = NULL;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/watch53.prom", dir);
+	state_init(&st);
+	add_entry(&st, "127.53.0.1", "a", true, false, true, 1);
+	assert_int_equal(metrics_writer_new(path, &w, err, sizeof(err)), 0);
+	assert_int_equal(metrics_writer_entry(w, &st.entries[0]), 0);
+	assert_int_equal(dir_count(dir), 1);
+	metrics_writer_free(w);
+	assert_int_equal(dir_count(dir), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	metrics_writer_free(NULL);
+	rmdir(dir);
+	state_clear(&st);
+}
+
 int
 main(void)
 {
@@ -158,6 +294,9 @@ main(void)
 		cmocka_unit_test(test_render_exact),
 		cmocka_unit_test(test_write_atomic_world_readable),
 		cmocka_unit_test(test_alert_lines),
+		cmocka_unit_test(test_writer_same_bytes),
+		cmocka_unit_test(test_writer_errors),
+		cmocka_unit_test(test_writer_free_unfinished),
 	};
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
