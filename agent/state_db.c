@@ -166,6 +166,29 @@ static const char schema_v5[] =
 
 static int convert_rows_v5(sqlite3 *h);
 
+/*
+ * Version 6: history rows packed, so the history of a first run over a million addresses
+ * (a hundred thousand exposures) takes some 200 bytes an event instead of 260: type,
+ * severity, protocol and source are numbers (hist_words: a word not in its list is kept as
+ * text), the address is the key of entries (empty for the monitor), the event id its 16
+ * bytes (empty for an accept). seq is kept. Converted in code (convert_history_v6).
+ */
+static const char schema_v6[] =
+	"CREATE TABLE history_v6 ("
+	" seq INTEGER PRIMARY KEY,"
+	" time_ns INTEGER NOT NULL,"
+	" type NOT NULL,"
+	" severity NOT NULL,"
+	" address BLOB NOT NULL,"
+	" protocol NOT NULL,"
+	" port INTEGER NOT NULL,"
+	" summary TEXT NOT NULL,"
+	" source NOT NULL,"
+	" event_id BLOB NOT NULL"
+	");";
+
+static int convert_history_v6(sqlite3 *h);
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction: its SQL, then its code where SQL alone cannot say it. A new version is
  * one more row here. */
@@ -174,7 +197,7 @@ static const struct migration {
 	int (*code)(sqlite3 *h);  /* NULL: none */
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL },
-	{ schema_v5, convert_rows_v5 },
+	{ schema_v5, convert_rows_v5 }, { schema_v6, convert_history_v6 },
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1413,34 +1436,149 @@ bind_text(sqlite3_stmt *q, int i, const char *s, size_t max)
 
 /* The cycle's history rows, then the rows older than the retention (at most
  * STATE_HISTORY_PRUNE_MAX, oldest first). An SQLite result code. */
-/* One history row through q (INSERT INTO history, HISTORY_COLS but seq). An SQLite result
- * code. */
+/*
+ * The words of a history row as version 6 stores them: the position in its list (fixed:
+ * the numbers are the file's, whatever the enums of a later build say), or the word itself
+ * when it is not in the list.
+ */
+enum { HW_TYPE, HW_SEVERITY, HW_PROTOCOL, HW_SOURCE, HW_N };
+static const char *const hist_words[HW_N][10] = {
+	[HW_TYPE] = { "opened", "closed", "changed", "flapping", "degraded", "exposed", "test",
+		      "accepted" },
+	[HW_SEVERITY] = { "", "info", "low", "medium", "high", "critical" },
+	[HW_PROTOCOL] = { "", "tcp", "udp" },
+	[HW_SOURCE] = { "active", "passive", "cli" },
+};
+
+static int
+bind_word(sqlite3_stmt *q, int i, int list, const char *word, size_t max)
+{
+	for (int k = 0; k < 10 && hist_words[list][k] != NULL; k++)
+		if (strncmp(hist_words[list][k], word, max) == 0)
+			return sqlite3_bind_int(q, i, k);
+	return bind_text(q, i, word, max);
+}
+
+static void
+column_word(sqlite3_stmt *q, int c, int list, char *out, size_t outlen)
+{
+	const unsigned char *t;
+	int64_t k;
+
+	if (sqlite3_column_type(q, c) == SQLITE_INTEGER) {
+		k = sqlite3_column_int64(q, c);
+		snprintf(out, outlen, "%s", k >= 0 && k < 10 && hist_words[list][k] != NULL
+						    ? hist_words[list][k] : "?");
+		return;
+	}
+	t = sqlite3_column_text(q, c);
+	snprintf(out, outlen, "%s", t != NULL ? (const char *)t : "");
+}
+
+/* An event id's text as its 16 bytes (*n 0 for "" or text that is no UUID). */
+static void
+id_bytes(const char *id, uint8_t out[16], size_t *n)
+{
+	size_t k = 0;
+
+	*n = 0;
+	if (!alert_id_valid(id))
+		return;
+	for (const char *c = id; *c != '\0' && k < 32; c++) {
+		int v = *c >= '0' && *c <= '9' ? *c - '0' : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10
+			: *c >= 'A' && *c <= 'F' ? *c - 'A' + 10 : -1;
+		if (v < 0)
+			continue; /* the dashes */
+		out[k / 2] = (uint8_t)(k % 2 == 0 ? v << 4 : out[k / 2] | v);
+		k++;
+	}
+	*n = 16;
+}
+
+static void
+id_text(const uint8_t *b, size_t n, char *out, size_t outlen)
+{
+	if (n != 16 || outlen < ALERT_ID_LEN) {
+		snprintf(out, outlen, "%s", "");
+		return;
+	}
+	snprintf(out, outlen, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8],
+		 b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* An address's text as the key of entries (empty: "" or text that is no address). */
+static size_t
+addr_key(const char *text, uint8_t key[STATE_ROW_KEY_MAX])
+{
+	struct net_addr a;
+
+	return text[0] != '\0' && net_addr_parse(text, &a) == 0 ? state_row_key(&a, key) : 0;
+}
+
+/* One history row through q (HISTORY_INSERT into some table), seq given (0: the next). An
+ * SQLite result code. */
 static int
 insert_history(sqlite3_stmt *q, const struct state_hist *r)
 {
+	uint8_t key[STATE_ROW_KEY_MAX], id[16];
+	size_t keylen = addr_key(r->address, key), idlen;
 	int rc;
 
+	id_bytes(r->id, id, &idlen);
 	sqlite3_reset(q);
 	rc = sqlite3_bind_int64(q, 1, u2i(r->time_ns));
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 2, r->type, sizeof(r->type));
+		rc = bind_word(q, 2, HW_TYPE, r->type, sizeof(r->type));
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 3, r->severity, sizeof(r->severity));
+		rc = bind_word(q, 3, HW_SEVERITY, r->severity, sizeof(r->severity));
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 4, r->address, sizeof(r->address));
+		rc = sqlite3_bind_blob(q, 4, key, (int)keylen, SQLITE_TRANSIENT);
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 5, r->protocol, sizeof(r->protocol));
+		rc = bind_word(q, 5, HW_PROTOCOL, r->protocol, sizeof(r->protocol));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(q, 6, r->port);
 	if (rc == SQLITE_OK)
 		rc = bind_text(q, 7, r->summary, sizeof(r->summary));
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 8, r->source, sizeof(r->source));
+		rc = bind_word(q, 8, HW_SOURCE, r->source, sizeof(r->source));
+	/* an id that is no UUID (none of ours) is kept as its text */
 	if (rc == SQLITE_OK)
-		rc = bind_text(q, 9, r->id, sizeof(r->id));
+		rc = idlen > 0 || r->id[0] == '\0'
+			     ? sqlite3_bind_blob(q, 9, id, (int)idlen, SQLITE_TRANSIENT)
+			     : bind_text(q, 9, r->id, sizeof(r->id));
+	if (rc == SQLITE_OK)
+		rc = r->seq != 0 ? sqlite3_bind_int64(q, 10, u2i(r->seq)) : sqlite3_bind_null(q, 10);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	return rc;
+}
+
+/* The row of q (columns HISTORY_COLS of version 6) into r. */
+static void
+history_row(sqlite3_stmt *q, struct state_hist *r)
+{
+	struct net_addr a;
+	int64_t port = sqlite3_column_int64(q, 6);
+	const unsigned char *t = sqlite3_column_text(q, 7);
+
+	memset(r, 0, sizeof(*r));
+	r->seq = i2u(sqlite3_column_int64(q, 0));
+	r->time_ns = i2u(sqlite3_column_int64(q, 1));
+	column_word(q, 2, HW_TYPE, r->type, sizeof(r->type));
+	column_word(q, 3, HW_SEVERITY, r->severity, sizeof(r->severity));
+	if (state_row_key_parse(sqlite3_column_blob(q, 4), (size_t)sqlite3_column_bytes(q, 4),
+				&a) == 0)
+		net_addr_str(&a, r->address, sizeof(r->address));
+	column_word(q, 5, HW_PROTOCOL, r->protocol, sizeof(r->protocol));
+	r->port = port >= 0 && port <= 65535 ? (uint16_t)port : 0;
+	snprintf(r->summary, sizeof(r->summary), "%s", t != NULL ? (const char *)t : "");
+	column_word(q, 8, HW_SOURCE, r->source, sizeof(r->source));
+	if (sqlite3_column_type(q, 9) == SQLITE_TEXT)
+		snprintf(r->id, sizeof(r->id), "%s", (const char *)sqlite3_column_text(q, 9));
+	else
+		id_text(sqlite3_column_blob(q, 9), (size_t)sqlite3_column_bytes(q, 9), r->id,
+			sizeof(r->id));
 }
 
 /* One spool row through q (INSERT INTO spool (sink, event_id, body)). */
@@ -1461,8 +1599,10 @@ insert_spool(sqlite3_stmt *q, const struct state_spool *r)
 	return rc;
 }
 
-#define HISTORY_INSERT "INSERT INTO history (time_ns, type, severity, address, protocol, " \
-	"port, summary, source, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define HISTORY_INSERT_INTO(table) "INSERT INTO " table " (time_ns, type, severity, " \
+	"address, protocol, port, summary, source, event_id, seq) " \
+	"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define HISTORY_INSERT HISTORY_INSERT_INTO("history")
 #define SPOOL_INSERT "INSERT INTO spool (sink, event_id, body) VALUES (?, ?, ?)"
 
 static int prune_history(sqlite3 *h, uint64_t retention_ns);
@@ -1773,6 +1913,53 @@ convert_rows_v5(sqlite3 *h)
 	if (rc != SQLITE_OK)
 		return rc;
 	return sqlite3_exec(h, "DROP TABLE entries; ALTER TABLE entries_v5 RENAME TO entries;",
+			    NULL, NULL, NULL);
+}
+
+/*
+ * The code of the migration to version 6 (see schema_v6, run before it): every history row
+ * of the text layout read and written packed, its seq kept; then the new table takes the
+ * old one's name and the indexes are made again. An SQLite result code.
+ */
+static int
+convert_history_v6(sqlite3 *h)
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(h, "SELECT " HISTORY_COLS " FROM history ORDER BY seq", -1, &sel,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(h, HISTORY_INSERT_INTO("history_v6"), -1, &ins, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		struct state_hist r;
+		int64_t port = sqlite3_column_int64(sel, 6);
+
+		memset(&r, 0, sizeof(r));
+		r.seq = i2u(sqlite3_column_int64(sel, 0));
+		r.time_ns = i2u(sqlite3_column_int64(sel, 1));
+#define HTEXT(f, c) snprintf(r.f, sizeof(r.f), "%s", sqlite3_column_text(sel, c) ? \
+			     (const char *)sqlite3_column_text(sel, c) : "")
+		HTEXT(type, 2);
+		HTEXT(severity, 3);
+		HTEXT(address, 4);
+		HTEXT(protocol, 5);
+		HTEXT(summary, 7);
+		HTEXT(source, 8);
+		HTEXT(id, 9);
+#undef HTEXT
+		r.port = port >= 0 && port <= 65535 ? (uint16_t)port : 0;
+		rc = insert_history(ins, &r);
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	if (rc != SQLITE_OK)
+		return rc;
+	return sqlite3_exec(h, "DROP TABLE history; ALTER TABLE history_v6 RENAME TO history;"
+			    "CREATE INDEX history_time ON history (time_ns);"
+			    "CREATE INDEX history_port ON history (address, protocol, port, seq);",
 			    NULL, NULL, NULL);
 }
 
@@ -2185,21 +2372,7 @@ history_rows(sqlite3_stmt *q, struct state_hist **rows, size_t *n, size_t *cap)
 			*cap = nc;
 		}
 		r = &(*rows)[(*n)++];
-		memset(r, 0, sizeof(*r));
-		r->seq = i2u(sqlite3_column_int64(q, 0));
-		r->time_ns = i2u(sqlite3_column_int64(q, 1));
-#define HCOPY(f, c) snprintf(r->f, sizeof(r->f), "%s", \
-			     sqlite3_column_text(q, c) ? (const char *)sqlite3_column_text(q, c) : "")
-		HCOPY(type, 2);
-		HCOPY(severity, 3);
-		HCOPY(address, 4);
-		HCOPY(protocol, 5);
-		HCOPY(summary, 7);
-		HCOPY(source, 8);
-		HCOPY(id, 9);
-#undef HCOPY
-		int64_t port = sqlite3_column_int64(q, 6);
-		r->port = port >= 0 && port <= 65535 ? (uint16_t)port : 0;
+		history_row(q, r);
 	}
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -2224,8 +2397,9 @@ state_history_read(const char *dir, uint64_t since_ns, const char *address, bool
 	struct paths p;
 	sqlite3 *h = NULL;
 	sqlite3_stmt *q = NULL;
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t cap = 0, keylen = address != NULL ? addr_key(address, key) : 0;
 	struct stat sb;
-	size_t cap = 0;
 	int rc;
 
 	*rows = NULL;
@@ -2250,10 +2424,11 @@ state_history_read(const char *dir, uint64_t since_ns, const char *address, bool
 		if (src == SQLITE_OK)
 			src = sqlite3_bind_int64(q, 1, u2i(since_ns));
 		if (src == SQLITE_OK)
-			src = address != NULL ? sqlite3_bind_text(q, 2, address, -1, SQLITE_STATIC)
+			src = address != NULL ? sqlite3_bind_blob(q, 2, key, (int)keylen,
+								  SQLITE_STATIC)
 					      : sqlite3_bind_null(q, 2);
 		for (int t = 0; k == 0 && t < 4 && src == SQLITE_OK; t++)
-			src = sqlite3_bind_text(q, 3 + t, carried[t], -1, SQLITE_STATIC);
+			src = bind_word(q, 3 + t, HW_TYPE, carried[t], 16);
 		if (src == SQLITE_OK)
 			src = history_rows(q, rows, n, &cap);
 		sqlite3_finalize(q);

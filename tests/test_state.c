@@ -681,7 +681,7 @@ test_round_trip(void **state)
 
 	/* the schema, as sqlite3 sees it: ours, version 5, one row an address, labels once */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM labels WHERE "
 				      "text LIKE 'ns3.example.test%'"), 1);
@@ -1038,7 +1038,7 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
@@ -1065,7 +1065,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 5)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 6)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1778,7 +1778,7 @@ test_history_v1_migration(void **state)
 	/* a history read of a v1 database migrates it too: an empty history */
 	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 
 	{
 		char path[512];
@@ -1794,7 +1794,7 @@ test_history_v1_migration(void **state)
 	st.history_retention_ns = 400 * DAY;
 	if (state_save(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
 	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
 
@@ -1843,6 +1843,199 @@ test_history_v1_migration(void **state)
 }
 
 /* A save that fails leaves neither the state nor the events: one transaction. */
+/* A pass: staging keeps one observation an address (the lowest ord), pages and the judge
+ * walk them in address order with their entries, a row not staged keeps its values across
+ * the new reference, the events commit with the state and come back in order. */
+struct pass_seen {
+	struct state *head;
+	char bodies[4][8];
+	size_t n;
+	bool created[4];
+};
+
+static int
+pass_page_fn(void *arg, const struct net_addr *a, const void *obs, size_t len,
+	     const struct bl_entry *e)
+{
+	struct pass_seen *ps = arg;
+
+	(void)a;
+	assert_null(e);
+	assert_true(len < sizeof(ps->bodies[0]) && ps->n < 4);
+	memcpy(ps->bodies[ps->n], obs, len);
+	ps->bodies[ps->n++][len] = '\0';
+	return 0;
+}
+
+static int
+pass_judge_fn(void *arg, const void *obs, size_t len, struct bl_entry *e, bool created)
+{
+	struct pass_seen *ps = arg;
+
+	assert_true(len < sizeof(ps->bodies[0]) && ps->n < 4);
+	memcpy(ps->bodies[ps->n], obs, len);
+	ps->bodies[ps->n][len] = '\0';
+	ps->created[ps->n++] = created;
+	e->target = state_label(ps->head, "lab");
+	e->last_cycle = ps->head->cycles + 1;
+	e->port[PROBE_SLOT_TCP].known = true;
+	e->port[PROBE_SLOT_TCP].last = PROBE_CLOSED;
+	e->port[PROBE_SLOT_TCP].last_seen = 1000 * (ps->head->cycles + 1);
+	e->port[PROBE_SLOT_TCP].first_seen = e->port[PROBE_SLOT_TCP].first_seen ?: 1000;
+	return 0;
+}
+
+static int
+pass_event_fn(void *arg, const char *json, size_t len)
+{
+	size_t *n = arg;
+
+	assert_int_equal(len, strlen("{\"e\":1}"));
+	assert_memory_equal(json, "{\"e\":1}", len);
+	(*n)++;
+	return 0;
+}
+
+static void
+test_pass(void **state)
+{
+	const char *dir = *state;
+	struct net_addr a = addr("127.53.0.9"), b = addr("127.53.0.2"), last;
+	struct state_hist hist = hist_row(1000, "exposed", "127.53.0.9",
+					  "0b8e1c2a-58f1-4d0e-9a3b-5c7d9e1f2a3b");
+	struct state_spool spool = { "hook", "0b8e1c2a-58f1-4d0e-9a3b-5c7d9e1f2a3b", "{\"e\":1}",
+				     7 };
+	struct state_pass *p = NULL;
+	struct pass_seen ps = { 0 };
+	struct state head, st;
+	size_t nev = 0;
+	char err[512];
+
+	state_init(&head);
+	state_init(&st);
+	ps.head = &head;
+	if (state_pass_open(dir, &head, &p, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_true(exists(dir, STATE_DB_FILE)); /* a first run makes an empty database */
+	assert_int_equal(head.cycles, 0);
+	assert_int_equal(state_pass_stage(p, &a, 5, "a5", 2, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_stage(p, &b, 1, "b1", 2, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_stage(p, &a, 2, "a2", 2, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_stage(p, &a, 3, "a3", 2, err, sizeof(err)), 0);
+	/* address order, a page at a time */
+	assert_int_equal(state_pass_page(p, NULL, 1, pass_page_fn, &ps, &last, err,
+					 sizeof(err)), 1);
+	assert_int_equal(net_addr_cmp(&last, &b), 0);
+	assert_int_equal(state_pass_page(p, &last, 10, pass_page_fn, &ps, &last, err,
+					 sizeof(err)), 1);
+	assert_int_equal(state_pass_page(p, &last, 10, pass_page_fn, &ps, &last, err,
+					 sizeof(err)), 0);
+	assert_string_equal(ps.bodies[0], "b1");
+	assert_string_equal(ps.bodies[1], "a2");
+	assert_int_equal(state_pass_restage(p, &b, "b9", 2, err, sizeof(err)), 0);
+	ps.n = 0;
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_judge(p, 1, 1000, pass_judge_fn, &ps, err, sizeof(err)), 0);
+	assert_int_equal(ps.n, 2);
+	assert_string_equal(ps.bodies[0], "b9");
+	assert_true(ps.created[0] && ps.created[1]);
+	assert_int_equal(state_pass_event(p, &hist, &spool, 1, "{\"e\":1}", 7, err, sizeof(err)), 0);
+	head.cycles = 1;
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_events(p, pass_event_fn, &nev, err, sizeof(err)), 0);
+	assert_int_equal(nev, 1);
+	state_pass_free(p);
+	p = NULL;
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 1);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM spool"), 1);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 2);
+	assert_int_equal(st.cycles, 1);
+	assert_string_equal(st.entries[0].target, "lab");
+
+	/* the second cycle stages a only: b keeps last_cycle 1 and last_seen 1000 under the
+	 * new reference */
+	state_clear(&st);
+	ps.n = 0;
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	ps.head = &head;
+	assert_int_equal(head.cycles, 1);
+	assert_true(state_label_known(&head, "lab"));
+	assert_int_equal(state_pass_stage(p, &a, 1, "a", 1, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_judge(p, 2, 2000, pass_judge_fn, &ps, err, sizeof(err)), 0);
+	assert_int_equal(ps.n, 1);
+	assert_false(ps.created[0]);
+	head.cycles = 2;
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_int_equal(state_load(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(st.n, 2);
+	assert_int_equal(net_addr_cmp(&st.entries[0].addr, &b), 0);
+	assert_int_equal(st.entries[0].last_cycle, 1);
+	assert_int_equal(st.entries[0].port[PROBE_SLOT_TCP].last_seen, 1000);
+	assert_int_equal(st.entries[1].last_cycle, 2);
+	assert_int_equal(st.entries[1].port[PROBE_SLOT_TCP].last_seen, 2000);
+	assert_int_equal(st.entries[1].port[PROBE_SLOT_TCP].first_seen, 1000);
+	state_clear(&st);
+	state_clear(&head);
+}
+
+/* Version 6 keeps the words as numbers, the address as its key, the id as 16 bytes; a word
+ * or an id it does not know stays text; what is read back is what was written. */
+static void
+test_history_packed(void **state)
+{
+	const char *dir = *state;
+	uint64_t now = util_wall_ns();
+	struct state_hist add[3], *rows = NULL;
+	struct state st;
+	char err[512];
+	size_t n = 0;
+
+	add[0] = hist_row(now, "exposed", "127.53.0.2", "0b8e1c2a-58f1-4d0e-9a3b-5c7d9e1f2a3b");
+	snprintf(add[0].protocol, sizeof(add[0].protocol), "udp");
+	snprintf(add[0].source, sizeof(add[0].source), "passive");
+	add[1] = hist_row(now, "accepted", "2001:db8::53", "");
+	snprintf(add[1].severity, sizeof(add[1].severity), "%s", "");
+	snprintf(add[1].source, sizeof(add[1].source), "cli");
+	add[2] = hist_row(now, "rumour", "", "not-a-uuid");
+	snprintf(add[2].protocol, sizeof(add[2].protocol), "%s", "");
+	state_init(&st);
+	st.history_add = add;
+	st.nhistory_add = 3;
+	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history WHERE typeof(type) = 'integer' "
+				 "AND typeof(severity) = 'integer' AND typeof(protocol) = 'integer' "
+				 "AND typeof(source) = 'integer'"), 2);
+	assert_int_equal(sql_int(dir, "SELECT length(address) FROM history WHERE seq = 1"), 5);
+	assert_int_equal(sql_int(dir, "SELECT length(address) FROM history WHERE seq = 2"), 17);
+	assert_int_equal(sql_int(dir, "SELECT length(event_id) FROM history WHERE seq = 1"), 16);
+	assert_int_equal(sql_int(dir, "SELECT length(event_id) FROM history WHERE seq = 2"), 0);
+	assert_int_equal(sql_int(dir, "SELECT typeof(type) = 'text' AND typeof(event_id) = 'text' "
+				 "FROM history WHERE seq = 3"), 1);
+	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(rows[i].seq, i + 1);
+		assert_string_equal(rows[i].type, add[i].type);
+		assert_string_equal(rows[i].severity, add[i].severity);
+		assert_string_equal(rows[i].address, add[i].address);
+		assert_string_equal(rows[i].protocol, add[i].protocol);
+		assert_string_equal(rows[i].source, add[i].source);
+		assert_string_equal(rows[i].summary, add[i].summary);
+		assert_string_equal(rows[i].id, add[i].id);
+	}
+	free(rows);
+	/* one address: the key is what is compared */
+	assert_int_equal(state_history_read(dir, 0, "2001:db8::53", false, &rows, &n, err,
+					    sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].type, "accepted");
+	free(rows);
+	state_clear(&st);
+}
+
 static void
 test_history_atomic(void **state)
 {
@@ -2043,7 +2236,7 @@ test_spool_v2_migration(void **state)
 	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
 	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
 	assert_int_equal(moved, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 	st.spool_add = &add;
 	st.nspool_add = 1;
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
@@ -2165,7 +2358,7 @@ test_change_bits_columns(void **state)
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
 		/* migrated and written as version 5 */
 		assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 		state_clear(&back);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
@@ -2182,7 +2375,7 @@ test_change_bits_columns(void **state)
 							    sizeof(err)), 0);
 			free(rows);
 		}
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 5);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
@@ -2254,6 +2447,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_v1_db, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_v1_migration, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_history_packed, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_pass, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_atomic, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_spool_commit, setup_dir, teardown_dir),

@@ -218,10 +218,13 @@ def cmd_recorded(d, db):
     """Every event in the outbox is one the state recorded (its history in state.db), and
     each sink's files are numbered in the order the history recorded them."""
     import sqlite3
+    import uuid
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
     try:
-        order = {r[0]: r[1] for r in con.execute("SELECT event_id, seq FROM history "
-                                                  "WHERE event_id != ''")}
+        # the id's 16 bytes (schema 6; text before it)
+        order = {(str(uuid.UUID(bytes=r[0])) if isinstance(r[0], bytes) else r[0]): r[1]
+                 for r in con.execute("SELECT event_id, seq FROM history "
+                                      "WHERE length(event_id) > 0")}
     finally:
         con.close()
     fails = 0
