@@ -165,19 +165,133 @@ do_reset(const struct config *cfg)
 	return EXIT_CLEAN;
 }
 
+/* `accept`, one entry: each port whose report differs from its baseline is acknowledged,
+ * said on stdout and recorded in the history (it ends an exposure there). */
+struct accept_ctx {
+	const struct config *cfg;
+	struct state_pass *pass;
+	size_t accepted;
+	char err[512];
+};
+
+static int
+accept_entry(void *arg, const void *obs, size_t len, struct bl_entry *e, bool created)
+{
+	struct accept_ctx *ax = arg;
+	char addr[NETADDR_STRLEN];
+	int rc;
+
+	(void)obs;
+	(void)len;
+	(void)created;
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	for (int s = 0; s < PROBE_NSLOTS; s++) {
+		struct state_hist h;
+
+		if (!e->port[s].known || e->port[s].baseline_open == e->port[s].reported_open)
+			continue;
+		printf("accepted: %s %s %s\n", addr, probe_slot_name((enum probe_slot)s),
+		       open_word(e->port[s].reported_open));
+		memset(&h, 0, sizeof(h));
+		h.time_ns = util_wall_ns();
+		snprintf(h.type, sizeof(h.type), "%s", HISTORY_ACCEPTED);
+		snprintf(h.severity, sizeof(h.severity), "%s", alert_severity_name(SEV_INFO));
+		snprintf(h.address, sizeof(h.address), "%s", addr);
+		snprintf(h.protocol, sizeof(h.protocol), "%s", probe_slot_name((enum probe_slot)s));
+		h.port = ax->cfg->probe.port;
+		snprintf(h.summary, sizeof(h.summary), "%s/%u accepted into the baseline as %s",
+			 h.protocol, ax->cfg->probe.port, open_word(e->port[s].reported_open));
+		snprintf(h.source, sizeof(h.source), "%s", HISTORY_SOURCE_CLI);
+		if ((rc = state_pass_event(ax->pass, &h, NULL, 0, NULL, 0, ax->err,
+					   sizeof(ax->err))) < 0)
+			return rc;
+		ax->accepted++;
+	}
+	/* also clears the flapping record of a port that needs no acknowledging; the row is
+	 * written only if its bytes change */
+	baseline_accept(e);
+	return 0;
+}
+
+/* `accept [ADDRESS...]`: the given addresses, or every one, a row at a time (a pass): what
+ * is reported becomes the baseline, one transaction. */
+static int
+do_accept(const struct config *cfg, char **addrs, int naddrs)
+{
+	struct accept_ctx ax = { .cfg = cfg };
+	struct state head;
+	char err[1024];
+	int rc, status = EXIT_RUNTIME;
+
+	state_init(&head);
+	if (state_pass_open(cfg->state_dir, &head, &ax.pass, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
+		goto out;
+	}
+	for (int i = 0; i < naddrs; i++) {
+		struct net_addr a;
+		struct bl_entry e;
+		bool found = false;
+
+		if (net_addr_parse(addrs[i], &a) == 0 &&
+		    state_pass_get(ax.pass, &a, &e, &found, err, sizeof(err)) < 0) {
+			fprintf(stderr, "watch53 baseline accept: %s\n", err);
+			goto out;
+		}
+		if (!found) {
+			fprintf(stderr, "watch53 baseline accept: '%s' is not an address in the "
+				"baseline\n", addrs[i]);
+			status = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (state_pass_begin(ax.pass, err, sizeof(err)) < 0)
+		goto fail;
+	if (naddrs == 0) {
+		rc = state_pass_each(ax.pass, accept_entry, &ax, err, sizeof(err));
+	} else {
+		rc = 0;
+		for (int i = 0; i < naddrs && rc == 0; i++) {
+			struct net_addr a;
+			struct bl_entry e;
+			bool found;
+
+			(void)net_addr_parse(addrs[i], &a);
+			if ((rc = state_pass_get(ax.pass, &a, &e, &found, err, sizeof(err))) < 0)
+				break;
+			/* the same address given twice is accepted once: the second finds
+			 * nothing to acknowledge */
+			if ((rc = accept_entry(&ax, NULL, 0, &e, false)) == 0)
+				rc = state_pass_put(ax.pass, &e, err, sizeof(err));
+		}
+	}
+	if (rc < 0 && ax.err[0] != '\0')
+		snprintf(err, sizeof(err), "%s", ax.err);
+	if (rc < 0 || state_pass_commit(ax.pass, &head, cfg->history_retention_ns, err,
+					sizeof(err)) < 0)
+		goto fail;
+	printf("%zu port%s accepted into the baseline\n", ax.accepted,
+	       ax.accepted == 1 ? "" : "s");
+	status = EXIT_CLEAN;
+	goto out;
+fail:
+	fprintf(stderr, "watch53 baseline accept: %s\n", err);
+out:
+	state_pass_free(ax.pass);
+	state_clear(&head);
+	return status;
+}
+
 int
 cmd_baseline(int argc, char **argv)
 {
 	const char *path = NULL, *verb;
 	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
-	struct state st;
-	struct state_hist *accepts = NULL;
 	char err[1024];
 	int ch, lockfd = -1, status = EXIT_RUNTIME;
 
 	config_init(&cfg);
-	state_init(&st);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", baseline_longopts, NULL)) != -1) {
 		switch (ch) {
@@ -230,73 +344,10 @@ cmd_baseline(int argc, char **argv)
 		status = do_show(&cfg, fmt);
 		goto out;
 	}
-	if (state_load(cfg.state_dir, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 baseline: %s\n", err);
-		goto out;
-	}
-	/* accept */
-	size_t accepted = 0;
-	for (int i = optind; i < argc; i++) {
-		struct net_addr a;
-		if (net_addr_parse(argv[i], &a) < 0 || state_find(&st, &a) == NULL) {
-			fprintf(stderr, "watch53 baseline accept: '%s' is not an address in the baseline\n",
-				argv[i]);
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	/* each port acknowledged is a row of the history too: it ends an exposure there */
-	if ((accepts = calloc(st.n * PROBE_NSLOTS + 1, sizeof(*accepts))) == NULL) {
-		fprintf(stderr, "watch53 baseline accept: out of memory\n");
-		goto out;
-	}
-	for (size_t i = 0; i < st.n; i++) {
-		struct bl_entry *e = &st.entries[i];
-		bool pick = optind >= argc;
-		for (int k = optind; k < argc && !pick; k++) {
-			struct net_addr a;
-			pick = net_addr_parse(argv[k], &a) == 0 && net_addr_cmp(&a, &e->addr) == 0;
-		}
-		if (!pick)
-			continue;
-		for (int s = 0; s < PROBE_NSLOTS; s++)
-			if (e->port[s].known && e->port[s].baseline_open != e->port[s].reported_open) {
-				char addr[NETADDR_STRLEN];
-				struct state_hist *h = &accepts[accepted];
-				printf("accepted: %s %s %s\n", net_addr_str(&e->addr, addr, sizeof(addr)),
-				       probe_slot_name((enum probe_slot)s),
-				       open_word(e->port[s].reported_open));
-				h->time_ns = util_wall_ns();
-				snprintf(h->type, sizeof(h->type), "%s", HISTORY_ACCEPTED);
-				snprintf(h->severity, sizeof(h->severity), "%s",
-					 alert_severity_name(SEV_INFO));
-				snprintf(h->address, sizeof(h->address), "%s", addr);
-				snprintf(h->protocol, sizeof(h->protocol), "%s",
-					 probe_slot_name((enum probe_slot)s));
-				h->port = cfg.probe.port;
-				snprintf(h->summary, sizeof(h->summary), "%s/%u accepted into the "
-					 "baseline as %s", h->protocol, cfg.probe.port,
-					 open_word(e->port[s].reported_open));
-				snprintf(h->source, sizeof(h->source), "%s", HISTORY_SOURCE_CLI);
-				accepted++;
-			}
-		baseline_accept(e);
-	}
-	st.history_add = accepts;
-	st.nhistory_add = accepted;
-	st.history_retention_ns = cfg.history_retention_ns;
-	if (state_save(cfg.state_dir, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 baseline accept: %s\n", err);
-		goto out;
-	}
-	printf("%zu port%s accepted into the baseline\n", accepted, accepted == 1 ? "" : "s");
-	status = EXIT_CLEAN;
+	status = do_accept(&cfg, argv + optind, argc - optind);
 out:
 	if (lockfd >= 0)
 		state_unlock(lockfd);
-	st.history_add = NULL;
-	free(accepts);
-	state_clear(&st);
 	config_clear(&cfg);
 	return status;
 }

@@ -176,13 +176,19 @@ int state_pass_begin(struct state_pass *p, char *err, size_t errlen);
 
 /* Judge: each staged address with its entry, in address order. fn gets the observation
  * and the entry to update (zeroed but for the address when the state had none: *created)
- * and returns 0 or -errno (stops the walk, returned). The rows are written against the
+ * and returns 0, 1 to leave the entry as it was, or -errno (stops the walk, returned). The rows are written against the
  * reference of a cycle numbered `cycle` seen at seen_ns: a changed row, and a row not
  * staged whose bytes that reference changes. */
 typedef int (*state_judge_fn)(void *arg, const void *obs, size_t len, struct bl_entry *e,
 			      bool created);
 int state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns,
 		     state_judge_fn fn, void *arg, char *err, size_t errlen);
+
+/* Every entry not staged (all of them when nothing was: `baseline accept`) through fn
+ * (obs NULL), in address order; a row fn changed is written. fn returns 0, 1 to leave the
+ * entry as it was, or -errno (stops, returned). In the write transaction. */
+int state_pass_each(struct state_pass *p, state_judge_fn fn, void *arg, char *err,
+		    size_t errlen);
 
 /* An entry by address (passive observations): *found says whether there is one. Put
  * writes e back. 0 or -errno with err. */
@@ -191,7 +197,8 @@ int state_pass_get(struct state_pass *p, const struct net_addr *a, struct bl_ent
 int state_pass_put(struct state_pass *p, const struct bl_entry *e, char *err, size_t errlen);
 
 /* An event raised in the transaction: its history row, its spool rows (one per sink that
- * wants it), and json (alert_event_to_json) for state_pass_events. 0 or -errno with err. */
+ * wants it), and json (alert_event_to_json) for state_pass_events (NULL: a history row
+ * only, as for an accept). 0 or -errno with err. */
 int state_pass_event(struct state_pass *p, const struct state_hist *hist,
 		     const struct state_spool *spool, size_t nspool, const char *json,
 		     size_t len, char *err, size_t errlen);

@@ -3004,15 +3004,17 @@ pass_write(struct state_pass *p, sqlite3_stmt *q, const struct bl_entry *e, uint
 	return rc;
 }
 
-/* The rows not staged whose bytes the new reference changes (their last cycle or last
- * seen was the old one's), into cyc.out. */
+/* The rows not staged (all of them when nothing is): through fn (NULL: as they are) and
+ * into cyc.out (put) where their bytes against the new reference differ from the stored
+ * ones: a row whose last cycle or last seen was the old reference's, or one fn changed. */
 static int
-pass_restamp(struct state_pass *p, sqlite3_stmt *put, char *err, size_t errlen)
+pass_walk_unstaged(struct state_pass *p, sqlite3_stmt *put, state_judge_fn fn, void *arg,
+		   char *err, size_t errlen)
 {
 	sqlite3_stmt *q = NULL;
 	int rc;
 
-	if (p->ref.cycles == p->next.cycles && p->ref.seen_ns == p->next.seen_ns &&
+	if (fn == NULL && p->ref.cycles == p->next.cycles && p->ref.seen_ns == p->next.seen_ns &&
 	    p->ref.first_ns == p->next.first_ns)
 		return 0;
 	rc = sqlite3_prepare_v2(p->h, "SELECT e.addr, e.body FROM main.entries e WHERE NOT EXISTS "
@@ -3023,19 +3025,63 @@ pass_restamp(struct state_pass *p, sqlite3_stmt *put, char *err, size_t errlen)
 		struct bl_entry e;
 		uint64_t label;
 		char why[200];
+		int frc;
 
 		memset(&e, 0, sizeof(e));
 		if (state_row_key_parse(sqlite3_column_blob(q, 0),
 					(size_t)sqlite3_column_bytes(q, 0), &e.addr) < 0 ||
-		    state_row_decode(body, len, &p->ref, &e, &label, why, sizeof(why)) < 0) {
+		    state_row_decode(body, len, &p->ref, &e, &label, why, sizeof(why)) < 0 ||
+		    (e.target = label_of(&p->labels, label)) == NULL) {
 			sqlite3_finalize(q);
 			util_errf(err, errlen, "%s: an entry does not read", p->path);
 			return -EIO;
 		}
-		rc = pass_write(p, put, &e, label, body, len);
+		if (fn != NULL && (frc = fn(arg, NULL, 0, &e, false)) != 0) {
+			if (frc < 0) {
+				sqlite3_finalize(q);
+				return frc;
+			}
+			continue; /* left as it is */
+		}
+		rc = label_id(p->h, &p->labels, e.target, &label);
+		if (rc == SQLITE_OK)
+			rc = pass_write(p, put, &e, label, body, len);
 	}
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+/* The rows a walk put into cyc.out replace theirs in entries. */
+static int
+pass_apply(struct state_pass *p, char *err, size_t errlen)
+{
+	int rc = sqlite3_exec(p->h, "INSERT OR REPLACE INTO main.entries (addr, body) "
+			      "SELECT addr, body FROM cyc.out; DELETE FROM cyc.out", NULL, NULL,
+			      NULL);
+
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+static int
+pass_prepare_put(struct state_pass *p, sqlite3_stmt **put, char *err, size_t errlen)
+{
+	int rc = sqlite3_prepare_v2(p->h, "INSERT OR REPLACE INTO cyc.out (addr, body) "
+				    "VALUES (?1, ?2)", -1, put, NULL);
+
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_each(struct state_pass *p, state_judge_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *put = NULL;
+	int rc;
+
+	if ((rc = pass_prepare_put(p, &put, err, errlen)) == 0 &&
+	    (rc = pass_walk_unstaged(p, put, fn, arg, err, errlen)) == 0)
+		rc = pass_apply(p, err, errlen);
+	sqlite3_finalize(put);
+	return rc;
 }
 
 int
@@ -3049,10 +3095,9 @@ state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns, state_j
 	p->next.seen_ns = seen_ns;
 	if (p->next.first_ns == 0)
 		p->next.first_ns = seen_ns;
+	if ((rc = pass_prepare_put(p, &put, err, errlen)) < 0)
+		return rc;
 	rc = sqlite3_prepare_v2(p->h, "SELECT addr, body FROM cyc.obs ORDER BY addr", -1, &q, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(p->h, "INSERT OR REPLACE INTO cyc.out (addr, body) "
-					"VALUES (?1, ?2)", -1, &put, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const void *key = sqlite3_column_blob(q, 0), *old = NULL;
 		size_t keylen = (size_t)sqlite3_column_bytes(q, 0), oldlen = 0;
@@ -3068,6 +3113,10 @@ state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns, state_j
 			rc = frc;
 			goto out;
 		}
+		if (frc > 0) {
+			rc = SQLITE_OK; /* left as it is */
+			continue;
+		}
 		rc = label_id(p->h, &p->labels, e.target, &label);
 		if (rc == SQLITE_OK)
 			rc = pass_write(p, put, &e, label, found ? old : NULL, oldlen);
@@ -3079,11 +3128,8 @@ state_pass_judge(struct state_pass *p, uint64_t cycle, uint64_t seen_ns, state_j
 	}
 	sqlite3_finalize(q);
 	q = NULL;
-	if ((rc = pass_restamp(p, put, err, errlen)) < 0)
-		goto out;
-	rc = sqlite3_exec(p->h, "INSERT OR REPLACE INTO main.entries (addr, body) "
-			  "SELECT addr, body FROM cyc.out; DELETE FROM cyc.out", NULL, NULL, NULL);
-	rc = rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+	if ((rc = pass_walk_unstaged(p, put, NULL, NULL, err, errlen)) == 0)
+		rc = pass_apply(p, err, errlen);
 out:
 	sqlite3_finalize(q);
 	sqlite3_finalize(put);
@@ -3129,7 +3175,7 @@ state_pass_event(struct state_pass *p, const struct state_hist *hist,
 
 	for (size_t i = 0; i < nspool && rc == SQLITE_OK; i++)
 		rc = insert_spool(p->spool, &spool[i]);
-	if (rc == SQLITE_OK) {
+	if (rc == SQLITE_OK && json != NULL) {
 		sqlite3_reset(p->event);
 		rc = len > INT_MAX ? SQLITE_TOOBIG
 				   : sqlite3_bind_text(p->event, 1, json, (int)len, SQLITE_STATIC);
