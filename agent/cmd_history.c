@@ -148,111 +148,152 @@ csv_field(const char *s, bool last)
 	putchar(last ? '\n' : ',');
 }
 
-/* The table's order: per port, then as recorded. */
-static int
-port_order(const void *pa, const void *pb)
-{
-	const struct state_hist *a = *(const struct state_hist *const *)pa;
-	const struct state_hist *b = *(const struct state_hist *const *)pb;
-	int c = strcmp(a->address, b->address);
+/* The output, written as the rows stream by (the database is read a row at a time: the
+ * history of a million addresses is never in memory). */
+struct hist_out {
+	enum output_format fmt;
+	uint64_t since;
+	size_t nevents, nexposed;
+	struct history_port_acc acc;
+};
 
-	if (c == 0)
-		c = strcmp(a->protocol, b->protocol);
-	if (c == 0)
-		c = (a->port > b->port) - (a->port < b->port);
-	if (c == 0)
-		c = (a->seq > b->seq) - (a->seq < b->seq);
-	return c;
+static void
+table_event(const struct state_hist *r)
+{
+	char t[40], s[sizeof(r->summary)], port[16] = "-";
+
+	if (r->protocol[0] != '\0')
+		snprintf(port, sizeof(port), "%s/%u", r->protocol, r->port);
+	printf("%-24s %-9s %-8s %-39s %-9s %s\n", util_fmt_utc_ms(r->time_ns, t, sizeof(t)),
+	       r->type, r->severity, r->address[0] ? r->address : "-", port,
+	       util_printable(r->summary, s, sizeof(s), 0));
 }
 
+/* An event of the period. The table takes the rows in port order, the others as
+ * recorded; rows before the period (the table's pass reads them all) are not its events. */
 static int
-write_table(const struct state_hist *ev, size_t n, const struct history_exposure *x,
-	    size_t nx, uint64_t since)
+out_event(void *arg, const struct state_hist *r)
 {
-	const struct state_hist **order = NULL;
-	char t[40], s[sizeof(((struct state_hist *)0)->summary)], d[32], e[40];
+	struct hist_out *o = arg;
 
-	if (n > 0 && (order = calloc(n, sizeof(*order))) == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		order[i] = &ev[i];
-	if (n > 1)
-		qsort(order, n, sizeof(*order), port_order);
-	printf("%-24s %-9s %-8s %-39s %-9s %s\n", "TIME", "TYPE", "SEVERITY", "ADDRESS", "PORT",
-	       "SUMMARY");
-	for (size_t i = 0; i < n; i++) {
-		const struct state_hist *r = order[i];
-		char port[16] = "-";
-		if (r->protocol[0] != '\0')
-			snprintf(port, sizeof(port), "%s/%u", r->protocol, r->port);
-		printf("%-24s %-9s %-8s %-39s %-9s %s\n", util_fmt_utc_ms(r->time_ns, t, sizeof(t)),
-		       r->type, r->severity, r->address[0] ? r->address : "-", port,
-		       util_printable(r->summary, s, sizeof(s), 0));
+	if (r->time_ns < o->since)
+		return 0;
+	switch (o->fmt) {
+	case OUTPUT_JSONL:
+		o->nevents++;
+		return put_json(event_json(r), "\n");
+	case OUTPUT_JSON:
+		o->nevents++;
+		return put_json(event_json(r), "");
+	case OUTPUT_CSV: {
+		char t[40], port[8];
+		snprintf(port, sizeof(port), "%u", r->port);
+		csv_field(util_fmt_utc_ms(r->time_ns, t, sizeof(t)), false);
+		csv_field(r->type, false);
+		csv_field(r->severity, false);
+		csv_field(r->address, false);
+		csv_field(r->protocol, false);
+		csv_field(port, false);
+		csv_field(r->summary, false);
+		csv_field(r->source, false);
+		csv_field(r->id, true);
+		o->nevents++;
+		return 0;
 	}
-	free(order);
-	printf("%zu event%s since %s\n\n", n, n == 1 ? "" : "s", util_fmt_utc_ms(since, t, sizeof(t)));
-	printf("%-39s %-9s %-12s %-9s %s\n", "ADDRESS", "PORT", "EXPOSED", "INTERVALS", "NOW");
-	for (size_t i = 0; i < nx; i++) {
-		char port[16];
-		snprintf(port, sizeof(port), "%s/%u", x[i].protocol, x[i].port);
-		snprintf(e, sizeof(e), "%s", x[i].still_exposed ? "still exposed" : "closed");
-		printf("%-39s %-9s %-12s %-9zu %s\n", x[i].address, port,
-		       util_fmt_duration(x[i].exposed_ns, d, sizeof(d)), x[i].niv, e);
+	case OUTPUT_TABLE:
+	default:
+		table_event(r);
+		o->nevents++;
+		return 0;
 	}
-	printf("%zu port%s exposed in the period\n", nx, nx == 1 ? "" : "s");
+}
+
+/* A port exposed in the period, as the accumulator finishes it. */
+static int
+out_exposure(void *arg, struct history_exposure *x)
+{
+	struct hist_out *o = arg;
+	char port[16], d[32];
+
+	if (o->fmt == OUTPUT_JSON) {
+		if (o->nexposed++ > 0)
+			putchar(',');
+		return put_json(exposure_json(x), "");
+	}
+	snprintf(port, sizeof(port), "%s/%u", x->protocol, x->port);
+	printf("%-39s %-9s %-12s %-9zu %s\n", x->address, port,
+	       util_fmt_duration(x->exposed_ns, d, sizeof(d)), x->niv,
+	       x->still_exposed ? "still exposed" : "closed");
+	o->nexposed++;
 	return 0;
 }
 
 static int
-write_out(enum output_format fmt, const struct state_hist *ev, size_t n,
-	  const struct history_exposure *x, size_t nx, uint64_t since)
+exposure_row(void *arg, const struct state_hist *r)
 {
-	char t[40], port[8];
-	int rc = 0;
+	struct hist_out *o = arg;
 
-	switch (fmt) {
-	case OUTPUT_JSONL:
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = put_json(event_json(&ev[i]), "\n");
-		return rc;
-	case OUTPUT_CSV:
-		puts("time,type,severity,address,protocol,port,summary,source,id");
-		for (size_t i = 0; i < n; i++) {
-			snprintf(port, sizeof(port), "%u", ev[i].port);
-			csv_field(util_fmt_utc_ms(ev[i].time_ns, t, sizeof(t)), false);
-			csv_field(ev[i].type, false);
-			csv_field(ev[i].severity, false);
-			csv_field(ev[i].address, false);
-			csv_field(ev[i].protocol, false);
-			csv_field(port, false);
-			csv_field(ev[i].summary, false);
-			csv_field(ev[i].source, false);
-			csv_field(ev[i].id, true);
-		}
+	return history_port_add(&o->acc, r, out_exposure, o);
+}
+
+/* The JSON document's events are separated as they come. */
+static int
+out_event_json(void *arg, const struct state_hist *r)
+{
+	struct hist_out *o = arg;
+
+	if (r->time_ns < o->since)
 		return 0;
-	case OUTPUT_JSON: {
-		struct json_object *root = json_object_new_object();
-		struct json_object *evs = json_object_new_array(), *exp = json_object_new_array();
-		if (root == NULL || evs == NULL || exp == NULL) {
-			json_object_put(root);
-			json_object_put(evs);
-			json_object_put(exp);
-			return -ENOMEM;
-		}
-		json_object_object_add(root, "since", json_object_new_string(
-			util_fmt_utc_ms(since, t, sizeof(t))));
-		for (size_t i = 0; i < n; i++)
-			json_object_array_add(evs, event_json(&ev[i]));
-		json_object_object_add(root, "events", evs);
-		for (size_t i = 0; i < nx; i++)
-			json_object_array_add(exp, exposure_json(&x[i]));
-		json_object_object_add(root, "exposure", exp);
-		return put_json(root, "\n");
+	if (o->nevents > 0)
+		putchar(',');
+	return out_event(arg, r);
+}
+
+/*
+ * The period's events (the table: per port; the others: as recorded), then, for the table
+ * and the JSON document, the exposure per port: a second pass in port order over every row
+ * (a port exposed before the period may still be), through the accumulator of history.h.
+ */
+static int
+write_history(const char *dir, enum output_format fmt, uint64_t since, uint64_t now,
+	      const char *address, char *err, size_t errlen)
+{
+	struct hist_out o = { .fmt = fmt, .since = since };
+	bool table = fmt == OUTPUT_TABLE || (fmt != OUTPUT_JSON && fmt != OUTPUT_JSONL &&
+					     fmt != OUTPUT_CSV);
+	char t[40];
+	int rc;
+
+	if (table)
+		printf("%-24s %-9s %-8s %-39s %-9s %s\n", "TIME", "TYPE", "SEVERITY", "ADDRESS",
+		       "PORT", "SUMMARY");
+	else if (fmt == OUTPUT_CSV)
+		puts("time,type,severity,address,protocol,port,summary,source,id");
+	else if (fmt == OUTPUT_JSON)
+		printf("{\"since\":\"%s\",\"events\":[", util_fmt_utc_ms(since, t, sizeof(t)));
+	rc = state_history_each(dir, since, address, table,
+				fmt == OUTPUT_JSON ? out_event_json : out_event, &o, err, errlen);
+	if (rc < 0 || fmt == OUTPUT_JSONL || fmt == OUTPUT_CSV)
+		return rc;
+	if (table) {
+		printf("%zu event%s since %s\n\n", o.nevents, o.nevents == 1 ? "" : "s",
+		       util_fmt_utc_ms(since, t, sizeof(t)));
+		printf("%-39s %-9s %-12s %-9s %s\n", "ADDRESS", "PORT", "EXPOSED", "INTERVALS", "NOW");
+	} else {
+		fputs("],\"exposure\":[", stdout);
 	}
-	case OUTPUT_TABLE:
-	default:
-		return write_table(ev, n, x, nx, since);
-	}
+	history_port_init(&o.acc, since, now);
+	rc = state_history_each(dir, since, address, true, exposure_row, &o, err, errlen);
+	if (rc == 0)
+		rc = history_port_end(&o.acc, out_exposure, &o);
+	history_port_clear(&o.acc);
+	if (rc < 0)
+		return rc;
+	if (table)
+		printf("%zu port%s exposed in the period\n", o.nexposed, o.nexposed == 1 ? "" : "s");
+	else
+		fputs("]}\n", stdout);
+	return 0;
 }
 
 int
@@ -262,10 +303,7 @@ cmd_history(int argc, char **argv)
 	enum output_format fmt = OUTPUT_TABLE;
 	uint64_t span = HISTORY_DEFAULT_SINCE_NS, now, since;
 	char err[1024], addrbuf[NETADDR_STRLEN], *address = NULL;
-	struct state_hist *rows = NULL;
-	struct history_exposure *x = NULL;
 	struct config cfg;
-	size_t n = 0, nx = 0, first;
 	int ch, rc, lockfd = -1, status = EXIT_RUNTIME;
 
 	config_init(&cfg);
@@ -329,21 +367,13 @@ cmd_history(int argc, char **argv)
 	}
 	now = util_wall_ns();
 	since = now > span ? now - span : 0;
-	rc = state_history_read(cfg.state_dir, since, address, true, &rows, &n, err, sizeof(err));
-	state_unlock(lockfd);
-	lockfd = -1;
+	/* the lock is held while the rows stream out, as for `baseline show` */
+	rc = write_history(cfg.state_dir, fmt, since, now, address, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "watch53 history: %s\n", err);
 		goto out;
 	}
-	if (history_exposure(rows, n, since, now, &x, &nx) < 0) {
-		fprintf(stderr, "watch53 history: out of memory\n");
-		goto out;
-	}
-	/* the carried rows (before the period) come first: they are not events of it */
-	for (first = 0; first < n && rows[first].time_ns < since; first++)
-		;
-	if (write_out(fmt, rows + first, n - first, x, nx, since) < 0 || fflush(stdout) != 0) {
+	if (fflush(stdout) != 0) {
 		fprintf(stderr, "watch53 history: cannot write the output: %s\n", strerror(errno));
 		goto out;
 	}
@@ -351,8 +381,6 @@ cmd_history(int argc, char **argv)
 out:
 	if (lockfd >= 0)
 		state_unlock(lockfd);
-	history_exposure_free(x, nx);
-	free(rows);
 	config_clear(&cfg);
 	return status;
 }

@@ -52,41 +52,6 @@ port_cmp(const struct history_exposure *a, const char *address, const char *prot
 }
 
 static int
-exposure_cmp(const void *pa, const void *pb)
-{
-	const struct history_exposure *b = pb;
-	return port_cmp(pa, b->address, b->protocol, b->port);
-}
-
-/* The port's record (linear: a period's exposed ports are few; the rows are many). */
-static struct history_exposure *
-find_port(struct history_exposure **x, size_t *n, size_t *cap, const struct state_hist *r,
-	  bool create)
-{
-	struct history_exposure *e;
-
-	for (size_t i = 0; i < *n; i++)
-		if (port_cmp(&(*x)[i], r->address, r->protocol, r->port) == 0)
-			return &(*x)[i];
-	if (!create)
-		return NULL;
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct history_exposure *g = realloc(*x, nc * sizeof(*g));
-		if (g == NULL)
-			return NULL;
-		*x = g;
-		*cap = nc;
-	}
-	e = &(*x)[(*n)++];
-	memset(e, 0, sizeof(*e));
-	snprintf(e->address, sizeof(e->address), "%s", r->address);
-	snprintf(e->protocol, sizeof(e->protocol), "%s", r->protocol);
-	e->port = r->port;
-	return e;
-}
-
-static int
 add_interval(struct history_exposure *e, uint64_t start)
 {
 	struct history_interval *g = realloc(e->iv, (e->niv + 1) * sizeof(*g));
@@ -99,75 +64,164 @@ add_interval(struct history_exposure *e, uint64_t start)
 	return 0;
 }
 
+void
+history_port_init(struct history_port_acc *acc, uint64_t since_ns, uint64_t end_ns)
+{
+	memset(acc, 0, sizeof(*acc));
+	acc->since_ns = since_ns;
+	acc->end_ns = end_ns;
+}
+
+/* The port in hand is complete: its open interval closed at the end of the period, what
+ * ended before the period dropped, and the rest to emit (which takes the intervals). */
+static int
+port_done(struct history_port_acc *acc, history_emit_fn emit, void *arg)
+{
+	struct history_exposure *e = &acc->cur;
+	size_t m = 0;
+	int rc = 0;
+
+	if (!acc->have)
+		return 0;
+	acc->have = false;
+	e->exposed_ns = 0;
+	for (size_t j = 0; j < e->niv; j++) {
+		struct history_interval iv = e->iv[j];
+		if (iv.open)
+			iv.end_ns = acc->end_ns;
+		if (iv.end_ns < iv.start_ns)
+			iv.end_ns = iv.start_ns;
+		/* an exposure that ended before the period: not in it */
+		if (!iv.open && iv.end_ns <= acc->since_ns && iv.start_ns <= acc->since_ns)
+			continue;
+		e->exposed_ns += iv.end_ns - iv.start_ns;
+		e->iv[m++] = iv;
+	}
+	e->niv = m;
+	if (m > 0)
+		rc = emit(arg, e);
+	free(e->iv);
+	e->iv = NULL;
+	e->niv = 0;
+	return rc;
+}
+
+int
+history_port_add(struct history_port_acc *acc, const struct state_hist *r, history_emit_fn emit,
+		 void *arg)
+{
+	struct history_exposure *e = &acc->cur;
+	uint64_t t = r->time_ns < acc->since_ns ? acc->since_ns : r->time_ns;
+	int rc;
+
+	if (r->time_ns > acc->end_ns || r->address[0] == '\0')
+		return 0;
+	if (acc->have && port_cmp(e, r->address, r->protocol, r->port) != 0 &&
+	    (rc = port_done(acc, emit, arg)) < 0)
+		return rc;
+	if (!acc->have) {
+		memset(e, 0, sizeof(*e));
+		snprintf(e->address, sizeof(e->address), "%s", r->address);
+		snprintf(e->protocol, sizeof(e->protocol), "%s", r->protocol);
+		e->port = r->port;
+		acc->have = true;
+	}
+	if (history_starts_exposure(r)) {
+		if (!e->still_exposed && add_interval(e, t) < 0)
+			return -ENOMEM;
+	} else if (history_ends_exposure(r) && e->still_exposed) {
+		e->iv[e->niv - 1].end_ns = t;
+		e->iv[e->niv - 1].open = false;
+		e->still_exposed = false;
+	}
+	return 0;
+}
+
+int
+history_port_end(struct history_port_acc *acc, history_emit_fn emit, void *arg)
+{
+	return port_done(acc, emit, arg);
+}
+
+void
+history_port_clear(struct history_port_acc *acc)
+{
+	free(acc->cur.iv);
+	memset(acc, 0, sizeof(*acc));
+}
+
+/* history_exposure's collection of what the accumulator emits. */
+struct collect {
+	struct history_exposure *x;
+	size_t n, cap;
+};
+
+static int
+collect(void *arg, struct history_exposure *e)
+{
+	struct collect *c = arg;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 16;
+		struct history_exposure *g = realloc(c->x, nc * sizeof(*g));
+		if (g == NULL)
+			return -ENOMEM;
+		c->x = g;
+		c->cap = nc;
+	}
+	c->x[c->n++] = *e;
+	e->iv = NULL; /* taken */
+	return 0;
+}
+
+/* Per port (address text, protocol, port), then as recorded: the rows' own order. */
+static int
+row_port_order(const void *pa, const void *pb)
+{
+	const struct state_hist *a = *(const struct state_hist *const *)pa;
+	const struct state_hist *b = *(const struct state_hist *const *)pb;
+	int c = strcmp(a->address, b->address);
+
+	if (c == 0)
+		c = strcmp(a->protocol, b->protocol);
+	if (c == 0)
+		c = (a->port > b->port) - (a->port < b->port);
+	if (c == 0)
+		c = (a > b) - (a < b);
+	return c;
+}
+
 int
 history_exposure(const struct state_hist *rows, size_t n, uint64_t since_ns,
 		 uint64_t end_ns, struct history_exposure **out, size_t *nout)
 {
-	struct history_exposure *x = NULL;
-	size_t nx = 0, cap = 0;
+	const struct state_hist **order = NULL;
+	struct history_port_acc acc;
+	struct collect c = { 0 };
+	int rc = 0;
 
 	*out = NULL;
 	*nout = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct state_hist *r = &rows[i];
-		struct history_exposure *e;
-		uint64_t t = r->time_ns < since_ns ? since_ns : r->time_ns;
-
-		if (r->time_ns > end_ns || r->address[0] == '\0')
-			continue;
-		if (history_starts_exposure(r)) {
-			e = find_port(&x, &nx, &cap, r, true);
-			if (e == NULL)
-				goto oom;
-			if (!e->still_exposed && add_interval(e, t) < 0)
-				goto oom;
-		} else if (history_ends_exposure(r)) {
-			e = find_port(&x, &nx, &cap, r, false);
-			if (e == NULL || !e->still_exposed)
-				continue;
-			e->iv[e->niv - 1].end_ns = t;
-			e->iv[e->niv - 1].open = false;
-			e->still_exposed = false;
-		}
+	if (n > 0 && (order = calloc(n, sizeof(*order))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = &rows[i];
+	if (n > 1)
+		qsort(order, n, sizeof(*order), row_port_order);
+	history_port_init(&acc, since_ns, end_ns);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = history_port_add(&acc, order[i], collect, &c);
+	if (rc == 0)
+		rc = history_port_end(&acc, collect, &c);
+	history_port_clear(&acc);
+	free(order);
+	if (rc < 0) {
+		history_exposure_free(c.x, c.n);
+		return rc;
 	}
-	/* close the open ones at the end; drop what ended before the period began */
-	size_t k = 0;
-	for (size_t i = 0; i < nx; i++) {
-		struct history_exposure *e = &x[i];
-		size_t m = 0;
-		e->exposed_ns = 0;
-		for (size_t j = 0; j < e->niv; j++) {
-			struct history_interval iv = e->iv[j];
-			if (iv.open)
-				iv.end_ns = end_ns;
-			if (iv.end_ns < iv.start_ns)
-				iv.end_ns = iv.start_ns;
-			/* an exposure that ended before the period: not in it */
-			if (!iv.open && iv.end_ns <= since_ns && iv.start_ns <= since_ns)
-				continue;
-			e->exposed_ns += iv.end_ns - iv.start_ns;
-			e->iv[m++] = iv;
-		}
-		e->niv = m;
-		if (m == 0) {
-			free(e->iv);
-			continue;
-		}
-		x[k++] = *e;
-	}
-	nx = k;
-	if (nx > 1)
-		qsort(x, nx, sizeof(*x), exposure_cmp);
-	if (nx == 0) {
-		free(x);
-		x = NULL;
-	}
-	*out = x;
-	*nout = nx;
+	*out = c.x;
+	*nout = c.n;
 	return 0;
-oom:
-	history_exposure_free(x, nx);
-	return -ENOMEM;
 }
 
 void

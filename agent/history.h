@@ -42,6 +42,27 @@ struct history_exposure {
 };
 
 /*
+ * The exposure of a period a port at a time, for rows read in port order (the history's
+ * index: address, protocol, port, then as recorded) without holding them: each row goes to
+ * history_port_add; when the port changes, and at history_port_end, the port finished is
+ * handed to emit (its intervals are emit's to keep: set e->iv NULL to take them) unless it
+ * was not exposed in the period. Rows and rules as history_exposure says.
+ */
+struct history_port_acc {
+	uint64_t since_ns, end_ns;
+	struct history_exposure cur;   /* the port in hand */
+	bool have;
+};
+typedef int (*history_emit_fn)(void *arg, struct history_exposure *e);
+
+void history_port_init(struct history_port_acc *acc, uint64_t since_ns, uint64_t end_ns);
+/* 0, -ENOMEM, or what emit returned (< 0). */
+int history_port_add(struct history_port_acc *acc, const struct state_hist *row,
+		     history_emit_fn emit, void *arg);
+int history_port_end(struct history_port_acc *acc, history_emit_fn emit, void *arg);
+void history_port_clear(struct history_port_acc *acc);
+
+/*
  * The exposure per address, protocol and port over the period [since_ns, end_ns] from
  * rows in order of recording. Rows before since_ns say only what the period begins in
  * (an exposure begun before it counts from since_ns); rows after end_ns are ignored.

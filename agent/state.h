@@ -214,6 +214,15 @@ typedef int (*state_event_fn)(void *arg, const char *json, size_t len);
 int state_pass_events(struct state_pass *p, state_event_fn fn, void *arg, char *err,
 		      size_t errlen);
 
+/* The history rows a row at a time, of one address (NULL: all): by_port false, those
+ * recorded at or after since_ns in order of recording; by_port true, every row in port
+ * order (address, protocol, port, then as recorded: the history's index, so nothing is
+ * sorted in memory). fn returns 0 or -errno (stops, returned). Under the lock; a missing
+ * database has no rows. 0, -EBADMSG or -errno with a message. */
+typedef int (*state_hist_fn)(void *arg, const struct state_hist *row);
+int state_history_each(const char *dir, uint64_t since_ns, const char *address, bool by_port,
+		       state_hist_fn fn, void *arg, char *err, size_t errlen);
+
 /* The history rows recorded at or after since_ns (wall clock), in order of recording, of
  * one address (NULL: all), into *rows (malloc'd, *n of them). carry: also, for each
  * address, protocol and port, its last row before since_ns of type exposed, opened, closed

@@ -2355,55 +2355,42 @@ out:
 	return rc;
 }
 
-/* Append the rows of q (columns HISTORY_COLS) to *rows. An SQLite result code. */
+/* The history queries: the carried rows (each port's last row before the period of a type
+ * that decides its exposure), the period's rows as recorded, every row in port order. */
+enum hist_query { HQ_CARRY, HQ_PERIOD, HQ_BY_PORT };
+
+static const char *const hist_sql[] = {
+	[HQ_CARRY] = "SELECT max(seq), time_ns, type, severity, address, protocol, port, "
+		     "summary, source, event_id FROM history WHERE time_ns < ?1 AND "
+		     "(?2 IS NULL OR address = ?2) AND type IN (?3, ?4, ?5, ?6) "
+		     "GROUP BY address, protocol, port ORDER BY 1",
+	[HQ_PERIOD] = "SELECT " HISTORY_COLS " FROM history WHERE time_ns >= ?1 "
+		      "AND (?2 IS NULL OR address = ?2) ORDER BY seq",
+	/* the order of the index history_port: no sort, no memory */
+	[HQ_BY_PORT] = "SELECT " HISTORY_COLS " FROM history WHERE ?1 IS NOT NULL AND "
+		       "(?2 IS NULL OR address = ?2) ORDER BY address, protocol, port, seq",
+};
+
+/* The rows of one query through fn, a row at a time, the database open under the caller's
+ * lock (a missing one has no rows). */
 static int
-history_rows(sqlite3_stmt *q, struct state_hist **rows, size_t *n, size_t *cap)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct state_hist *r;
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 64;
-			struct state_hist *g = realloc(*rows, nc * sizeof(*g));
-			if (g == NULL)
-				return SQLITE_NOMEM;
-			*rows = g;
-			*cap = nc;
-		}
-		r = &(*rows)[(*n)++];
-		history_row(q, r);
-	}
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-int
-state_history_read(const char *dir, uint64_t since_ns, const char *address, bool carry,
-		   struct state_hist **rows, size_t *n, char *err, size_t errlen)
+history_each(const char *dir, enum hist_query which, uint64_t since_ns, const char *address,
+	     state_hist_fn fn, void *arg, char *err, size_t errlen)
 {
 	/* the types a port's exposure is decided by (agent/history.c) */
 	const char *const carried[] = {
 		alert_type_name(ALERT_EXPOSED), alert_type_name(ALERT_OPENED),
 		alert_type_name(ALERT_CLOSED), HISTORY_ACCEPTED,
 	};
-	const char *const sql[2] = {
-		"SELECT max(seq), time_ns, type, severity, address, protocol, port, summary, "
-		"source, event_id FROM history WHERE time_ns < ?1 AND (?2 IS NULL OR address = ?2) "
-		"AND type IN (?3, ?4, ?5, ?6) GROUP BY address, protocol, port ORDER BY 1",
-		"SELECT " HISTORY_COLS " FROM history WHERE time_ns >= ?1 "
-		"AND (?2 IS NULL OR address = ?2) ORDER BY seq",
-	};
 	char reason[300];
 	struct paths p;
 	sqlite3 *h = NULL;
 	sqlite3_stmt *q = NULL;
 	uint8_t key[STATE_ROW_KEY_MAX];
-	size_t cap = 0, keylen = address != NULL ? addr_key(address, key) : 0;
+	size_t keylen = address != NULL ? addr_key(address, key) : 0;
 	struct stat sb;
-	int rc;
+	int rc, src;
 
-	*rows = NULL;
-	*n = 0;
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
 		return rc;
 	if (stat(p.db, &sb) == -1) {
@@ -2419,38 +2406,92 @@ state_history_read(const char *dir, uint64_t since_ns, const char *address, bool
 	}
 	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
 		goto out;
-	for (int k = carry ? 0 : 1; k < 2 && rc == 0; k++) {
-		int src = sqlite3_prepare_v2(h, sql[k], -1, &q, NULL);
-		if (src == SQLITE_OK)
-			src = sqlite3_bind_int64(q, 1, u2i(since_ns));
-		if (src == SQLITE_OK)
-			src = address != NULL ? sqlite3_bind_blob(q, 2, key, (int)keylen,
-								  SQLITE_STATIC)
-					      : sqlite3_bind_null(q, 2);
-		for (int t = 0; k == 0 && t < 4 && src == SQLITE_OK; t++)
-			src = bind_word(q, 3 + t, HW_TYPE, carried[t], 16);
-		if (src == SQLITE_OK)
-			src = history_rows(q, rows, n, &cap);
-		sqlite3_finalize(q);
-		q = NULL;
-		if (src != SQLITE_OK)
-			rc = db_fail(h, src, reason, sizeof(reason));
+	src = sqlite3_prepare_v2(h, hist_sql[which], -1, &q, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(q, 1, u2i(since_ns));
+	if (src == SQLITE_OK)
+		src = address != NULL ? sqlite3_bind_blob(q, 2, key, (int)keylen, SQLITE_STATIC)
+				      : sqlite3_bind_null(q, 2);
+	for (int t = 0; which == HQ_CARRY && t < 4 && src == SQLITE_OK; t++)
+		src = bind_word(q, 3 + t, HW_TYPE, carried[t], 16);
+	while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_hist r;
+
+		history_row(q, &r);
+		if ((rc = fn(arg, &r)) < 0) {
+			util_errf(reason, sizeof(reason), "%s", strerror(-rc));
+			goto out;
+		}
+		src = SQLITE_OK;
 	}
-	if (rc == 0) {
-		rc = db_close(h);
-		h = NULL;
-		if (rc < 0)
-			util_errf(reason, sizeof(reason), "closing failed");
+	if (src != SQLITE_DONE) {
+		rc = db_fail(h, src, reason, sizeof(reason));
+		goto out;
 	}
+	sqlite3_finalize(q);
+	q = NULL;
+	rc = db_close(h);
+	h = NULL;
+	if (rc < 0)
+		util_errf(reason, sizeof(reason), "closing failed");
 out:
+	sqlite3_finalize(q);
 	if (h != NULL)
 		sqlite3_close(h);
-	if (rc < 0) {
-		free(*rows);
-		*rows = NULL;
-		*n = 0;
+	if (rc < 0)
 		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
+	return rc;
+}
+
+int
+state_history_each(const char *dir, uint64_t since_ns, const char *address, bool by_port,
+		   state_hist_fn fn, void *arg, char *err, size_t errlen)
+{
+	return history_each(dir, by_port ? HQ_BY_PORT : HQ_PERIOD, since_ns, address, fn, arg,
+			    err, errlen);
+}
+
+/* state_history_read's array. */
+struct hist_rows {
+	struct state_hist *rows;
+	size_t n, cap;
+};
+
+static int
+hist_append(void *arg, const struct state_hist *r)
+{
+	struct hist_rows *hr = arg;
+
+	if (hr->n == hr->cap) {
+		size_t nc = hr->cap ? hr->cap * 2 : 64;
+		struct state_hist *g = realloc(hr->rows, nc * sizeof(*g));
+		if (g == NULL)
+			return -ENOMEM;
+		hr->rows = g;
+		hr->cap = nc;
 	}
+	hr->rows[hr->n++] = *r;
+	return 0;
+}
+
+int
+state_history_read(const char *dir, uint64_t since_ns, const char *address, bool carry,
+		   struct state_hist **rows, size_t *n, char *err, size_t errlen)
+{
+	struct hist_rows hr = { 0 };
+	int rc = 0;
+
+	if (carry)
+		rc = history_each(dir, HQ_CARRY, since_ns, address, hist_append, &hr, err, errlen);
+	if (rc == 0)
+		rc = history_each(dir, HQ_PERIOD, since_ns, address, hist_append, &hr, err, errlen);
+	if (rc < 0) {
+		free(hr.rows);
+		hr.rows = NULL;
+		hr.n = 0;
+	}
+	*rows = hr.rows;
+	*n = hr.n;
 	return rc;
 }
 
