@@ -623,6 +623,8 @@ cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 	rc = cycle_targets_build(cfg, c->co, &c->ct, name_failures, err, errlen);
 	if (rc < 0)
 		return rc;
+	if ((rc = state_pass_expect(c->pass, targets_total(c->ct.ts), err, errlen)) < 0)
+		return rc;
 	opts_from_config(cfg, c->co, &o);
 	targets_iter_init(&it, c->ct.ts);
 	if (o.syn.on)

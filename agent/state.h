@@ -151,6 +151,13 @@ int state_pass_open(const char *dir, struct state *head, struct state_pass **out
 /* Close, rolling back what was not committed. NULL is fine. */
 void state_pass_free(struct state_pass *p);
 
+/* How many observations are coming (before the first is staged): up to
+ * STATE_PASS_MEMORY_MAX the scratch stays in memory (some 60 bytes each, and a quiet cycle of
+ * a small estate writes nothing for it); beyond, it goes to a file in SQLite's temporary
+ * directory, so memory stays bounded. 0 or -errno with err. */
+#define STATE_PASS_MEMORY_MAX 131072
+int state_pass_expect(struct state_pass *p, uint64_t n, char *err, size_t errlen);
+
 /* Stage an observation of a (bytes of the caller's, agent/obs.h). 0 or -errno with err. */
 int state_pass_stage(struct state_pass *p, const struct net_addr *a, uint64_t ord,
 		     const void *obs, size_t len, char *err, size_t errlen);

@@ -2690,7 +2690,6 @@ state_unlock(int fd)
  * JSON of the events raised, for the caller to print after the commit.
  */
 static const char pass_schema[] =
-	"ATTACH DATABASE '' AS cyc;"
 	"PRAGMA cyc.journal_mode=OFF;"
 	"PRAGMA cyc.synchronous=OFF;"
 	"PRAGMA cyc.cache_size=-4096;"
@@ -2698,6 +2697,25 @@ static const char pass_schema[] =
 	"WITHOUT ROWID;"
 	"CREATE TABLE cyc.out (addr BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE cyc.events (n INTEGER PRIMARY KEY, json TEXT NOT NULL);";
+
+/* The scratch in memory (the default: a few observations, passive ones, an accept) or in a
+ * file (temp_store decides what '' is). */
+static int
+pass_attach(sqlite3 *h, bool file, char *reason, size_t reasonlen)
+{
+	int rc = db_exec(h, file ? "PRAGMA temp_store=FILE" : "PRAGMA temp_store=MEMORY", reason,
+			 reasonlen);
+
+	if (rc == 0)
+		rc = db_exec(h, "ATTACH DATABASE '' AS cyc", reason, reasonlen);
+	if (rc == 0)
+		rc = db_exec(h, pass_schema, reason, reasonlen);
+	return rc;
+}
+
+#define PASS_STAGE_SQL "INSERT INTO cyc.obs (addr, ord, body) VALUES (?1, ?2, ?3) " \
+	"ON CONFLICT (addr) DO UPDATE SET ord = excluded.ord, body = excluded.body " \
+	"WHERE excluded.ord < ord"
 
 /* staged rows a scratch transaction takes before it commits */
 #define PASS_STAGE_BATCH 4096
@@ -2809,11 +2827,9 @@ state_pass_open(const char *dir, struct state *head, struct state_pass **out, ch
 	if ((rc = db_open(paths.db, false, &p->h, reason, sizeof(reason))) < 0 ||
 	    (rc = db_int(p->h, "PRAGMA user_version", &version, reason, sizeof(reason))) < 0 ||
 	    (rc = pass_read_head(p, imported, sizeof(imported), reason, sizeof(reason))) < 0 ||
-	    (rc = db_exec(p->h, pass_schema, reason, sizeof(reason))) < 0)
+	    (rc = pass_attach(p->h, false, reason, sizeof(reason))) < 0)
 		goto bad;
-	rc = sqlite3_prepare_v2(p->h, "INSERT INTO cyc.obs (addr, ord, body) VALUES (?1, ?2, ?3) "
-				"ON CONFLICT (addr) DO UPDATE SET ord = excluded.ord, "
-				"body = excluded.body WHERE excluded.ord < ord", -1, &p->stage, NULL);
+	rc = sqlite3_prepare_v2(p->h, PASS_STAGE_SQL, -1, &p->stage, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(p->h, "SELECT body FROM main.entries WHERE addr = ?1", -1,
 					&p->get, NULL);
@@ -2827,6 +2843,27 @@ bad:
 	util_errf(err, errlen, "cannot read %s: %s", paths.db, reason);
 	state_pass_free(p);
 	return rc == -EBADMSG ? -EIO : rc; /* it passed the load's checks a moment ago */
+}
+
+int
+state_pass_expect(struct state_pass *p, uint64_t n, char *err, size_t errlen)
+{
+	char reason[300];
+	int rc;
+
+	if (n <= STATE_PASS_MEMORY_MAX || p->staging || p->writing)
+		return 0;
+	/* nothing is staged yet: the scratch in memory is empty, and goes */
+	sqlite3_finalize(p->stage);
+	p->stage = NULL;
+	if ((rc = db_exec(p->h, "DETACH DATABASE cyc", reason, sizeof(reason))) < 0 ||
+	    (rc = pass_attach(p->h, true, reason, sizeof(reason))) < 0) {
+		util_errf(err, errlen, "%s: scratch file: %s", p->path, reason);
+		return rc;
+	}
+	if ((rc = sqlite3_prepare_v2(p->h, PASS_STAGE_SQL, -1, &p->stage, NULL)) != SQLITE_OK)
+		return pass_fail(p, rc, err, errlen);
+	return 0;
 }
 
 /* End the scratch transaction of the staged rows. */

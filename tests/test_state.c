@@ -1961,6 +1961,8 @@ test_pass(void **state)
 	ps.head = &head;
 	assert_int_equal(head.cycles, 1);
 	assert_true(state_label_known(&head, "lab"));
+	/* a big estate: the scratch moves to a file before anything is staged */
+	assert_int_equal(state_pass_expect(p, STATE_PASS_MEMORY_MAX + 1, err, sizeof(err)), 0);
 	assert_int_equal(state_pass_stage(p, &a, 1, "a", 1, err, sizeof(err)), 0);
 	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
 	assert_int_equal(state_pass_judge(p, 2, 2000, pass_judge_fn, &ps, err, sizeof(err)), 0);
