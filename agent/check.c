@@ -392,9 +392,12 @@ stage_record(void *arg, const struct probe_result *r)
 struct recheck_page {
 	struct cycle *c;
 	enum probe_slot slot;
-	struct addr_list l;          /* the addresses, the recheck scan's stream */
-	struct probe_result *recs;   /* their records, by position in l */
+	struct net_addr *a;          /* the page's silent ports */
+	struct probe_result *recs;   /* their records */
 	bool *open;                  /* found open by a recheck pass */
+	size_t n;
+	struct addr_list l;          /* a pass's stream: the ports still silent */
+	size_t *pos;                 /* their position in the page */
 };
 
 static int
@@ -406,77 +409,70 @@ recheck_collect(void *arg, const struct net_addr *a, const void *obs, size_t len
 	if (obs_decode(obs, len, a, rp->c->ob) < 0)
 		return -EIO;
 	if (needs_recheck(e, rp->slot, &rp->c->ob->rec)) {
-		rp->recs[rp->l.n] = rp->c->ob->rec;
-		rp->open[rp->l.n] = false;
-		rp->l.a[rp->l.n++] = *a;
+		rp->recs[rp->n] = rp->c->ob->rec;
+		rp->open[rp->n] = false;
+		rp->a[rp->n++] = *a;
 	}
 	return 0;
 }
 
-/* The recheck passes over one page's silent ports: evidence a pass finds replaces the
- * silent outcome of the staged observation; the ports still silent go again. */
+/* A recheck answer: evidence replaces the silent outcome of the staged observation. */
+static int
+recheck_merge(struct cycle *c, struct recheck_page *rp, const struct probe_result *n,
+	      char *err, size_t errlen)
+{
+	enum probe_slot slot = rp->slot;
+	struct probe_result *r;
+	uint8_t buf[OBS_MAX];
+	size_t i;
+
+	if (n->out[slot].state != PROBE_OPEN || n->target_index >= rp->l.n)
+		return 0;
+	i = rp->pos[n->target_index];
+	r = &rp->recs[i];
+	rp->open[i] = true;
+	r->out[slot] = n->out[slot];
+	if (slot == PROBE_SLOT_UDP)
+		r->dns = n->dns;
+	/* a port found open after all is evidence of the cycle */
+	c->sum.any_evidence = true;
+	c->out.open_ports++;
+	return state_pass_restage(c->pass, &r->addr, buf, obs_encode(r, buf), err, errlen);
+}
+
+/* The recheck passes over one page's silent ports; the ports still silent go again. */
 static int
 recheck_passes(struct cycle *c, struct recheck_page *rp, char *err, size_t errlen)
 {
 	const struct config *cfg = c->cfg;
-	enum probe_slot slot = rp->slot;
 
 	for (unsigned pass = 0; pass < cfg->probe.recheck; pass++) {
 		struct scan_collect again = { 0 };
 		struct scan_summary sum;
-		struct addr_list l = { 0 };
 		struct scan_opts o;
 		int rc;
 
-		/* the stream of this pass: the ports no pass found open yet, numbered by their
-		 * position in the page */
-		if ((l.a = malloc(rp->l.n * sizeof(*l.a) + 1)) == NULL)
-			return -ENOMEM;
-		size_t *pos = malloc(rp->l.n * sizeof(*pos) + 1);
-		if (pos == NULL) {
-			free(l.a);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < rp->l.n; i++)
+		/* numbered by position in the stream, which says where in the page */
+		rp->l.n = rp->l.pos = 0;
+		for (size_t i = 0; i < rp->n; i++)
 			if (!rp->open[i]) {
-				pos[l.n] = i;
-				l.a[l.n++] = rp->l.a[i];
+				rp->pos[rp->l.n] = i;
+				rp->l.a[rp->l.n++] = rp->a[i];
 			}
-		if (l.n == 0) {
-			free(l.a);
-			free(pos);
+		if (rp->l.n == 0)
 			break;
-		}
 		log_info("recheck pass %u: %zu %s ports silent, open before or not yet proven "
-			 "closed", pass + 1, l.n, probe_slot_name(slot));
+			 "closed", pass + 1, rp->l.n, probe_slot_name(rp->slot));
 		opts_from_config(cfg, c->co, &o);
-		o.tcp = slot == PROBE_SLOT_TCP;
-		o.udp = slot == PROBE_SLOT_UDP;
+		o.tcp = rp->slot == PROBE_SLOT_TCP;
+		o.udp = rp->slot == PROBE_SLOT_UDP;
 		if (o.syn.on)
-			scan_syn_hints_array(&o.syn, l.a, l.n);
-		rc = scan_execute(&o, next_from_list, &l, l.n, &again, &sum, err, errlen);
-		for (size_t k = 0; rc >= 0 && k < again.n; k++) {
-			const struct probe_result *n = &again.recs[k];
-			struct probe_result *r;
-			uint8_t buf[OBS_MAX];
-
-			if (n->out[slot].state != PROBE_OPEN || n->target_index >= l.n)
-				continue;
-			r = &rp->recs[pos[n->target_index]];
-			rp->open[pos[n->target_index]] = true;
-			r->out[slot] = n->out[slot];
-			if (slot == PROBE_SLOT_UDP)
-				r->dns = n->dns;
-			/* a port found open after all is evidence of the cycle */
-			c->sum.any_evidence = true;
-			c->out.open_ports++;
-			rc = state_pass_restage(c->pass, &r->addr, buf, obs_encode(r, buf), err,
-						errlen);
-		}
+			scan_syn_hints_array(&o.syn, rp->l.a, rp->l.n);
+		rc = scan_execute(&o, next_from_list, &rp->l, rp->l.n, &again, &sum, err, errlen);
+		for (size_t k = 0; rc == 0 && k < again.n; k++)
+			rc = recheck_merge(c, rp, &again.recs[k], err, errlen);
 		scan_collect_clear(&again);
-		free(l.a);
-		free(pos);
-		if (rc < 0 && rc != -EINTR)
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -498,14 +494,18 @@ recheck(struct cycle *c, char *err, size_t errlen)
 
 	if (cfg->probe.recheck == 0 || c->sum.nobs == 0)
 		return 0;
-	rp.l.a = malloc(CYCLE_PAGE * sizeof(*rp.l.a));
+	rp.a = malloc(CYCLE_PAGE * sizeof(*rp.a));
 	rp.recs = malloc(CYCLE_PAGE * sizeof(*rp.recs));
 	rp.open = malloc(CYCLE_PAGE * sizeof(*rp.open));
-	if (rp.l.a == NULL || rp.recs == NULL || rp.open == NULL) {
+	rp.l.a = malloc(CYCLE_PAGE * sizeof(*rp.l.a));
+	rp.pos = malloc(CYCLE_PAGE * sizeof(*rp.pos));
+	if (rp.a == NULL || rp.recs == NULL || rp.open == NULL || rp.l.a == NULL ||
+	    rp.pos == NULL) {
+		util_errf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (int slot = 0; slot < PROBE_NSLOTS; slot++) {
+	for (int slot = 0; slot < PROBE_NSLOTS && rc == 0; slot++) {
 		struct net_addr last;
 		bool first = true;
 
@@ -514,7 +514,7 @@ recheck(struct cycle *c, char *err, size_t errlen)
 			continue;
 		rp.slot = (enum probe_slot)slot;
 		for (;;) {
-			rp.l.n = rp.l.pos = 0;
+			rp.n = 0;
 			rc = state_pass_page(c->pass, first ? NULL : &last, CYCLE_PAGE,
 					     recheck_collect, &rp, &last, err, errlen);
 			if (rc <= 0)
@@ -523,15 +523,13 @@ recheck(struct cycle *c, char *err, size_t errlen)
 			if ((rc = recheck_passes(c, &rp, err, errlen)) < 0)
 				break;
 		}
-		if (rc < 0)
-			break;
 	}
 out:
-	free(rp.l.a);
+	free(rp.a);
 	free(rp.recs);
 	free(rp.open);
-	if (rc == -ENOMEM)
-		util_errf(err, errlen, "out of memory");
+	free(rp.l.a);
+	free(rp.pos);
 	return rc < 0 ? rc : 0;
 }
 
@@ -633,7 +631,7 @@ cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 			 err, errlen);
 	if (rc < 0 && c->err[0] != '\0')
 		util_errf(err, errlen, "%s", c->err);
-	if (rc < 0 && rc != -EINTR)
+	if (rc < 0)
 		return rc;
 	if ((rc = recheck(c, err, errlen)) < 0)
 		return rc;

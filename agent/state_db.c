@@ -1020,6 +1020,33 @@ bad:
 	return rc;
 }
 
+/* An existing database opened to write or read (db_open without the load's checks: a save,
+ * a spool move or a history read, under the lock, after a cycle's load): 1 when there is
+ * none (*h NULL), 0, or -errno with "cannot <verb> <path>: ..." in err. */
+static int
+db_open_existing(const char *path, const char *verb, sqlite3 **h, char *err, size_t errlen)
+{
+	char reason[300];
+	struct stat sb;
+	int rc;
+
+	*h = NULL;
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return 1;
+		rc = -errno;
+		util_errf(err, errlen, "cannot %s %s: %s", verb, path, strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		util_errf(err, errlen, "cannot %s %s: not a regular file", verb, path);
+		return -EINVAL;
+	}
+	if ((rc = db_open(path, false, h, reason, sizeof(reason))) < 0)
+		util_errf(err, errlen, "cannot %s %s: %s", verb, path, reason);
+	return rc;
+}
+
 /* ---- reading ---- */
 
 static int
@@ -2304,7 +2331,6 @@ state_save(const char *dir, const struct state *st, char *err, size_t errlen)
 	char reason[300];
 	struct paths p;
 	sqlite3 *h = NULL;
-	struct stat sb;
 	int64_t stored_gen = 0;
 	size_t written, kept = 0;
 	bool all;
@@ -2312,19 +2338,8 @@ state_save(const char *dir, const struct state *st, char *err, size_t errlen)
 
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0 || (rc = ensure_dir(dir, err, errlen)) < 0)
 		return rc;
-	if (stat(p.db, &sb) == -1) {
-		if (errno == ENOENT)
-			return db_create(&p, st, NULL, NULL, NULL, err, errlen);
-		rc = -errno;
-		util_errf(err, errlen, "cannot write %s: %s", p.db, strerror(errno));
-		return rc;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot write %s: not a regular file", p.db);
-		return -EINVAL;
-	}
-	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
-		goto out;
+	if ((rc = db_open_existing(p.db, "write", &h, err, errlen)) != 0)
+		return rc == 1 ? db_create(&p, st, NULL, NULL, NULL, err, errlen) : rc;
 	/* IMMEDIATE: the write lock now, not halfway through */
 	if ((rc = db_exec(h, "BEGIN IMMEDIATE", reason, sizeof(reason))) < 0 ||
 	    (rc = db_int(h, "SELECT generation FROM meta WHERE id = 1", &stored_gen, reason,
@@ -2388,24 +2403,13 @@ history_each(const char *dir, enum hist_query which, uint64_t since_ns, const ch
 	sqlite3_stmt *q = NULL;
 	uint8_t key[STATE_ROW_KEY_MAX];
 	size_t keylen = address != NULL ? addr_key(address, key) : 0;
-	struct stat sb;
 	int rc, src;
 
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
 		return rc;
-	if (stat(p.db, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0; /* no cycle saved yet: nothing happened */
-		rc = -errno;
-		util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
-		return rc;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
-		return -EINVAL;
-	}
-	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
-		goto out;
+	/* none: no cycle saved yet, nothing happened */
+	if ((rc = db_open_existing(p.db, "read", &h, err, errlen)) != 0)
+		return rc == 1 ? 0 : rc;
 	src = sqlite3_prepare_v2(h, hist_sql[which], -1, &q, NULL);
 	if (src == SQLITE_OK)
 		src = sqlite3_bind_int64(q, 1, u2i(since_ns));
@@ -2566,25 +2570,14 @@ state_spool_move(const char *dir, state_spool_put_fn put, void *arg, size_t *mov
 	char reason[300], perr[512] = "";
 	struct paths p;
 	sqlite3 *h = NULL;
-	struct stat sb;
 	int rc;
 
 	*moved = 0;
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
 		return rc;
-	if (stat(p.db, &sb) == -1) {
-		if (errno == ENOENT)
-			return 0; /* no save yet: nothing spooled */
-		rc = -errno;
-		util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
-		return rc;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
-		return -EINVAL;
-	}
-	if ((rc = db_open(p.db, false, &h, reason, sizeof(reason))) < 0)
-		goto out;
+	/* none: no save yet, nothing spooled */
+	if ((rc = db_open_existing(p.db, "move the spool of", &h, err, errlen)) != 0)
+		return rc == 1 ? 0 : rc;
 	rc = spool_move_on(h, put, arg, moved, reason, sizeof(reason), perr, sizeof(perr));
 	if (rc < 0)
 		goto out;
