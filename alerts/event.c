@@ -84,6 +84,89 @@ alert_severity_parse(const char *text, enum alert_severity *out)
 	return -EINVAL;
 }
 
+/* ---- UTF-8 ---- */
+
+size_t
+alert_utf8_next(const char *s, size_t n, uint32_t *cp, bool *valid)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need;
+	uint32_t c;
+
+	*valid = false;
+	*cp = 0xfffd;
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80) {
+		*valid = true;
+		*cp = p[0];
+		return 1;
+	}
+	/* The second byte's range carries the rules (Unicode Table 3-7): E0 A0.. (no
+	 * overlong), ED ..9F (no surrogates), F0 90.. (no overlong), F4 ..8F (<= U+10FFFF). */
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		need = 1;
+		c = p[0] & 0x1fu;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 2;
+		c = p[0] & 0x0fu;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 3;
+		c = p[0] & 0x07u;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 1; /* a continuation byte, C0, C1 or F5..FF: never valid */
+	}
+	for (size_t i = 1; i <= need; i++) {
+		if (i >= n || p[i] < lo || p[i] > hi)
+			return i; /* the lead and what could still have completed it */
+		c = c << 6 | (p[i] & 0x3fu);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*valid = true;
+	*cp = c;
+	return need + 1;
+}
+
+size_t
+alert_utf8_check(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		bool ok;
+		size_t k = alert_utf8_next(s + i, n - i, &cp, &ok);
+
+		if (!ok)
+			break;
+		i += k;
+	}
+	return i;
+}
+
+size_t
+alert_utf8_cut(const char *s, size_t n, size_t max)
+{
+	size_t k = max;
+
+	if (n <= max)
+		return n;
+	/* back to the first byte of the character byte `max` belongs to */
+	while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return ((unsigned char)s[k] & 0xc0) == 0x80 ? max : k; /* ill-formed anyway */
+}
+
 /* ---- creation ---- */
 
 static void format_uuid(const uint8_t b[16], char out[ALERT_ID_LEN]);
@@ -134,6 +217,7 @@ alert_event_stamp(struct alert_event *ev)
 	/* HOST_NAME_MAX is 64 on Linux: a larger buffer so gethostname never fails on length;
 	 * the agent field is display text, so cutting it to fit is fine there. */
 	char host[256] = "";
+	size_t len;
 	int rc;
 
 	/* Cleared first so a failure never leaves a stale id behind: a receiver would drop
@@ -146,8 +230,11 @@ alert_event_stamp(struct alert_event *ev)
 		return rc;
 	if (gethostname(host, sizeof(host)) != 0)
 		return -errno;
-	host[sizeof(ev->agent) - 1] = '\0';
-	memcpy(ev->agent, host, sizeof(ev->agent));
+	host[sizeof(host) - 1] = '\0';
+	/* never half a character at the end: the name is shown in every message */
+	len = alert_utf8_cut(host, strlen(host), sizeof(ev->agent) - 1);
+	memset(ev->agent, 0, sizeof(ev->agent));
+	memcpy(ev->agent, host, len);
 	return 0;
 }
 
@@ -195,11 +282,42 @@ jadd(struct json_object *o, const char *key, struct json_object *val)
 	return 0;
 }
 
-/* A fixed-size field as a JSON string; strnlen because the struct may come from anywhere. */
+/* Longest string field of the event (summary, why, target), NUL included. */
+#define FIELD_MAX 256
+_Static_assert(sizeof(((struct alert_event *)0)->target) <= FIELD_MAX &&
+		       sizeof(((struct alert_event *)0)->summary) <= FIELD_MAX &&
+		       sizeof(((struct alert_event *)0)->why) <= FIELD_MAX,
+	       "a string field is longer than jstr's buffer");
+
+/*
+ * A fixed-size field as a JSON string; strnlen because the struct may come from anywhere.
+ * The text is made valid UTF-8 without growing: a character cut short (a lead byte and
+ * what came of its continuation bytes, then the end or a byte that continues nothing) is
+ * dropped, any other ill-formed byte becomes '?'. Receivers reject a whole body over one
+ * bad byte.
+ */
 static struct json_object *
 jstr(const char *s, size_t size)
 {
-	return json_object_new_string_len(s, (int)strnlen(s, size));
+	char tmp[FIELD_MAX];
+	size_t n = strnlen(s, size < sizeof(tmp) ? size : sizeof(tmp)), o = 0;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char lead = (unsigned char)s[i];
+		uint32_t cp;
+		bool ok;
+		size_t k = alert_utf8_next(s + i, n - i, &cp, &ok);
+
+		if (ok) {
+			memcpy(tmp + o, s + i, k);
+			o += k;
+		} else if (lead < 0xc2 || lead > 0xf4 ||
+			   (i + k < n && ((unsigned char)s[i + k] & 0xc0) == 0x80)) {
+			tmp[o++] = '?'; /* not a character cut short: a wrong byte */
+		}
+		i += k;
+	}
+	return json_object_new_string_len(tmp, (int)o);
 }
 
 static int
@@ -227,7 +345,8 @@ dns_object(const struct alert_event *ev)
 	tok = json_tokener_new_ex(EVENT_JSON_DEPTH);
 	if (tok == NULL)
 		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	/* strings in it are copied through as they are: only valid UTF-8 may pass */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, ev->dns_json, (int)len);
 	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
 			  json_tokener_get_parse_end(tok) != len ||
@@ -474,7 +593,7 @@ static int
 get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t errlen)
 {
 	struct json_object *v;
-	char text[64];
+	char text[64], q[64];
 	int rc;
 
 	if ((rc = GET_STR(root, ev, id, true, err, errlen)) < 0)
@@ -484,8 +603,10 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 
 	if ((rc = get_str(root, "type", true, text, sizeof(text), err, errlen)) < 0)
 		return rc;
+	/* the file's text is quoted in a log line: no control character gets through */
 	if (alert_type_parse(text, &ev->type) < 0)
-		return fail(err, errlen, "type: unknown event type \"%s\"", text);
+		return fail(err, errlen, "type: unknown event type \"%s\"",
+			    util_printable(text, q, sizeof(q), 0));
 
 	if ((rc = get_str(root, "time", true, text, sizeof(text), err, errlen)) < 0)
 		return rc;
@@ -524,7 +645,8 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 	if ((rc = get_str(root, "severity", false, text, sizeof(text), err, errlen)) < 0)
 		return rc;
 	if (text[0] != '\0' && alert_severity_parse(text, &ev->severity) < 0)
-		return fail(err, errlen, "severity: unknown severity \"%s\"", text);
+		return fail(err, errlen, "severity: unknown severity \"%s\"",
+			    util_printable(text, q, sizeof(q), 0));
 
 	if ((rc = GET_STR(root, ev, summary, false, err, errlen)) < 0 ||
 	    (rc = GET_STR(root, ev, why, false, err, errlen)) < 0)

@@ -59,13 +59,32 @@ int alert_severity_parse(const char *text, enum alert_severity *out);
  * 0 or -errno (from util_random or gethostname; the event is still zeroed and typed). */
 int alert_event_init(struct alert_event *ev, enum alert_type type);
 /* Fill only id (random UUIDv4), time_ns (wall clock, now) and agent (gethostname, cut to
- * 63 bytes: it is for display). Leaves every other field alone, so events filled by
- * baseline_apply() can be stamped afterwards. 0 or -errno. */
+ * at most 63 bytes, between two characters: it is for display). Leaves every other field
+ * alone, so events filled by baseline_apply() can be stamped afterwards. 0 or -errno. */
 int alert_event_stamp(struct alert_event *ev);
 /* Replace the random id by one derived from `seed` (SHA-256, as a UUIDv8): a cycle that is
  * repeated after a crash raises its events with the same ids, so the outbox file is
  * replaced and receivers can drop the duplicate. 0 or -EIO. */
 int alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len);
+
+/*
+ * UTF-8, the one decoder of alerts/ (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF). Event text comes from DNS servers, configs and outbox files: it is
+ * checked, cut and repaired with these, never byte by byte elsewhere.
+ *
+ * alert_utf8_next: the character at s[0 .. n), n >= 1. Returns the bytes it takes (1..4)
+ * with *valid = true and its code point in *cp; or, when the bytes there are no valid
+ * character, the length of the maximal ill-formed subpart (Unicode 15, 3.9: a lead byte
+ * with the continuation bytes that could still have completed it, else one byte) with
+ * *valid = false and *cp = U+FFFD. Returns 0 only for n == 0.
+ * alert_utf8_check: offset of the first byte of s[0 .. n) that is not valid UTF-8; n when
+ * all of it is.
+ * alert_utf8_cut: the largest length <= max at which s[0 .. n) can be cut without
+ * splitting a character (n when n <= max).
+ */
+size_t alert_utf8_next(const char *s, size_t n, uint32_t *cp, bool *valid);
+size_t alert_utf8_check(const char *s, size_t n);
+size_t alert_utf8_cut(const char *s, size_t n, size_t max);
 
 /* Is s an event id in text form (a UUID: 8-4-4-4-12 hex digits, either case)? Ids name
  * outbox files, so only such text may become one. */
@@ -76,7 +95,10 @@ bool alert_id_valid(const char *s);
 #define ALERT_JSON_MAX 16384
 
 /*
- * Serialize to one line of JSON (no newline) into buf, keys in this order:
+ * Serialize to one line of JSON (no newline) into buf, always valid UTF-8 whatever the
+ * fields hold (a name cut by bytes elsewhere must not make the body unreadable): an
+ * incomplete character (what a byte cut leaves) is dropped and any other ill-formed byte
+ * becomes '?', so a string never grows and reads back into its field. Keys in this order:
  * id, type, time ("2026-11-27T09:43:14.123Z": UTC, milliseconds, truncated), agent, target,
  * address, protocol (both null when empty), port, previous, current, reason, severity,
  * summary, why, dns (dns_json parsed back: an object, or null when empty, invalid or not an

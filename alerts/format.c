@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "alerts/event.h"
+#include "alerts/render.h"
 #include "alerts/sign.h"
 #include "common/util.h"
 
@@ -60,11 +61,12 @@ struct sbuf {
 	bool oom;
 };
 
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
+/* Room for n more bytes and a NUL; false (and oom) when there is none. */
+static bool
+sb_reserve(struct sbuf *b, size_t n)
 {
 	if (b->oom)
-		return;
+		return false;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap == 0 ? 1024 : b->cap;
 		char *p;
@@ -74,11 +76,19 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 		p = realloc(b->p, cap);
 		if (p == NULL) {
 			b->oom = true;
-			return;
+			return false;
 		}
 		b->p = p;
 		b->cap = cap;
 	}
+	return true;
+}
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (!sb_reserve(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -97,39 +107,21 @@ sb_free(struct sbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* What each format needs escaped in text that came from an event. */
-enum esc {
-	ESC_NONE,  /* JSON strings (json-c escapes), Markdown we accept as is, ntfy plain text */
-	ESC_SLACK, /* mrkdwn: & < > (so "<!channel>" in a name stays text) */
-	ESC_HTML,  /* Telegram parse_mode HTML: & < > */
-	ESC_GCHAT, /* Google Chat has no escape: break "<users/all>" with a zero-width space */
-};
-
+/*
+ * Text that came from an event or the config, rendered for medium m (render.h: the one
+ * place that decides what such text may do in a service), at most max UTF-16 units (0:
+ * no bound; cut with "…"). Everything a formatter writes that it did not write itself
+ * goes through here.
+ */
 static void
-sb_esc(struct sbuf *b, enum esc e, const char *s)
+sb_render(struct sbuf *b, enum render_medium m, const char *s, size_t max)
 {
-	const char *run = s;
+	size_t n = render_text(m, s, SIZE_MAX, max, NULL, 0);
 
-	if (e == ESC_NONE) {
-		sb_str(b, s);
+	if (!sb_reserve(b, n))
 		return;
-	}
-	for (; *s != '\0'; s++) {
-		const char *rep;
-
-		if (*s == '&' && e != ESC_GCHAT)
-			rep = "&amp;";
-		else if (*s == '<')
-			rep = e == ESC_GCHAT ? "<\u200b" : "&lt;";
-		else if (*s == '>' && e != ESC_GCHAT)
-			rep = "&gt;";
-		else
-			continue;
-		sb_add(b, run, (size_t)(s - run));
-		sb_str(b, rep);
-		run = s + 1;
-	}
-	sb_str(b, run);
+	render_text(m, s, SIZE_MAX, max, b->p + b->len, n + 1);
+	b->len += n;
 }
 
 /* ---- UTF-8 ---- */
@@ -150,89 +142,20 @@ utf16_len(const char *s, size_t n)
 	return units;
 }
 
-/* Bytes of the longest prefix of s with at most max UTF-16 units, cut on a character. */
-static size_t
-utf16_prefix(const char *s, size_t max)
-{
-	size_t units = 0, i = 0, last = 0;
-
-	for (; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c & 0xc0) == 0x80)
-			continue;
-		last = i;
-		units += c >= 0xf0 ? 2 : 1;
-		if (units > max)
-			return last;
-	}
-	return i;
-}
-
-/* Length of a valid UTF-8 sequence at s (1..4), 0 if there is none. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t n;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	/* overlong, surrogate, beyond U+10FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /*
  * Copy a fixed-size event field (maybe not NUL-terminated: the struct can come from an
- * outbox file) as clean one-line text: invalid UTF-8 becomes '?' (a receiver rejects the
- * whole JSON body over one bad byte) and control characters become spaces (they would
- * break a line-based layout or, in ntfy, a header).
+ * outbox file) as it is, NUL-terminated, never cutting a character. What the text may
+ * contain is render_text()'s business when it is written into a message.
  */
 static void
 field_copy(char *dst, size_t dstsize, const char *src, size_t srcsize)
 {
-	size_t n = strnlen(src, srcsize), o = 0;
-	char tmp[1024];
+	size_t n = strnlen(src, srcsize);
 
-	if (n >= sizeof(tmp))
-		n = sizeof(tmp) - 1;
-	memcpy(tmp, src, n);
-	tmp[n] = '\0';
-	for (size_t i = 0; i < n && o + 1 < dstsize;) {
-		const unsigned char *c = (const unsigned char *)tmp + i;
-		size_t k = utf8_seq(c);
-
-		if (k == 0) {
-			dst[o++] = '?';
-			i++;
-		} else if (k == 1) {
-			dst[o++] = *c < 0x20 || *c == 0x7f ? ' ' : (char)*c;
-			i++;
-		} else {
-			if (o + k >= dstsize)
-				break;
-			memcpy(dst + o, c, k);
-			o += k;
-			i += k;
-		}
-	}
-	dst[o] = '\0';
+	if (n >= dstsize)
+		n = alert_utf8_cut(src, n, dstsize - 1);
+	memmove(dst, src, n);
+	dst[n] = '\0';
 }
 
 #define FIELD(dst, ev, f) field_copy((dst), sizeof(dst), (ev)->f, sizeof((ev)->f))
@@ -330,9 +253,6 @@ dns_text(const struct alert_event *ev, char *out, size_t outlen)
 	}
 	json_object_put(o);
 	json_tokener_free(tok);
-	/* keys and values came from a file: same cleaning as every other field (field_copy
-	 * works on a copy, so in place is fine) */
-	field_copy(out, outlen, out, outlen);
 }
 
 static int
@@ -420,20 +340,26 @@ ack_cmd(const struct sink_settings *s)
 	return s->agent_cmd != NULL && s->agent_cmd[0] != '\0' ? s->agent_cmd : ACK_DEFAULT;
 }
 
-/* Markup of the text-based formats. */
+/* Markup of the text-based formats, and how text from outside is rendered in them. */
 struct style {
-	enum esc esc;
-	const char *b0, *b1; /* strong: titles */
-	const char *l0, *l1; /* labels: "Since:" */
-	const char *c0, *c1; /* code: the command */
+	enum render_medium text; /* in running text, titles and labels' values */
+	enum render_medium code; /* inside c0 .. c1 */
+	const char *b0, *b1;     /* strong: titles */
+	const char *l0, *l1;     /* labels: "Since:" */
+	const char *c0, *c1;     /* code: the command */
 };
 
-static const struct style st_slack = { ESC_SLACK, "*", "*", "*", "*", "`", "`" };
-static const struct style st_markdown = { ESC_NONE, "**", "**", "**", "**", "`", "`" };
-static const struct style st_gchat = { ESC_GCHAT, "*", "*", "_", "_", "`", "`" };
-static const struct style st_html = { ESC_HTML, "<b>", "</b>", "<i>", "</i>", "<code>",
-				      "</code>" };
-static const struct style st_plain = { ESC_NONE, "", "", "", "", "", "" };
+static const struct style st_slack = { RENDER_SLACK, RENDER_SLACK_CODE, "*", "*", "*", "*",
+				       "`", "`" };
+static const struct style st_mattermost = { RENDER_MATTERMOST, RENDER_MATTERMOST_CODE, "**",
+					    "**", "**", "**", "`", "`" };
+static const struct style st_discord = { RENDER_DISCORD, RENDER_DISCORD_CODE, "**", "**",
+					 "**", "**", "`", "`" };
+static const struct style st_gchat = { RENDER_GCHAT, RENDER_GCHAT_CODE, "*", "*", "_", "_",
+				       "`", "`" };
+static const struct style st_html = { RENDER_HTML, RENDER_HTML_CODE, "<b>", "</b>", "<i>",
+				      "</i>", "<code>", "</code>" };
+static const struct style st_plain = { RENDER_PLAIN, RENDER_PLAIN, "", "", "", "", "", "" };
 
 static void
 put_label(struct sbuf *b, const struct style *st, const char *label, const char *text)
@@ -443,14 +369,14 @@ put_label(struct sbuf *b, const struct style *st, const char *label, const char 
 	sb_str(b, label);
 	sb_str(b, st->l1);
 	sb_str(b, " ");
-	sb_esc(b, st->esc, text);
+	sb_render(b, st->text, text, 0);
 }
 
 /* summary, since, why, DNS: one line each */
 static void
 put_details(struct sbuf *b, const struct style *st, const struct facts *x, enum detail d)
 {
-	sb_esc(b, st->esc, x->summary);
+	sb_render(b, st->text, x->summary, 0);
 	put_label(b, st, "Since:", x->since);
 	if (d < DETAIL_MIN && x->why[0] != '\0')
 		put_label(b, st, "Why it matters:", x->why);
@@ -462,7 +388,7 @@ static void
 put_strong(struct sbuf *b, const struct style *st, const char *text)
 {
 	sb_str(b, st->b0);
-	sb_esc(b, st->esc, text);
+	sb_render(b, st->text, text, 0);
 	sb_str(b, st->b1);
 }
 
@@ -479,7 +405,7 @@ put_ack(struct sbuf *b, const struct style *st, const struct sink_settings *s)
 {
 	sb_str(b, "Acknowledge: ");
 	sb_str(b, st->c0);
-	sb_esc(b, st->esc, ack_cmd(s));
+	sb_render(b, st->code, ack_cmd(s), 0);
 	sb_str(b, st->c1);
 }
 
@@ -609,6 +535,20 @@ jtext(const char *type, const char *text)
 		json_object_put(o);
 		return NULL;
 	}
+	return o;
+}
+
+/* s rendered for medium m (sb_render) as a JSON string; NULL when out of memory. */
+static struct json_object *
+jrender(enum render_medium m, const char *s, size_t max)
+{
+	struct sbuf b = { 0 };
+	struct json_object *o = NULL;
+
+	sb_render(&b, m, s, max);
+	if (!b.oom)
+		o = json_object_new_string_len(b.p != NULL ? b.p : "", (int)b.len);
+	sb_free(&b);
 	return o;
 }
 
@@ -752,10 +692,24 @@ webhook_format(const struct sink_settings *s, const struct alert_event *ev, size
 
 /* ---- Slack: incoming webhook, Block Kit with a text fallback ---- */
 
+/* A mrkdwn text object, verbatim: Slack then makes no link or mention of its own out of
+ * plain text (the text from outside in it is neutral already: render_text()). */
+static struct json_object *
+slack_mrkdwn(const char *text)
+{
+	struct json_object *o = jtext("mrkdwn", text);
+
+	if (o != NULL && jadd(o, "verbatim", json_object_new_boolean(true)) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 static int
 slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
-	struct json_object *root = NULL, *blocks, *block, *elems;
+	struct json_object *root = NULL, *blocks, *block, *elems, *ht;
 	struct sbuf text = { 0 }, sec = { 0 };
 	char header[256];
 	struct facts x;
@@ -763,17 +717,18 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 
 	*fits = f->n + 2 <= SLACK_BLOCKS_MAX; /* header + one section an event + context */
 	digest_header(f->ev, f->n, header, sizeof(header));
-	/* The header is plain text and only repeats counts: cut it to the block's limit. */
-	header[utf16_prefix(header, SLACK_HEADER_MAX)] = '\0';
 	blocks = json_object_new_array();
 	if (blocks == NULL)
 		return -ENOMEM;
 	block = json_object_new_object();
+	/* The header is plain text and only repeats counts: cut to the block's limit. */
+	ht = json_object_new_object();
 	if ((rc = jpush(blocks, block)) < 0 || (rc = jadd_str(block, "type", "header")) < 0 ||
-	    (rc = jadd(block, "text", jtext("plain_text", header))) < 0)
+	    (rc = jadd(block, "text", ht)) < 0 || (rc = jadd_str(ht, "type", "plain_text")) < 0 ||
+	    (rc = jadd(ht, "text", jrender(RENDER_PLAIN, header, SLACK_HEADER_MAX))) < 0)
 		goto out;
 	/* Notifications and clients without blocks show the text: header and summaries. */
-	sb_esc(&text, ESC_SLACK, header);
+	sb_render(&text, RENDER_SLACK, header, 0);
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
@@ -782,7 +737,7 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		sb_str(&text, " ");
 		sb_str(&text, x.sev->word);
 		sb_str(&text, ": ");
-		sb_esc(&text, ESC_SLACK, x.summary);
+		sb_render(&text, RENDER_SLACK, x.summary, 0);
 
 		put_event(&sec, &st_slack, &x, f->detail);
 		if (sec.oom) {
@@ -794,7 +749,7 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		block = json_object_new_object();
 		if ((rc = jpush(blocks, block)) < 0 ||
 		    (rc = jadd_str(block, "type", "section")) < 0 ||
-		    (rc = jadd(block, "text", jtext("mrkdwn", sec.p))) < 0)
+		    (rc = jadd(block, "text", slack_mrkdwn(sec.p))) < 0)
 			goto out;
 		sb_free(&sec);
 	}
@@ -810,7 +765,7 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	elems = json_object_new_array();
 	if ((rc = jpush(blocks, block)) < 0 || (rc = jadd_str(block, "type", "context")) < 0 ||
 	    (rc = jadd(block, "elements", elems)) < 0 ||
-	    (rc = jpush(elems, jtext("mrkdwn", sec.p))) < 0)
+	    (rc = jpush(elems, slack_mrkdwn(sec.p))) < 0)
 		goto out;
 	/* "text" before "blocks" (json-c keeps insertion order) for readers of the raw body */
 	root = json_object_new_object();
@@ -822,6 +777,11 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	if (rc == 0)
 		rc = jadd(root, "blocks", blocks);
 	blocks = NULL; /* root's now, or released by jadd */
+	/* no preview fetched from an address a DNS server chose */
+	if (rc == 0)
+		rc = jadd(root, "unfurl_links", json_object_new_boolean(false));
+	if (rc == 0)
+		rc = jadd(root, "unfurl_media", json_object_new_boolean(false));
 	if (rc < 0)
 		goto out;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
@@ -858,9 +818,9 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
-	put_strong(&b, &st_markdown, header);
+	put_strong(&b, &st_mattermost, header);
 	sb_str(&b, "\n");
-	put_ack(&b, &st_markdown, f->s);
+	put_ack(&b, &st_mattermost, f->s);
 	if ((rc = jadd_sb(root, "text", &b)) < 0)
 		goto out;
 	atts = json_object_new_array();
@@ -872,15 +832,15 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		att = json_object_new_object();
 		if ((rc = jpush(atts, att)) < 0)
 			goto out;
-		/* fallback: what notifications show */
+		/* fallback: what notifications show, plain text; the title is Markdown */
 		sb_str(&b, x.sev->word);
 		sb_str(&b, ": ");
-		sb_str(&b, x.summary);
+		sb_render(&b, RENDER_PLAIN, x.summary, 0);
 		if ((rc = jadd_sb(att, "fallback", &b)) < 0 ||
 		    (rc = jadd_str(att, "color", x.sev->hex)) < 0 ||
-		    (rc = jadd_str(att, "title", x.title)) < 0)
+		    (rc = jadd(att, "title", jrender(RENDER_MATTERMOST, x.title, 0))) < 0)
 			goto out;
-		put_details(&b, &st_markdown, &x, f->detail);
+		put_details(&b, &st_mattermost, &x, f->detail);
 		if ((rc = jadd_sb(att, "text", &b)) < 0)
 			goto out;
 	}
@@ -910,8 +870,8 @@ static int
 discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
 	struct json_object *root, *embeds, *embed, *am;
-	struct sbuf b = { 0 };
-	char header[256], title[sizeof(((struct facts *)0)->title) + 4];
+	struct sbuf b = { 0 }, title = { 0 };
+	char header[256];
 	size_t total = 0, len;
 	struct facts x;
 	int rc;
@@ -921,9 +881,9 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
-	put_strong(&b, &st_markdown, header);
+	put_strong(&b, &st_discord, header);
 	sb_str(&b, "\n");
-	put_ack(&b, &st_markdown, f->s);
+	put_ack(&b, &st_discord, f->s);
 	if (utf16_len(b.p != NULL ? b.p : "", b.len) > DISCORD_CONTENT_MAX)
 		*fits = false;
 	if ((rc = jadd_sb(root, "content", &b)) < 0)
@@ -935,21 +895,19 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
 		/* A long name can push the title past 256; the summary below still names the
-		 * place in full, so the title is cut rather than the event dropped. */
-		len = utf16_prefix(x.title, DISCORD_TITLE_MAX);
-		if (x.title[len] != '\0') {
-			len = utf16_prefix(x.title, DISCORD_TITLE_MAX - 1);
-			snprintf(title, sizeof(title), "%.*s\u2026", (int)len, x.title);
-		} else {
-			snprintf(title, sizeof(title), "%s", x.title);
+		 * place in full, so the title is cut ("…") rather than the event dropped. */
+		sb_render(&title, RENDER_DISCORD, x.title, DISCORD_TITLE_MAX);
+		put_details(&b, &st_discord, &x, f->detail);
+		if (b.oom || title.oom) {
+			rc = -ENOMEM;
+			goto out;
 		}
-		put_details(&b, &st_markdown, &x, f->detail);
 		len = utf16_len(b.p != NULL ? b.p : "", b.len);
 		if (len > DISCORD_DESC_MAX)
 			*fits = false;
-		total += len + utf16_len(title, strlen(title));
+		total += len + utf16_len(title.p != NULL ? title.p : "", title.len);
 		embed = json_object_new_object();
-		if ((rc = jpush(embeds, embed)) < 0 || (rc = jadd_str(embed, "title", title)) < 0 ||
+		if ((rc = jpush(embeds, embed)) < 0 || (rc = jadd_sb(embed, "title", &title)) < 0 ||
 		    (rc = jadd_sb(embed, "description", &b)) < 0 ||
 		    (rc = jadd(embed, "color", json_object_new_int(x.sev->rgb))) < 0 ||
 		    (rc = jadd_str(embed, "timestamp", x.iso)) < 0)
@@ -957,7 +915,7 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	}
 	if (total > DISCORD_TOTAL_MAX)
 		*fits = false;
-	/* A name like "@everyone" in a target must not ping a whole server. */
+	/* No mention is parsed at all, whatever the text says (it says none: render_text()). */
 	am = json_object_new_object();
 	if ((rc = jadd(root, "allowed_mentions", am)) < 0 ||
 	    (rc = jadd(am, "parse", json_object_new_array())) < 0)
@@ -968,6 +926,7 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		goto out;
 out:
 	sb_free(&b);
+	sb_free(&title);
 	json_object_put(root);
 	return rc;
 }
@@ -982,14 +941,17 @@ discord_format(const struct sink_settings *s, const struct alert_event *ev, size
 /* ---- Microsoft Teams: Workflows "when a Teams webhook request is received", which takes
  * a message with Adaptive Card attachments (not the retired Office 365 MessageCard) ---- */
 
+/* A TextBlock; its text is card Markdown, so it is rendered (RENDER_TEAMS). */
 static struct json_object *
 card_text(const char *text, bool bold, const char *color)
 {
-	struct json_object *o = jtext("TextBlock", text);
+	struct json_object *o = json_object_new_object();
 
 	if (o == NULL)
 		return NULL;
-	if ((bold && jadd_str(o, "weight", "Bolder") < 0) ||
+	if (jadd_str(o, "type", "TextBlock") < 0 ||
+	    jadd(o, "text", jrender(RENDER_TEAMS, text, 0)) < 0 ||
+	    (bold && jadd_str(o, "weight", "Bolder") < 0) ||
 	    (color != NULL && jadd_str(o, "color", color) < 0) ||
 	    jadd(o, "wrap", json_object_new_boolean(true)) < 0) {
 		json_object_put(o);
@@ -1006,9 +968,34 @@ card_fact(struct json_object *facts, const char *title, const char *value)
 
 	if ((rc = jpush(facts, o)) < 0)
 		return rc;
-	if ((rc = jadd_str(o, "title", title)) < 0 || (rc = jadd_str(o, "value", value)) < 0)
+	/* the title is ours; the value is card Markdown */
+	if ((rc = jadd_str(o, "title", title)) < 0 ||
+	    (rc = jadd(o, "value", jrender(RENDER_TEAMS, value, 0))) < 0)
 		return rc;
 	return 0;
+}
+
+/* A RichTextBlock with one monospace TextRun: a TextRun is not read as Markdown (Adaptive
+ * Cards 1.2), so the command is shown exactly as it must be typed. */
+static struct json_object *
+card_code(const char *text)
+{
+	struct json_object *o = json_object_new_object(), *inlines, *run;
+
+	if (o == NULL)
+		return NULL;
+	inlines = json_object_new_array();
+	if (jadd_str(o, "type", "RichTextBlock") < 0 || jadd(o, "inlines", inlines) < 0)
+		goto bad;
+	run = json_object_new_object();
+	if (jpush(inlines, run) < 0 || jadd_str(run, "type", "TextRun") < 0 ||
+	    jadd(run, "text", jrender(RENDER_PLAIN, text, 0)) < 0 ||
+	    jadd_str(run, "fontType", "Monospace") < 0)
+		goto bad;
+	return o;
+bad:
+	json_object_put(o);
+	return NULL;
 }
 
 static int
@@ -1086,11 +1073,7 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			goto out;
 	}
 	/* Card Markdown has no code span: the command gets a monospace block of its own. */
-	cmd = card_text(ack_cmd(f->s), false, NULL);
-	if (cmd != NULL && jadd_str(cmd, "fontType", "Monospace") < 0) {
-		json_object_put(cmd);
-		cmd = NULL;
-	}
+	cmd = card_code(ack_cmd(f->s));
 	if ((rc = jpush(body, card_text("Acknowledge:", false, NULL))) < 0) {
 		json_object_put(cmd);
 		goto out;
@@ -1275,16 +1258,6 @@ ntfy_priority_ok(const char *p)
 	return false;
 }
 
-/* Printable ASCII only: a header value is not the place for UTF-8 (ntfy would need RFC
- * 2047) nor for anything that could end the header. */
-static void
-ascii_only(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
-
 static bool
 header_value_ok(const char *v)
 {
@@ -1299,7 +1272,7 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
 	enum alert_severity top = SEV_INFO;
 	struct sbuf b = { 0 };
-	char header[256];
+	char header[256], title[256];
 	const char *prio;
 	struct facts x;
 	int rc;
@@ -1309,7 +1282,9 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	if (f->s->token != NULL && f->s->token[0] != '\0' && !header_value_ok(f->s->token))
 		return -EINVAL;
 	digest_header(f->ev, f->n, header, sizeof(header));
-	ascii_only(header);
+	/* Printable ASCII only: a header value is not the place for UTF-8 (ntfy would need
+	 * RFC 2047) nor for anything that could end the header. One character, one byte. */
+	render_text(RENDER_ASCII, header, sizeof(header), 0, title, sizeof(title));
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
@@ -1322,7 +1297,7 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	prio = f->s->priority != NULL ? f->s->priority : sev_styles[top].ntfy_prio;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
 	    (rc = msg_header(m, "Content-Type: text/plain; charset=utf-8")) < 0 ||
-	    (rc = msg_header(m, "Title: %s", header)) < 0 ||
+	    (rc = msg_header(m, "Title: %s", title)) < 0 ||
 	    (rc = msg_header(m, "Priority: %s", prio)) < 0 ||
 	    (rc = msg_header(m, "Tags: %s,watch53", sev_styles[top].ntfy_tag)) < 0)
 		goto out;

@@ -28,11 +28,12 @@
 /* A request never gets less time than this, even at the end of the budget. */
 #define MIN_REQUEST_TIMEOUT_NS (1ull * NS_PER_SEC)
 
-/* Copy a one-line message, cut to fit (messages are for people; a cut is fine). */
+/* Copy a one-line message, cut to fit (messages are for people; a cut is fine, between
+ * two characters: the message goes into .meta files and JSON output). */
 static void
 copy_text(char *dst, size_t len, const char *src)
 {
-	size_t l = strnlen(src, len - 1);
+	size_t l = alert_utf8_cut(src, strlen(src), len - 1);
 
 	memcpy(dst, src, l);
 	dst[l] = '\0';
@@ -332,7 +333,7 @@ meta_parse(const char *text, size_t len, struct outbox_meta *m)
 	    !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string))
 			goto out;
-		snprintf(t.last_error, sizeof(t.last_error), "%s", json_object_get_string(v));
+		copy_text(t.last_error, sizeof(t.last_error), json_object_get_string(v));
 	}
 	*m = t;
 	rc = 0;
@@ -454,7 +455,7 @@ read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t 
 	   char *err, size_t errlen)
 {
 	char path[PATH_MAX], id[ALERT_ID_LEN], *text = NULL;
-	size_t len = 0;
+	size_t len = 0, bad;
 	struct stat sb;
 	int rc;
 
@@ -477,6 +478,14 @@ read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t 
 	}
 	if (rc < 0)
 		return rc;
+	/* Our writer only ever writes valid UTF-8 (alert_event_to_json), and every body sent
+	 * must be: a file that is not was damaged or written by something else. */
+	bad = alert_utf8_check(text, len);
+	if (bad < len) {
+		snprintf(err, errlen, "not valid UTF-8 (byte %zu)", bad);
+		free(text);
+		return -EBADMSG;
+	}
 	rc = alert_event_from_json(text, len, ev, err, errlen);
 	free(text);
 	if (rc < 0)
@@ -966,7 +975,7 @@ record_failure(const char *dir, struct queue *q, size_t from, size_t k,
 		/* one draw for the whole digest: its events stay together */
 		m->next_try = now_wall + outbox_retry_delay_ns(m->attempts, o, rnd);
 		m->last_status = o->status;
-		snprintf(m->last_error, sizeof(m->last_error), "%s", error);
+		copy_text(m->last_error, sizeof(m->last_error), error);
 		rc = outbox_meta_write(dir, q->sink, q->e[i].id, m);
 		if (rc < 0)
 			log_warnx("outbox: sink %s: cannot record the attempt for %s: %s", q->sink,

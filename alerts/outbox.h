@@ -14,7 +14,8 @@
  *   <seq>.<id>.json  a queued event (alert_event_to_json); "<id>.json" from older writers
  *   <id>.meta     its delivery metadata, absent before the first failed attempt
  *   dead/         events given up on after max_age (kept for people, never deleted here)
- *   quarantine/   files that did not parse (kept for people, never deleted here)
+ *   quarantine/   files that did not parse or are not valid UTF-8 (kept for people, never
+ *                 deleted here)
  *
  * Retry schedule, after the n-th failed attempt of an event (n = 1, 2, ...):
  *   30 s, 1 min, 2 min, 5 min, 10 min, 20 min, 40 min, then every 1 h,
@@ -180,13 +181,14 @@ void outbox_report_clear(struct outbox_report *rep);
 
 /*
  * Deliver what is due. For each configured sink in turn: quarantine files that do not
- * parse, move events older than max_age to dead/, then, if the oldest event is due
- * (next_try <= now_wall_ns, or always when `force`), format a digest from it with the
- * sink's formatter (sink_find(kind)->format says how many events fit), POST it with
- * webhook_post, and go on with the next digest until the queue is empty, a request fails
- * (its events' .meta get attempts+1 and next_try from the schedule; the sink stops for this
- * run) or the budget is spent. Accepted events' files are removed (directory fsync'd).
- * Between two requests to one sink it waits the sink's limits.min_interval_ns.
+ * parse or are not valid UTF-8, move events older than max_age to dead/, then, if the
+ * oldest event is due (next_try <= now_wall_ns, or always when `force`), format a digest
+ * from it with the sink's formatter (sink_find(kind)->format says how many events fit),
+ * POST it with webhook_post, and go on with the next digest until the queue is empty, a
+ * request fails (its events' .meta get attempts+1 and next_try from the schedule; the sink
+ * stops for this run) or the budget is spent. Accepted events' files are removed
+ * (directory fsync'd). Between two requests to one sink it waits the sink's
+ * limits.min_interval_ns.
  *
  * now_wall_ns is the run's reference wall time (callers pass util_wall_ns(); tests pass
  * other times): due-ness, max_age and new next_try values are reckoned from it, advancing

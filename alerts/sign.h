@@ -10,10 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The spec asks for keys of 24 to 64 bytes. We refuse fewer than 16 (below 128 bits an HMAC
- * key is guessable) but do not insist on 24, so a receiver's slightly short secret still
- * works; more than 64 is refused because no conforming receiver hands one out. */
-#define SIGN_KEY_MIN 16
+/* Standard Webhooks: a signing key is 24 to 64 bytes once decoded. Shorter or longer is
+ * refused, here and in the config check (watch53.json(5)), so one rule holds everywhere. */
+#define SIGN_KEY_MIN 24
 #define SIGN_KEY_MAX 64
 
 /* "v1," + base64 of a 32-byte MAC (44 characters) + NUL. */

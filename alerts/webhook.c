@@ -21,11 +21,12 @@
 #define REDACTED "<redacted>"
 #define MAX_NEEDLES 48
 
-/* Copy a one-line message, cut to fit (messages are for people; a cut is fine). */
+/* Copy a one-line message, cut to fit (messages are for people; a cut is fine, between
+ * two characters). */
 static void
 copy_text(char *dst, size_t len, const char *src)
 {
-	size_t l = strnlen(src, len - 1);
+	size_t l = alert_utf8_cut(src, strlen(src), len - 1);
 
 	memcpy(dst, src, l);
 	dst[l] = '\0';
@@ -341,11 +342,23 @@ set_first_line(struct http_result *r, const struct sink_settings *s,
 	while (i < r->body_len && (r->body[i] == '\r' || r->body[i] == '\n' ||
 				   r->body[i] == ' ' || r->body[i] == '\t'))
 		i++;
-	for (; i < r->body_len && k + 1 < sizeof(line); i++) {
-		unsigned char c = (unsigned char)r->body[i];
-		if (c == '\r' || c == '\n')
+	/* it ends up in .meta files and `alerts list --format json`: valid UTF-8, one '?' for
+	 * each control character or ill-formed byte sequence */
+	while (i < r->body_len && k + 5 < sizeof(line)) {
+		uint32_t cp;
+		bool ok;
+		size_t n;
+
+		if (r->body[i] == '\r' || r->body[i] == '\n')
 			break;
-		line[k++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		n = alert_utf8_next(r->body + i, r->body_len - i, &cp, &ok);
+		if (!ok || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+			line[k++] = '?';
+		} else {
+			memcpy(line + k, r->body + i, n);
+			k += n;
+		}
+		i += n;
 	}
 	line[k] = '\0';
 	/* redact before cutting, so a secret cut in half is still found whole */

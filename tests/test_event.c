@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "alerts/event.h"
 #include "common/util.h"
@@ -398,6 +399,11 @@ test_rejects(void **state)
 	assert_non_null(strstr(err, "event: not JSON"));
 	/* err may be NULL */
 	assert_int_equal(alert_event_from_json("[]", 2, &ev, NULL, 0), -EINVAL);
+	/* the message goes into a log line: the file's control characters do not */
+	build(text, sizeof(text), "type", "\"x\\nwarning: forged\\u001b[2J\"");
+	assert_int_equal(alert_event_from_json(text, strlen(text), &ev, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "type: unknown event type \"x?warning: forged?[2J\"");
 }
 
 static void
@@ -460,6 +466,65 @@ test_derived_ids(void **state)
 	assert_string_equal(a.id, "ba7816bf-8f01-8fea-8141-40de5dae2223");
 }
 
+/* Whatever bytes the fields hold (a name cut by bytes in the agent, an outbox file), the
+ * JSON is valid UTF-8, every string fits its field when read back, and only what a cut
+ * left (half a character) is dropped; any other ill-formed byte becomes '?'. */
+static void
+test_json_utf8(void **state)
+{
+	struct alert_event ev, back;
+	struct json_tokener *tok;
+	struct json_object *o, *v;
+	char buf[ALERT_JSON_MAX], err[256], name[400];
+	size_t off = 0;
+	int n;
+
+	(void)state;
+	sample(&ev);
+	while (off + 3 < sizeof(name)) {
+		memcpy(name + off, "\xe2\x82\xac", 3); /* € */
+		off += 3;
+	}
+	name[off] = '\0';
+	/* cut by bytes as baseline.c cuts (%.*s): "ns", 84 whole "€" and the lead byte of one
+	 * more */
+	snprintf(ev.target, sizeof(ev.target), "ns%.253s", name);
+	snprintf(ev.summary, sizeof(ev.summary), "on 127.53.0.5 (%.64s) is open", name);
+	snprintf(ev.why, sizeof(ev.why), "x\xffy\xc0\xafz \xed\xa0\x80.");
+	snprintf(ev.agent, sizeof(ev.agent), "h\xc3");
+	snprintf(ev.dns_json, sizeof(ev.dns_json), "{\"valid\":true,\"version\":\"9\xe2\x82\"}");
+	n = alert_event_to_json(&ev, buf, sizeof(buf));
+	assert_true(n > 0);
+
+	tok = json_tokener_new();
+	assert_non_null(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, buf, n);
+	assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
+	json_tokener_free(tok);
+	assert_true(json_object_object_get_ex(o, "target", &v));
+	assert_int_equal(strncmp(json_object_get_string(v), "ns\xe2\x82\xac", 5), 0);
+	assert_int_equal(json_object_get_string_len(v), 2 + 84 * 3);
+	assert_true(json_object_object_get_ex(o, "summary", &v));
+	/* 64 bytes: 21 whole "€" and one byte of the 22nd */
+	assert_int_equal(json_object_get_string_len(v),
+			 (int)strlen("on 127.53.0.5 () is open") + 63);
+	assert_non_null(strstr(json_object_get_string(v), "\xe2\x82\xac) is open"));
+	assert_true(json_object_object_get_ex(o, "why", &v));
+	assert_string_equal(json_object_get_string(v), "x?y??z ???.");
+	assert_true(json_object_object_get_ex(o, "agent", &v));
+	assert_string_equal(json_object_get_string(v), "h");
+	/* a dns text that is not UTF-8 is no object to pass on */
+	assert_true(json_object_object_get_ex(o, "dns", &v));
+	assert_null(v);
+	json_object_put(o);
+
+	/* and it reads back, every string within its field */
+	assert_int_equal(alert_event_from_json(buf, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.why, "x?y??z ???.");
+	assert_int_equal(strlen(back.target), 2 + 84 * 3);
+}
+
 int
 main(void)
 {
@@ -471,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_derived_ids),
+		cmocka_unit_test(test_json_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,11 +148,52 @@ fixed_event(enum alert_type t, struct alert_event *ev)
 	}
 }
 
+/*
+ * The hostile strings of issue 13. A DNS server chose its version.bind; a config named a
+ * target with every mention and link syntax of the services, a bidi override and a tail
+ * of "€" longer than the fields, cut by bytes as agent/baseline.c cuts it (the target at
+ * 255 bytes, the name in the summary at 64): both cuts fall inside a "€". The agent's host
+ * name and the other DNS facts carry markup too.
+ */
+#define HOSTILE_VERSION "W53X @channel @here <!channel> @everyone [x](http://e.test)"
+#define HOSTILE_NAME "<!here> @all <users/all> [n](https://evil.test/n) "
+#define RLO "\xe2\x80\xae" /* U+202E RIGHT-TO-LEFT OVERRIDE */
+#define EURO "\xe2\x82\xac"
+
+static void
+hostile_event(struct alert_event *ev)
+{
+	char name[400];
+	size_t off = (size_t)snprintf(name, sizeof(name), "%s" RLO, HOSTILE_NAME);
+
+	while (off + 3 < sizeof(name)) {
+		memcpy(name + off, EURO, 3);
+		off += 3;
+	}
+	name[off] = '\0';
+	ev_set(ev, ALERT_CHANGED, "5e6f7081-92a3-4b4c-8d5e-6f708192a3b4", "", "127.53.0.66",
+	       "udp", "version=9.18.1", "version=W53X @c", "dns-reply", SEV_MEDIUM, "",
+	       "Another version string usually means an upgrade, a downgrade or another server "
+	       "answering.",
+	       "{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":false,\"ra\":true,\"tc\":false,"
+	       "\"version\":\"" HOSTILE_VERSION "\",\"hostname\":\"<@U0123> *b* _i_ ~s~ `c` ||x|| "
+	       "#h\",\"nsid\":\"ns1\"}");
+	memcpy(ev->target, name, 255); /* baseline.c: "%.*s" of BL_TARGET_MAX bytes */
+	ev->target[255] = '\0';
+	snprintf(ev->summary, sizeof(ev->summary),
+		 "DNS on 127.53.0.66 (%.64s) changed: version 9.18.1 -> " HOSTILE_VERSION ".",
+		 name);
+	snprintf(ev->agent, sizeof(ev->agent), "mon_1*@here");
+	/* the fixture is what the issue says: both cuts inside a character */
+	assert_int_equal((unsigned char)ev->target[254], 0xe2);
+	assert_non_null(strstr(ev->summary, EURO "\xe2\x82) changed"));
+}
+
 /* ---- helpers ---- */
 
 /* URL, headers, a blank line, the body and a newline: what the golden files hold. */
 static char *
-render(const struct sink_message *m)
+show(const struct sink_message *m)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -285,8 +326,9 @@ test_golden(void **state)
 {
 	const bool update = getenv("W53_UPDATE_GOLDEN") != NULL &&
 			    strcmp(getenv("W53_UPDATE_GOLDEN"), "1") == 0;
+	/* one event of each type, then the hostile one (file "<sink>-hostile.txt") */
 	static const enum alert_type types[] = { ALERT_OPENED, ALERT_CLOSED, ALERT_CHANGED,
-						 ALERT_FLAPPING, ALERT_DEGRADED };
+						 ALERT_FLAPPING, ALERT_DEGRADED, ALERT_NTYPES };
 	size_t checked = 0;
 
 	(void)state;
@@ -299,12 +341,16 @@ test_golden(void **state)
 			char *path, *got, *want;
 			size_t wlen;
 
-			fixed_event(types[t], &ev);
+			if (types[t] == ALERT_NTYPES)
+				hostile_event(&ev);
+			else
+				fixed_event(types[t], &ev);
 			assert_int_equal(o->format(&settings[k], &ev, 1, NOW_NS, &m), 0);
 			assert_int_equal(m.nevents, 1);
-			got = render(&m);
+			got = show(&m);
 			assert_true(asprintf(&path, "%s/golden/%s-%s.txt", data_dir(), o->name,
-					     alert_type_name(types[t])) > 0);
+					     types[t] == ALERT_NTYPES ? "hostile"
+					     : alert_type_name(types[t])) > 0);
 			if (update) {
 				FILE *f = fopen(path, "wb");
 
@@ -332,7 +378,7 @@ test_golden(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 40);
+	assert_int_equal(checked, 48);
 }
 
 /* ---- digests ---- */
@@ -362,11 +408,12 @@ digest_events(struct alert_event *evs)
 		/* every fifth name is not ASCII: counting must be in characters */
 		snprintf(target, sizeof(target), "%s-%02zu.digest.example.test",
 			 i % 5 == 3 ? "r\xc3\xa9solveur\xe2\x86\x92\xf0\x9f\x94\x8d" : "ns", i);
-		/* long and unique: "[#07]" appears in no other summary */
+		/* long and unique: "(no. 07)" appears in no other summary, and nothing in it
+		 * is markup in any service (so it is found as it is in every body) */
 		snprintf(summary, sizeof(summary),
 			 "UDP port 53 on %s (%s) is now open (dns-reply) and offers recursion to "
 			 "anyone who can reach it; it was filtered in every cycle of the baseline "
-			 "before this one [#%02zu].",
+			 "before this one (no. %02zu).",
 			 addr, target, i);
 		assert_true(strlen(summary) < sizeof(ev->summary));
 		ev_set(ev, t, id, target, addr,
@@ -612,13 +659,13 @@ test_escaping(void **state)
 	assert_non_null(strstr(m.body, "(&lt;!channel&gt; &amp; co)."));
 	sink_message_clear(&m);
 
-	/* Google Chat has no escape: the mention syntax is broken by a zero-width space */
+	/* Google Chat has no escape: the mention syntax loses its '<' to a look-alike */
 	snprintf(ev.summary, sizeof(ev.summary), "TCP port 53 on 127.53.0.9 (<users/all>).");
 	assert_int_equal(ops(SINK_KIND_GOOGLECHAT)->format(&settings[SINK_KIND_GOOGLECHAT], &ev,
 							   1, NOW_NS, &m),
 			 0);
 	assert_null(strstr(m.body, "<users/all>"));
-	assert_non_null(strstr(m.body, "<\u200busers/all>"));
+	assert_non_null(strstr(m.body, "(\u2039users/all>)."));
 	sink_message_clear(&m);
 
 	/* Discord: no mention is ever parsed */
@@ -628,15 +675,16 @@ test_escaping(void **state)
 	assert_non_null(strstr(m.body, "\"allowed_mentions\":{\"parse\":[]}"));
 	sink_message_clear(&m);
 
-	/* invalid UTF-8 and control characters never reach a JSON body */
+	/* invalid UTF-8 and control characters never reach a body: shown as U+FFFD */
 	snprintf(ev.summary, sizeof(ev.summary), "bad \xff\xfe byte\nand a newline");
 	for (unsigned k = 0; k < SINK_KIND_N; k++) {
-		if (k == SINK_KIND_WEBHOOK || k == SINK_KIND_NTFY)
-			continue; /* the contract's JSON is event.c's; ntfy is plain text */
+		if (k == SINK_KIND_WEBHOOK)
+			continue; /* the contract's JSON is event.c's (test_webhook_utf8) */
 		assert_int_equal(ops((enum sink_kind)k)->format(&settings[k], &ev, 1, NOW_NS, &m),
 				 0);
-		json_object_put(parse_json(m.body, m.body_len));
-		assert_non_null(strstr(m.body, "bad ?? byte and a newline"));
+		if (k != SINK_KIND_NTFY)
+			json_object_put(parse_json(m.body, m.body_len));
+		assert_non_null(strstr(m.body, "bad \ufffd\ufffd byte\ufffdand a newline"));
 		sink_message_clear(&m);
 	}
 }
@@ -721,7 +769,8 @@ test_ntfy(void **state)
 	s.token = NULL;
 	snprintf(evs[0].agent, sizeof(evs[0].agent), "h\xc3\xb4te\r\n");
 	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
-	assert_string_equal(header(&m, "Title"), "watch53 on h??te  : 1 event (1 medium)");
+	/* one '?' a character */
+	assert_string_equal(header(&m, "Title"), "watch53 on h?te?" "?: 1 event (1 medium)");
 	sink_message_clear(&m);
 }
 
@@ -854,6 +903,457 @@ test_bad_input(void **state)
 	sink_message_clear(NULL);
 }
 
+/* ---- what a service would act on: every string of every payload ---- */
+
+/* How a service reads one string of its payload (this test's own model of each service's
+ * markup, independent of render.c). */
+enum syntax {
+	SYN_DATA,        /* the generic webhook: data; only valid UTF-8 is asked */
+	SYN_PLAIN,       /* plain text (ntfy, Slack plain_text, Mattermost fallback) */
+	SYN_CODE,        /* shown exactly (Teams monospace TextRun) */
+	SYN_SLACK,       /* mrkdwn */
+	SYN_MATTERMOST,  /* Markdown; the server reads <!channel> and @channel in the raw text */
+	SYN_DISCORD,     /* Markdown with backslash escapes */
+	SYN_TEAMS,       /* Adaptive Card TextBlock and FactSet Markdown */
+	SYN_GCHAT,       /* Google Chat text */
+	SYN_HTML,        /* Telegram parse_mode HTML */
+};
+
+/* Returns the code point and advances *p, or -1 on anything ill-formed. */
+static long
+decode_utf8(const unsigned char **p, const unsigned char *end)
+{
+	const unsigned char *c = *p;
+	unsigned long cp;
+	int n;
+
+	if (c[0] < 0x80) {
+		*p = c + 1;
+		return c[0];
+	}
+	if ((c[0] & 0xe0) == 0xc0)
+		n = 1, cp = c[0] & 0x1f;
+	else if ((c[0] & 0xf0) == 0xe0)
+		n = 2, cp = c[0] & 0x0f;
+	else if ((c[0] & 0xf8) == 0xf0)
+		n = 3, cp = c[0] & 0x07;
+	else
+		return -1;
+	if (end - c <= n)
+		return -1;
+	for (int i = 1; i <= n; i++) {
+		if ((c[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (c[i] & 0x3f);
+	}
+	if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*p = c + n + 1;
+	return (long)cp;
+}
+
+/* Controls (a line break is the formatter's own), bidi controls, invisible characters. */
+static bool
+control_char(long c)
+{
+	return (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f) || c == 0x61c ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
+}
+
+static bool
+word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* Is s[i] behind an odd run of backslashes (escaped in Markdown)? */
+static bool
+escaped(const char *s, size_t i)
+{
+	size_t n = 0;
+
+	while (i > n && s[i - n - 1] == '\\')
+		n++;
+	return n % 2 == 1;
+}
+
+/*
+ * Why a string would act in its service, or NULL when it would not: ill-formed UTF-8, a
+ * control or bidi character, an active mention ('@' before a word, or a '<' that starts
+ * <!…>, <@…>, <users/…>, <url|…>) or a link (Markdown [..](..), an HTML tag) outside a code
+ * span, an unescaped '&', or emphasis from the text that breaks a bold title or label.
+ */
+static const char *
+active(enum syntax syn, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	bool md = syn == SYN_MATTERMOST || syn == SYN_DISCORD, code = false;
+	size_t line = 0, stars = 0, lows = 0, tildes = 0;
+
+	while (p < end) {
+		long c = decode_utf8(&p, end);
+
+		if (c < 0)
+			return "ill-formed UTF-8";
+		if (syn != SYN_DATA && control_char(c))
+			return "a control, bidi or invisible character";
+	}
+	if (syn == SYN_DATA || syn == SYN_CODE)
+		return NULL;
+	for (size_t i = 0;; i++) {
+		char c = s[i];
+
+		if (c == '\0' || c == '\n') {
+			const char *l = s + line;
+
+			/* our markup: a bold title or label opens the line; nothing else */
+			if (syn == SYN_SLACK || syn == SYN_GCHAT) {
+				if (stars != 0 && !(stars == 2 && l[0] == '*'))
+					return "'*' from the text";
+				if (lows != 0 && !(syn == SYN_GCHAT && lows == 2 && l[0] == '_'))
+					return "'_' from the text";
+			} else if (md) {
+				if (stars != 0 && !(stars == 4 && l[0] == '*' && l[1] == '*'))
+					return "'*' from the text";
+				if (lows != 0)
+					return "'_' from the text";
+			} else if (syn == SYN_TEAMS && (stars != 0 || lows != 0)) {
+				return "emphasis from the text";
+			}
+			if (tildes != 0 && syn != SYN_PLAIN && syn != SYN_HTML)
+				return "'~' from the text";
+			if (c == '\0')
+				break;
+			line = i + 1;
+			stars = lows = tildes = 0;
+			continue;
+		}
+		/* code spans: what is inside is shown as it is */
+		if (syn == SYN_HTML) {
+			if (strncmp(s + i, "<code>", 6) == 0 || strncmp(s + i, "</code>", 7) == 0) {
+				code = s[i + 1] != '/';
+				i = (size_t)(strchr(s + i, '>') - s);
+				continue;
+			}
+		} else if (c == '`' && syn != SYN_PLAIN && syn != SYN_TEAMS &&
+			   !(md && escaped(s, i))) {
+			code = !code;
+			continue;
+		}
+		if (code)
+			continue;
+		if (c == '@' && word_char(s[i + 1]))
+			return "a mention";
+		if (c == '<') {
+			if (syn == SYN_HTML) {
+				static const char *const tags[] = { "<b>", "</b>", "<i>", "</i>" };
+				bool ours = false;
+
+				for (size_t t = 0; t < 4; t++)
+					ours = ours ||
+					       strncmp(s + i, tags[t], strlen(tags[t])) == 0;
+				if (!ours)
+					return "a tag";
+			} else if (syn != SYN_PLAIN && !(syn == SYN_DISCORD && escaped(s, i))) {
+				return "a '<' that is read (<!…>, <@…>, <url|…>)";
+			}
+		}
+		if (c == '&' && (syn == SYN_SLACK || syn == SYN_MATTERMOST || syn == SYN_HTML) &&
+		    strncmp(s + i, "&amp;", 5) != 0 && strncmp(s + i, "&lt;", 4) != 0 &&
+		    strncmp(s + i, "&gt;", 4) != 0)
+			return "an unescaped '&'";
+		if ((c == '[' || c == ']') && (syn == SYN_TEAMS || syn == SYN_GCHAT ||
+					       (md && !escaped(s, i))))
+			return "a link's bracket";
+		if ((c == '|' || c == '#') && md && !escaped(s, i))
+			return "an unescaped '|' or '#'";
+		if (md && escaped(s, i))
+			continue;
+		stars += c == '*';
+		lows += c == '_';
+		tildes += c == '~';
+	}
+	if (code)
+		return "a code span left open";
+	return NULL;
+}
+
+static void
+check_text(enum syntax syn, const char *s, const char *where)
+{
+	const char *why = active(syn, s);
+
+	if (why != NULL)
+		fail_msg("%s: %s in \"%s\"", where, why, s);
+}
+
+/* The checker itself can fail: what each service would act on is found. */
+static void
+test_active_found(void **state)
+{
+	static const struct {
+		enum syntax syn;
+		const char *s;
+		bool active;
+	} cases[] = {
+		{ SYN_SLACK, "*title* ok\n*Since:* now `cmd @here <x>`", false },
+		{ SYN_SLACK, "hi @channel", true },
+		{ SYN_SLACK, "hi <!channel>", true },
+		{ SYN_SLACK, "hi &lt;!channel&gt; &amp;", false },
+		{ SYN_SLACK, "a & b", true },
+		{ SYN_SLACK, "*title with a * inside*", true },
+		{ SYN_SLACK, "plain _italic_", true },
+		{ SYN_SLACK, "`open code", true },
+		{ SYN_SLACK, "bidi \xe2\x80\xae here", true },
+		{ SYN_SLACK, "zero\xe2\x80\x8bwidth", true },
+		{ SYN_SLACK, "tab\there", true },
+		{ SYN_SLACK, "half \xe2\x82", true },
+		{ SYN_MATTERMOST, "**title**\n\\[x\\](http://e) &lt;!all&gt;", false },
+		{ SYN_MATTERMOST, "[x](http://e)", true },
+		{ SYN_MATTERMOST, "\\<!here>", true }, /* the server reads the raw '<' */
+		{ SYN_MATTERMOST, "**a \\* b**", false },
+		{ SYN_MATTERMOST, "**a * b**", true },
+		{ SYN_MATTERMOST, "#hashtag", true },
+		{ SYN_DISCORD, "\\<\xef\xbc\xa0" "123\\> \\[x\\](http://e)", false },
+		{ SYN_DISCORD, "<@123>", true },
+		{ SYN_DISCORD, "\\\\<!here>", true }, /* the backslash is escaped, not the '<' */
+		{ SYN_DISCORD, "||spoiler||", true },
+		{ SYN_DISCORD, "@everyone", true },
+		{ SYN_TEAMS, "[n](https://evil.test/n)", true },
+		{ SYN_TEAMS, "**bold**", true },
+		{ SYN_TEAMS, "<at>x</at>", true },
+		{ SYN_GCHAT, "<users/all>", true },
+		{ SYN_GCHAT, "*t*\n_Since:_ x `a <b>`", false },
+		{ SYN_HTML, "<b>t</b> &lt;a&gt; <code><x> @here</code>", false },
+		{ SYN_HTML, "<a href=\"http://e\">x</a>", true },
+		{ SYN_HTML, "@someone", true },
+		{ SYN_HTML, "a & b", true },
+		{ SYN_PLAIN, "<!here> & *x*", false },
+		{ SYN_PLAIN, "@here", true },
+		{ SYN_DATA, "@here <!channel> \xe2\x80\xae", false },
+		{ SYN_DATA, "\xff", true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = active(cases[i].syn, cases[i].s);
+
+		if ((why != NULL) != cases[i].active)
+			fail_msg("case %zu \"%s\": %s", i, cases[i].s,
+				 why != NULL ? why : "not found");
+	}
+}
+
+static const char *
+jtype(struct json_object *o)
+{
+	struct json_object *t;
+
+	if (o != NULL && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "type", &t) && json_object_is_type(t, json_type_string))
+		return json_object_get_string(t);
+	return "";
+}
+
+static enum syntax
+syntax_of(enum sink_kind k, const char *key, struct json_object *parent)
+{
+	switch (k) {
+	case SINK_KIND_WEBHOOK:
+		return SYN_DATA;
+	case SINK_KIND_SLACK:
+		return strcmp(jtype(parent), "plain_text") == 0 ? SYN_PLAIN : SYN_SLACK;
+	case SINK_KIND_MATTERMOST:
+		return strcmp(key, "fallback") == 0 ? SYN_PLAIN : SYN_MATTERMOST;
+	case SINK_KIND_DISCORD:
+		return SYN_DISCORD;
+	case SINK_KIND_TEAMS:
+		return strcmp(jtype(parent), "TextRun") == 0 ? SYN_CODE : SYN_TEAMS;
+	case SINK_KIND_GOOGLECHAT:
+		return SYN_GCHAT;
+	case SINK_KIND_TELEGRAM:
+		return SYN_HTML;
+	default:
+		return SYN_PLAIN;
+	}
+}
+
+/* Every string value, with its key and the object holding it. */
+static size_t
+walk(enum sink_kind k, struct json_object *o, const char *key, struct json_object *parent)
+{
+	static const char *const structural[] = { "type", "color", "contentType", "$schema",
+						  "version", "width", "weight", "size",
+						  "fontType", "timestamp", "chat_id",
+						  "parse_mode" };
+	size_t n = 0;
+
+	switch (json_object_get_type(o)) {
+	case json_type_object: {
+		json_object_object_foreach(o, kk, v) n += walk(k, v, kk, o);
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			n += walk(k, json_object_array_get_idx(o, i), key, parent);
+		break;
+	case json_type_string: {
+		char where[128];
+
+		for (size_t i = 0; i < sizeof(structural) / sizeof(structural[0]); i++)
+			if (strcmp(key, structural[i]) == 0)
+				return 0;
+		snprintf(where, sizeof(where), "%s \"%s\"", ops(k)->name, key);
+		check_text(syntax_of(k, key, parent), json_object_get_string(o), where);
+		n = 1;
+		break;
+	}
+	default:
+		break;
+	}
+	return n;
+}
+
+/* The whole message: URL and headers printable ASCII, the body valid UTF-8 and, string by
+ * string, neutral in its service. */
+static void
+check_message(enum sink_kind k, const struct sink_message *m)
+{
+	for (size_t i = 0; i < m->nheaders; i++)
+		for (const char *h = m->headers[i]; *h != '\0'; h++)
+			assert_true(*h >= 0x20 && *h < 0x7f);
+	assert_int_equal(strlen(m->body), m->body_len);
+	if (k == SINK_KIND_NTFY) {
+		check_text(SYN_PLAIN, m->body, "ntfy body");
+	} else {
+		struct json_object *j = parse_json(m->body, m->body_len); /* validates UTF-8 */
+
+		assert_true(walk(k, j, "", NULL) > 0);
+		json_object_put(j);
+	}
+}
+
+/* The hostile event, alone and in a digest, in every sink: nothing in it acts, all of it
+ * is still there to read, and the webhook has the data as data. */
+static void
+test_hostile_neutral(void **state)
+{
+	struct alert_event evs[3];
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		hostile_event(&evs[i]);
+		evs[i].id[0] = (char)('a' + i);
+	}
+	evs[1].type = ALERT_OPENED;
+	evs[1].severity = SEV_CRITICAL;
+	evs[2].type = ALERT_EXPOSED;
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		for (size_t n = 1; n <= 3; n += 2) {
+			const struct sink_ops *o = ops((enum sink_kind)k);
+			struct sink_message m;
+
+			assert_int_equal(o->format(&settings[k], evs, n, NOW_NS, &m), 0);
+			check_message((enum sink_kind)k, &m);
+			/* shown, readable: the version and the name are there in every message */
+			assert_non_null(strstr(m.body, "W53X"));
+			assert_non_null(strstr(m.body, "users/all"));
+			assert_non_null(strstr(m.body, "evil.test/n"));
+			assert_non_null(strstr(m.body, EURO EURO EURO));
+			if (k == SINK_KIND_WEBHOOK) {
+				/* data as data, the override included; the half "€" is gone */
+				assert_non_null(strstr(m.body, "\"target\":\"" HOSTILE_NAME RLO));
+				assert_non_null(strstr(m.body, EURO "\"," "\"address\""));
+				assert_non_null(strstr(m.body, EURO EURO EURO ") changed: version "
+							     "9.18.1 -> " HOSTILE_VERSION "."));
+				assert_non_null(strstr(m.body, "\"agent\":\"mon_1*@here\""));
+			} else {
+				/* the override is shown as what it is, never obeyed */
+				assert_null(strstr(m.body, RLO));
+				assert_non_null(strstr(m.body, "\xef\xbf\xbd" EURO));
+			}
+			sink_message_clear(&m);
+		}
+	}
+}
+
+/* A long name in a Discord title is cut to 256 units with "…", never inside an escape;
+ * the Slack header is cut to 150 the same way. */
+static void
+test_cut_titles(void **state)
+{
+	struct alert_event ev;
+	struct sink_message m;
+	struct json_object *j, *t;
+	const char *title;
+	size_t len;
+
+	(void)state;
+	fixed_event(ALERT_OPENED, &ev);
+	memset(ev.target, '*', sizeof(ev.target) - 1);
+	ev.target[sizeof(ev.target) - 1] = '\0';
+	assert_int_equal(ops(SINK_KIND_DISCORD)->format(&settings[SINK_KIND_DISCORD], &ev, 1,
+							NOW_NS, &m),
+			 0);
+	j = parse_json(m.body, m.body_len);
+	t = jget(json_object_array_get_idx(jget(j, "embeds"), 0), "title");
+	title = json_object_get_string(t);
+	len = strlen(title);
+	assert_true(u16(title) <= 256);
+	assert_true(u16(title) >= 254);
+	assert_true(len > 3 && strcmp(title + len - 3, "\xe2\x80\xa6") == 0);
+	assert_false(escaped(title, len - 3)); /* the last escape is whole */
+	check_message(SINK_KIND_DISCORD, &m);
+	json_object_put(j);
+	sink_message_clear(&m);
+
+	memset(ev.agent, 'h', sizeof(ev.agent) - 1);
+	ev.agent[sizeof(ev.agent) - 1] = '\0';
+	assert_int_equal(ops(SINK_KIND_SLACK)->format(&settings[SINK_KIND_SLACK], &ev, 1, NOW_NS,
+						      &m),
+			 0);
+	j = parse_json(m.body, m.body_len);
+	title = json_object_get_string(
+		jget(jget(json_object_array_get_idx(jget(j, "blocks"), 0), "text"), "text"));
+	assert_true(u16(title) <= 150);
+	json_object_put(j);
+	sink_message_clear(&m);
+}
+
+/* The webhook body is valid UTF-8 whatever the event's bytes (alert_event_to_json): a name
+ * cut inside a character loses the half character, and the signature covers those bytes. */
+static void
+test_webhook_utf8(void **state)
+{
+	struct alert_event ev;
+	struct sink_message m;
+	struct json_object *j;
+	uint8_t key[SIGN_KEY_MAX];
+	size_t keylen;
+	char sig[SIGN_SIG_LEN];
+
+	(void)state;
+	hostile_event(&ev);
+	ev.agent[2] = '\xff';
+	assert_int_equal(ops(SINK_KIND_WEBHOOK)->format(&settings[SINK_KIND_WEBHOOK], &ev, 1,
+							NOW_NS, &m),
+			 0);
+	j = parse_json(m.body, m.body_len); /* strict, UTF-8 validated */
+	assert_string_equal(json_object_get_string(jget(j, "agent")), "mo?_1*@here");
+	/* 255 bytes cut inside a "€": the lone lead byte is dropped */
+	assert_int_equal(strlen(json_object_get_string(jget(j, "target"))), 254);
+	json_object_put(j);
+	assert_int_equal(sign_decode_key(SECRET, key, sizeof(key), &keylen), 0);
+	assert_int_equal(sign_webhook(key, keylen, ev.id, NOW_NS / NS_PER_SEC, m.body, m.body_len,
+				      sig, sizeof(sig)),
+			 0);
+	assert_string_equal(header(&m, "webhook-signature"), sig);
+	sink_message_clear(&m);
+}
+
 int
 main(void)
 {
@@ -862,6 +1362,10 @@ main(void)
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_webhook),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_active_found),
+		cmocka_unit_test(test_hostile_neutral),
+		cmocka_unit_test(test_cut_titles),
+		cmocka_unit_test(test_webhook_utf8),
 		cmocka_unit_test(test_oversize_event),
 		cmocka_unit_test(test_ntfy),
 		cmocka_unit_test(test_telegram),

@@ -794,6 +794,59 @@ test_dead_letter_after_max_age(void **state)
 	assert_int_equal(all.pending, 1);
 }
 
+/* A file that is not valid UTF-8 (a name an older writer cut inside a character, or
+ * damage) is quarantined like one that does not parse, even though json-c would read it:
+ * no receiver is sent a body it cannot decode. The good events around it still go out. */
+static void
+test_not_utf8_quarantined(void **state)
+{
+	static const char bad_id[] = "0badf00d-0000-4000-8000-0000000000e2";
+	struct fx *f = *state;
+	struct alert_event good1, good2;
+	struct outbox_report rep;
+	struct outbox_entry *e = NULL;
+	struct outbox_stats st;
+	size_t n = 0;
+	char err[256], text[512], when[40], name[64], logpath[64], *log;
+	uint64_t now = util_wall_ns();
+	int saved;
+
+	put(f, "hook", now - 20 * SEC, "127.53.0.1", &good1);
+	put(f, "hook", now - 10 * SEC, "127.53.0.2", &good2);
+	/* "primary " and the first two bytes of a "€": a 64-byte cut of a name */
+	snprintf(text, sizeof(text),
+		 "{\"id\":\"%s\",\"type\":\"opened\",\"time\":\"%s\","
+		 "\"target\":\"primary \xe2\x82\",\"address\":\"127.53.0.3\",\"protocol\":\"tcp\","
+		 "\"port\":53,\"severity\":\"high\"}",
+		 bad_id, util_fmt_utc_ms(now - 15 * SEC, when, sizeof(when)));
+	snprintf(name, sizeof(name), "%s.json", bad_id);
+	write_file(f, "hook", name, text);
+
+	/* listing reads it as corrupt and moves nothing */
+	assert_int_equal(outbox_list(f->dir, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(st.corrupt, 1);
+	free(e);
+
+	log_set_level(LOG_LVL_WARN);
+	capture_stderr_begin(&saved, logpath, sizeof(logpath));
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	log = capture_stderr_end(saved, logpath);
+	log_set_level(LOG_LVL_ERR);
+	assert_non_null(strstr(log, name));
+	assert_non_null(strstr(log, "not valid UTF-8 (byte 113)"));
+	free(log);
+	assert_int_equal(rep.sinks[0].quarantined, 1);
+	assert_int_equal(rep.sinks[0].delivered, 2);
+	assert_int_equal(rep.sinks[0].remaining, 0);
+	outbox_report_clear(&rep);
+	assert_int_equal(srv.nreq, 2);
+	assert_non_null(strstr(srv.req[0].body, good1.id));
+	assert_non_null(strstr(srv.req[1].body, good2.id));
+	assert_true(exists(f, "hook", OUTBOX_QUARANTINE_DIR, bad_id, ".json"));
+	assert_false(exists(f, "hook", NULL, bad_id, ".json"));
+}
+
 /* ---- delivery against the server ---- */
 
 static void
@@ -1126,6 +1179,42 @@ test_first_line_redacted(void **state)
 	outbox_report_clear(&rep);
 }
 
+/* A server's first line is quoted in .meta files and `alerts list --format json`: it is
+ * made valid UTF-8 (ill-formed bytes and controls are '?') and cut between characters. */
+static void
+test_first_line_utf8(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_report rep;
+	struct outbox_meta meta;
+	struct alert_event ev;
+	char body[256], want[256];
+	size_t off;
+	uint64_t now = util_wall_ns();
+
+	put(f, "hook", now - 1 * SEC, "127.53.0.1", &ev);
+	off = (size_t)snprintf(body, sizeof(body), "Bad \xff\xc3\x1b ");
+	while (off + 3 < 200) {
+		memcpy(body + off, "\xe2\x82\xac", 3); /* € */
+		off += 3;
+	}
+	body[off] = '\0';
+	script(400, NULL, body);
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	assert_int_equal(alert_utf8_check(rep.sinks[0].last_error,
+					  strlen(rep.sinks[0].last_error)),
+			 strlen(rep.sinks[0].last_error));
+	/* "Bad" and one '?' for each bad sequence, then as many whole "€" as fit in 159 */
+	off = (size_t)snprintf(want, sizeof(want), "HTTP 400: Bad ??? ");
+	for (size_t n = strlen("Bad ??? "); n + 3 <= 159; n += 3, off += 3)
+		memcpy(want + off, "\xe2\x82\xac", 3);
+	want[off] = '\0';
+	assert_string_equal(rep.sinks[0].last_error, want);
+	outbox_report_clear(&rep);
+	assert_int_equal(outbox_meta_read(f->dir, "hook", ev.id, &meta), 0);
+	assert_string_equal(meta.last_error, want);
+}
+
 static void
 test_unknown_sink_dir_left_alone(void **state)
 {
@@ -1202,6 +1291,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_after_max_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_utf8_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_2xx_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_500_keeps_and_schedules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_429_retry_after, setup, teardown),
@@ -1211,6 +1301,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit_and_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_error_keeps_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_line_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_line_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_sink_dir_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_digest_real_table, setup, teardown),
 	};

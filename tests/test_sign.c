@@ -42,10 +42,12 @@ static const struct vector vectors[] = {
 	  "030a11181f262d343b424950575e656c737a81888f969da4abb2b9c0c7ced5dce3eaf1f8ff060d141b2229"
 	  "30373e454c535a61686f767d848b9299a0a7aeb5bc",
 	  "msg_2", 0, "", "v1,Yd+YdfQIHfdTuDQAkEnNNxUfHx9uKKPdH1Gz8GihXCk=" },
-	/* 17-byte key written without its padding; UTF-8 body; the largest timestamp */
-	{ "whsec_d2F0Y2g1My10ZXN0LWtleSE", "776174636835332d746573742d6b657921", "msg_3",
-	  UINT64_MAX, "{\"text\":\"caf\xc3\xa9 \xe2\x86\x92 ok\"}",
-	  "v1,1cu+BBpxtfb018p56u8fSaa3JH7pI6B9H1egItD0588=" },
+	/* 25-byte key written without its two '=' of padding; UTF-8 body; the largest
+	 * timestamp */
+	{ "whsec_d2F0Y2g1My10ZXN0LXNpZ25pbmcta2V5IQ",
+	  "776174636835332d746573742d7369676e696e672d6b657921", "msg_3", UINT64_MAX,
+	  "{\"text\":\"caf\xc3\xa9 \xe2\x86\x92 ok\"}",
+	  "v1,xhQflE5bFoHJdR3znOieUXegbQjzd5XGL2i6buBB+3I=" },
 };
 
 static void
@@ -122,6 +124,9 @@ test_bad_keys(void **state)
 		{ "whsec_d2F0Y2g1My10ZXN0LWtleSE===", -EINVAL },       /* three '=' */
 		{ "whsec_whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", -EINVAL }, /* '_' */
 		{ "whsec_AAAAAAAAAAAAAAAAAAAA", -ERANGE },             /* 15 bytes: too short */
+		/* 23 bytes: one less than the spec's minimum (the old floor was 16) */
+		{ "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRY=", -ERANGE },
+		{ "whsec_d2F0Y2g1My10ZXN0LWtleSE", -ERANGE },           /* 17 bytes */
 		/* 65 bytes: one more than the spec allows */
 		{ "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		  -ERANGE },
@@ -157,6 +162,11 @@ test_keymax(void **state)
 	assert_int_equal(sign_decode_key(vectors[1].secret, key, 32, &keylen), 0);
 	assert_int_equal(keylen, 32);
 	assert_int_equal(sign_decode_key(NULL, key, sizeof(key), &keylen), -EINVAL);
+	/* the spec's floor, exactly: 24 bytes */
+	assert_int_equal(sign_decode_key("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYX", key, sizeof(key),
+					 &keylen),
+			 0);
+	assert_int_equal(keylen, 24);
 }
 
 static void
