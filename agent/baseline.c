@@ -85,6 +85,8 @@ text(char *dst, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(dst, len, fmt, ap);
 	va_end(ap);
+	/* a cut ends between two characters (the text quotes names and DNS answers) */
+	dst[alert_utf8_cut(dst, strlen(dst), len - 1)] = '\0';
 }
 
 /* ---- the per-slot state machine ---- */
@@ -367,7 +369,7 @@ ctx_init(struct bl_ctx *c, const struct bl_entry *e, const struct probe_result *
 		snprintf(c->place, sizeof(c->place), "%s", c->addr);
 	else
 		snprintf(c->place, sizeof(c->place), "%s (%.*s)", c->addr,
-			 tlen > PLACE_TARGET_MAX ? PLACE_TARGET_MAX : tlen, target);
+			 (int)alert_utf8_cut(target, tlen, PLACE_TARGET_MAX), target);
 	c->dns_json[0] = '\0';
 	if (d->valid) {
 		char rbuf[16];

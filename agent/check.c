@@ -354,7 +354,8 @@ cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *
 	/* the events' agent field is display text: a host name that cannot be had is "" */
 	if (gethostname(c->agent, sizeof(c->agent)) != 0)
 		c->agent[0] = '\0';
-	c->agent[sizeof(c->agent) - 1] = '\0';
+	c->agent[alert_utf8_cut(c->agent, strnlen(c->agent, sizeof(c->agent)),
+				sizeof(c->agent) - 1)] = '\0';
 	c->jc.pol.confirm_open = cfg->confirm_open;
 	c->jc.pol.confirm_closed = cfg->confirm_closed;
 	c->jc.agent = c->agent;

@@ -136,8 +136,8 @@ state_label_len(struct state *st, const char *text, size_t len)
 {
 	size_t mask, i;
 
-	if (len > BL_TARGET_MAX)
-		len = BL_TARGET_MAX;
+	/* a cut ends between two characters: labels are shown in alerts */
+	len = alert_utf8_cut(text, len, BL_TARGET_MAX);
 	/* an open-addressing table, at most half full */
 	if ((st->nlabels + 1) * 2 > st->label_cap) {
 		size_t ncap = st->label_cap ? st->label_cap * 2 : 16;
@@ -170,13 +170,14 @@ state_label_len(struct state *st, const char *text, size_t len)
 const char *
 state_label(struct state *st, const char *text)
 {
-	return state_label_len(st, text, strnlen(text, BL_TARGET_MAX));
+	return state_label_len(st, text, strnlen(text, BL_TARGET_MAX + 1));
 }
 
 bool
 state_label_known(const struct state *st, const char *text)
 {
-	size_t len = strnlen(text, BL_TARGET_MAX), mask = st->label_cap - 1;
+	size_t len = alert_utf8_cut(text, strnlen(text, BL_TARGET_MAX + 1), BL_TARGET_MAX);
+	size_t mask = st->label_cap - 1;
 
 	if (st->label_cap == 0)
 		return false;
