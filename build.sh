@@ -10,7 +10,7 @@ mode=${1:-build}
 build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev libjson-c-dev
  libpcap-dev libssl-dev libcmocka-dev libsqlite3-dev"
 # servers and tools the integration tests drive inside their own network namespaces
-test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib clang libclang-rt-14-dev openssl curl
+test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib python3-jsonschema clang libclang-rt-14-dev openssl curl
  util-linux procps tcpdump sqlite3"
 # systemd-analyze rates the unit's sandbox (tests/packaging/check_unit.sh); containers lack it
 test_pkgs="$test_pkgs systemd"

@@ -388,6 +388,17 @@ static void
 event_common(struct alert_event *ev, const struct bl_ctx *c, enum alert_type type,
 	     enum probe_slot s)
 {
+	char id[sizeof(ev->id)], agent[sizeof(ev->agent)];
+	uint64_t time_ns = ev->time_ns;
+
+	/* the first thing written to the event: a field nobody sets is empty, not the
+	 * caller's stack; id, time and agent stay the caller's */
+	memcpy(id, ev->id, sizeof(id));
+	memcpy(agent, ev->agent, sizeof(agent));
+	memset(ev, 0, sizeof(*ev));
+	memcpy(ev->id, id, sizeof(id));
+	memcpy(ev->agent, agent, sizeof(agent));
+	ev->time_ns = time_ns;
 	ev->type = type;
 	snprintf(ev->target, sizeof(ev->target), "%.*s",
 		 (int)strnlen(c->e->target ? c->e->target : "", BL_TARGET_MAX),

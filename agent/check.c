@@ -667,15 +667,20 @@ cycle_labels(const struct config *cfg, const struct check_opts *co, size_t *n)
  * contradicts the state.
  */
 static int
-cycle_event(struct cycle *c, const struct alert_event *ev, char *err, size_t errlen)
+cycle_event(struct cycle *c, const struct alert_event *raised, char *err, size_t errlen)
 {
 	const struct config *cfg = c->cfg;
 	struct state_spool *spool = c->spool;
+	struct alert_event evb = *raised, *ev = &evb;
+	const char *runbook = config_runbook_for(cfg, ev->target);
 	struct state_hist hist;
 	char json[ALERT_JSON_MAX + 1];
 	size_t nspool = 0;
 	int len;
 
+	/* what to do about it: the target's runbook, else the config's */
+	if (runbook != NULL)
+		snprintf(ev->runbook_url, sizeof(ev->runbook_url), "%s", runbook);
 	history_from_event(ev, &hist);
 	if ((len = alert_event_to_json(ev, json, sizeof(json))) < 0) {
 		util_errf(err, errlen, "event %s does not serialize: %s", ev->id, strerror(-len));

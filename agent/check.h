@@ -26,7 +26,7 @@ struct check_result {
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
 	uint64_t expected_down;     /* expected open, reported closed */
-	uint64_t new_exposures;     /* events that are exposures (judge_is_exposure) */
+	uint64_t new_exposures;     /* events that are exposures (alert_event_is_exposure) */
 	uint64_t flapping;
 	bool degraded;
 	bool first_cycle;

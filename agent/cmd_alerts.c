@@ -355,6 +355,9 @@ do_test(const struct config *cfg)
 	alert_event_init(&ev, ALERT_TEST);
 	ev.severity = SEV_INFO;
 	snprintf(ev.target, sizeof(ev.target), "watch53 alerts test");
+	/* the config's runbook, so the test shows its button too */
+	if (cfg->runbook_url != NULL)
+		snprintf(ev.runbook_url, sizeof(ev.runbook_url), "%s", cfg->runbook_url);
 	snprintf(ev.summary, sizeof(ev.summary), "Test alert from watch53 on %s", ev.agent);
 	snprintf(ev.why, sizeof(ev.why),
 		 "Sent by 'watch53 alerts test' to check that this sink works; nothing changed.");

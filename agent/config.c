@@ -16,6 +16,7 @@
 
 #include "agent/scan.h"
 #include "agent/targets.h"
+#include "alerts/sink.h"
 #include "common/fileio.h"
 #include "common/netaddr.h"
 #include "common/util.h"
@@ -822,12 +823,40 @@ target_zones(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return get_zones(x, path, v, &t->zones, &t->nzones);
 }
 
+/* A runbook_url: what every chat service can take as a link (alert_url_ok, the one rule
+ * the formatters apply again to what they read from the outbox). */
+static int
+get_runbook(struct ctx *x, const char *path, struct json_object *v, char **slot)
+{
+	char g[SHOWN_LEN + 8];
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc < 0)
+		return rc;
+	if (!alert_url_ok(s))
+		return fail(x, path, "%s is not a runbook URL (http or https, at most %d bytes, no "
+			    "spaces, quotes, @ or any of < > \\ ^ ` { | })",
+			    got(v, g, sizeof(g)), ALERT_URL_MAX - 1);
+	return set_str(x, slot, s);
+}
+
+static int
+target_runbook(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_target *t = dst;
+
+	return get_runbook(x, path, v, &t->runbook_url);
+}
+
 static const struct field target_fields[] = {
 	FFN("target", target_text),
 	FFN("name", target_name),
 	FFN("expect", target_expect),
 	FDUR("interval", struct config_target, interval_ns, NS_PER_SEC, WEEK_NS),
 	FFN("zones", target_zones),
+	FFN("runbook_url", target_runbook),
 };
 
 static int
@@ -1375,6 +1404,51 @@ sink_priority(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return set_str(x, &s->priority, priority_names[i]);
 }
 
+/* Checked against the type once the whole sink is read (parse_sink): mention_name and
+ * the type's syntax belong together. */
+static int
+sink_mention(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_sink *s = dst;
+	const char *m;
+	int rc;
+
+	(void)path;
+	rc = get_string(x, path, v, &m);
+	if (rc < 0)
+		return rc;
+	s->mention_on = true;
+	return set_str(x, &s->mention, m);
+}
+
+static int
+sink_mention_name(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_sink *s = dst;
+	const char *m;
+	int rc;
+
+	rc = get_string(x, path, v, &m);
+	if (rc < 0)
+		return rc;
+	return set_str(x, &s->mention_name, m);
+}
+
+static int
+sink_mention_min_severity(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config_sink *s = dst;
+	size_t i;
+	int rc;
+
+	rc = get_enum(x, path, v, severity_names, NELEM(severity_names), &i);
+	if (rc == 0) {
+		s->mention_min_severity = (enum alert_severity)i;
+		s->mention_on = true;
+	}
+	return rc;
+}
+
 static const struct field sink_fields[] = {
 	FFN("type", sink_type_key),
 	FFN("name", sink_name),
@@ -1396,6 +1470,9 @@ static const struct field sink_fields[] = {
 	FDUR("timeout", struct config_sink, timeout_ns, 100 * NS_PER_MS, 300 * NS_PER_SEC),
 	FDUR("max_age", struct config_sink, max_age_ns, 60 * NS_PER_SEC, WEEK_NS),
 	FSINK("priority", sink_priority, T(SINK_NTFY)),
+	FSINK("mention", sink_mention, ~(T(SINK_WEBHOOK) | T(SINK_NTFY))),
+	FSINK("mention_name", sink_mention_name, T(SINK_TEAMS) | T(SINK_TELEGRAM)),
+	FSINK("mention_min_severity", sink_mention_min_severity, ~T(SINK_WEBHOOK)),
 };
 
 /* A secret file must be the owner's alone: a world-readable webhook URL is a leaked one. */
@@ -1606,6 +1683,7 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 
 	s->events = DEFAULT_EVENTS;
 	s->min_severity = SEV_INFO;
+	s->mention_min_severity = SEV_HIGH;
 	s->timeout_ns = 10 * NS_PER_SEC;
 	s->max_age_ns = 72 * 3600 * NS_PER_SEC;
 	if (!json_object_is_type(v, json_type_object))
@@ -1633,6 +1711,22 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 	if (s->type == SINK_TELEGRAM && s->chat_id == NULL)
 		return fail(x, key_path(sub, sizeof(sub), path, "chat_id"),
 			    "required for telegram");
+	if (s->mention_on) {
+		char why[160];
+
+		/* the formatter's own rule for its service (alerts/ owns the syntax) */
+		if (s->mention == NULL && s->type != SINK_NTFY)
+			return fail(x, key_path(sub, sizeof(sub), path, "mention"),
+				    "required with mention_min_severity for %s",
+				    sink_type_names[t]);
+		if (sink_mention_check((enum sink_kind)s->type, s->mention, NULL, why,
+				       sizeof(why)) < 0)
+			return fail(x, key_path(sub, sizeof(sub), path, "mention"), "%s", why);
+		if (s->mention_name != NULL &&
+		    sink_mention_check((enum sink_kind)s->type, s->mention, s->mention_name, why,
+				       sizeof(why)) < 0)
+			return fail(x, key_path(sub, sizeof(sub), path, "mention_name"), "%s", why);
+	}
 	rc = load_secret(x, &sp.url, SECRET_URL, &s->url, &s->url_file, &s->url_env);
 	if (rc == 0)
 		rc = load_secret(x, &sp.secret, SECRET_SIGNING_KEY, &s->secret, &s->secret_file,
@@ -1815,6 +1909,29 @@ top_user(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return set_str(x, &c->user, s);
 }
 
+static int
+top_runbook(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+
+	return get_runbook(x, path, v, &c->runbook_url);
+}
+
+const char *
+config_runbook_for(const struct config *c, const char *target_label)
+{
+	for (size_t i = 0; target_label != NULL && i < c->ntargets; i++) {
+		const struct config_target *t = &c->targets[i];
+
+		if (t->runbook_url == NULL)
+			continue;
+		if ((t->name != NULL && strcmp(t->name, target_label) == 0) ||
+		    (t->target != NULL && strcmp(t->target, target_label) == 0))
+			return t->runbook_url;
+	}
+	return c->runbook_url;
+}
+
 /* What the first cycle of a new state does with ports open against their expectation. */
 static const char *const first_run_names[] = { "alert", "adopt" };
 
@@ -1849,6 +1966,7 @@ static const struct field top_fields[] = {
 	FFN("canary", parse_canary),
 	FFN("passive", parse_passive),
 	FFN("user", top_user),
+	FFN("runbook_url", top_runbook),
 };
 
 void
@@ -1897,6 +2015,8 @@ sink_clear(struct config_sink *s)
 	free(s->resolve);
 	free_secret(s->proxy); /* may carry a password */
 	free(s->priority);
+	free(s->mention);
+	free(s->mention_name);
 }
 
 void
@@ -1909,6 +2029,7 @@ config_clear(struct config *c)
 		for (size_t k = 0; k < c->targets[i].nzones; k++)
 			free(c->targets[i].zones[k]);
 		free(c->targets[i].zones);
+		free(c->targets[i].runbook_url);
 	}
 	for (size_t k = 0; k < c->nzones; k++)
 		free(c->zones[k]);
@@ -1929,6 +2050,7 @@ config_clear(struct config *c)
 	free(c->metrics_file);
 	free(c->user);
 	free(c->passive.interface);
+	free(c->runbook_url);
 	config_init(c);
 }
 
@@ -2339,6 +2461,16 @@ print_sink(struct out *o, const struct config_sink *s)
 	put(o, j, "max_age", jdur(o, s->max_age_ns));
 	if (s->type == SINK_NTFY)
 		put(o, j, "priority", jstr(o, s->priority ? s->priority : "default"));
+	/* only when set: configs without mentions print as before */
+	if (s->mention_on) {
+		if (s->mention != NULL)
+			put(o, j, "mention", jstr(o, s->mention));
+		if (s->mention_name != NULL)
+			put(o, j, "mention_name", jstr(o, s->mention_name));
+		put(o, j, "mention_min_severity",
+		    jstr(o, (unsigned)s->mention_min_severity < NELEM(severity_names)
+				    ? severity_names[s->mention_min_severity] : "high"));
+	}
 	return j;
 }
 
@@ -2355,6 +2487,8 @@ print_target(struct out *o, const struct config *c, const struct config_target *
 	put(o, j, "interval", jdur(o, t->interval_ns ? t->interval_ns : c->interval_ns));
 	/* null: the top-level zones apply */
 	put(o, j, "zones", t->zones_set ? jstrs(o, t->zones, t->nzones) : NULL);
+	if (t->runbook_url != NULL)
+		put(o, j, "runbook_url", jstr(o, t->runbook_url));
 	return j;
 }
 
@@ -2433,6 +2567,8 @@ config_print(FILE *f, const struct config *c)
 	put(&o, root, "alerts", arr);
 	put(&o, root, "metrics_file", jstr(&o, c->metrics_file));
 	put(&o, root, "user", jstr(&o, c->user));
+	if (c->runbook_url != NULL)
+		put(&o, root, "runbook_url", jstr(&o, c->runbook_url));
 	put(&o, root, "zones", jstrs(&o, c->zones, c->nzones));
 	if (c->canary != NULL) {
 		struct json_object *canary = jobj(&o);

@@ -51,6 +51,8 @@ struct config_target {
 				     * top-level list applies */
 	size_t nzones;
 	bool zones_set;
+	char *runbook_url;          /* what to do about this target's alerts, or NULL: the
+				     * top-level runbook_url (alert_url_ok()) */
 };
 
 enum sink_type {
@@ -86,6 +88,14 @@ struct config_sink {
 	uint64_t max_age_ns;        /* give up (dead letter) after, default 72 h */
 	char *priority;             /* ntfy: min|low|default|high|urgent (1-5 given are mapped
 				     * to these names); NULL: not set (the server's default) */
+	/* "mention" (sink_mention_check() syntax for the type), "mention_name" (teams,
+	 * telegram) and "mention_min_severity" (default high): messages with an event at or
+	 * above it name the mention; ntfy has none and takes mention_min_severity alone (the
+	 * priority is raised to urgent). mention_on: either was given. */
+	bool mention_on;
+	char *mention;
+	char *mention_name;
+	enum alert_severity mention_min_severity;
 };
 
 struct config_probe {
@@ -133,7 +143,13 @@ struct config {
 	bool log_syslog;
 	uint64_t history_retention_ns; /* events older than this leave the history */
 	struct config_passive passive;
+	char *runbook_url;          /* default runbook for every target's alerts, or NULL */
 };
+
+/* The runbook URL for events about target_label (alert_event.target: a target's "name",
+ * else its "target" text): that target's own runbook_url, else the top-level one; NULL
+ * when neither is set. Pure. */
+const char *config_runbook_for(const struct config *c, const char *target_label);
 
 /* The zones of target t (its own list, else the top-level one): *n names or NULL. */
 char *const *config_target_zones(const struct config *c, const struct config_target *t,

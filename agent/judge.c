@@ -14,17 +14,6 @@ judge_out_clear(struct judge_out *o)
 }
 
 bool
-judge_is_exposure(const struct alert_event *ev)
-{
-	/* exposed is one by definition; opened counts when it is against expectation and
-	 * not accepted before (high and up), changed when a fact made an open port
-	 * dangerous (an open resolver, AXFR allowed) */
-	return ev->type == ALERT_EXPOSED ||
-	       ((ev->type == ALERT_OPENED || ev->type == ALERT_CHANGED) &&
-		ev->severity >= SEV_HIGH);
-}
-
-bool
 judge_first_run(const struct state *st, const char *const *labels, size_t nlabels)
 {
 	if (st->cycles == 0)
@@ -59,7 +48,7 @@ push(struct judge_out *o, const struct alert_event *ev)
 		return -ENOMEM;
 	o->events = n;
 	o->events[o->nevents++] = *ev;
-	if (judge_is_exposure(ev))
+	if (alert_event_is_exposure(ev))
 		o->new_exposures++;
 	return 0;
 }

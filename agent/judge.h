@@ -34,7 +34,7 @@ struct judge_ctx {
 struct judge_out {
 	struct alert_event *events; /* malloc'd, in the order raised */
 	size_t nevents;
-	uint64_t new_exposures;     /* events that are exposures (judge_is_exposure) */
+	uint64_t new_exposures;     /* events that are exposures (alert_event_is_exposure) */
 	bool degraded;              /* the cycle is degraded (see judge_cycle) */
 	uint64_t addresses;         /* observed */
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
@@ -45,10 +45,6 @@ struct judge_out {
 };
 
 void judge_out_clear(struct judge_out *o);
-
-/* Is this event a new exposure (exit code 1, Nagios CRITICAL)? `exposed`; `opened` and
- * `changed` rated high or critical. */
-bool judge_is_exposure(const struct alert_event *ev);
 
 /* Is this the state's first run for the targets with these labels (a target's name, or its
  * text)? The first cycle of the state; with labels (the daemon's interval groups), also

@@ -109,6 +109,10 @@ sinks_from_config(const struct config *c, const char *config_path,
 		s->timeout_ns = cs->timeout_ns;
 		s->max_age_ns = cs->max_age_ns;
 		s->agent_cmd = (const char *)(v + c->nsinks);
+		s->mention_on = cs->mention_on;
+		s->mention = cs->mention;
+		s->mention_name = cs->mention_name;
+		s->mention_min_severity = cs->mention_min_severity;
 	}
 	*out = v;
 	*n = c->nsinks;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,6 +402,10 @@ alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen)
 	if ((rc = JADD_STR(o, ev, source, false)) < 0 ||
 	    (rc = jadd(o, "expected_open", json_object_new_boolean(ev->expected_open))) < 0)
 		goto out;
+	/* optional: bodies without a runbook stay what they were */
+	if (strnlen(ev->runbook_url, sizeof(ev->runbook_url)) > 0 &&
+	    (rc = JADD_STR(o, ev, runbook_url, false)) < 0)
+		goto out;
 	text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 						    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (text == NULL) {
@@ -527,6 +532,17 @@ parse_time(const char *s, size_t len, uint64_t *out)
 }
 
 /* 8-4-4-4-12 hex digits, either case (any version: the id is only compared). */
+bool
+alert_event_is_exposure(const struct alert_event *ev)
+{
+	/* exposed is one by definition; opened counts when it is against expectation and
+	 * not accepted before (high and up), changed when a fact made an open port
+	 * dangerous (an open resolver, AXFR allowed) */
+	return ev->type == ALERT_EXPOSED ||
+	       ((ev->type == ALERT_OPENED || ev->type == ALERT_CHANGED) &&
+		ev->severity >= SEV_HIGH);
+}
+
 bool
 alert_id_valid(const char *s)
 {
@@ -678,7 +694,90 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 			return fail(err, errlen, "expected_open: expected true or false");
 		ev->expected_open = json_object_get_boolean(v);
 	}
+
+	if ((rc = GET_STR(root, ev, runbook_url, false, err, errlen)) < 0)
+		return rc;
+	if (ev->runbook_url[0] != '\0' && !alert_url_ok(ev->runbook_url))
+		return fail(err, errlen, "runbook_url: not an http or https URL a chat service can "
+			    "link to");
 	return 0;
+}
+
+/* The dns object parsed, or NULL (the caller puts it). */
+static struct json_object *
+dns_parsed(const struct alert_event *ev)
+{
+	size_t len = strnlen(ev->dns_json, sizeof(ev->dns_json));
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (len == 0)
+		return NULL;
+	tok = json_tokener_new_ex(8);
+	if (tok == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, ev->dns_json, (int)len);
+	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+			  !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+int
+alert_event_dns_bool(const struct alert_event *ev, const char *key, bool *out)
+{
+	struct json_object *o = dns_parsed(ev), *v;
+	int rc = 0;
+
+	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_boolean)) {
+		*out = json_object_get_boolean(v);
+		rc = 1;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+size_t
+alert_event_dns_strlen(const struct alert_event *ev, const char *key)
+{
+	struct json_object *o = dns_parsed(ev), *v;
+	size_t n = 0;
+
+	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		n = (size_t)json_object_get_string_len(v);
+	json_object_put(o);
+	return n;
+}
+
+bool
+alert_url_ok(const char *s)
+{
+	size_t n, skip;
+	const char *host;
+
+	if (s == NULL)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n >= ALERT_URL_MAX)
+		return false;
+	if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else
+		return false;
+	host = s + skip;
+	if (*host == '\0' || *host == '/' || *host == '?' || *host == '#' || *host == ':')
+		return false;
+	for (const char *p = s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f || strchr("\"<>\\^`{|}@", *p) != NULL)
+			return false;
+	return true;
 }
 
 int

@@ -27,6 +27,7 @@ enum alert_severity {
 };
 
 #define ALERT_ID_LEN 37 /* UUID text + NUL */
+#define ALERT_URL_MAX 512 /* a runbook URL + NUL */
 
 struct alert_event {
 	char id[ALERT_ID_LEN];   /* random UUIDv4: the idempotency key for receivers */
@@ -46,6 +47,8 @@ struct alert_event {
 	char dns_json[512];      /* the "dns" object as JSON text ("" = null) */
 	char source[8];          /* "active" or "passive" */
 	bool expected_open;      /* target expects this port open (closing is the problem) */
+	char runbook_url[ALERT_URL_MAX]; /* what to do, from the config ("" = none):
+					  * alert_url_ok() text */
 };
 
 /* Names: "opened", ...; "" for a value outside the enum. Parsing is exact (lower case);
@@ -86,9 +89,28 @@ size_t alert_utf8_next(const char *s, size_t n, uint32_t *cp, bool *valid);
 size_t alert_utf8_check(const char *s, size_t n);
 size_t alert_utf8_cut(const char *s, size_t n, size_t max);
 
+/* Is this event a new exposure (exit code 1, Nagios CRITICAL, a remediation hint)?
+ * `exposed`; `opened` and `changed` rated high or critical. The one definition. */
+bool alert_event_is_exposure(const struct alert_event *ev);
+
 /* Is s an event id in text form (a UUID: 8-4-4-4-12 hex digits, either case)? Ids name
  * outbox files, so only such text may become one. */
 bool alert_id_valid(const char *s);
+
+/*
+ * Is s a URL that may become a link or button in any chat service (a runbook_url)? http
+ * or https (any case), a host, at most ALERT_URL_MAX - 1 bytes, printable ASCII without
+ * space or any of " < > \\ ^ ` { | } @ : none of them ends a link, an attribute or a
+ * Slack/Google Chat <url|text>, and none of it is ever shown as text. The one rule for
+ * config files and outbox files alike.
+ */
+bool alert_url_ok(const char *s);
+
+/* One fact of the event's dns object (dns_json): 1 with *out when `key` holds a boolean;
+ * 0 when it is absent, not a boolean, or dns_json is no object (*out untouched).
+ * alert_event_dns_strlen: the length of the string at `key`, 0 for anything else. */
+int alert_event_dns_bool(const struct alert_event *ev, const char *key, bool *out);
+size_t alert_event_dns_strlen(const struct alert_event *ev, const char *key);
 
 /* Largest JSON text alert_event_from_json() accepts (every field at its maximum, escaped,
  * fits well below this). */
@@ -102,7 +124,7 @@ bool alert_id_valid(const char *s);
  * id, type, time ("2026-11-27T09:43:14.123Z": UTC, milliseconds, truncated), agent, target,
  * address, protocol (both null when empty), port, previous, current, reason, severity,
  * summary, why, dns (dns_json parsed back: an object, or null when empty, invalid or not an
- * object), source, expected_open.
+ * object), source, expected_open, then runbook_url only when set (older readers ignore it).
  * Returns the length (without NUL), -ENOSPC if buf is too small, -ENOMEM, or -EINVAL for a
  * type or severity outside the enums.
  */

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "alerts/event.h"
+#include "alerts/hint.h"
 #include "alerts/render.h"
 #include "alerts/sign.h"
 #include "common/util.h"
@@ -210,6 +211,8 @@ struct facts {
 	char why[256];
 	char dns[640];     /* "rcode=NOERROR, aa=false, ra=true" or "" */
 	char agent[64];
+	struct hint hint;  /* what to do (hint.h), dropped with the DNS facts */
+	char runbook[ALERT_URL_MAX]; /* alert_url_ok() or "" */
 };
 
 /* The dns object as "key=value, ...": strings bare, other values as JSON; "valid" is left
@@ -275,6 +278,11 @@ facts_init(struct facts *x, const struct alert_event *ev)
 	FIELD(x->why, ev, why);
 	FIELD(x->agent, ev, agent);
 	dns_text(ev, x->dns, sizeof(x->dns));
+	hint_for(ev, &x->hint);
+	/* an outbox file is untrusted: only a URL every service can take becomes a link */
+	FIELD(x->runbook, ev, runbook_url);
+	if (!alert_url_ok(x->runbook))
+		x->runbook[0] = '\0';
 
 	/* Where: the address, with the configured name when it says more, and the port; an
 	 * event about the monitor itself has no address and names the agent. */
@@ -334,6 +342,44 @@ digest_header(const struct alert_event *ev, size_t n, char *buf, size_t len)
 		snprintf(buf + off, len - off, ")");
 }
 
+/* The most severe event of events[0 .. n). */
+static enum alert_severity
+top_severity(const struct alert_event *ev, size_t n)
+{
+	enum alert_severity top = SEV_INFO;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)ev[i].severity < NSEV && ev[i].severity > top)
+			top = ev[i].severity;
+	return top;
+}
+
+/* Does this message name the configured mention (an event at or above its severity)? */
+static bool
+mention_due(const struct sink_settings *s, const struct alert_event *ev, size_t n)
+{
+	return s->mention_on && top_severity(ev, n) >= s->mention_min_severity;
+}
+
+/* Only info and low: delivered without a sound where the service can (Telegram, Discord,
+ * ntfy), unless the message mentions someone. `alerts test` checks a sink end to end, the
+ * sound included: never quiet. */
+static bool
+quiet(const struct sink_settings *s, const struct alert_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].type == ALERT_TEST)
+			return false;
+	return top_severity(ev, n) <= SEV_LOW && !mention_due(s, ev, n);
+}
+
+static const char *
+mention_name(const struct sink_settings *s)
+{
+	return s->mention_name != NULL && s->mention_name[0] != '\0' ? s->mention_name
+								      : "on-call";
+}
+
 static const char *
 ack_cmd(const struct sink_settings *s)
 {
@@ -372,7 +418,28 @@ put_label(struct sbuf *b, const struct style *st, const char *label, const char 
 	sb_render(b, st->text, text, 0);
 }
 
-/* summary, since, why, DNS: one line each */
+/* "What to do:" and the hint's lines, each a label and a command in a code span. The
+ * text is ours, but a command holds the event's address: rendered like any other. */
+static void
+put_hint(struct sbuf *b, const struct style *st, const struct facts *x, enum detail d)
+{
+	if (d >= DETAIL_NO_DNS || x->hint.n == 0)
+		return;
+	sb_str(b, "\n");
+	sb_str(b, st->l0);
+	sb_str(b, "What to do:");
+	sb_str(b, st->l1);
+	for (size_t i = 0; i < x->hint.n; i++) {
+		sb_str(b, "\n");
+		sb_render(b, st->text, x->hint.line[i].label, 0);
+		sb_str(b, " ");
+		sb_str(b, st->c0);
+		sb_render(b, st->code, x->hint.line[i].cmd, 0);
+		sb_str(b, st->c1);
+	}
+}
+
+/* summary, since, why, DNS: one line each; then what to do */
 static void
 put_details(struct sbuf *b, const struct style *st, const struct facts *x, enum detail d)
 {
@@ -382,6 +449,7 @@ put_details(struct sbuf *b, const struct style *st, const struct facts *x, enum 
 		put_label(b, st, "Why it matters:", x->why);
 	if (d < DETAIL_NO_DNS && x->dns[0] != '\0')
 		put_label(b, st, "DNS:", x->dns);
+	put_hint(b, st, x, d);
 }
 
 static void
@@ -554,6 +622,8 @@ jrender(enum render_medium m, const char *s, size_t max)
 
 /* ---- fitting events into messages ---- */
 
+static bool mention_ok(const struct sink_settings *s);
+
 struct fmt {
 	const struct sink_settings *s;
 	const struct alert_event *ev;
@@ -597,7 +667,7 @@ fit(build_fn build, size_t max_events, const struct sink_settings *s,
 	if (m == NULL)
 		return -EINVAL;
 	memset(m, 0, sizeof(*m));
-	if (s == NULL || ev == NULL || n == 0)
+	if (s == NULL || ev == NULL || n == 0 || !mention_ok(s))
 		return -EINVAL;
 	hi = n < max_events ? n : max_events;
 	/* Most cycles raise a few events that all fit: try that first. Otherwise binary
@@ -639,6 +709,47 @@ out:
 
 /* ---- generic webhook: the contract's event JSON, one event a request, signed ---- */
 
+/*
+ * The hint as data: the event JSON gains "remediation": [{"label", "command"}, ...] as its
+ * last key when there is one (hint.h), the same lines the chat sinks show. body[0 .. len)
+ * is alert_event_to_json()'s object; returns the new length, or -ENOSPC / -ENOMEM.
+ */
+static int
+webhook_remediation(const struct alert_event *ev, char *body, size_t len, size_t cap)
+{
+	struct json_object *arr, *o;
+	struct hint h;
+	const char *text;
+	size_t tlen;
+	int rc = 0;
+
+	if (hint_for(ev, &h) == 0)
+		return (int)len;
+	if (len < 2 || body[len - 1] != '}')
+		return -EINVAL;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < h.n && rc == 0; i++) {
+		o = json_object_new_object();
+		if ((rc = jpush(arr, o)) == 0 && (rc = jadd_str(o, "label", h.line[i].label)) == 0)
+			rc = jadd_str(o, "command", h.line[i].cmd);
+	}
+	if (rc == 0) {
+		text = json_object_to_json_string_length(
+			arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &tlen);
+		if (text == NULL)
+			rc = -ENOMEM;
+		else if (len + tlen + sizeof(",\"remediation\":}") > cap)
+			rc = -ENOSPC;
+		else
+			rc = (int)(len - 1 + (size_t)sprintf(body + len - 1, ",\"remediation\":%s}",
+							      text));
+	}
+	json_object_put(arr);
+	return rc;
+}
+
 static int
 webhook_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
@@ -658,8 +769,10 @@ webhook_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		rc = n;
 		goto out;
 	}
+	if ((rc = webhook_remediation(&f->ev[0], body, (size_t)n, ALERT_JSON_MAX)) < 0)
+		goto out;
 	m->body = body;
-	m->body_len = (size_t)n;
+	m->body_len = (size_t)rc;
 	body = NULL;
 	FIELD(id, &f->ev[0], id);
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
@@ -706,6 +819,31 @@ slack_mrkdwn(const char *text)
 	return o;
 }
 
+/* The event's runbook as a button beside its section (a section accessory: one button an
+ * event, in the block that names the place, and no block of its own to count). */
+static int
+slack_runbook(struct json_object *section, const struct facts *x, size_t i)
+{
+	struct json_object *btn, *t;
+	char id[32];
+	int rc;
+
+	if (x->runbook[0] == '\0')
+		return 0;
+	snprintf(id, sizeof(id), "runbook-%zu", i);
+	btn = json_object_new_object();
+	if ((rc = jadd(section, "accessory", btn)) < 0)
+		return rc;
+	t = json_object_new_object();
+	if ((rc = jadd_str(btn, "type", "button")) < 0 || (rc = jadd(btn, "text", t)) < 0 ||
+	    (rc = jadd_str(t, "type", "plain_text")) < 0 ||
+	    (rc = jadd_str(t, "text", "Runbook")) < 0 ||
+	    (rc = jadd_str(btn, "url", x->runbook)) < 0 ||
+	    (rc = jadd_str(btn, "action_id", id)) < 0)
+		return rc;
+	return 0;
+}
+
 static int
 slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
@@ -727,7 +865,12 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	    (rc = jadd(block, "text", ht)) < 0 || (rc = jadd_str(ht, "type", "plain_text")) < 0 ||
 	    (rc = jadd(ht, "text", jrender(RENDER_PLAIN, header, SLACK_HEADER_MAX))) < 0)
 		goto out;
-	/* Notifications and clients without blocks show the text: header and summaries. */
+	/* Notifications and clients without blocks show the text: header and summaries. The
+	 * configured mention is the only one, and ours: checked syntax, written as it is. */
+	if (mention_due(f->s, f->ev, f->n)) {
+		sb_str(&text, f->s->mention);
+		sb_str(&text, " ");
+	}
 	sb_render(&text, RENDER_SLACK, header, 0);
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
@@ -749,9 +892,14 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		block = json_object_new_object();
 		if ((rc = jpush(blocks, block)) < 0 ||
 		    (rc = jadd_str(block, "type", "section")) < 0 ||
-		    (rc = jadd(block, "text", slack_mrkdwn(sec.p))) < 0)
+		    (rc = jadd(block, "text", slack_mrkdwn(sec.p))) < 0 ||
+		    (rc = slack_runbook(block, &x, i)) < 0)
 			goto out;
 		sb_free(&sec);
+	}
+	if (mention_due(f->s, f->ev, f->n)) {
+		sb_str(&sec, f->s->mention);
+		sb_str(&sec, " ");
 	}
 	put_ack(&sec, &st_slack, f->s);
 	if (sec.oom || text.oom) {
@@ -818,6 +966,11 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
+	if (mention_due(f->s, f->ev, f->n)) {
+		/* "@username", checked: the only mention, on a line of its own */
+		sb_str(&b, f->s->mention);
+		sb_str(&b, "\n");
+	}
 	put_strong(&b, &st_mattermost, header);
 	sb_str(&b, "\n");
 	put_ack(&b, &st_mattermost, f->s);
@@ -838,7 +991,9 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		sb_render(&b, RENDER_PLAIN, x.summary, 0);
 		if ((rc = jadd_sb(att, "fallback", &b)) < 0 ||
 		    (rc = jadd_str(att, "color", x.sev->hex)) < 0 ||
-		    (rc = jadd(att, "title", jrender(RENDER_MATTERMOST, x.title, 0))) < 0)
+		    (rc = jadd(att, "title", jrender(RENDER_MATTERMOST, x.title, 0))) < 0 ||
+		    (x.runbook[0] != '\0' &&
+		     (rc = jadd_str(att, "title_link", x.runbook)) < 0))
 			goto out;
 		put_details(&b, &st_mattermost, &x, f->detail);
 		if ((rc = jadd_sb(att, "text", &b)) < 0)
@@ -881,6 +1036,10 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
+	if (mention_due(f->s, f->ev, f->n)) {
+		sb_str(&b, f->s->mention); /* "<@id>" or "<@&id>", checked */
+		sb_str(&b, "\n");
+	}
 	put_strong(&b, &st_discord, header);
 	sb_str(&b, "\n");
 	put_ack(&b, &st_discord, f->s);
@@ -910,15 +1069,33 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		if ((rc = jpush(embeds, embed)) < 0 || (rc = jadd_sb(embed, "title", &title)) < 0 ||
 		    (rc = jadd_sb(embed, "description", &b)) < 0 ||
 		    (rc = jadd(embed, "color", json_object_new_int(x.sev->rgb))) < 0 ||
-		    (rc = jadd_str(embed, "timestamp", x.iso)) < 0)
+		    (rc = jadd_str(embed, "timestamp", x.iso)) < 0 ||
+		    /* the title links to the runbook */
+		    (x.runbook[0] != '\0' && (rc = jadd_str(embed, "url", x.runbook)) < 0))
 			goto out;
 	}
 	if (total > DISCORD_TOTAL_MAX)
 		*fits = false;
-	/* No mention is parsed at all, whatever the text says (it says none: render_text()). */
+	/* No mention is parsed at all, whatever the text says (it says none: render_text()),
+	 * but the configured one: exactly that user or role id. */
 	am = json_object_new_object();
 	if ((rc = jadd(root, "allowed_mentions", am)) < 0 ||
 	    (rc = jadd(am, "parse", json_object_new_array())) < 0)
+		goto out;
+	if (mention_due(f->s, f->ev, f->n)) {
+		const char *mm = f->s->mention;
+		bool role = mm[2] == '&';
+		size_t off = role ? 3 : 2;
+		struct json_object *ids = json_object_new_array();
+
+		if ((rc = jadd(am, role ? "roles" : "users", ids)) < 0 ||
+		    (rc = jpush(ids, json_object_new_string_len(mm + off,
+								 (int)(strlen(mm) - off - 1)))) < 0)
+			goto out;
+	}
+	/* info and low: posted without a notification (SUPPRESS_NOTIFICATIONS) */
+	if (quiet(f->s, f->ev, f->n) &&
+	    (rc = jadd(root, "flags", json_object_new_int(1 << 12))) < 0)
 		goto out;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
 	    (rc = msg_header(m, "Content-Type: application/json")) < 0 ||
@@ -1022,7 +1199,63 @@ teams_event(struct json_object *body, const struct facts *x, enum detail d)
 		return rc;
 	if (d < DETAIL_NO_DNS && x->dns[0] != '\0' && (rc = card_fact(facts, "DNS", x->dns)) < 0)
 		return rc;
+	/* what to do: each label a TextBlock, each command a monospace TextRun */
+	if (d < DETAIL_NO_DNS && x->hint.n > 0) {
+		if ((rc = jpush(items, card_text("What to do:", true, NULL))) < 0)
+			return rc;
+		for (size_t i = 0; i < x->hint.n; i++)
+			if ((rc = jpush(items,
+					card_text(x->hint.line[i].label, false, NULL))) < 0 ||
+			    (rc = jpush(items, card_code(x->hint.line[i].cmd))) < 0)
+				return rc;
+	}
+	if (x->runbook[0] != '\0') {
+		struct json_object *set = json_object_new_object(), *acts, *act;
+
+		if ((rc = jpush(items, set)) < 0 || (rc = jadd_str(set, "type", "ActionSet")) < 0)
+			return rc;
+		acts = json_object_new_array();
+		if ((rc = jadd(set, "actions", acts)) < 0)
+			return rc;
+		act = json_object_new_object();
+		if ((rc = jpush(acts, act)) < 0 ||
+		    (rc = jadd_str(act, "type", "Action.OpenUrl")) < 0 ||
+		    (rc = jadd_str(act, "title", "Runbook")) < 0 ||
+		    (rc = jadd_str(act, "url", x->runbook)) < 0)
+			return rc;
+	}
 	return 0;
+}
+
+/* The configured user as an Adaptive Card mention: "<at>name</at>" in a TextBlock and the
+ * entity that says who it is (msteams.entities). Both are checked text, written as is. */
+static int
+teams_mention(struct json_object *body, struct json_object *ms, const struct sink_settings *s)
+{
+	struct json_object *tb, *ents, *ent, *who;
+	char *at = NULL;
+	int rc;
+
+	if (asprintf(&at, "<at>%s</at>", mention_name(s)) < 0)
+		return -ENOMEM;
+	tb = json_object_new_object();
+	if ((rc = jpush(body, tb)) < 0 || (rc = jadd_str(tb, "type", "TextBlock")) < 0 ||
+	    (rc = jadd_str(tb, "text", at)) < 0 ||
+	    (rc = jadd(tb, "wrap", json_object_new_boolean(true))) < 0)
+		goto out;
+	ents = json_object_new_array();
+	if ((rc = jadd(ms, "entities", ents)) < 0)
+		goto out;
+	ent = json_object_new_object();
+	who = json_object_new_object();
+	if ((rc = jpush(ents, ent)) < 0 || (rc = jadd_str(ent, "type", "mention")) < 0 ||
+	    (rc = jadd_str(ent, "text", at)) < 0 || (rc = jadd(ent, "mentioned", who)) < 0 ||
+	    (rc = jadd_str(who, "id", s->mention)) < 0 ||
+	    (rc = jadd_str(who, "name", mention_name(s))) < 0)
+		goto out;
+out:
+	free(at);
+	return rc;
 }
 
 static int
@@ -1067,6 +1300,8 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		if ((rc = jpush(body, h)) < 0)
 			goto out;
 	}
+	if (mention_due(f->s, f->ev, f->n) && (rc = teams_mention(body, ms, f->s)) < 0)
+		goto out;
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0 ||
 		    (rc = teams_event(body, &x, f->detail)) < 0)
@@ -1112,12 +1347,22 @@ googlechat_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
+	if (mention_due(f->s, f->ev, f->n)) {
+		sb_str(&b, f->s->mention); /* "<users/ID>", checked */
+		sb_str(&b, "\n");
+	}
 	put_strong(&b, &st_gchat, header);
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
 		sb_str(&b, "\n\n");
 		put_event(&b, &st_gchat, &x, f->detail);
+		if (x.runbook[0] != '\0') {
+			/* Chat's own link syntax; the URL has no '|' or '>' (alert_url_ok) */
+			sb_str(&b, "\n_Runbook:_ <");
+			sb_str(&b, x.runbook);
+			sb_str(&b, "|open>");
+		}
 	}
 	sb_str(&b, "\n\n");
 	put_ack(&b, &st_gchat, f->s);
@@ -1199,12 +1444,31 @@ telegram_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	root = json_object_new_object();
 	if (root == NULL)
 		return -ENOMEM;
+	if (mention_due(f->s, f->ev, f->n)) {
+		/* Bot API "inline mention of a user": a numeric id, a checked name */
+		sb_str(&b, "<a href=\"tg://user?id=");
+		sb_str(&b, f->s->mention);
+		sb_str(&b, "\">");
+		sb_str(&b, mention_name(f->s));
+		sb_str(&b, "</a>\n");
+	}
 	put_strong(&b, &st_html, header);
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
 		sb_str(&b, "\n\n");
 		put_event(&b, &st_html, &x, f->detail);
+		if (x.runbook[0] != '\0') {
+			/* the only link in the text is our configured URL; '&' as an entity */
+			sb_str(&b, "\n<i>Runbook:</i> <a href=\"");
+			for (const char *p = x.runbook; *p != '\0'; p++) {
+				if (*p == '&')
+					sb_str(&b, "&amp;");
+				else
+					sb_add(&b, p, 1);
+			}
+			sb_str(&b, "\">open</a>");
+		}
 	}
 	sb_str(&b, "\n\n");
 	put_ack(&b, &st_html, f->s);
@@ -1221,6 +1485,10 @@ telegram_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	    /* Bot API 7.0 replaced disable_web_page_preview by link_preview_options */
 	    (rc = jadd(root, "link_preview_options", lp)) < 0 ||
 	    (rc = jadd(lp, "is_disabled", json_object_new_boolean(true))) < 0)
+		goto out;
+	/* info and low: delivered without a sound */
+	if (quiet(f->s, f->ev, f->n) &&
+	    (rc = jadd(root, "disable_notification", json_object_new_boolean(true))) < 0)
 		goto out;
 	if (asprintf(&m->url, "%.*s/bot%s/sendMessage", (int)blen, base, f->s->token) < 0) {
 		m->url = NULL;
@@ -1272,8 +1540,9 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 {
 	enum alert_severity top = SEV_INFO;
 	struct sbuf b = { 0 };
-	char header[256], title[256];
-	const char *prio;
+	char header[256], title[256], click_url[ALERT_URL_MAX];
+	const char *prio, *click = NULL;
+	enum alert_severity click_sev = SEV_INFO;
 	struct facts x;
 	int rc;
 
@@ -1290,11 +1559,21 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			goto out;
 		if (f->ev[i].severity > top)
 			top = f->ev[i].severity;
+		if (x.runbook[0] != '\0' && (click == NULL || f->ev[i].severity > click_sev)) {
+			memcpy(click_url, x.runbook, sizeof(click_url));
+			click = click_url;
+			click_sev = f->ev[i].severity;
+		}
 		put_event(&b, &st_plain, &x, f->detail);
 		sb_str(&b, "\n\n");
 	}
 	put_ack(&b, &st_plain, f->s);
-	prio = f->s->priority != NULL ? f->s->priority : sev_styles[top].ntfy_prio;
+	/* ntfy has no mentions: the configured "mention" is the highest priority; a sink's
+	 * own priority otherwise, else the severity's (info and low: "low", 2) */
+	if (mention_due(f->s, f->ev, f->n))
+		prio = "urgent";
+	else
+		prio = f->s->priority != NULL ? f->s->priority : sev_styles[top].ntfy_prio;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
 	    (rc = msg_header(m, "Content-Type: text/plain; charset=utf-8")) < 0 ||
 	    (rc = msg_header(m, "Title: %s", title)) < 0 ||
@@ -1303,6 +1582,9 @@ ntfy_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		goto out;
 	if (f->s->token != NULL && f->s->token[0] != '\0' &&
 	    (rc = msg_header(m, "Authorization: Bearer %s", f->s->token)) < 0)
+		goto out;
+	/* a tap opens the runbook of the most severe event that has one */
+	if (click != NULL && (rc = msg_header(m, "Click: %s", click)) < 0)
 		goto out;
 	if ((rc = msg_body_sb(m, &b)) < 0)
 		goto out;
@@ -1317,6 +1599,16 @@ ntfy_format(const struct sink_settings *s, const struct alert_event *ev, size_t 
 	    uint64_t now_ns, struct sink_message *m)
 {
 	return fit(ntfy_build, DIGEST_MAX, s, ev, n, now_ns, m);
+}
+
+/* ---- mentions (their syntax: mention.c) ---- */
+
+/* Settings a formatter can use: a mention it would write is valid for its service. */
+static bool
+mention_ok(const struct sink_settings *s)
+{
+	return !s->mention_on ||
+	       sink_mention_check(s->kind, s->mention, s->mention_name, NULL, 0) == 0;
 }
 
 /* ---- 429 bodies ---- */

@@ -36,7 +36,26 @@ struct sink_settings {
 	uint64_t timeout_ns;     /* per attempt */
 	uint64_t max_age_ns;     /* then dead letter */
 	const char *agent_cmd;   /* how to acknowledge, e.g. "watch53 baseline accept -c /etc/watch53/watch53.json" */
+	/* Mentions: when mention_on, a message carrying an event at or above
+	 * mention_min_severity names `mention` (sink_mention_check() syntax) — the only way
+	 * a mention enters a message; ntfy has no mentions and raises the priority instead. */
+	bool mention_on;
+	const char *mention;
+	const char *mention_name; /* teams, telegram: the text shown (default "on-call") */
+	enum alert_severity mention_min_severity;
 };
+
+/*
+ * Is `mention` (and `name`, may be NULL) what sink kind k can mention, in the service's
+ * own syntax? slack "<@U…>"/"<@W…>" or "<!subteam^S…>"; discord "<@id>" or "<@&id>"
+ * (17-20 digits); mattermost "@username" (not @all, @channel, @here); teams the user's
+ * id (a UPN like "alice@example.com" or an Entra object id), the name letters, digits,
+ * spaces, '.', '-' or apostrophes; googlechat "<users/digits>"; telegram a numeric user
+ * id (an inline mention link); ntfy: none (NULL: the priority is raised); webhook: none.
+ * 0, or -EINVAL with one line ("expected ...") in err.
+ */
+int sink_mention_check(enum sink_kind k, const char *mention, const char *name, char *err,
+		       size_t errlen);
 
 #define SINK_MAX_HEADERS 8
 

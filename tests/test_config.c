@@ -465,20 +465,21 @@ test_errors(void **state)
 		{ "{" T1 ", \"Probe\": {}}", NAME ": Probe: unknown key (did you mean \"probe\"?)" },
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, first_run, state_dir, "
-					      "alerts, "
-					      "metrics_file, log, history, zones, canary, passive, user)" },
+					      "alerts, metrics_file, log, history, zones, canary, "
+					      "passive, user, runbook_url)" },
 		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
 		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
 						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
 				      "interval, probe, confirm, first_run, state_dir, alerts, "
-				      "metrics_file, log, history, zones, canary, passive, user)" },
+				      "metrics_file, log, history, zones, canary, passive, user, "
+				      "runbook_url)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, first_run, state_dir, "
-					      "alerts, "
-					   "metrics_file, log, history, zones, canary, passive, user)" },
+					   "alerts, metrics_file, log, history, zones, canary, "
+					   "passive, user, runbook_url)" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
 							   "from 1 to 65535, got \"53\"" },
@@ -604,7 +605,7 @@ test_errors(void **state)
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
 		  "\"colour\": \"red\"}]}", NAME ": alerts[0].colour: unknown key (valid: type, name, "
 			"url, url_file, url_env, events, min_severity, ca_file, resolve, proxy, "
-			"timeout, max_age)" },
+			"timeout, max_age, mention, mention_min_severity)" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"telegram\", \"tokn\": \"1:a\"}]}", NAME
 		  ": alerts[0].tokn: unknown key (did you mean \"token\"?)" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"telegram\", \"chat_id\": 1}]}", NAME
@@ -1083,6 +1084,129 @@ test_every_prefix(void **state)
 	assert_int_equal(valid, 1); /* full_config without its final newline */
 }
 
+/* ---- on call: runbook_url (top level, per target) and mentions per sink ---- */
+
+#define RB "https://wiki.example.test/runbooks/dns?id=53&team=ops"
+
+static void
+test_oncall(void **state)
+{
+	static const char json[] =
+		"{\"targets\": [\"127.53.0.1\", {\"target\": \"127.53.0.5\", \"name\": \"primary dns\","
+		" \"runbook_url\": \"https://wiki.example.test/primary\"},"
+		" {\"target\": \"127.53.0.6\", \"runbook_url\": \"http://w.test/6\"}],"
+		" \"runbook_url\": \"" RB "\","
+		" \"alerts\": ["
+		"  {\"type\": \"slack\", \"url\": \"https://hooks.slack.test/x\", \"mention\": \"<@U0123ABCD>\"},"
+		"  {\"type\": \"discord\", \"url\": \"https://d.test/x\", \"mention\": \"<@&123456789012345678>\","
+		"   \"mention_min_severity\": \"critical\"},"
+		"  {\"type\": \"teams\", \"url\": \"https://t.test/x\", \"mention\": \"alice@example.com\","
+		"   \"mention_name\": \"Alice Doe\"},"
+		"  {\"type\": \"ntfy\", \"url\": \"https://n.test/x\", \"mention_min_severity\": \"medium\"},"
+		"  {\"type\": \"mattermost\", \"url\": \"https://m.test/x\"}"
+		" ]}";
+	struct config c;
+	char *printed;
+
+	(void)state;
+	config_init(&c);
+	parse_ok(json, &c);
+	assert_string_equal(c.runbook_url, RB);
+	assert_null(c.targets[0].runbook_url);
+	assert_string_equal(c.targets[1].runbook_url, "https://wiki.example.test/primary");
+	/* which runbook an event's target label gets: its own, else the top-level one */
+	assert_string_equal(config_runbook_for(&c, "primary dns"), "https://wiki.example.test/primary");
+	assert_string_equal(config_runbook_for(&c, "127.53.0.6"), "http://w.test/6");
+	assert_string_equal(config_runbook_for(&c, "127.53.0.1"), RB);
+	assert_string_equal(config_runbook_for(&c, "elsewhere"), RB);
+	assert_string_equal(config_runbook_for(&c, NULL), RB);
+
+	assert_true(c.sinks[0].mention_on);
+	assert_string_equal(c.sinks[0].mention, "<@U0123ABCD>");
+	assert_int_equal(c.sinks[0].mention_min_severity, SEV_HIGH); /* the default */
+	assert_int_equal(c.sinks[1].mention_min_severity, SEV_CRITICAL);
+	assert_string_equal(c.sinks[2].mention_name, "Alice Doe");
+	assert_true(c.sinks[3].mention_on); /* ntfy: priority raised from medium up */
+	assert_null(c.sinks[3].mention);
+	assert_int_equal(c.sinks[3].mention_min_severity, SEV_MEDIUM);
+	assert_false(c.sinks[4].mention_on);
+
+	/* printed (only where set: configs without them print as before) */
+	printed = print_to_string(&c);
+	assert_non_null(strstr(printed, RB));
+	assert_non_null(strstr(printed, "https://wiki.example.test/primary"));
+	assert_non_null(strstr(printed, "<@U0123ABCD>"));
+	assert_non_null(strstr(printed, "Alice Doe"));
+	assert_non_null(strstr(printed, "\"critical\""));
+	assert_null(strstr(printed, "\"mention\": null"));
+	free(printed);
+	config_clear(&c);
+
+	/* without any: the top level has no runbook */
+	config_init(&c);
+	parse_ok("{\"targets\": [\"127.53.0.1\"]}", &c);
+	assert_null(config_runbook_for(&c, "127.53.0.1"));
+	config_clear(&c);
+}
+
+#define A0 "{\"targets\": [\"127.53.0.1\"], \"alerts\": [{"
+
+static void
+test_oncall_errors(void **state)
+{
+	static const struct {
+		const char *json, *err;
+	} cases[] = {
+		{ "{\"targets\": [\"127.53.0.1\"], \"runbook_url\": \"javascript:alert(1)\"}",
+		  NAME ": runbook_url: \"javascript:alert(1)\" is not a runbook URL (http or https, "
+		  "at most 511 bytes, no spaces, quotes, @ or any of < > \\ ^ ` { | })" },
+		{ "{\"targets\": [\"127.53.0.1\"], \"runbook_url\": 5}",
+		  NAME ": runbook_url: expected a string, got 5" },
+		{ "{\"targets\": [{\"target\": \"127.53.0.1\", \"runbook_url\": \"https://e.test/a|b\"}]}",
+		  NAME ": targets[0].runbook_url: \"https://e.test/a|b\" is not a runbook URL (http or "
+		  "https, at most 511 bytes, no spaces, quotes, @ or any of < > \\ ^ ` { | })" },
+		{ A0 "\"type\": \"slack\", \"url\": \"https://s.test/x\", \"mention\": \"<!channel>\"}]}",
+		  NAME ": alerts[0].mention: expected a Slack user \"<@U…>\" or user group "
+		  "\"<!subteam^S…>\"" },
+		{ A0 "\"type\": \"discord\", \"url\": \"https://d.test/x\", \"mention\": \"@everyone\"}]}",
+		  NAME ": alerts[0].mention: expected a Discord user \"<@id>\" or role \"<@&id>\" (17 "
+		  "to 20 digits)" },
+		{ A0 "\"type\": \"mattermost\", \"url\": \"https://m.test/x\", \"mention\": \"@channel\"}]}",
+		  NAME ": alerts[0].mention: expected a Mattermost \"@username\" (3 to 22 of a-z 0-9 "
+		  ". _ -, a letter first; not @all, @channel or @here)" },
+		{ A0 "\"type\": \"googlechat\", \"url\": \"https://g.test/x\", \"mention\": "
+		  "\"<users/all>\"}]}",
+		  NAME ": alerts[0].mention: expected a Google Chat user \"<users/ID>\" (the numeric "
+		  "id)" },
+		{ A0 "\"type\": \"teams\", \"url\": \"https://t.test/x\", \"mention\": \"alice@example.com\","
+		  " \"mention_name\": \"<b>A</b>\"}]}",
+		  NAME ": alerts[0].mention_name: expected a name of 1 to 64 letters, digits, spaces, "
+		  "'.', '-' or apostrophes" },
+		{ A0 "\"type\": \"telegram\", \"token\": \"1:x\", \"chat_id\": 5, \"mention\": \"@bob\"}]}",
+		  NAME ": alerts[0].mention: expected a Telegram numeric user id" },
+		{ A0 "\"type\": \"slack\", \"url\": \"https://s.test/x\", \"mention_min_severity\": "
+		  "\"high\"}]}",
+		  NAME ": alerts[0].mention: required with mention_min_severity for slack" },
+		{ A0 "\"type\": \"slack\", \"url\": \"https://s.test/x\", \"mention\": \"<@U0123ABCD>\","
+		  " \"mention_min_severity\": \"loud\"}]}",
+		  NAME ": alerts[0].mention_min_severity: \"loud\" is not one of info, low, medium, "
+		  "high, critical" },
+		{ A0 "\"type\": \"ntfy\", \"url\": \"https://n.test/x\", \"mention\": \"@x\"}]}",
+		  NAME ": alerts[0].mention: only for slack, mattermost, discord, teams, googlechat "
+		  "and telegram" },
+		{ A0 "\"type\": \"webhook\", \"url\": \"https://w.test/x\", \"mention_min_severity\": "
+		  "\"high\"}]}",
+		  NAME ": alerts[0].mention_min_severity: only for slack, mattermost, discord, teams, "
+		  "googlechat, telegram and ntfy" },
+		{ A0 "\"type\": \"slack\", \"url\": \"https://s.test/x\", \"mention_name\": \"x\"}]}",
+		  NAME ": alerts[0].mention_name: only for teams and telegram" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_fails(cases[i].json, cases[i].err);
+}
+
 int
 main(void)
 {
@@ -1103,6 +1227,8 @@ main(void)
 		cmocka_unit_test(test_target_file_and_ca_file),
 		cmocka_unit_test(test_load_files),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_oncall),
+		cmocka_unit_test(test_oncall_errors),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "alerts/event.h"
+#include "alerts/hint.h"
 #include "alerts/sign.h"
 #include "alerts/sink.h"
 #include "common/util.h"
@@ -66,6 +67,34 @@ static const struct sink_settings settings[SINK_KIND_N] = {
 			     .url = "https://ntfy.example.test/watch53-alerts",
 			     .token = "tk_TESTTOKEN", .agent_cmd = ACK },
 };
+
+/* On-call settings: a runbook on the event, a mention on every sink that has one (ntfy:
+ * the priority), for events rated high and up. */
+#define RUNBOOK "https://wiki.example.test/runbooks/dns?id=53&team=ops"
+#define RUNBOOK_HTML "https://wiki.example.test/runbooks/dns?id=53&amp;team=ops"
+
+static const struct {
+	const char *mention, *name;
+} oncall_mentions[SINK_KIND_N] = {
+	[SINK_KIND_SLACK] = { "<@U0123ABCD>", NULL },
+	[SINK_KIND_MATTERMOST] = { "@oncall", NULL },
+	[SINK_KIND_DISCORD] = { "<@&123456789012345678>", NULL },
+	[SINK_KIND_TEAMS] = { "alice@example.com", "Alice Doe" },
+	[SINK_KIND_GOOGLECHAT] = { "<users/123456789>", NULL },
+	[SINK_KIND_TELEGRAM] = { "987654321", "On call" },
+};
+
+static struct sink_settings
+oncall_settings(enum sink_kind k)
+{
+	struct sink_settings s = settings[k];
+
+	s.mention_on = k != SINK_KIND_WEBHOOK;
+	s.mention = oncall_mentions[k].mention;
+	s.mention_name = oncall_mentions[k].name;
+	s.mention_min_severity = SEV_HIGH;
+	return s;
+}
 
 static const char why_resolver[] =
 	"It answers recursive queries from here: an open resolver is abused for amplification "
@@ -187,6 +216,31 @@ hostile_event(struct alert_event *ev)
 	/* the fixture is what the issue says: both cuts inside a character */
 	assert_int_equal((unsigned char)ev->target[254], 0xe2);
 	assert_non_null(strstr(ev->summary, EURO "\xe2\x82) changed"));
+}
+
+/* An exposure with every finding (open resolver, AXFR, version) and a runbook. */
+static void
+oncall_event(struct alert_event *ev)
+{
+	ev_set(ev, ALERT_EXPOSED, "6f708192-a3b4-4c5d-8e6f-708192a3b4c5", "ns3", "127.53.0.10",
+	       "tcp", "", "open", "syn-ack", SEV_CRITICAL,
+	       "TCP port 53 on 127.53.0.10 (ns3) is open (syn-ack) and offers recursion.",
+	       why_resolver,
+	       "{\"valid\":true,\"rcode\":\"NOERROR\",\"aa\":true,\"ra\":true,\"tc\":false,"
+	       "\"recursion\":true,\"version\":\"9.18.1\",\"axfr\":true}");
+	snprintf(ev->runbook_url, sizeof(ev->runbook_url), "%s", RUNBOOK);
+}
+
+/* A low event: delivered quietly where the service can, and never with the mention. */
+static void
+quiet_event(struct alert_event *ev)
+{
+	ev_set(ev, ALERT_CHANGED, "708192a3-b4c5-4d6e-8f70-8192a3b4c5d6", "127.53.0.7", "127.53.0.7",
+	       "udp", "rcode=NOERROR", "rcode=REFUSED", "dns-reply", SEV_LOW,
+	       "DNS on 127.53.0.7 changed: rcode NOERROR -> REFUSED.",
+	       "A different answer code usually means a configuration change.",
+	       "{\"valid\":true,\"rcode\":\"REFUSED\",\"aa\":false,\"ra\":false,\"tc\":false}");
+	snprintf(ev->runbook_url, sizeof(ev->runbook_url), "%s", RUNBOOK);
 }
 
 /* ---- helpers ---- */
@@ -320,6 +374,34 @@ ops(enum sink_kind k)
 }
 
 /* ---- golden payloads ---- */
+
+/* got against tests/data/golden/<name>.txt (W53_UPDATE_GOLDEN=1 writes it first). */
+static void
+golden_compare(const char *name, const char *got)
+{
+	const bool update = getenv("W53_UPDATE_GOLDEN") != NULL &&
+			    strcmp(getenv("W53_UPDATE_GOLDEN"), "1") == 0;
+	char *path, *want;
+	size_t wlen;
+
+	assert_true(asprintf(&path, "%s/golden/%s.txt", data_dir(), name) > 0);
+	if (update) {
+		FILE *f = fopen(path, "wb");
+
+		assert_non_null(f);
+		fputs(got, f);
+		assert_int_equal(fclose(f), 0);
+	}
+	want = read_file(path, &wlen);
+	if (want == NULL)
+		fail_msg("%s: missing (W53_UPDATE_GOLDEN=1 writes it)", path);
+	if (strcmp(got, want) != 0) {
+		print_error("%s differs; got:\n%s\n", path, got);
+		fail();
+	}
+	free(want);
+	free(path);
+}
 
 static void
 test_golden(void **state)
@@ -604,8 +686,26 @@ test_webhook(void **state)
 	/* the body is the contract's event JSON */
 	n = alert_event_to_json(&evs[0], json, sizeof(json));
 	assert_true(n > 0);
-	assert_int_equal(m.body_len, (size_t)n);
-	assert_memory_equal(m.body, json, (size_t)n);
+	/* ... and, an exposure, what to do as data, its last key */
+	assert_true(m.body_len > (size_t)n);
+	assert_memory_equal(m.body, json, (size_t)n - 1);
+	assert_true(strncmp(m.body + n - 1, ",\"remediation\":[{\"label\":\"Close the port to the "
+				"outside, ufw:\",\"command\":\"ufw deny proto udp from any to 127.53.0.5 "
+				"port 53\"},", 110) == 0);
+	assert_int_equal(m.body[m.body_len - 1], '}');
+	/* a closed port gets none: the body is the event JSON as it is */
+	{
+		struct sink_message m2;
+		char j2[ALERT_JSON_MAX];
+		int n2 = alert_event_to_json(&evs[1], j2, sizeof(j2));
+
+		assert_int_equal(o->format(&s, &evs[1], 1, NOW_NS, &m2), 0);
+		assert_int_equal(m2.body_len, (size_t)n2);
+		assert_memory_equal(m2.body, j2, (size_t)n2);
+		sink_message_clear(&m2);
+	}
+	memcpy(json, m.body, m.body_len);
+	n = (int)m.body_len;
 	assert_string_equal(header(&m, "webhook-id"), evs[0].id);
 	assert_string_equal(header(&m, "webhook-timestamp"), "1795772599");
 	/* what a receiver checks: id.timestamp.body under the shared key */
@@ -969,6 +1069,59 @@ word_char(char c)
 	       c == '_';
 }
 
+/* What we put into a message on purpose: the configured mention (and the Teams entity's
+ * id, the Telegram link), the runbook link where the service's text carries it. The
+ * walker lets exactly these strings through, nothing like them. */
+#define OURS_MAX 4
+static const char *walk_ours[OURS_MAX];
+static const char *walk_url; /* the value every "url"/"title_link" must have */
+
+static void
+walk_allow(enum sink_kind k, bool on)
+{
+	memset(walk_ours, 0, sizeof(walk_ours));
+	walk_url = NULL;
+	if (!on)
+		return;
+	walk_url = RUNBOOK;
+	switch (k) {
+	case SINK_KIND_SLACK:
+	case SINK_KIND_MATTERMOST:
+	case SINK_KIND_DISCORD:
+		walk_ours[0] = oncall_mentions[k].mention;
+		break;
+	case SINK_KIND_TEAMS:
+		walk_ours[0] = "<at>Alice Doe</at>";
+		walk_ours[1] = "alice@example.com";
+		break;
+	case SINK_KIND_GOOGLECHAT:
+		walk_ours[0] = oncall_mentions[k].mention;
+		walk_ours[1] = "<" RUNBOOK "|open>";
+		break;
+	case SINK_KIND_TELEGRAM:
+		walk_ours[0] = "<a href=\"tg://user?id=987654321\">On call</a>";
+		walk_ours[1] = "<a href=\"" RUNBOOK_HTML "\">open</a>";
+		break;
+	default:
+		break;
+	}
+}
+
+/* One of ours at s[*i]: *i moves to its last byte. */
+static bool
+ours_at(const char *s, size_t *i)
+{
+	for (size_t k = 0; k < OURS_MAX && walk_ours[k] != NULL; k++) {
+		size_t n = strlen(walk_ours[k]);
+
+		if (strncmp(s + *i, walk_ours[k], n) == 0) {
+			*i += n - 1;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Is s[i] behind an odd run of backslashes (escaped in Markdown)? */
 static bool
 escaped(const char *s, size_t i)
@@ -1044,6 +1197,8 @@ active(enum syntax syn, const char *s)
 			continue;
 		}
 		if (code)
+			continue;
+		if (ours_at(s, &i))
 			continue;
 		if (c == '@' && word_char(s[i + 1]))
 			return "a mention";
@@ -1137,12 +1292,46 @@ test_active_found(void **state)
 		{ SYN_DATA, "\xff", true },
 	};
 
+	/* with the on-call mention allowed: that one passes, any other still fails */
+	static const struct {
+		enum sink_kind k;
+		enum syntax syn;
+		const char *s;
+		bool active;
+	} ours[] = {
+		{ SINK_KIND_SLACK, SYN_SLACK, "<@U0123ABCD> Acknowledge: `x`", false },
+		{ SINK_KIND_SLACK, SYN_SLACK, "<@U0123ABCD> <@U0123ABCE>", true },
+		{ SINK_KIND_SLACK, SYN_SLACK, "<@U0123ABC>", true },
+		{ SINK_KIND_SLACK, SYN_SLACK, "<!subteam^S0123ABCD>", true },
+		{ SINK_KIND_MATTERMOST, SYN_MATTERMOST, "@oncall\n**t**", false },
+		{ SINK_KIND_MATTERMOST, SYN_MATTERMOST, "@oncall @all", true },
+		{ SINK_KIND_DISCORD, SYN_DISCORD, "<@&123456789012345678> x", false },
+		{ SINK_KIND_DISCORD, SYN_DISCORD, "<@123456789012345678>", true },
+		{ SINK_KIND_TEAMS, SYN_TEAMS, "<at>Alice Doe</at>", false },
+		{ SINK_KIND_TEAMS, SYN_TEAMS, "<at>Bob</at>", true },
+		{ SINK_KIND_GOOGLECHAT, SYN_GCHAT, "<users/123456789> <" RUNBOOK "|open>", false },
+		{ SINK_KIND_GOOGLECHAT, SYN_GCHAT, "<https://evil.test|open>", true },
+		{ SINK_KIND_TELEGRAM, SYN_HTML, "<a href=\"" RUNBOOK_HTML "\">open</a>", false },
+		{ SINK_KIND_TELEGRAM, SYN_HTML, "<a href=\"https://evil.test\">open</a>", true },
+		{ SINK_KIND_TELEGRAM, SYN_HTML, "<a href=\"tg://user?id=1\">On call</a>", true },
+	};
+
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *why = active(cases[i].syn, cases[i].s);
 
 		if ((why != NULL) != cases[i].active)
 			fail_msg("case %zu \"%s\": %s", i, cases[i].s,
+				 why != NULL ? why : "not found");
+	}
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		const char *why;
+
+		walk_allow(ours[i].k, true);
+		why = active(ours[i].syn, ours[i].s);
+		walk_allow(ours[i].k, false);
+		if ((why != NULL) != ours[i].active)
+			fail_msg("ours %zu \"%s\": %s", i, ours[i].s,
 				 why != NULL ? why : "not found");
 	}
 }
@@ -1188,7 +1377,7 @@ walk(enum sink_kind k, struct json_object *o, const char *key, struct json_objec
 	static const char *const structural[] = { "type", "color", "contentType", "$schema",
 						  "version", "width", "weight", "size",
 						  "fontType", "timestamp", "chat_id",
-						  "parse_mode" };
+						  "parse_mode", "action_id" };
 	size_t n = 0;
 
 	switch (json_object_get_type(o)) {
@@ -1206,6 +1395,14 @@ walk(enum sink_kind k, struct json_object *o, const char *key, struct json_objec
 		for (size_t i = 0; i < sizeof(structural) / sizeof(structural[0]); i++)
 			if (strcmp(key, structural[i]) == 0)
 				return 0;
+		/* a link target is the configured runbook, nothing else */
+		if (k != SINK_KIND_WEBHOOK &&
+		    (strcmp(key, "url") == 0 || strcmp(key, "title_link") == 0)) {
+			if (walk_url == NULL || strcmp(json_object_get_string(o), walk_url) != 0)
+				fail_msg("%s \"%s\": a link that is not the runbook: %s", ops(k)->name,
+					 key, json_object_get_string(o));
+			return 1;
+		}
 		snprintf(where, sizeof(where), "%s \"%s\"", ops(k)->name, key);
 		check_text(syntax_of(k, key, parent), json_object_get_string(o), where);
 		n = 1;
@@ -1251,19 +1448,28 @@ test_hostile_neutral(void **state)
 	evs[1].type = ALERT_OPENED;
 	evs[1].severity = SEV_CRITICAL;
 	evs[2].type = ALERT_EXPOSED;
-	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+	for (unsigned k = 0; k < SINK_KIND_N * 2; k++) {
 		for (size_t n = 1; n <= 3; n += 2) {
-			const struct sink_ops *o = ops((enum sink_kind)k);
+			/* the second round: with the on-call mention and a runbook on each event */
+			bool oncall = k >= SINK_KIND_N;
+			enum sink_kind kind = (enum sink_kind)(k % SINK_KIND_N);
+			const struct sink_ops *o = ops(kind);
+			struct sink_settings st = oncall ? oncall_settings(kind) : settings[kind];
 			struct sink_message m;
 
-			assert_int_equal(o->format(&settings[k], evs, n, NOW_NS, &m), 0);
-			check_message((enum sink_kind)k, &m);
+			for (size_t i = 0; i < 3; i++)
+				snprintf(evs[i].runbook_url, sizeof(evs[i].runbook_url), "%s",
+					 oncall ? RUNBOOK : "");
+			walk_allow(kind, oncall);
+			assert_int_equal(o->format(&st, evs, n, NOW_NS, &m), 0);
+			check_message(kind, &m);
+			walk_allow(kind, false);
 			/* shown, readable: the version and the name are there in every message */
 			assert_non_null(strstr(m.body, "W53X"));
 			assert_non_null(strstr(m.body, "users/all"));
 			assert_non_null(strstr(m.body, "evil.test/n"));
 			assert_non_null(strstr(m.body, EURO EURO EURO));
-			if (k == SINK_KIND_WEBHOOK) {
+			if (kind == SINK_KIND_WEBHOOK) {
 				/* data as data, the override included; the half "€" is gone */
 				assert_non_null(strstr(m.body, "\"target\":\"" HOSTILE_NAME RLO));
 				assert_non_null(strstr(m.body, EURO "\"," "\"address\""));
@@ -1354,6 +1560,355 @@ test_webhook_utf8(void **state)
 	sink_message_clear(&m);
 }
 
+/* ---- on call: hint, runbook, mention, quiet delivery ---- */
+
+/* Every sink's message for the on-call exposure, byte for byte, with each service's native
+ * form of the runbook and the mention, every hint line, and the walker still passing. */
+static void
+test_oncall_golden(void **state)
+{
+	static const char *const want[SINK_KIND_N][2] = {
+		[SINK_KIND_WEBHOOK] = { "\"runbook_url\":\"" RUNBOOK "\"",
+					"\"remediation\":[{\"label\":" },
+		[SINK_KIND_SLACK] = { "\"accessory\":{\"type\":\"button\",\"text\":{\"type\":"
+				      "\"plain_text\",\"text\":\"Runbook\"},\"url\":\"" RUNBOOK "\"",
+				      "\"text\":\"<@U0123ABCD> Acknowledge: " },
+		[SINK_KIND_MATTERMOST] = { "\"title_link\":\"" RUNBOOK "\"",
+					   "\"text\":\"@oncall\\n**watch53" },
+		[SINK_KIND_DISCORD] = { "\"url\":\"" RUNBOOK "\"",
+					"\"allowed_mentions\":{\"parse\":[],\"roles\":"
+					"[\"123456789012345678\"]}" },
+		[SINK_KIND_TEAMS] = { "{\"type\":\"ActionSet\",\"actions\":[{\"type\":"
+				      "\"Action.OpenUrl\",\"title\":\"Runbook\",\"url\":\"" RUNBOOK "\"}]}",
+				      "\"entities\":[{\"type\":\"mention\",\"text\":\"<at>Alice Doe"
+				      "</at>\",\"mentioned\":{\"id\":\"alice@example.com\",\"name\":"
+				      "\"Alice Doe\"}}]" },
+		[SINK_KIND_GOOGLECHAT] = { "\\n_Runbook:_ <" RUNBOOK "|open>",
+					   "\"text\":\"<users/123456789>\\n*watch53" },
+		[SINK_KIND_TELEGRAM] = { "\\n<i>Runbook:</i> <a href=\\\"" RUNBOOK_HTML "\\\">open</a>",
+					 "\"text\":\"<a href=\\\"tg://user?id=987654321\\\">On call"
+					 "</a>\\n<b>watch53" },
+		[SINK_KIND_NTFY] = { "ufw deny proto tcp from any to 127.53.0.10 port 53",
+				     "allow-transfer { none; };" },
+	};
+	static const char *const hint_cmds[] = {
+		"ufw deny proto tcp from any to 127.53.0.10 port 53",
+		"nft insert rule inet filter input ip daddr 127.53.0.10 tcp dport 53 drop",
+		"allow-recursion { localhost; localnets; };", "access-control: 0.0.0.0/0 refuse",
+		"local-service", "allow-from=127.0.0.0/8, ::1/128", "allow-transfer { none; };",
+		"provide-xfr:", "action: transfer", "disable-axfr=yes", "hide-version: yes",
+		"version-string=anonymous", "no-ident",
+	};
+	struct alert_event ev;
+
+	(void)state;
+	oncall_event(&ev);
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+		struct sink_settings st = oncall_settings((enum sink_kind)k);
+		struct sink_message m;
+		char *got, name[64];
+
+		assert_int_equal(o->format(&st, &ev, 1, NOW_NS, &m), 0);
+		got = show(&m);
+		snprintf(name, sizeof(name), "%s-oncall", o->name);
+		golden_compare(name, got);
+		for (size_t i = 0; i < 2; i++)
+			if (strstr(m.body, want[k][i]) == NULL)
+				fail_msg("%s: no %s in %s", o->name, want[k][i], m.body);
+		/* the same lines everywhere, the webhook's as data ("remediation") */
+		for (size_t i = 0; i < sizeof(hint_cmds) / sizeof(hint_cmds[0]); i++)
+			if (strstr(m.body, hint_cmds[i]) == NULL)
+				fail_msg("%s: no hint %s", o->name, hint_cmds[i]);
+		if (k == SINK_KIND_NTFY) {
+			assert_string_equal(header(&m, "Click"), RUNBOOK);
+			assert_string_equal(header(&m, "Priority"), "urgent");
+		}
+		/* loud: nothing asks for silence */
+		assert_null(strstr(m.body, "disable_notification"));
+		assert_null(strstr(m.body, "\"flags\""));
+		walk_allow((enum sink_kind)k, true);
+		check_message((enum sink_kind)k, &m);
+		walk_allow((enum sink_kind)k, false);
+		free(got);
+		sink_message_clear(&m);
+	}
+}
+
+/* Info and low: Telegram without a sound, Discord with SUPPRESS_NOTIFICATIONS, ntfy at
+ * priority low (2); no mention (below mention_min_severity) and no hint. */
+static void
+test_quiet_golden(void **state)
+{
+	struct alert_event ev;
+
+	(void)state;
+	quiet_event(&ev);
+	for (unsigned k = 0; k < SINK_KIND_N; k++) {
+		const struct sink_ops *o = ops((enum sink_kind)k);
+		struct sink_settings st = oncall_settings((enum sink_kind)k);
+		struct sink_message m;
+		char *got, name[64];
+
+		assert_int_equal(o->format(&st, &ev, 1, NOW_NS, &m), 0);
+		got = show(&m);
+		snprintf(name, sizeof(name), "%s-quiet", o->name);
+		golden_compare(name, got);
+		assert_null(strstr(m.body, "What to do"));
+		if (oncall_mentions[k].mention != NULL)
+			assert_null(strstr(m.body, k == SINK_KIND_TELEGRAM ? "tg://user"
+						   : oncall_mentions[k].mention));
+		switch (k) {
+		case SINK_KIND_TELEGRAM:
+			assert_non_null(strstr(m.body, "\"disable_notification\":true"));
+			break;
+		case SINK_KIND_DISCORD:
+			assert_non_null(strstr(m.body, "\"flags\":4096"));
+			break;
+		case SINK_KIND_NTFY:
+			assert_string_equal(header(&m, "Priority"), "low");
+			break;
+		default:
+			assert_null(strstr(m.body, "disable_notification"));
+			assert_null(strstr(m.body, "\"flags\""));
+			break;
+		}
+		walk_allow((enum sink_kind)k, true);
+		check_message((enum sink_kind)k, &m);
+		walk_allow((enum sink_kind)k, false);
+		free(got);
+		sink_message_clear(&m);
+	}
+	/* a test alert (info) is heard: it checks the sink, sound included */
+	quiet_event(&ev);
+	ev.type = ALERT_TEST;
+	ev.severity = SEV_INFO;
+	for (unsigned k = SINK_KIND_DISCORD; k <= SINK_KIND_TELEGRAM; k += 3) {
+		struct sink_settings st = oncall_settings((enum sink_kind)k);
+		struct sink_message m;
+
+		assert_int_equal(ops((enum sink_kind)k)->format(&st, &ev, 1, NOW_NS, &m), 0);
+		assert_null(strstr(m.body, "disable_notification"));
+		assert_null(strstr(m.body, "\"flags\""));
+		sink_message_clear(&m);
+	}
+}
+
+/* The mention is the configured one only, at or above its severity; a bad one is refused. */
+static void
+test_mentions(void **state)
+{
+	static const struct {
+		enum sink_kind k;
+		const char *mention, *name;
+		int rc;
+	} cases[] = {
+		{ SINK_KIND_SLACK, "<@U0123ABCD>", NULL, 0 },
+		{ SINK_KIND_SLACK, "<@W0123ABCD>", NULL, 0 },
+		{ SINK_KIND_SLACK, "<!subteam^S0123ABCD>", NULL, 0 },
+		{ SINK_KIND_SLACK, "<!channel>", NULL, -EINVAL },
+		{ SINK_KIND_SLACK, "<!here>", NULL, -EINVAL },
+		{ SINK_KIND_SLACK, "<@U0123|x>", NULL, -EINVAL },
+		{ SINK_KIND_SLACK, "U0123ABCD", NULL, -EINVAL },
+		{ SINK_KIND_DISCORD, "<@123456789012345678>", NULL, 0 },
+		{ SINK_KIND_DISCORD, "<@&123456789012345678>", NULL, 0 },
+		{ SINK_KIND_DISCORD, "<@&123>", NULL, -EINVAL },
+		{ SINK_KIND_DISCORD, "@everyone", NULL, -EINVAL },
+		{ SINK_KIND_DISCORD, "<@!123456789012345678>", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "@oncall", NULL, 0 },
+		{ SINK_KIND_MATTERMOST, "@jane.doe-2", NULL, 0 },
+		{ SINK_KIND_MATTERMOST, "@channel", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "@all", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "@here", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "@", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "@Bob", NULL, -EINVAL },
+		{ SINK_KIND_MATTERMOST, "oncall", NULL, -EINVAL },
+		{ SINK_KIND_TEAMS, "alice@example.com", "Alice Doe", 0 },
+		{ SINK_KIND_TEAMS, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", NULL, 0 },
+		{ SINK_KIND_TEAMS, "alice@example.com", "<b>x</b>", -EINVAL },
+		{ SINK_KIND_TEAMS, "alice", NULL, -EINVAL },
+		{ SINK_KIND_TEAMS, "a<b>@example.com", NULL, -EINVAL },
+		{ SINK_KIND_GOOGLECHAT, "<users/123456789>", NULL, 0 },
+		{ SINK_KIND_GOOGLECHAT, "<users/all>", NULL, -EINVAL },
+		{ SINK_KIND_TELEGRAM, "987654321", "On call", 0 },
+		{ SINK_KIND_TELEGRAM, "@someone", NULL, -EINVAL },
+		{ SINK_KIND_TELEGRAM, "987654321", "On \"call", -EINVAL },
+		{ SINK_KIND_NTFY, NULL, NULL, 0 },
+		{ SINK_KIND_NTFY, "@x", NULL, -EINVAL },
+		{ SINK_KIND_WEBHOOK, NULL, NULL, -EINVAL },
+		{ SINK_KIND_WEBHOOK, "x", NULL, -EINVAL },
+	};
+	struct alert_event evs[2];
+	struct sink_message m;
+	char err[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sink_settings st = settings[cases[i].k];
+		int rc;
+
+		err[0] = '\0';
+		rc = sink_mention_check(cases[i].k, cases[i].mention, cases[i].name, err,
+					sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s): %d", i, cases[i].mention ? cases[i].mention : "-", rc);
+		if (rc < 0)
+			assert_non_null(strstr(err, "expected "));
+		/* and the formatter refuses what the check refuses */
+		st.mention_on = true;
+		st.mention = cases[i].mention;
+		st.mention_name = cases[i].name;
+		fixed_event(ALERT_OPENED, &evs[0]);
+		rc = ops(cases[i].k)->format(&st, evs, 1, NOW_NS, &m);
+		assert_int_equal(rc, cases[i].rc);
+		sink_message_clear(&m);
+	}
+
+	/* below mention_min_severity: no mention; one event at it in a digest: mentioned */
+	{
+		struct sink_settings st = oncall_settings(SINK_KIND_SLACK);
+
+		fixed_event(ALERT_CHANGED, &evs[0]); /* medium */
+		assert_int_equal(ops(SINK_KIND_SLACK)->format(&st, evs, 1, NOW_NS, &m), 0);
+		assert_null(strstr(m.body, "<@U0123ABCD>"));
+		sink_message_clear(&m);
+		fixed_event(ALERT_CLOSED, &evs[1]); /* high */
+		assert_int_equal(ops(SINK_KIND_SLACK)->format(&st, evs, 2, NOW_NS, &m), 0);
+		assert_int_equal(m.nevents, 2);
+		assert_non_null(strstr(m.body, "<@U0123ABCD>"));
+		sink_message_clear(&m);
+		/* mention_on false: never, whatever the severity */
+		st.mention_on = false;
+		assert_int_equal(ops(SINK_KIND_SLACK)->format(&st, evs, 2, NOW_NS, &m), 0);
+		assert_null(strstr(m.body, "<@U0123ABCD>"));
+		sink_message_clear(&m);
+	}
+	/* Discord: a user id goes to allowed_mentions.users, exactly it */
+	{
+		struct sink_settings st = oncall_settings(SINK_KIND_DISCORD);
+
+		st.mention = "<@123456789012345678>";
+		fixed_event(ALERT_OPENED, &evs[0]);
+		assert_int_equal(ops(SINK_KIND_DISCORD)->format(&st, evs, 1, NOW_NS, &m), 0);
+		assert_non_null(strstr(m.body, "\"content\":\"<@123456789012345678>\\n**"));
+		assert_non_null(strstr(m.body, "\"allowed_mentions\":{\"parse\":[],\"users\":"
+					       "[\"123456789012345678\"]}"));
+		sink_message_clear(&m);
+	}
+}
+
+/* A runbook URL from an outbox file that is not one we would write never becomes a link;
+ * the event JSON carries runbook_url only when set, and reads it back checked. */
+static void
+test_runbook(void **state)
+{
+	static const char *const bad[] = {
+		"javascript:alert(1)", "https://e.test/\"><b>x</b>", "https://e.test/a|b",
+		"https://e.test/<x>", "ftp://e.test/", "https://", "https://user@e.test/",
+		"https://e.test/a b", "https://e.test/\xc3\xa9",
+	};
+	struct alert_event ev, back;
+	struct sink_message m;
+	char json[ALERT_JSON_MAX], err[128], big[ALERT_URL_MAX + 8];
+	int n;
+
+	(void)state;
+	assert_true(alert_url_ok(RUNBOOK));
+	assert_true(alert_url_ok("HTTP://e.test"));
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "https://e.test/", 15);
+	big[ALERT_URL_MAX] = '\0';
+	assert_false(alert_url_ok(big)); /* 512 bytes: one too many */
+	big[ALERT_URL_MAX - 1] = '\0';
+	assert_true(alert_url_ok(big));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(alert_url_ok(bad[i]));
+		oncall_event(&ev);
+		snprintf(ev.runbook_url, sizeof(ev.runbook_url), "%s", bad[i]);
+		for (unsigned k = 1; k < SINK_KIND_N; k++) {
+			struct sink_settings st = oncall_settings((enum sink_kind)k);
+
+			assert_int_equal(ops((enum sink_kind)k)->format(&st, &ev, 1, NOW_NS, &m), 0);
+			assert_null(strstr(m.body, "Runbook"));
+			assert_null(strstr(m.body, "title_link"));
+			assert_null(header(&m, "Click"));
+			walk_allow((enum sink_kind)k, true);
+			check_message((enum sink_kind)k, &m);
+			walk_allow((enum sink_kind)k, false);
+			sink_message_clear(&m);
+		}
+		/* and an outbox file holding it is refused */
+		n = snprintf(json, sizeof(json),
+			     "{\"id\":\"6f708192-a3b4-4c5d-8e6f-708192a3b4c5\",\"type\":\"exposed\","
+			     "\"time\":\"2026-11-27T09:43:14.123Z\",\"runbook_url\":\"%s\"}",
+			     strchr(bad[i], '"') ? "x" : bad[i]);
+		assert_int_equal(alert_event_from_json(json, (size_t)n, &back, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "runbook_url"));
+	}
+	/* round trip; absent when empty */
+	oncall_event(&ev);
+	n = alert_event_to_json(&ev, json, sizeof(json));
+	assert_true(n > 0);
+	assert_non_null(strstr(json, ",\"runbook_url\":\"" RUNBOOK "\"}"));
+	assert_int_equal(alert_event_from_json(json, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.runbook_url, RUNBOOK);
+	ev.runbook_url[0] = '\0';
+	n = alert_event_to_json(&ev, json, sizeof(json));
+	assert_null(strstr(json, "runbook_url"));
+	assert_int_equal(alert_event_from_json(json, (size_t)n, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.runbook_url, "");
+}
+
+/* Which hint lines an event gets, and that a command only ever holds a real address. */
+static void
+test_hint(void **state)
+{
+	struct alert_event ev;
+	struct hint h;
+
+	(void)state;
+	oncall_event(&ev);
+	assert_int_equal(hint_for(&ev, &h), 14);
+	assert_string_equal(h.line[0].cmd, "ufw deny proto tcp from any to 127.53.0.10 port 53");
+	/* IPv6, another port */
+	snprintf(ev.address, sizeof(ev.address), "fd00::53");
+	ev.port = 5353;
+	hint_for(&ev, &h);
+	assert_string_equal(h.line[1].cmd,
+			    "nft insert rule inet filter input ip6 daddr fd00::53 tcp dport 5353 drop");
+	/* an address that is not one (an outbox file says so) is never pasted */
+	snprintf(ev.address, sizeof(ev.address), "1.2.3.4; rm -rf /");
+	snprintf(ev.protocol, sizeof(ev.protocol), "x;");
+	hint_for(&ev, &h);
+	assert_string_equal(h.line[0].cmd, "ufw deny from any to ADDRESS port 5353");
+	assert_null(strstr(h.line[1].cmd, "rm"));
+	/* a port expected open: no closing, only the findings */
+	oncall_event(&ev);
+	ev.expected_open = true;
+	hint_for(&ev, &h);
+	assert_string_equal(h.line[0].cmd, "allow-recursion { localhost; localnets; };");
+	/* recursion known false: the RA bit does not count */
+	snprintf(ev.dns_json, sizeof(ev.dns_json), "{\"valid\":true,\"ra\":true,\"recursion\":false}");
+	assert_int_equal(hint_for(&ev, &h), 0);
+	/* not exposures: closed, flapping, degraded, a low or a medium opening */
+	fixed_event(ALERT_CLOSED, &ev);
+	assert_int_equal(hint_for(&ev, &h), 0);
+	fixed_event(ALERT_FLAPPING, &ev);
+	assert_int_equal(hint_for(&ev, &h), 0);
+	fixed_event(ALERT_DEGRADED, &ev);
+	assert_int_equal(hint_for(&ev, &h), 0);
+	fixed_event(ALERT_OPENED, &ev);
+	ev.severity = SEV_MEDIUM;
+	assert_int_equal(hint_for(&ev, &h), 0);
+	/* a DNS finding rated medium (version disclosed) */
+	quiet_event(&ev);
+	ev.severity = SEV_MEDIUM;
+	snprintf(ev.dns_json, sizeof(ev.dns_json), "{\"valid\":true,\"version\":\"9.18.1\"}");
+	assert_int_equal(hint_for(&ev, &h), 4);
+	assert_string_equal(h.line[0].cmd, "version \"none\";");
+}
+
 int
 main(void)
 {
@@ -1372,6 +1927,11 @@ main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_oncall_golden),
+		cmocka_unit_test(test_quiet_golden),
+		cmocka_unit_test(test_mentions),
+		cmocka_unit_test(test_runbook),
+		cmocka_unit_test(test_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

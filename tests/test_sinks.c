@@ -24,7 +24,9 @@ test_fields(void **state)
 		  .ca_file = (char *)"/etc/ca.pem", .resolve = pins, .nresolve = 2,
 		  .proxy = (char *)"http://proxy:3128", .timeout_ns = 5, .max_age_ns = 7 },
 		{ .type = SINK_TELEGRAM, .name = (char *)"tg", .token = (char *)"123:abc",
-		  .chat_id = (char *)"42", .priority = NULL },
+		  .chat_id = (char *)"42", .priority = NULL, .mention_on = true,
+		  .mention = (char *)"987654321", .mention_name = (char *)"On call",
+		  .mention_min_severity = SEV_CRITICAL },
 	};
 	struct config c = { .path = (char *)"/etc/watch53/watch53.json", .sinks = cs, .nsinks = 2 };
 	struct sink_settings *s = NULL;
@@ -46,6 +48,13 @@ test_fields(void **state)
 	assert_int_equal(s[0].max_age_ns, 7);
 	assert_ptr_equal(s[1].token, cs[1].token);
 	assert_string_equal(s[1].chat_id, "42");
+	/* mentions: borrowed, with their severity; none unless configured */
+	assert_false(s[0].mention_on);
+	assert_null(s[0].mention);
+	assert_true(s[1].mention_on);
+	assert_ptr_equal(s[1].mention, cs[1].mention);
+	assert_ptr_equal(s[1].mention_name, cs[1].mention_name);
+	assert_int_equal(s[1].mention_min_severity, SEV_CRITICAL);
 	assert_null(s[1].url);
 	/* the path does not exist here: still absolute, as given */
 	assert_string_equal(s[0].agent_cmd,

@@ -33,6 +33,7 @@
 # i.e. before it is sent:
 #   {"n":1,"time":1700000000.123,"listener":"127.0.0.1:8443/tls","client":"127.0.0.1:40000",
 #    "method":"POST","path":"/w53","headers":{...lower-case names...},"body":"...",
+#    "body_b64":"<the body's exact bytes, base64: "body" replaces ill-formed UTF-8>",
 #    "json":{...} or null,"event_id":"..." or null,"webhook_id":...,"sig_ok":true|false|null,
 #    "sig_error":null|"why","status":200,"action":"200","retry_after":null,"location":null}
 # and a line {"tls_error": "...", "time":..., "listener":..., "client":...} for a TLS handshake
@@ -186,7 +187,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec = {"time": time.time(), "listener": self.server.tag,
                "client": "%s:%s" % self.client_address[:2], "method": self.command,
                "path": self.path, "headers": headers, "body": body.decode("utf-8", "replace"),
-               "json": obj, "event_id": obj.get("id") if isinstance(obj, dict) else None,
+               "body_b64": base64.b64encode(body).decode("ascii"), "json": obj, "event_id": obj.get("id") if isinstance(obj, dict) else None,
                "webhook_id": headers.get("webhook-id"), "sig_ok": None, "sig_error": None,
                "retry_after": None, "location": None}
         if ARGS.secret and self.command == "POST":
