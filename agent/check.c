@@ -918,8 +918,16 @@ check_cycle_opts(const struct config *cfg, const struct check_opts *co,
 		goto out;
 	res->first_cycle = c.st.cycles == 0;
 	if ((rc = cycle_observe(&c, &res->name_failures, err, errlen)) < 0 ||
-	    (rc = cycle_judge(&c, res, err, errlen)) < 0)
+	    (rc = cycle_judge(&c, res, err, errlen)) < 0) {
+		/* a signal stops the scan before anything is judged: say so, and that the
+		 * state is as the last cycle left it */
+		if (rc == -EINTR) {
+			char why[64];
+			snprintf(why, sizeof(why), "%s", err[0] != '\0' ? err : "interrupted");
+			util_errf(err, errlen, "%s; nothing was saved", why);
+		}
 		goto out;
+	}
 	cycle_result(&c, res);
 	c.st.cycles++;
 	c.st.last_cycle_wall = util_wall_ns();

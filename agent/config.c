@@ -394,8 +394,8 @@ get_uint(struct ctx *x, const char *path, struct json_object *v, uint64_t min, u
 		}
 	}
 	if (max >= INT64_MAX)
-		return fail(x, path, "expected an integer of at least %" PRIu64 ", got %s", min,
-			    got(v, g, sizeof(g)));
+		return fail(x, path, "expected an integer from %" PRIu64 " to 2^63-1 (%" PRId64
+			    "), got %s", min, INT64_MAX, got(v, g, sizeof(g)));
 	return fail(x, path, "expected an integer from %" PRIu64 " to %" PRIu64 ", got %s", min,
 		    max, got(v, g, sizeof(g)));
 }

@@ -23,11 +23,12 @@
 #define AUDIT_MAX_ADDRESSES 64
 
 static struct engine *volatile scan_engine;
+static volatile sig_atomic_t scan_signal; /* the signal that stopped the scan */
 
 static void
 scan_on_signal(int sig)
 {
-	(void)sig;
+	scan_signal = sig;
 	if (scan_engine)
 		engine_stop(scan_engine);
 }
@@ -190,6 +191,7 @@ run_engine(struct engine *e, engine_next_fn next, engine_result_fn result, struc
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = scan_on_signal;
 	sigemptyset(&sa.sa_mask);
+	scan_signal = 0;
 	scan_engine = e;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -305,6 +307,9 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	}
 	sum->elapsed_ns = st.elapsed_ns;
 	sum->interrupted = rc == -EINTR;
+	if (rc == -EINTR)
+		snprintf(err, errlen, "interrupted by %s",
+			 scan_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 	return rc;
 }
 

@@ -3,13 +3,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -672,20 +675,47 @@ trim(char *s)
 	return s;
 }
 
+/* One line of fp into line (TARGETS_LINE_MAX + 1 bytes), without its '\n'; *total counts
+ * the bytes of the stream. 1: a line, 0: the end, -E2BIG: a line or the stream too long,
+ * -EIO: a read error. NUL bytes are kept (the caller refuses them). */
+static int
+read_line(FILE *fp, char *line, size_t *len, size_t *total)
+{
+	int ch;
+
+	*len = 0;
+	while ((ch = getc(fp)) != EOF) {
+		if (++*total > TARGETS_STREAM_MAX)
+			return -E2BIG;
+		if (ch == '\n')
+			break;
+		if (*len == TARGETS_LINE_MAX)
+			return -E2BIG;
+		line[(*len)++] = (char)ch;
+	}
+	line[*len] = '\0';
+	if (ch == EOF && ferror(fp))
+		return -EIO;
+	return ch == EOF && *len == 0 ? 0 : 1;
+}
+
 static int
 add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *err, size_t errlen)
 {
 	char fq[256], q[SHOWN_MAX], msg[512];
-	char *line = NULL, *p, *hash;
-	size_t cap = 0, lineno = 0;
-	ssize_t got;
-	int rc = 0;
+	char *line, *p, *hash;
+	size_t lineno = 0, len, total = 0;
+	int rc = 0, got;
 
+	if ((line = malloc(TARGETS_LINE_MAX + 1)) == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	util_printable(fname, fq, sizeof(fq), 0);
 	errno = 0;
-	while ((got = getline(&line, &cap, fp)) != -1) {
+	while ((got = read_line(fp, line, &len, &total)) == 1) {
 		lineno++;
-		if (memchr(line, '\0', (size_t)got) != NULL) {
+		if (memchr(line, '\0', len) != NULL) {
 			util_errf(err, errlen, "%s:%zu: line contains a NUL byte", fq, lineno);
 			rc = -EINVAL;
 			goto out;
@@ -709,7 +739,15 @@ add_stream(struct target_set *ts, FILE *fp, const char *fname, int excl, char *e
 		}
 		errno = 0;
 	}
-	if (ferror(fp)) {
+	if (got == -E2BIG && total > TARGETS_STREAM_MAX) {
+		util_errf(err, errlen, "%s: more than %u MiB of targets", fq,
+			  TARGETS_STREAM_MAX >> 20);
+		rc = -E2BIG;
+	} else if (got == -E2BIG) {
+		util_errf(err, errlen, "%s:%zu: line longer than %d bytes", fq, lineno + 1,
+			  TARGETS_LINE_MAX);
+		rc = -E2BIG;
+	} else if (got < 0) {
 		int saved = errno ? errno : EIO;
 
 		util_errf(err, errlen, "cannot read '%s': %s", fq, strerror(saved));
@@ -720,10 +758,42 @@ out:
 	return rc;
 }
 
+/* An @FILE target list: a regular file (O_NONBLOCK: a FIFO in its place must not hang the
+ * open), no larger than TARGETS_STREAM_MAX. NULL with err. */
+static FILE *
+open_list(const char *path, char *err, size_t errlen)
+{
+	char q[256];
+	struct stat sb;
+	FILE *fp;
+	int fd;
+
+	util_printable(path, q, sizeof(q), 0);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		util_errf(err, errlen, "cannot read '%s': %s", q, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) == -1) {
+		util_errf(err, errlen, "cannot read '%s': %s", q, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > TARGETS_STREAM_MAX) {
+		util_errf(err, errlen, "cannot read '%s': %s", q, !S_ISREG(sb.st_mode)
+			  ? "not a regular file" : "more than 64 MiB of targets");
+		close(fd);
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		util_errf(err, errlen, "cannot read '%s': %s", q, strerror(errno));
+		close(fd);
+	}
+	return fp;
+}
+
 static int
 add_any(struct target_set *ts, const char *text, FILE *in, int excl, char *err, size_t errlen)
 {
-	char q[256];
 	FILE *fp;
 	int rc;
 
@@ -744,12 +814,8 @@ add_any(struct target_set *ts, const char *text, FILE *in, int excl, char *err, 
 		util_errf(err, errlen, "bad target '@': missing file name");
 		return -EINVAL;
 	}
-	fp = fopen(text + 1, "re");
-	if (fp == NULL) {
-		util_errf(err, errlen, "cannot read '%s': %s",
-			  util_printable(text + 1, q, sizeof(q), 0), strerror(errno));
+	if ((fp = open_list(text + 1, err, errlen)) == NULL)
 		return -ENOENT;
-	}
 	rc = add_stream(ts, fp, text + 1, excl, err, errlen);
 	fclose(fp);
 	return rc;

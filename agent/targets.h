@@ -31,6 +31,11 @@
 #define TARGETS_DEFAULT_MAX_HOSTS (1ull << 20)
 /* At most this many addresses are taken from one host name. */
 #define TARGETS_MAX_NAME_ADDRS 256
+/* A target list (@FILE, stdin) holds at most this many bytes (a million lines of a prefix
+ * or a long name each fit), a line at most TARGETS_LINE_MAX: a file without line breaks
+ * or a runaway pipe is an error, not a gigabyte of memory. */
+#define TARGETS_STREAM_MAX (64u << 20)
+#define TARGETS_LINE_MAX 1024
 
 struct target_set;
 

@@ -20,7 +20,9 @@ file_read_all(const char *path, size_t max, char **out, size_t *len)
 	size_t cap, n = 0;
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in the file's place must not hang the open (it is refused below,
+	 * as anything but a regular file); reads of a regular file ignore the flag */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd == -1)
 		return -errno;
 	if (fstat(fd, &sb) == -1) {

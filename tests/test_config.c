@@ -502,8 +502,10 @@ test_errors(void **state)
 							  "from 1 to 100, got -1" },
 		{ "{" T1 ", \"probe\": {\"concurrency\": 0}}", NAME ": probe.concurrency: expected an "
 							      "integer from 1 to 65536, got 0" },
-		{ "{" T1 ", \"max_hosts\": 0}", NAME ": max_hosts: expected an integer of at least 1, "
-					       "got 0" },
+		{ "{" T1 ", \"max_hosts\": 0}", NAME ": max_hosts: expected an integer from 1 to "
+					       "2^63-1 (9223372036854775807), got 0" },
+		{ "{" T1 ", \"max_hosts\": 9223372036854775808}", NAME ": max_hosts: expected an "
+		  "integer from 1 to 2^63-1 (9223372036854775807), got 9223372036854775808" },
 		{ "{\"targets\": [\"10.0.0.0/8\"]}", NAME ": targets: cover more than max_hosts "
 						     "(1048576) addresses; narrow them or raise "
 						     "max_hosts" },

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -603,10 +604,51 @@ test_file_errors(void **state)
 	assert_non_null(strstr(err, want));
 	unlink(path);
 
-	/* a directory opens but cannot be read */
+	/* a directory, or a FIFO (which would block an open without O_NONBLOCK): refused
+	 * before a byte is read */
 	assert_int_equal(targets_add(ts, "@/tmp", NULL, err, sizeof(err)), -ENOENT);
-	assert_string_equal(err, "cannot read '/tmp': Is a directory");
+	assert_string_equal(err, "cannot read '/tmp': not a regular file");
+	strcpy(path, "/tmp/test_targets_XXXXXX");
+	assert_non_null(mkdtemp(path));
+	snprintf(arg, sizeof(arg), "%s/fifo", path);
+	assert_int_equal(mkfifo(arg, 0600), 0);
+	snprintf(want, sizeof(want), "cannot read '%s': not a regular file", arg);
+	snprintf(arg, sizeof(arg), "@%s/fifo", path);
+	assert_int_equal(targets_add(ts, arg, NULL, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, want);
+	snprintf(arg, sizeof(arg), "%s/fifo", path);
+	unlink(arg);
+	rmdir(path);
 	assert_int_equal(targets_count(ts), 1);
+	targets_free(ts);
+}
+
+/* A list without line breaks, or larger than the cap, is an error, not memory. */
+static void
+test_stream_caps(void **state)
+{
+	struct target_set *ts = new_set();
+	size_t big = TARGETS_STREAM_MAX + 2;
+	char *buf = malloc(big), err[256];
+	FILE *in;
+
+	(void)state;
+	assert_non_null(buf);
+	/* one line of TARGETS_LINE_MAX + 1 bytes */
+	memset(buf, 'a', TARGETS_LINE_MAX + 1);
+	in = fmemopen(buf, TARGETS_LINE_MAX + 1, "r");
+	assert_int_equal(targets_add(ts, "-", in, err, sizeof(err)), -E2BIG);
+	fclose(in);
+	assert_string_equal(err, "<stdin>:1: line longer than 1024 bytes");
+	/* short lines, more than the stream may hold */
+	for (size_t i = 0; i < big; i++)
+		buf[i] = i % 2 ? '\n' : '#';
+	in = fmemopen(buf, big, "r");
+	assert_int_equal(targets_add(ts, "-", in, err, sizeof(err)), -E2BIG);
+	fclose(in);
+	assert_string_equal(err, "<stdin>: more than 64 MiB of targets");
+	assert_int_equal(targets_count(ts), 0);
+	free(buf);
 	targets_free(ts);
 }
 
@@ -738,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_stdin),
+		cmocka_unit_test(test_stream_caps),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_system_localhost),
 		cmocka_unit_test(test_messages_one_line),

@@ -163,6 +163,10 @@ test_file_read_and_atomic_write(void **state)
 	assert_int_equal(file_read_all(dir, 10, &buf, &len), -EISDIR);
 	assert_int_equal(file_read_all("/nonexistent-w53", 10, &buf, &len), -ENOENT);
 	unlink(path);
+	/* a FIFO with no writer: refused at once, where a blocking open() would wait forever */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(file_read_all(path, 10, &buf, &len), -EINVAL);
+	unlink(path);
 	rmdir(dir);
 }
 
