@@ -18,6 +18,7 @@
 #include "agent/targets.h"
 #include "alerts/sink.h"
 #include "common/fileio.h"
+#include "common/jsondup.h"
 #include "common/netaddr.h"
 #include "common/util.h"
 #include "probes/dns.h"
@@ -2162,6 +2163,23 @@ parse_text(struct ctx *x, const char *text, size_t len)
 	rc = parse_json(x, text, len, &root);
 	if (rc < 0)
 		return rc;
+	/* json-c keeps the last of two equal keys silently: "targets" twice would monitor
+	 * half of what was meant */
+	{
+		char key[SHOWN_LEN], shown[SHOWN_LEN + 8];
+		size_t l1, l2;
+		int d = jsondup_find(text, len, key, sizeof(key), &l1, &l2);
+
+		if (d < 0) {
+			rc = fail_oom(x);
+			goto out;
+		}
+		if (d > 0) {
+			rc = fail(x, NULL, "duplicate key \"%s\" at lines %zu and %zu (only one may "
+				  "be given)", util_printable(key, shown, sizeof(shown), 0), l1, l2);
+			goto out;
+		}
+	}
 	if (!json_object_is_type(root, json_type_object)) {
 		rc = fail(x, NULL, "expected a JSON object at the top level, got %s",
 			  got(root, g, sizeof(g)));

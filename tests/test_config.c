@@ -506,6 +506,11 @@ test_errors(void **state)
 					       "2^63-1 (9223372036854775807), got 0" },
 		{ "{" T1 ", \"max_hosts\": 9223372036854775808}", NAME ": max_hosts: expected an "
 		  "integer from 1 to 2^63-1 (9223372036854775807), got 9223372036854775808" },
+		{ "{" T1 ",\n\"state_dir\": \"/a\",\n\"state_dir\": \"/b\"}", NAME ": duplicate "
+		  "key \"state_dir\" at lines 2 and 3 (only one may be given)" },
+		{ "{" T1 ", \"alerts\": [{\"type\": \"webhook\",\n\"url\": \"http://127.0.0.1/a\",\n"
+		  "\"url\": \"http://127.0.0.1/b\"}]}", NAME ": duplicate key \"url\" at lines 2 and 3 "
+		  "(only one may be given)" },
 		{ "{\"targets\": [\"10.0.0.0/8\"]}", NAME ": targets: cover more than max_hosts "
 						     "(1048576) addresses; narrow them or raise "
 						     "max_hosts" },

@@ -10,7 +10,8 @@ trap 'rm -rf "$work"' EXIT
 command -v clang >/dev/null || { echo "fuzz: clang is missing: apt-get install clang" >&2; exit 1; }
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src")
 jsonc=$(pkg-config --cflags --libs json-c libcrypto)
-common=("$src"/common/util.c "$src"/common/netaddr.c "$src"/common/fileio.c "$src"/common/log.c)
+common=("$src"/common/util.c "$src"/common/netaddr.c "$src"/common/fileio.c "$src"/common/log.c
+	"$src"/common/jsondup.c)
 
 build() {
 	local name=$1
