@@ -61,6 +61,7 @@ struct daemon {
 	pthread_mutex_t mu;             /* guards everything the threads share (marked) */
 	struct dconf *conf;             /* mu: current config; the loop holds a reference */
 	int lockfd;                     /* state_dir lock, held for life */
+	char run_user[64];              /* the user it runs as ("" = as started) */
 	struct scheduler sched;         /* loop only */
 	bool ready;                     /* start-up done (log destination is final) */
 
@@ -552,6 +553,13 @@ reload_prepare(struct daemon *d)
 			  "restart the daemon to turn it on", path);
 		rc = -EPERM;
 	}
+	/* privileges are gone after start: a new user takes a restart (--user wins) */
+	if (rc == 0 && d->o->user == NULL &&
+	    strcmp(nc->cfg.user ? nc->cfg.user : "", d->run_user) != 0)
+		log_warnx("config reload: \"user\" is now \"%s\", but the daemon keeps running "
+			  "as %s%s%s: restart it to change the user", nc->cfg.user ? nc->cfg.user : "",
+			  d->run_user[0] ? "\"" : "the user it was started as",
+			  d->run_user, d->run_user[0] ? "\"" : "");
 	if (rc == 0 && !same_dir(nc->cfg.state_dir, d->conf->cfg.state_dir)) {
 		lockfd = state_lock(nc->cfg.state_dir, err, sizeof(err));
 		if (lockfd < 0)
@@ -923,12 +931,6 @@ daemon_run(const struct daemon_opts *o)
 	/* before the privileges go: the socket file may be root's */
 	if (sdnotify_open(&d->sd, err, sizeof(err)) < 0)
 		log_warnx("%s: readiness is not reported to systemd", err);
-	d->lockfd = state_lock(d->conf->cfg.state_dir, err, sizeof(err));
-	if (d->lockfd < 0) {
-		code = d->lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
-		log_errx("%s", err);
-		goto out;
-	}
 	if (webhook_global_init() < 0)
 		log_warnx("libcurl could not be initialized: alerts will not be delivered");
 	/* privileged resources first: SYN mode's packet and raw sockets and its capture need
@@ -949,13 +951,26 @@ daemon_run(const struct daemon_opts *o)
 	if (geteuid() == 0 && user_name == NULL)
 		log_warnx("running as root: pass --user NAME so the daemon runs unprivileged "
 			  "(it needs no privilege after start-up)");
+	else if (user_name != NULL && user.uid == 0)
+		log_warnx("user \"%s\" is root: the daemon keeps every privilege; name an "
+			  "unprivileged user (it needs none after start-up)", user_name);
 	if (process_drop(user_name ? &user : NULL, err, sizeof(err)) < 0) {
 		log_errx("dropping privileges: %s", err);
 		goto out;
 	}
-	if (access(d->conf->cfg.state_dir, W_OK | X_OK) == -1) {
+	snprintf(d->run_user, sizeof(d->run_user), "%s", user_name ? user_name : "");
+	/* a missing one is made by state_lock, as the run user */
+	if (access(d->conf->cfg.state_dir, W_OK | X_OK) == -1 && errno != ENOENT) {
 		log_errx("state_dir %s: %s%s%s", d->conf->cfg.state_dir, strerror(errno),
 			 user_name ? " for user " : "", user_name ? user_name : "");
+		goto out;
+	}
+	/* after the drop: the lock file (and every state file after it) is the run user's,
+	 * so a later `check` as that user, or a reload back to this directory, can open it */
+	d->lockfd = state_lock(d->conf->cfg.state_dir, err, sizeof(err));
+	if (d->lockfd < 0) {
+		code = d->lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+		log_errx("%s", err);
 		goto out;
 	}
 	if ((rc = fds_open(d)) < 0) {
