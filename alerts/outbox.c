@@ -299,8 +299,8 @@ get_u64(struct json_object *o, const char *key, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int
-meta_parse(const char *text, size_t len, struct outbox_meta *m)
+int
+outbox_meta_parse(const char *text, size_t len, struct outbox_meta *m)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL, *v;
@@ -359,7 +359,7 @@ outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbo
 		return rc;
 	if (rc < 0)
 		return rc == -EFBIG || rc == -EISDIR || rc == -EINVAL ? -EBADMSG : rc;
-	rc = meta_parse(text, len, m);
+	rc = outbox_meta_parse(text, len, m);
 	free(text);
 	return rc;
 }
@@ -455,7 +455,7 @@ read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t 
 	   char *err, size_t errlen)
 {
 	char path[PATH_MAX], id[ALERT_ID_LEN], *text = NULL;
-	size_t len = 0, bad;
+	size_t len = 0;
 	struct stat sb;
 	int rc;
 
@@ -478,20 +478,28 @@ read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t 
 	}
 	if (rc < 0)
 		return rc;
+	rc = outbox_entry_parse(text, len, id, ev, err, errlen);
+	free(text);
+	return rc;
+}
+
+int
+outbox_entry_parse(const char *text, size_t len, const char *id, struct alert_event *ev,
+		   char *err, size_t errlen)
+{
+	size_t bad;
+
 	/* Our writer only ever writes valid UTF-8 (alert_event_to_json), and every body sent
 	 * must be: a file that is not was damaged or written by something else. */
 	bad = alert_utf8_check(text, len);
 	if (bad < len) {
 		snprintf(err, errlen, "not valid UTF-8 (byte %zu)", bad);
-		free(text);
 		return -EBADMSG;
 	}
-	rc = alert_event_from_json(text, len, ev, err, errlen);
-	free(text);
-	if (rc < 0)
+	if (alert_event_from_json(text, len, ev, err, errlen) < 0)
 		return -EBADMSG;
 	/* the metadata and the removal go by file name: they must name the same event */
-	if (strcmp(ev->id, id) != 0) {
+	if (id != NULL && strcmp(ev->id, id) != 0) {
 		snprintf(err, errlen, "id \"%s\" does not match the file name", ev->id);
 		return -EBADMSG;
 	}

@@ -147,6 +147,15 @@ int outbox_stats_all(const char *dir, struct outbox_stats *st);
 /* Read or write one event's metadata (exposed for tests and `alerts list`). read: 0,
  * -ENOENT (none yet: *m zeroed), -EBADMSG (corrupt). write: atomic, 0 or -errno. */
 int outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m);
+
+/* The loaders' parsers of what they read (untrusted: the fuzz target's entry points).
+ * outbox_meta_parse: a .meta text (one JSON object, trailing whitespace only, every value
+ * in range). outbox_entry_parse: an event file's text (valid UTF-8, alert_event_from_json,
+ * and, unless id is NULL, the id the file name says). 0 or -EBADMSG (err says why for an
+ * entry), -ENOMEM. */
+int outbox_meta_parse(const char *text, size_t len, struct outbox_meta *m);
+int outbox_entry_parse(const char *text, size_t len, const char *id, struct alert_event *ev,
+		       char *err, size_t errlen);
 int outbox_meta_write(const char *dir, const char *sink, const char *id,
 		      const struct outbox_meta *m);
 
