@@ -39,12 +39,20 @@ copy_text(char *dst, size_t len, const char *src)
 	dst[l] = '\0';
 }
 
+/* A directory of the outbox, made if missing. One that is there must be a directory of
+ * its own, not a symbolic link: nothing is followed out of state_dir (-ELOOP). */
 static int
 ensure_dir(const char *path)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
 		return 0;
-	return -errno;
+	if (errno != EEXIST)
+		return -errno;
+	if (lstat(path, &sb) == -1)
+		return -errno;
+	return S_ISDIR(sb.st_mode) ? 0 : S_ISLNK(sb.st_mode) ? -ELOOP : -ENOTDIR;
 }
 
 /* A sink name becomes a directory name: keep it to a safe alphabet. */
@@ -347,6 +355,7 @@ int
 outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m)
 {
 	char path[PATH_MAX], file[ALERT_ID_LEN + 8], *text = NULL;
+	struct stat sb;
 	size_t len = 0;
 	int rc;
 
@@ -354,6 +363,9 @@ outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbo
 	snprintf(file, sizeof(file), "%s.meta", id);
 	if ((rc = sink_path(path, sizeof(path), dir, sink, NULL, file)) < 0)
 		return rc;
+	/* a link in its place is not followed: corrupt, like any file that is not ours */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return -EBADMSG;
 	rc = file_read_all(path, META_MAX_BYTES, &text, &len);
 	if (rc == -ENOENT)
 		return rc;
@@ -586,13 +598,21 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		snprintf(err, errlen, "outbox %s: path too long", dir);
 		return rc;
 	}
-	d = opendir(q->sdir);
-	if (d == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		rc = -errno;
-		snprintf(err, errlen, "outbox %s: %s", q->sdir, strerror(errno));
-		return rc;
+	/* O_NOFOLLOW: a sink directory that is a link to elsewhere is left alone (its files
+	 * would otherwise be delivered, or moved into quarantine/, outside state_dir) */
+	{
+		int fd = open(q->sdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+			int e = errno;
+			if (fd != -1)
+				close(fd);
+			if (e == ENOENT)
+				return 0;
+			snprintf(err, errlen, "outbox %s: %s", q->sdir,
+				 e == ELOOP || e == ENOTDIR ? "not a directory of its own (a "
+				 "symbolic link?): left alone" : strerror(e));
+			return -e;
+		}
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct outbox_entry e;

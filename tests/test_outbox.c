@@ -847,6 +847,60 @@ test_not_utf8_quarantined(void **state)
 	assert_false(exists(f, "hook", NULL, bad_id, ".json"));
 }
 
+/* outbox/<sink> a link to a directory elsewhere: nothing is delivered from it, nothing
+ * moved into it or out of it, nothing created there; a .meta that is a link counts as
+ * corrupt; a put into the linked sink is refused. */
+static void
+test_symlinked_sink_left_alone(void **state)
+{
+	static const char id[] = "0badf00d-0000-4000-8000-0000000000e3";
+	struct fx *f = *state;
+	char other[] = "/tmp/test_outbox_other_XXXXXX", link[128], p[256], err[256];
+	struct outbox_report rep;
+	struct outbox_meta m;
+	struct stat sb;
+	int saved;
+	char logpath[64], *log;
+
+	assert_non_null(mkdtemp(other));
+	snprintf(p, sizeof(p), "%s/%s.json", other, id);
+	FILE *fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("not json", fp);
+	fclose(fp);
+	snprintf(link, sizeof(link), "%s/hook", f->dir);
+	assert_int_equal(mkdir(f->dir, 0700) == 0 || errno == EEXIST, 1);
+	assert_int_equal(symlink(other, link), 0);
+
+	log_set_level(LOG_LVL_WARN);
+	capture_stderr_begin(&saved, logpath, sizeof(logpath));
+	assert_int_equal(deliver(f, util_wall_ns(), true, 0, &rep), 0);
+	log = capture_stderr_end(saved, logpath);
+	log_set_level(LOG_LVL_ERR);
+	assert_non_null(strstr(log, "a symbolic link?): left alone"));
+	free(log);
+	outbox_report_clear(&rep);
+	assert_int_equal(srv.nreq, 0);
+	/* the file elsewhere is where it was; no quarantine/ was made there */
+	assert_int_equal(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s/%s", other, OUTBOX_QUARANTINE_DIR);
+	assert_int_equal(lstat(p, &sb), -1);
+	/* writing into it is refused too */
+	assert_true(outbox_put_json(f->dir, "hook", 1, id, "{}", 2, err, sizeof(err)) < 0);
+	snprintf(p, sizeof(p), "%s/1.%s.json", other, id);
+	assert_int_equal(lstat(p, &sb), -1);
+	/* a .meta that is a link is not followed */
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(mkdir(link, 0700), 0);
+	snprintf(p, sizeof(p), "%s/%s.meta", link, id);
+	assert_int_equal(symlink("/etc/hostname", p), 0);
+	assert_int_equal(outbox_meta_read(f->dir, "hook", id, &m), -EBADMSG);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/%s.json", other, id);
+	unlink(p);
+	rmdir(other);
+}
+
 /* ---- delivery against the server ---- */
 
 static void
@@ -1292,6 +1346,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_after_max_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_utf8_quarantined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_sink_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_2xx_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_500_keeps_and_schedules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_429_retry_after, setup, teardown),
