@@ -39,6 +39,21 @@ copy_text(char *dst, size_t len, const char *src)
 	dst[l] = '\0';
 }
 
+/* opendir without following a link in the last component: the outbox and its sink
+ * directories are state_dir's own (NULL with errno ELOOP or ENOTDIR for a link). */
+static DIR *
+opendir_nofollow(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
 /* A directory of the outbox, made if missing. One that is there must be a directory of
  * its own, not a symbolic link: nothing is followed out of state_dir (-ELOOP). */
 static int
@@ -194,7 +209,7 @@ outbox_put(const char *dir, const char *sink, uint64_t seq, const struct alert_e
 long
 outbox_count(const char *dir)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir_nofollow(dir);
 	struct dirent *de;
 	long n = 0;
 
@@ -209,7 +224,7 @@ outbox_count(const char *dir)
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
 			continue;
-		sd = opendir(sub);
+		sd = opendir_nofollow(sub);
 		if (sd == NULL)
 			continue;
 		while ((se = readdir(sd)) != NULL)
@@ -600,19 +615,14 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 	}
 	/* O_NOFOLLOW: a sink directory that is a link to elsewhere is left alone (its files
 	 * would otherwise be delivered, or moved into quarantine/, outside state_dir) */
-	{
-		int fd = open(q->sdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-			int e = errno;
-			if (fd != -1)
-				close(fd);
-			if (e == ENOENT)
-				return 0;
-			snprintf(err, errlen, "outbox %s: %s", q->sdir,
-				 e == ELOOP || e == ENOTDIR ? "not a directory of its own (a "
-				 "symbolic link?): left alone" : strerror(e));
-			return -e;
-		}
+	if ((d = opendir_nofollow(q->sdir)) == NULL) {
+		int e = errno;
+		if (e == ENOENT)
+			return 0;
+		snprintf(err, errlen, "outbox %s: %s", q->sdir, e == ELOOP || e == ENOTDIR
+			 ? "not a directory of its own (a symbolic link?): left alone"
+			 : strerror(e));
+		return -e;
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct outbox_entry e;
@@ -738,7 +748,7 @@ out:
 static size_t
 count_files(const char *path, bool events_only)
 {
-	DIR *d = opendir(path);
+	DIR *d = opendir_nofollow(path);
 	struct dirent *de;
 	size_t n = 0;
 
@@ -800,7 +810,7 @@ outbox_names_free(char **names, size_t n)
 int
 outbox_sink_names(const char *dir, char ***names, size_t *n)
 {
-	DIR *d = opendir(dir);
+	DIR *d = opendir_nofollow(dir);
 	struct dirent *de;
 	char **v = NULL;
 	size_t k = 0;
