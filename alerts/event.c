@@ -156,6 +156,20 @@ alert_utf8_check(const char *s, size_t n)
 }
 
 size_t
+alert_utf16_len(const char *s, size_t n)
+{
+	size_t units = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80)
+			units += c >= 0xf0 ? 2 : 1;
+	}
+	return units;
+}
+
+size_t
 alert_utf8_cut(const char *s, size_t n, size_t max)
 {
 	size_t k = max;
@@ -703,33 +717,10 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 	return 0;
 }
 
-/* The dns object parsed, or NULL (the caller puts it). */
-static struct json_object *
-dns_parsed(const struct alert_event *ev)
-{
-	size_t len = strnlen(ev->dns_json, sizeof(ev->dns_json));
-	struct json_tokener *tok;
-	struct json_object *o;
-
-	if (len == 0)
-		return NULL;
-	tok = json_tokener_new_ex(8);
-	if (tok == NULL)
-		return NULL;
-	o = json_tokener_parse_ex(tok, ev->dns_json, (int)len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-			  !json_object_is_type(o, json_type_object))) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
 int
 alert_event_dns_bool(const struct alert_event *ev, const char *key, bool *out)
 {
-	struct json_object *o = dns_parsed(ev), *v;
+	struct json_object *o = dns_object(ev), *v;
 	int rc = 0;
 
 	if (o != NULL && json_object_object_get_ex(o, key, &v) &&
@@ -744,7 +735,7 @@ alert_event_dns_bool(const struct alert_event *ev, const char *key, bool *out)
 size_t
 alert_event_dns_strlen(const struct alert_event *ev, const char *key)
 {
-	struct json_object *o = dns_parsed(ev), *v;
+	struct json_object *o = dns_object(ev), *v;
 	size_t n = 0;
 
 	if (o != NULL && json_object_object_get_ex(o, key, &v) &&

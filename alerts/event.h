@@ -84,10 +84,13 @@ int alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len);
  * all of it is.
  * alert_utf8_cut: the largest length <= max at which s[0 .. n) can be cut without
  * splitting a character (n when n <= max).
+ * alert_utf16_len: valid UTF-8 text's length in UTF-16 code units (one a character, two
+ * above U+FFFF): what Slack, Discord and Telegram count.
  */
 size_t alert_utf8_next(const char *s, size_t n, uint32_t *cp, bool *valid);
 size_t alert_utf8_check(const char *s, size_t n);
 size_t alert_utf8_cut(const char *s, size_t n, size_t max);
+size_t alert_utf16_len(const char *s, size_t n);
 
 /* Is this event a new exposure (exit code 1, Nagios CRITICAL, a remediation hint)?
  * `exposed`; `opened` and `changed` rated high or critical. The one definition. */

@@ -127,22 +127,6 @@ sb_render(struct sbuf *b, enum render_medium m, const char *s, size_t max)
 
 /* ---- UTF-8 ---- */
 
-/* Length in UTF-16 code units, which is what Discord, Slack and Telegram count (a code
- * point above U+FFFF is two); never less than the number of characters. */
-static size_t
-utf16_len(const char *s, size_t n)
-{
-	size_t units = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c & 0xc0) != 0x80)
-			units += c >= 0xf0 ? 2 : 1;
-	}
-	return units;
-}
-
 /*
  * Copy a fixed-size event field (maybe not NUL-terminated: the struct can come from an
  * outbox file) as it is, NUL-terminated, never cutting a character. What the text may
@@ -887,7 +871,7 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			rc = -ENOMEM;
 			goto out;
 		}
-		if (utf16_len(sec.p, sec.len) > SLACK_SECTION_MAX)
+		if (alert_utf16_len(sec.p, sec.len) > SLACK_SECTION_MAX)
 			*fits = false;
 		block = json_object_new_object();
 		if ((rc = jpush(blocks, block)) < 0 ||
@@ -906,8 +890,8 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (utf16_len(sec.p, sec.len) > SLACK_SECTION_MAX ||
-	    utf16_len(text.p, text.len) > SLACK_TEXT_MAX)
+	if (alert_utf16_len(sec.p, sec.len) > SLACK_SECTION_MAX ||
+	    alert_utf16_len(text.p, text.len) > SLACK_TEXT_MAX)
 		*fits = false;
 	block = json_object_new_object();
 	elems = json_object_new_array();
@@ -1043,7 +1027,7 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	put_strong(&b, &st_discord, header);
 	sb_str(&b, "\n");
 	put_ack(&b, &st_discord, f->s);
-	if (utf16_len(b.p != NULL ? b.p : "", b.len) > DISCORD_CONTENT_MAX)
+	if (alert_utf16_len(b.p != NULL ? b.p : "", b.len) > DISCORD_CONTENT_MAX)
 		*fits = false;
 	if ((rc = jadd_sb(root, "content", &b)) < 0)
 		goto out;
@@ -1061,10 +1045,10 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			rc = -ENOMEM;
 			goto out;
 		}
-		len = utf16_len(b.p != NULL ? b.p : "", b.len);
+		len = alert_utf16_len(b.p != NULL ? b.p : "", b.len);
 		if (len > DISCORD_DESC_MAX)
 			*fits = false;
-		total += len + utf16_len(title.p != NULL ? title.p : "", title.len);
+		total += len + alert_utf16_len(title.p != NULL ? title.p : "", title.len);
 		embed = json_object_new_object();
 		if ((rc = jpush(embeds, embed)) < 0 || (rc = jadd_sb(embed, "title", &title)) < 0 ||
 		    (rc = jadd_sb(embed, "description", &b)) < 0 ||

@@ -115,21 +115,6 @@ atom(enum render_medium m, const char *s, size_t n, size_t *used, char buf[ATOM_
 	return 1;
 }
 
-/* UTF-16 code units of valid UTF-8 text: one a character, two above U+FFFF. */
-static size_t
-units(const char *p, size_t n)
-{
-	size_t u = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if ((c & 0xc0) != 0x80)
-			u += c >= 0xf0 ? 2 : 1;
-	}
-	return u;
-}
-
 /* The output: bytes are counted always, written while whole atoms fit. */
 struct out {
 	char *dst;
@@ -163,7 +148,7 @@ render_text(enum render_medium m, const char *s, size_t srclen, size_t max, char
 	if ((unsigned)m >= RENDER_N)
 		m = RENDER_ASCII;
 	ell = m == RENDER_ASCII ? "..." : ELLIPSIS;
-	ellu = units(ell, strlen(ell));
+	ellu = alert_utf16_len(ell, strlen(ell));
 	if (s == NULL)
 		s = "";
 	n = strnlen(s, srclen);
@@ -171,13 +156,13 @@ render_text(enum render_medium m, const char *s, size_t srclen, size_t max, char
 		size_t total = 0;
 
 		for (size_t i = 0; i < n; i += used)
-			total += units(buf, atom(m, s + i, n - i, &used, buf));
+			total += alert_utf16_len(buf, atom(m, s + i, n - i, &used, buf));
 		/* cut: room for the ellipsis (nothing at all when even that is too long) */
 		if (total > max)
 			budget = max >= ellu ? max - ellu : 0;
 	}
 	for (size_t i = 0, u = 0; i < n; i += used) {
-		size_t k = atom(m, s + i, n - i, &used, buf), ku = units(buf, k);
+		size_t k = atom(m, s + i, n - i, &used, buf), ku = alert_utf16_len(buf, k);
 
 		if (budget != SIZE_MAX && u + ku > budget) {
 			if (max >= ellu)
