@@ -319,6 +319,32 @@ struct cycle {
 	char err[512];              /* of a failure inside a callback */
 };
 
+/* Did this address's UDP port answer with verified DNS replies last cycle (probes/udp.h)?
+ * Its stored row says: the last observation open by a reply matching our query. A row that
+ * does not read says no: the ICMP error then decides, as for a port without a history. */
+static bool
+cycle_udp_answered(void *arg, const struct net_addr *a)
+{
+	struct cycle *c = arg;
+	struct bl_entry e;
+	bool found;
+	char err[256];
+
+	if (state_pass_get(c->pass, a, &e, &found, err, sizeof(err)) < 0 || !found)
+		return false;
+	return e.port[PROBE_SLOT_UDP].last == PROBE_OPEN &&
+	       e.port[PROBE_SLOT_UDP].last_reason == PROBE_REASON_DNS_REPLY;
+}
+
+/* The scan options of this cycle: the config's, and what the state knows of UDP ports. */
+static void
+cycle_scan_opts(struct cycle *c, struct scan_opts *o)
+{
+	opts_from_config(c->cfg, c->co, o);
+	o->udp_history.answered_before = cycle_udp_answered;
+	o->udp_history.arg = c;
+}
+
 /* begin: the lock (unless the caller holds it), what a crash left in the spool, the state
  * (its head; the entries stay in the database), and the instance (seeds event ids). */
 static int
@@ -464,7 +490,7 @@ recheck_passes(struct cycle *c, struct recheck_page *rp, char *err, size_t errle
 			break;
 		log_info("recheck pass %u: %zu %s ports silent, open before or not yet proven "
 			 "closed", pass + 1, rp->l.n, probe_slot_name(rp->slot));
-		opts_from_config(cfg, c->co, &o);
+		cycle_scan_opts(c, &o);
 		o.tcp = rp->slot == PROBE_SLOT_TCP;
 		o.udp = rp->slot == PROBE_SLOT_UDP;
 		if (o.syn.on)
@@ -624,7 +650,7 @@ cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 		return rc;
 	if ((rc = state_pass_expect(c->pass, targets_total(c->ct.ts), err, errlen)) < 0)
 		return rc;
-	opts_from_config(cfg, c->co, &o);
+	cycle_scan_opts(c, &o);
 	targets_iter_init(&it, c->ct.ts);
 	if (o.syn.on)
 		scan_syn_hints(&o.syn, &it);

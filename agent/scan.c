@@ -240,6 +240,7 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	struct collect_ctx cx = *cxp;
 	struct engine_stats st;
 	struct syn_scanner *syn = NULL;
+	struct udp_module_arg udp_history = o->udp_history;
 	int rc, qlen;
 
 	memset(&ec, 0, sizeof(ec));
@@ -271,6 +272,9 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	}
 	if (o->syn.on && (rc = scan_syn_setup(&o->syn, &ec, &syn, err, errlen)) < 0)
 		return rc;
+	for (unsigned m = 0; m < ec.nmodules; m++)
+		if (ec.modules[m] == &probe_module_udp)
+			ec.module_arg[m] = &udp_history;
 	e = engine_new(&ec, err, errlen);
 	if (e == NULL) {
 		syn_free(syn);

@@ -14,6 +14,7 @@
 #include "common/netaddr.h"
 #include "probes/dnscheck.h"
 #include "probes/engine.h"
+#include "probes/udp.h"
 
 #define SCAN_DEFAULT_TIMEOUT_NS (1000ull * 1000 * 1000)
 #define SCAN_DEFAULT_RETRIES 2
@@ -48,6 +49,9 @@ struct scan_opts {
 	void *zones_arg;
 	/* TCP by stateless SYN probes instead of connect() (scan_syn.h) */
 	struct scan_syn syn;
+	/* what earlier cycles know of each address's UDP port (a check cycle's state; none
+	 * for `scan`): an ICMP error ends only an attempt of a port that answered before */
+	struct udp_module_arg udp_history;
 };
 
 void scan_opts_init(struct scan_opts *o);

@@ -8,7 +8,8 @@
  * junk "from" the probed address and port to every ephemeral port of ours. Such a datagram
  * only leaves a provisional "open, udp-response" (unverified) behind; the retransmissions
  * go on to the deadline, and a matching reply (open, dns-reply: verified) or an ICMP error
- * arriving meanwhile still decides.
+ * arriving meanwhile still decides. An ICMP error is trusted no further for a port that
+ * answered before (probes/udp.h): it ends the attempt, not the probe.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "probes/dns.h"
 #include "probes/icmp_err.h"
 #include "probes/probe.h"
+#include "probes/udp.h"
 
 #define UDP_MAX_ATTEMPTS 16
 #define UDP_EDNS_SIZE 1232 /* DNS flag day 2020: avoids fragmentation */
@@ -37,7 +39,47 @@ struct udp_priv {
 	uint8_t query[DNS_HEADER_LEN + DNS_MAX_NAME + 4 + 16];
 	int query_len;
 	bool unmatched; /* a datagram that is no matching reply came: provisional verdict set */
+	enum { HISTORY_UNASKED = 0, HISTORY_NONE, HISTORY_ANSWERED } history;
 };
+
+enum udp_icmp { UDP_ICMP_NONE, UDP_ICMP_ATTEMPT, UDP_ICMP_PROBE };
+
+/* Did this port answer before (asked once per probe)? */
+static bool
+udp_answered_before(struct probe *p)
+{
+	struct udp_priv *up = probe_priv(p);
+	const struct udp_module_arg *ma = probe_module_arg(p);
+
+	if (up->history == HISTORY_UNASKED)
+		up->history = ma != NULL && ma->answered_before != NULL &&
+				      ma->answered_before(ma->arg, probe_addr(p))
+			? HISTORY_ANSWERED : HISTORY_NONE;
+	return up->history == HISTORY_ANSWERED;
+}
+
+/*
+ * An ICMP error for our flow, from the error queue, or only the errno (ECONNREFUSED) the
+ * kernel left when the queue was already read. It ends the probe, or for a port that
+ * answered before only this attempt (a provisional verdict the deadline makes final).
+ * Which of the three it was: none (no ICMP error: errno is something else), the attempt,
+ * the probe.
+ */
+static enum udp_icmp
+udp_icmp(struct probe *p, int fd, int err, int attempt)
+{
+	enum probe_state st = PROBE_CLOSED;
+	enum probe_reason why = PROBE_REASON_PORT_UNREACH;
+
+	if (icmp_err_read(fd, &st, &why) != 1 && err != ECONNREFUSED)
+		return UDP_ICMP_NONE;
+	if (udp_answered_before(p)) {
+		probe_provisional(p, st, why, attempt);
+		return UDP_ICMP_ATTEMPT;
+	}
+	probe_finish(p, st, why, attempt);
+	return UDP_ICMP_PROBE;
+}
 
 static int
 udp_send(struct probe *p, unsigned attempt)
@@ -85,19 +127,20 @@ udp_send(struct probe *p, unsigned attempt)
 	up->query_len = dns_build_query(up->query, sizeof(up->query), &q);
 	if (up->query_len < 0)
 		return -EINVAL;
-	if (send(up->fd, up->query, (size_t)up->query_len, 0) == -1) {
-		enum probe_state st;
-		enum probe_reason why;
-		/* an ICMP error for an earlier attempt is reported on this send */
-		if (icmp_err_read(up->fd, &st, &why) == 1) {
-			probe_finish(p, st, why, (int)attempt - 1);
+	/* an ICMP error for an earlier attempt is reported on this send; when it ended only
+	 * that attempt, this one still goes out (once more: the error is read now) */
+	for (int tries = 0; send(up->fd, up->query, (size_t)up->query_len, 0) == -1; tries++) {
+		int e = errno;
+		switch (udp_icmp(p, up->fd, e, (int)attempt - 1)) {
+		case UDP_ICMP_NONE:
+			return -e;
+		case UDP_ICMP_PROBE:
 			return 0;
+		case UDP_ICMP_ATTEMPT:
+			if (tries > 0)
+				return 0;
+			break;
 		}
-		if (errno == ECONNREFUSED) {
-			probe_finish(p, PROBE_CLOSED, PROBE_REASON_PORT_UNREACH, (int)attempt - 1);
-			return 0;
-		}
-		return -errno;
 	}
 	return 0;
 }
@@ -161,26 +204,19 @@ udp_datagram(struct probe *p, const uint8_t *buf, size_t len)
 static void
 udp_on_event(struct probe *p, int fd, uint32_t events)
 {
+	struct udp_priv *up = probe_priv(p);
 	uint8_t buf[65536];
 
-	if (events & EPOLLERR) {
-		enum probe_state st;
-		enum probe_reason why;
-		if (icmp_err_read(fd, &st, &why) == 1) {
-			struct udp_priv *up = probe_priv(p);
-			probe_finish(p, st, why, (int)up->nids - 1);
-			return;
-		}
-	}
+	if ((events & EPOLLERR) && udp_icmp(p, fd, 0, (int)up->nids - 1) == UDP_ICMP_PROBE)
+		return;
 	for (int i = 0; i < UDP_READS_PER_EVENT; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == ECONNREFUSED) {
-				struct udp_priv *up = probe_priv(p);
-				probe_finish(p, PROBE_CLOSED, PROBE_REASON_PORT_UNREACH,
-					     (int)up->nids - 1);
-			}
-			return;
+			/* an error that ended only an attempt leaves the datagrams behind it */
+			if (errno != ECONNREFUSED ||
+			    udp_icmp(p, fd, ECONNREFUSED, (int)up->nids - 1) != UDP_ICMP_ATTEMPT)
+				return;
+			continue;
 		}
 		udp_datagram(p, buf, (size_t)n);
 		if (probe_dns(p)->valid)

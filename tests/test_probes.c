@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "common/util.h"
 #include "probes/dns.h"
 #include "probes/engine.h"
+#include "probes/udp.h"
 
 enum reply_mode {
 	REPLY_MATCH, REPLY_WRONG_ID, REPLY_WRONG_QUESTION, REPLY_GARBAGE, REPLY_NONE,
@@ -26,7 +28,11 @@ enum reply_mode {
 	REPLY_JUNK_THEN_MATCH, /* junk for every query; the matching reply to query match_at */
 	REPLY_JUNK_THEN_CLOSE, /* junk for the first query, then the port closes */
 	REPLY_NO_QUESTION,     /* REFUSED, AA and RA set, QDCOUNT 0 (unbound's refuse) */
+	REPLY_LATE_BIND,       /* the port is closed (ICMP port unreachable) for LATE_BIND_MS,
+				* then bound and answering like REPLY_MATCH */
 };
+
+#define LATE_BIND_MS 100
 
 #define JUNK_PER_QUERY 5
 
@@ -38,6 +44,7 @@ struct server {
 	int queries;
 	uint16_t last_id;
 	int saw_edns;
+	atomic_bool bound;
 	pthread_t thread;
 };
 
@@ -48,6 +55,17 @@ server_main(void *arg)
 	struct server *s = arg;
 	uint8_t buf[1500];
 
+	if (s->mode == REPLY_LATE_BIND) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(s->port) };
+		usleep(LATE_BIND_MS * 1000);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s->fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
+			s->fd = -1;
+		atomic_store(&s->bound, true);
+		if (s->fd < 0)
+			return NULL;
+	}
 	for (;;) {
 		struct sockaddr_in from;
 		socklen_t flen = sizeof(from);
@@ -88,6 +106,7 @@ server_main(void *arg)
 			break;
 		case REPLY_MATCH:
 		case REPLY_NO_QUESTION:
+		case REPLY_LATE_BIND:
 			break;
 		}
 		buf[2] |= 0x84; /* QR, AA */
@@ -125,6 +144,10 @@ server_start_at(struct server *s, enum reply_mode mode, int match_at)
 	s->mode = mode;
 	s->match_at = match_at;
 	s->fd = bind_loopback(SOCK_DGRAM, &s->port);
+	if (mode == REPLY_LATE_BIND) { /* closed until the thread binds it again */
+		close(s->fd);
+		s->fd = -1;
+	}
 	assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
 }
 
@@ -138,6 +161,12 @@ static void
 server_stop(struct server *s)
 {
 	if (s->mode == REPLY_JUNK_THEN_CLOSE) { /* the thread closed its socket itself */
+		pthread_join(s->thread, NULL);
+		return;
+	}
+	while (!atomic_load(&s->bound) && s->mode == REPLY_LATE_BIND)
+		usleep(1000);
+	if (s->fd < 0) {
 		pthread_join(s->thread, NULL);
 		return;
 	}
@@ -170,7 +199,7 @@ keep(void *arg, const struct probe_result *r)
 }
 
 static void
-scan_port(const struct probe_module *m, uint16_t port, uint64_t timeout_ns)
+scan_port_arg(const struct probe_module *m, uint16_t port, uint64_t timeout_ns, void *arg)
 {
 	struct engine_config c;
 	char err[128];
@@ -183,6 +212,7 @@ scan_port(const struct probe_module *m, uint16_t port, uint64_t timeout_ns)
 	c.opts.port = port;
 	c.opts.qname_len = (size_t)dns_name_from_text(".", c.opts.qname, sizeof(c.opts.qname));
 	c.opts.qtype = DNS_TYPE_NS;
+	c.module_arg[c.nmodules] = arg;
 	c.modules[c.nmodules++] = m;
 	struct engine *e = engine_new(&c, err, sizeof(err));
 	assert_non_null(e);
@@ -190,6 +220,12 @@ scan_port(const struct probe_module *m, uint16_t port, uint64_t timeout_ns)
 	assert_int_equal(engine_run(e, next_once, keep, NULL, &done), 0);
 	assert_int_equal(nresults, 1);
 	engine_free(e);
+}
+
+static void
+scan_port(const struct probe_module *m, uint16_t port, uint64_t timeout_ns)
+{
+	scan_port_arg(m, port, timeout_ns, NULL);
 }
 
 static void
@@ -366,6 +402,87 @@ test_udp_closed_port(void **state)
 	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_PORT_UNREACH);
 }
 
+/* The udp module's question to its caller: what it was asked, and the answer it gets. */
+struct history {
+	bool answered;
+	int asked;
+	char addr[NETADDR_STRLEN];
+};
+
+static bool
+history_answered(void *arg, const struct net_addr *a)
+{
+	struct history *h = arg;
+
+	h->asked++;
+	net_addr_str(a, h->addr, sizeof(h->addr));
+	return h->answered;
+}
+
+/* The port unreachable for the first attempt, a reply to a retransmission: a port with
+ * verified replies before keeps waiting after the ICMP error (spoofable like a datagram)
+ * and the reply wins; one without a history is closed by it. */
+static void
+check_icmp_then_reply(bool answered)
+{
+	struct history h = { .answered = answered };
+	struct udp_module_arg ma = { history_answered, &h };
+	struct server s;
+
+	server_start(&s, REPLY_LATE_BIND);
+	scan_port_arg(&probe_module_udp, s.port, 600 * NS_PER_MS, &ma);
+	server_stop(&s);
+	/* asked once, for the probed address, when the ICMP error came */
+	assert_int_equal(h.asked, 1);
+	assert_string_equal(h.addr, "127.0.0.1");
+	if (!answered) {
+		assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_CLOSED);
+		assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_PORT_UNREACH);
+		assert_int_equal(s.queries, 0);
+		return;
+	}
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_OPEN);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_DNS_REPLY);
+	assert_true(one.dns.valid);
+	/* the retransmission at a third of the window, the first after the bind, answered */
+	assert_int_equal(s.queries, 1);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us < 150 * 1000);
+}
+
+static void
+test_udp_icmp_ends_the_attempt_of_a_port_that_answered(void **state)
+{
+	(void)state;
+	check_icmp_then_reply(true);
+}
+
+static void
+test_udp_icmp_ends_the_probe_of_a_port_without_history(void **state)
+{
+	(void)state;
+	check_icmp_then_reply(false);
+}
+
+/* A port that answered before and is closed now: every attempt goes out, and at the
+ * deadline the ICMP error stands (closed, port unreachable). */
+static void
+test_udp_icmp_stands_at_the_deadline(void **state)
+{
+	struct history h = { .answered = true };
+	struct udp_module_arg ma = { history_answered, &h };
+	uint16_t port;
+	int fd = bind_loopback(SOCK_DGRAM, &port);
+	(void)state;
+
+	close(fd);
+	scan_port_arg(&probe_module_udp, port, 300 * NS_PER_MS, &ma);
+	assert_int_equal(h.asked, 1);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].state, PROBE_CLOSED);
+	assert_int_equal(one.out[PROBE_SLOT_UDP].reason, PROBE_REASON_PORT_UNREACH);
+	assert_true(one.out[PROBE_SLOT_UDP].rtt_us >= 0);
+}
+
 static void
 test_tcp_open_and_closed(void **state)
 {
@@ -399,6 +516,9 @@ main(void)
 		cmocka_unit_test(test_udp_junk_then_port_unreachable),
 		cmocka_unit_test(test_udp_silence_is_filtered_after_all_retries),
 		cmocka_unit_test(test_udp_closed_port),
+		cmocka_unit_test(test_udp_icmp_ends_the_attempt_of_a_port_that_answered),
+		cmocka_unit_test(test_udp_icmp_ends_the_probe_of_a_port_without_history),
+		cmocka_unit_test(test_udp_icmp_stands_at_the_deadline),
 		cmocka_unit_test(test_tcp_open_and_closed),
 	};
 	return cmocka_run_group_tests_name("probes", tests, NULL, NULL);

@@ -21,6 +21,11 @@
 #                  resolver's answer, RA set, NOERROR, one record of the asked type (A:
 #                  --answer, AAAA: --answer6, NS: ns.example.test., others: none)
 #
+# --forge-icmp FILE (IPv4, UDP): while FILE exists, each UDP query first draws an ICMP port
+# unreachable quoting it, forged from this address by a raw socket (what an off-path host that
+# guessed the 5-tuple could send; needs CAP_NET_RAW), and the mode's reply follows --delay
+# seconds later.  Logged as event=icmp-forged.
+#
 # Uses only the standard library and Debian's python3-dnslib. Run it with /usr/bin/python3.
 
 import argparse
@@ -53,7 +58,10 @@ def parse_args():
     p.add_argument("--mode", choices=MODES, default="ok")
     p.add_argument("--proto", choices=("udp", "tcp", "both"),
                    help="sockets to open (default: both; tcp-only/udp-only imply theirs)")
-    p.add_argument("--delay", type=float, default=3.0, help="late mode: seconds before replying")
+    p.add_argument("--delay", type=float, default=3.0,
+                   help="late mode, --forge-icmp: seconds before replying")
+    p.add_argument("--forge-icmp", metavar="FILE",
+                   help="while FILE exists: an ICMP port unreachable first, the reply after --delay")
     p.add_argument("--answer", default="192.0.2.53", help="garbled-udp, TCP: the A answer")
     p.add_argument("--answer6", default="2001:db8::53", help="garbled-udp, TCP: the AAAA answer")
     p.add_argument("--pidfile", required=True)
@@ -179,6 +187,27 @@ def tcp_conn(conn, peer, args, log, sem):
         sem.release()
 
 
+def checksum(b):
+    if len(b) % 2:
+        b += b"\x00"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return ~s & 0xffff
+
+
+def forge_port_unreachable(raw, addr, port, peer, query):
+    """ICMP type 3 code 3 to PEER quoting the query's IPv4 and UDP headers and its first
+    8 octets (RFC 792), from ADDR (the raw socket is bound there)."""
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(query), 0, 0x4000, 64,
+                     socket.IPPROTO_UDP, 0, socket.inet_aton(peer[0]), socket.inet_aton(addr))
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    quoted = ip + struct.pack("!HHHH", peer[1], port, 8 + len(query), 0) + query[:8]
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + quoted
+    icmp = icmp[:2] + struct.pack("!H", checksum(icmp)) + icmp[4:]
+    raw.sendto(icmp, (peer[0], 0))
+
+
 def main():
     args = parse_args()
     log = Log(args.log, args.mode)
@@ -194,6 +223,13 @@ def main():
         tcp.bind((args.addr, args.port))
         tcp.listen(64)
         tcp.setblocking(False)
+
+    raw = None
+    if args.forge_icmp is not None:
+        if fam != socket.AF_INET:
+            raise SystemExit("responder: --forge-icmp is IPv4 only")
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        raw.bind((args.addr, 0))
 
     def on_signal(signum, frame):
         stop.set()
@@ -240,7 +276,11 @@ def main():
                     out = answer(args.mode, q, "udp", args)
                     if out is None:
                         continue
-                    if args.mode == "late":
+                    forge = raw is not None and os.path.exists(args.forge_icmp)
+                    if forge:
+                        forge_port_unreachable(raw, args.addr, args.port, peer, data)
+                        log.write("udp", "icmp-forged", peer)
+                    if args.mode == "late" or forge:
                         seq += 1
                         heapq.heappush(pending, (now + args.delay, seq, out, peer))
                     else:
@@ -263,6 +303,8 @@ def main():
         stop.set()
         for s in socks:
             s.close()
+        if raw is not None:
+            raw.close()
         try:
             os.unlink(args.pidfile)
         except OSError:
