@@ -730,6 +730,47 @@ exists(const char *path)
 	return lstat(path, &sb) == 0;
 }
 
+/* Why what lstat found is not a file of ours ("" when it is a regular file). */
+static const char *
+not_ours(const struct stat *sb)
+{
+	if (S_ISLNK(sb->st_mode))
+		return "a symbolic link (nothing inside state_dir is followed)";
+	return S_ISREG(sb->st_mode) ? "" : "not a regular file";
+}
+
+/*
+ * The database and the sidecars SQLite would open beside it are files of state_dir's own,
+ * not links: SQLite follows a link to its target and writes its -wal beside that, outside
+ * state_dir (and SQLITE_OPEN_NOFOLLOW would refuse a state_dir that is itself a link, which
+ * an admin may choose). lstat, not open: a FIFO in its place must not block. -ELOOP for a
+ * link, -EINVAL for another non-file, with the reason; *sb is the database's.
+ */
+static int
+db_files_own(const char *path, struct stat *sb, char *reason, size_t reasonlen)
+{
+	char side[PATH_MAX + 16];
+	struct stat ssb;
+
+	if (lstat(path, sb) == -1) {
+		util_errf(reason, reasonlen, "%s", strerror(errno));
+		return -errno;
+	}
+	if (*not_ours(sb) != '\0') {
+		util_errf(reason, reasonlen, "%s", not_ours(sb));
+		return S_ISLNK(sb->st_mode) ? -ELOOP : -EINVAL;
+	}
+	for (size_t i = 0; i < NSIDECARS; i++) {
+		snprintf(side, sizeof(side), "%s%s", path, db_sidecars[i]);
+		if (lstat(side, &ssb) == 0 && *not_ours(&ssb) != '\0') {
+			util_errf(reason, reasonlen, "its %s file is %s", db_sidecars[i] + 1,
+				  not_ours(&ssb));
+			return S_ISLNK(ssb.st_mode) ? -ELOOP : -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static bool
 sidecar_exists(const char *db, size_t i)
 {
@@ -865,12 +906,9 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 	*out = NULL;
 	/* before SQLite makes an empty -wal of its own */
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	had_wal = stat(wal, &sb) == 0 && sb.st_size > 0;
-	if (stat(path, &sb) == -1) {
-		rc = -errno;
-		util_errf(reason, reasonlen, "%s", strerror(errno));
+	had_wal = lstat(wal, &sb) == 0 && sb.st_size > 0;
+	if ((rc = db_files_own(path, &sb, reason, reasonlen)) < 0)
 		return rc;
-	}
 	size = sb.st_size;
 	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL);
 	if (rc != SQLITE_OK) {
@@ -1031,16 +1069,12 @@ db_open_existing(const char *path, const char *verb, sqlite3 **h, char *err, siz
 	int rc;
 
 	*h = NULL;
-	if (stat(path, &sb) == -1) {
+	if (lstat(path, &sb) == -1) {
 		if (errno == ENOENT)
 			return 1;
 		rc = -errno;
 		util_errf(err, errlen, "cannot %s %s: %s", verb, path, strerror(errno));
 		return rc;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot %s %s: not a regular file", verb, path);
-		return -EINVAL;
 	}
 	if ((rc = db_open(path, false, h, reason, sizeof(reason))) < 0)
 		util_errf(err, errlen, "cannot %s %s: %s", verb, path, reason);
@@ -2137,14 +2171,14 @@ import_json(const struct paths *p, struct state *st, char *err, size_t errlen)
 	int rc;
 
 	state_init(&tmp);
-	if (stat(p->json, &sb) == -1) {
+	if (lstat(p->json, &sb) == -1) {
 		rc = -errno;
 		util_errf(err, errlen, "cannot read %s: %s", p->json, strerror(errno));
 		return rc;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot read %s: not a regular file", p->json);
-		return -EINVAL;
+	if (*not_ours(&sb) != '\0') {
+		util_errf(err, errlen, "cannot read %s: %s", p->json, not_ours(&sb));
+		return S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
 	}
 	json_identity(&sb, identity, sizeof(identity));
 	rc = file_read_all(p->json, STATE_MAX_BYTES, &text, &len);
@@ -2198,7 +2232,7 @@ json_beside_db(const struct paths *p, const char *imported, char *err, size_t er
 	char identity[160];
 	struct stat sb;
 
-	if (stat(p->json, &sb) == 0) {
+	if (lstat(p->json, &sb) == 0) {
 		json_identity(&sb, identity, sizeof(identity));
 		if (strcmp(identity, imported) == 0)
 			return rename_imported(p, err, errlen); /* the import's last step */
@@ -2225,8 +2259,9 @@ load(const char *dir, struct state *st, state_each_fn fn, void *arg, char *err, 
 
 	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
 		return rc;
-	/* stat first: opening a FIFO in its place would block the cycle forever */
-	if (stat(p.db, &sb) == -1) {
+	/* lstat first: opening a FIFO in its place would block the cycle forever, and a
+	 * link is not followed (db_files_own) */
+	if (lstat(p.db, &sb) == -1) {
 		if (errno != ENOENT) {
 			rc = -errno;
 			util_errf(err, errlen, "cannot read %s: %s", p.db, strerror(errno));
@@ -2253,9 +2288,9 @@ load(const char *dir, struct state *st, state_each_fn fn, void *arg, char *err, 
 		state_clear(st);
 		return 0;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		util_errf(err, errlen, "cannot read %s: not a regular file", p.db);
-		return -EINVAL;
+	if (*not_ours(&sb) != '\0') {
+		util_errf(err, errlen, "cannot read %s: %s", p.db, not_ours(&sb));
+		return S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
 	}
 	if (sb.st_size == 0)
 		return set_aside_bad(p.db, true, "the file is empty", err, errlen);
@@ -2314,7 +2349,7 @@ state_each(const char *dir, struct state *head, state_each_fn fn, void *arg, cha
 		return rc;
 	/* no database: a first run, an import of state.json or damage, all as state_load
 	 * says; what it loaded is small enough to hand over from memory */
-	if (stat(p.db, &sb) == -1 && errno == ENOENT) {
+	if (lstat(p.db, &sb) == -1 && errno == ENOENT) {
 		if ((rc = state_load(dir, head, err, errlen)) < 0)
 			return rc;
 		for (size_t i = 0; i < head->n && rc == 0; i++)
@@ -2793,10 +2828,10 @@ state_pass_open(const char *dir, struct state *head, struct state_pass **out, ch
 	if ((rc = paths_init(&paths, dir, err, errlen)) < 0)
 		return rc;
 	/* a missing database: what state_load makes of it (first run, import, damage) */
-	if (stat(paths.db, &sb) == -1 && errno == ENOENT) {
+	if (lstat(paths.db, &sb) == -1 && errno == ENOENT) {
 		state_init(&first);
 		rc = state_load(dir, &first, err, errlen);
-		if (rc == 0 && stat(paths.db, &sb) == -1 && errno == ENOENT)
+		if (rc == 0 && lstat(paths.db, &sb) == -1 && errno == ENOENT)
 			rc = ensure_dir(dir, err, errlen) < 0
 				     ? -errno
 				     : db_create(&paths, &first, NULL, NULL, NULL, err, errlen);
