@@ -2,7 +2,6 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -47,33 +46,68 @@ util_parse_duration(const char *s, uint64_t *out_ns)
 	return util_parse_duration_max(s, 7ull * 86400 * 1000000000ull, out_ns);
 }
 
+/* The units of a duration, largest first: a compound names them in this order. */
+static const struct {
+	const char *suffix;
+	double ns;
+} duration_units[] = {
+	{ "d", 86400e9 }, { "h", 3600e9 }, { "m", 60e9 }, { "s", 1e9 }, { "ms", 1e6 },
+};
+#define NDURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+/* The unit at s ("ms" before "m"), or -1. */
+static int
+duration_unit(const char *s, size_t *len)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < NDURATION_UNITS; i++) {
+		size_t n = strlen(duration_units[i].suffix);
+		if (strncmp(s, duration_units[i].suffix, n) == 0 &&
+		    (best < 0 || n > *len)) {
+			best = (int)i;
+			*len = n;
+		}
+	}
+	return best;
+}
+
+/*
+ * Terms of a decimal number and a unit, the units largest first and each once: "800ms",
+ * "1.5s", "1h30m", "3m05s" (what util_fmt_duration writes). A bare number is refused:
+ * 300 seconds or milliseconds? Digits and one point only (no sign, exponent, hex, inf).
+ */
 int
 util_parse_duration_max(const char *s, uint64_t max_ns, uint64_t *out_ns)
 {
-	char *end;
-	double v, unit;
+	double total = 0;
+	int last = -1;
 
-	if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '.'))
+	if (s == NULL || *s == '\0')
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno == ERANGE || !isfinite(v) || v < 0)
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		unit = 1e6;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		unit = 1e9;
-	else if (strcmp(end, "m") == 0)
-		unit = 60e9;
-	else if (strcmp(end, "h") == 0)
-		unit = 3600e9;
-	else if (strcmp(end, "d") == 0)
-		unit = 86400e9;
-	else
-		return -EINVAL;
-	if (v * unit > (double)max_ns)
+	while (*s != '\0') {
+		char num[32];
+		size_t n = 0, ulen = 0;
+		bool point = false, digit = false;
+		int u;
+
+		for (; (*s >= '0' && *s <= '9') || (*s == '.' && !point); s++) {
+			if (n + 1 >= sizeof(num))
+				return -EINVAL;
+			point |= *s == '.';
+			digit |= *s != '.';
+			num[n++] = *s;
+		}
+		num[n] = '\0';
+		if (!digit || (u = duration_unit(s, &ulen)) <= last)
+			return -EINVAL;
+		last = u;
+		s += ulen;
+		total += strtod(num, NULL) * duration_units[u].ns;
+	}
+	if (total > (double)max_ns)
 		return -ERANGE;
-	*out_ns = (uint64_t)(v * unit + 0.5);
+	*out_ns = (uint64_t)(total + 0.5);
 	return 0;
 }
 

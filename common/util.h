@@ -16,7 +16,8 @@ uint64_t util_wall_ns(void);
 
 /* Whole decimal number in [min, max]; no sign, no trailing garbage. 0 or -EINVAL/-ERANGE. */
 int util_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-/* "800ms", "2s", "5m", "1h", "1d", "1.5s"; a bare number is seconds. 0 or -EINVAL/-ERANGE. */
+/* "800ms", "2s", "5m", "1h", "1d", "1.5s", compounds largest unit first ("1h30m", "3m05s");
+ * a unit is required. At most a week. 0 or -EINVAL/-ERANGE. */
 int util_parse_duration(const char *s, uint64_t *out_ns);
 /* The same with another ceiling (util_parse_duration: a week), for spans such as how long
  * history is kept. */
