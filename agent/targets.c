@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -601,6 +602,20 @@ resolve_name(struct target_set *ts, const char *name, int excl, uint32_t label,
 	return 0;
 }
 
+/* "192.0.2.1:53", "ns1.example:53", "[2001:db8::1]:53": an address or name with a port,
+ * as other tools write a service (one colon, or a bracketed IPv6 address, then digits). */
+static bool
+has_port(const char *text)
+{
+	const char *colon = strrchr(text, ':');
+
+	if (colon == NULL || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return false;
+	if (text[0] == '[')
+		return colon > text && colon[-1] == ']';
+	return strchr(text, ':') == colon;
+}
+
 /* One target that is not "@FILE" or "-". */
 static int
 add_single(struct target_set *ts, const char *text, int excl, char *err, size_t errlen)
@@ -633,6 +648,12 @@ add_single(struct target_set *ts, const char *text, int excl, char *err, size_t 
 	if (net_addr_parse(text, &a) == 0) {
 		addr_to_be(&a, v);
 		return push_range(ts, excl, a.family, v, v, label, err, errlen);
+	}
+	if (has_port(text)) {
+		util_errf(err, errlen, "bad target '%s': a target takes no port (the port probed "
+			  "is --port, or probe.port in the config: 53 by default)",
+			  util_printable(text, q, sizeof(q), 0));
+		return -EINVAL;
 	}
 	if (strchr(text, ':') != NULL) {
 		util_errf(err, errlen, "bad address '%s': not a valid IPv6 address%s",
