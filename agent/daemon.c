@@ -236,13 +236,19 @@ same_dir(const char *a, const char *b)
 
 /* ---- the cycle thread ---- */
 
+/* An event at the log level of its severity (journald's priority follows): info and low
+ * are information, medium and high warnings, critical an error. */
 static void
 log_event(const struct alert_event *ev)
 {
-	log_warnx("%s (%s) %s%s%s%s: %s", alert_type_name(ev->type),
-		  alert_severity_name(ev->severity), ev->address[0] ? ev->address : "monitor",
-		  ev->protocol[0] ? " " : "", ev->protocol, ev->protocol[0] ? "/53" : "",
-		  ev->summary);
+	void (*say)(const char *, ...) __attribute__((format(printf, 1, 2))) =
+		ev->severity >= SEV_CRITICAL ? log_errx :
+		ev->severity >= SEV_MEDIUM ? log_warnx : log_info;
+
+	say("%s (%s) %s%s%s%s: %s", alert_type_name(ev->type),
+	    alert_severity_name(ev->severity), ev->address[0] ? ev->address : "monitor",
+	    ev->protocol[0] ? " " : "", ev->protocol, ev->protocol[0] ? "/53" : "",
+	    ev->summary);
 }
 
 /* The cycle thread's events, as each cycle commits them (check_opts.event). */

@@ -164,9 +164,15 @@ fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_round)
 			uint64_t fit = usable * nmod / fds_per_round;
 			if (fit < nmod)
 				fit = nmod;
-			log_info("concurrency lowered from %u to %llu to stay within the open file "
-				 "limit (%llu)", c, (unsigned long long)fit,
-				 (unsigned long long)rl.rlim_cur);
+			/* every pass of every cycle would say it again: once per process and
+			 * value (a reload that changes it says the new one) */
+			static unsigned said_from, said_to;
+			if (said_from != c || said_to != (unsigned)fit)
+				log_info("concurrency lowered from %u to %llu to stay within the "
+					 "open file limit (%llu)", c, (unsigned long long)fit,
+					 (unsigned long long)rl.rlim_cur);
+			said_from = c;
+			said_to = (unsigned)fit;
 			c = (unsigned)fit;
 		}
 	}
