@@ -10,20 +10,20 @@
 const struct cli_command cli_commands[] = {
 	{ "scan", "[options] [TARGET...]", "one-shot scan; prints results, writes no state",
 	  cmd_scan, cmd_scan_help },
-	{ "check", "-c FILE [options]", "one monitoring cycle (for cron): scan, compare, alert, save",
+	{ "check", "[-c FILE] [options]", "one monitoring cycle (for cron): scan, compare, alert, save",
 	  cmd_check, cmd_check_help },
-	{ "run", "-c FILE [--daemon] [options]",
+	{ "run", "[-c FILE] [--daemon] [options]",
 	  "the monitor as a service: scheduled cycles, alert delivery (systemd, --daemon)",
 	  cmd_run, cmd_run_help },
-	{ "baseline", "show|accept|reset -c FILE", "show, acknowledge or restart the baseline",
+	{ "baseline", "show|accept|reset [-c FILE]", "show, acknowledge or restart the baseline",
 	  cmd_baseline, cmd_baseline_help },
-	{ "history", "-c FILE [--since DUR] [--address A] [--format FMT]",
+	{ "history", "[-c FILE] [--since DUR] [--address A] [--format FMT]",
 	  "the events kept over a period, per port, and how long each address was exposed",
 	  cmd_history, cmd_history_help },
-	{ "alerts", "test|list|flush -c FILE",
+	{ "alerts", "test|list|flush [-c FILE]",
 	  "send a test alert to every sink / list the outbox / deliver what is queued now",
 	  cmd_alerts, cmd_alerts_help },
-	{ "config", "check -c FILE", "validate the config, print it with defaults (secrets redacted)",
+	{ "config", "check [-c FILE]", "validate the config, print it with defaults (secrets redacted)",
 	  cmd_config, cmd_config_help },
 	{ "sniff", "(-i IFACE | -r FILE.pcap) [-c FILE] [options]",
 	  "passive detection: report every host seen answering DNS (live or from a capture)",
@@ -78,4 +78,10 @@ cli_main(int argc, char **argv)
 			return c->exec(argc - 1, argv + 1);
 	fprintf(stderr, "watch53: unknown command '%s' (try 'watch53 --help')\n", argv[1]);
 	return EXIT_USAGE;
+}
+
+const char *
+cli_config_path(const char *given)
+{
+	return given != NULL ? given : CLI_DEFAULT_CONFIG;
 }

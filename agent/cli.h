@@ -13,6 +13,12 @@ enum {
 	EXIT_LOCKED = 75,
 };
 
+/* The config the package installs: what -c means when it is not given. */
+#define CLI_DEFAULT_CONFIG "/etc/watch53/watch53.json"
+
+/* The config file to use: the one given with -c, or CLI_DEFAULT_CONFIG. */
+const char *cli_config_path(const char *given);
+
 struct cli_command {
 	const char *name;
 	const char *usage;   /* after "watch53 NAME " */

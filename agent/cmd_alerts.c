@@ -1,4 +1,4 @@
-/* cmd_alerts: `watch53 alerts test|list|flush -c FILE` — try every sink, look at the
+/* cmd_alerts: `watch53 alerts test|list|flush [-c FILE]` — try every sink, look at the
  * outbox, deliver what is queued now. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,9 +37,9 @@ void
 cmd_alerts_help(FILE *f)
 {
 	fprintf(f,
-"usage: watch53 alerts test  -c FILE\n"
-"       watch53 alerts list  -c FILE [--format table|json]\n"
-"       watch53 alerts flush -c FILE\n"
+"usage: watch53 alerts test  [-c FILE]\n"
+"       watch53 alerts list  [-c FILE] [--format table|json]\n"
+"       watch53 alerts flush [-c FILE]\n"
 "\n"
 "test   post a test event (type test, severity info) straight to every configured\n"
 "       sink, bypassing the outbox and the sinks' event filters, and print each\n"
@@ -50,7 +50,8 @@ cmd_alerts_help(FILE *f)
 "       and rate limits still apply); takes the state_dir lock like a cycle\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE      the JSON config (see watch53.json(5))\n"
+"  -c, --config FILE      the JSON config (see watch53.json(5));\n"
+"                         default " CLI_DEFAULT_CONFIG "\n"
 "  --format FMT           list: table (default) or json\n"
 "  -v, --verbose          more diagnostics on stderr\n"
 "  -h, --help             this help\n"
@@ -436,11 +437,12 @@ cmd_alerts(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc || path == NULL) {
-		fprintf(stderr, "watch53 alerts: %s\nTry 'watch53 alerts --help'.\n",
-			path == NULL ? "-c FILE is required" : "test, list or flush?");
+	if (optind >= argc) {
+		fprintf(stderr, "watch53 alerts: test, list or flush?\n"
+			"Try 'watch53 alerts --help'.\n");
 		return EXIT_USAGE;
 	}
+	path = cli_config_path(path);
 	verb = argv[optind++];
 	if (strcmp(verb, "test") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "flush") != 0) {
 		fprintf(stderr, "watch53 alerts: unknown action '%s' (test, list, flush)\n", verb);

@@ -1,4 +1,4 @@
-/* cmd_baseline: `watch53 baseline show|accept|reset -c FILE` — look at, acknowledge or
+/* cmd_baseline: `watch53 baseline show|accept|reset [-c FILE]` — look at, acknowledge or
  * restart the recorded baseline. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,16 +30,18 @@ void
 cmd_baseline_help(FILE *f)
 {
 	fprintf(f,
-"usage: watch53 baseline show   -c FILE [--format table|json]\n"
-"       watch53 baseline accept -c FILE [ADDRESS...]\n"
-"       watch53 baseline reset  -c FILE\n"
+"usage: watch53 baseline show   [-c FILE] [--format table|json]\n"
+"       watch53 baseline accept [-c FILE] [ADDRESS...]\n"
+"       watch53 baseline reset  [-c FILE]\n"
 "\n"
 "show    the baseline per address and protocol: accepted state, reported state,\n"
 "        last observation, streaks, flapping, first seen and last change\n"
 "accept  adopt the current state as the accepted one (all addresses, or only those\n"
 "        given): acknowledges an intended exposure so it no longer counts as one\n"
 "reset   set the state aside (state.db.reset-<time>); the next cycle records a\n"
-"        new baseline without alerts (also the way out after a corrupt state)\n");
+"        new baseline without alerts (also the way out after a corrupt state)\n"
+"\n"
+"-c FILE  the JSON config (default " CLI_DEFAULT_CONFIG ")\n");
 }
 
 static const char *
@@ -312,11 +314,12 @@ cmd_baseline(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc || path == NULL) {
-		fprintf(stderr, "watch53 baseline: %s\nTry 'watch53 baseline --help'.\n",
-			path == NULL ? "-c FILE is required" : "show, accept or reset?");
+	if (optind >= argc) {
+		fprintf(stderr, "watch53 baseline: show, accept or reset?\n"
+			"Try 'watch53 baseline --help'.\n");
 		return EXIT_USAGE;
 	}
+	path = cli_config_path(path);
 	verb = argv[optind++];
 	if (strcmp(verb, "show") != 0 && strcmp(verb, "accept") != 0 && strcmp(verb, "reset") != 0) {
 		fprintf(stderr, "watch53 baseline: unknown action '%s' (show, accept, reset)\n", verb);

@@ -1,4 +1,4 @@
-/* cmd_check: `watch53 check -c FILE` — one cycle for cron, with exit codes, -q and
+/* cmd_check: `watch53 check [-c FILE]` — one cycle for cron, with exit codes, -q and
  * --nagios. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,7 +28,7 @@ void
 cmd_check_help(FILE *f)
 {
 	fprintf(f,
-"usage: watch53 check -c FILE [--format table|jsonl] [-q] [--nagios] [-v]\n"
+"usage: watch53 check [-c FILE] [--format table|jsonl] [-q] [--nagios] [-v]\n"
 "\n"
 "One monitoring cycle, for cron: scan the configured targets, compare with the\n"
 "baseline in state_dir, spool events to the outbox, save the state, write metrics.\n"
@@ -38,7 +38,8 @@ cmd_check_help(FILE *f)
 "what the first cycle finds open silently).\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE      the JSON config (see watch53.json(5))\n"
+"  -c, --config FILE      the JSON config (see watch53.json(5));\n"
+"                         default " CLI_DEFAULT_CONFIG "\n"
 "  --format FMT           table (one event a line, default) or jsonl (event objects)\n"
 "  -q, --quiet            print nothing unless an event was raised\n"
 "  --nagios               print one Nagios/Icinga status line with perfdata; exit\n"
@@ -50,8 +51,8 @@ cmd_check_help(FILE *f)
 "2 usage or config error, 3 runtime failure (state unreadable, nothing probed),\n"
 "75 another cycle holds the lock.\n"
 "\n"
-"Example crontab line:\n"
-"  */5 * * * * watch53 check -c /etc/watch53/watch53.json -q\n");
+"Example /etc/cron.d line (as the watch53 user that owns state_dir, not root):\n"
+"  %s\n", "*/5 * * * * watch53 /usr/bin/watch53 check -c /etc/watch53/watch53.json -q");
 }
 
 static void
@@ -144,11 +145,12 @@ cmd_check(int argc, char **argv)
 			return nagios ? 3 : EXIT_USAGE;
 		}
 	}
-	if (path == NULL || optind < argc) {
-		fprintf(stderr, "watch53 check: %s\nTry 'watch53 check --help'.\n",
-			path == NULL ? "-c FILE is required" : "unexpected argument");
+	if (optind < argc) {
+		fprintf(stderr, "watch53 check: unexpected argument '%s'\n"
+			"Try 'watch53 check --help'.\n", argv[optind]);
 		return nagios ? 3 : EXIT_USAGE;
 	}
+	path = cli_config_path(path);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
 		if (nagios)
 			printf("WATCH53 UNKNOWN - %s\n", err);

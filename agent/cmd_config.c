@@ -1,4 +1,4 @@
-/* cmd_config: "watch53 config check -c FILE": validate a config, print it back redacted. */
+/* cmd_config: "watch53 config check [-c FILE]": validate a config, print it back redacted. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -12,14 +12,14 @@
 void
 cmd_config_help(FILE *f)
 {
-	fprintf(f, "usage: watch53 config check -c FILE\n\n"
+	fprintf(f, "usage: watch53 config check [-c FILE]\n\n"
 		   "Validate FILE completely (types, ranges, durations, target syntax, alert sinks\n"
 		   "and their secrets) without probing or resolving anything, and print the\n"
 		   "effective config as JSON with every default filled in and secrets redacted.\n"
 		   "Warns on stderr when the targets cannot be scanned within the shortest\n"
 		   "interval at probe.rate.\n\n"
 		   "Options:\n"
-		   "  -c, --config FILE   the config file to check\n"
+		   "  -c, --config FILE   the config file to check (default " CLI_DEFAULT_CONFIG ")\n"
 		   "  -h, --help          this help\n\n"
 		   "Exit status: 0 valid; 2 invalid, unreadable or bad usage (one line on stderr\n"
 		   "naming the file and the field).\n");
@@ -125,8 +125,7 @@ cmd_config(int argc, char **argv)
 		return usage_error("missing subcommand: check");
 	if (strcmp(sub, "check") != 0)
 		return usage_error("unknown subcommand '%s' (expected: check)", sub);
-	if (file == NULL)
-		return usage_error("check needs -c FILE");
+	file = cli_config_path(file);
 
 	rc = config_load(file, &cfg, err, sizeof(err));
 	if (rc < 0) {

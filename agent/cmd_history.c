@@ -1,4 +1,4 @@
-/* cmd_history: `watch53 history -c FILE` — the events kept in state.db over a period, per
+/* cmd_history: `watch53 history [-c FILE]` — the events kept in state.db over a period, per
  * port, and how long each address was exposed in it. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +33,7 @@ void
 cmd_history_help(FILE *f)
 {
 	fprintf(f,
-"usage: watch53 history -c FILE [--since DUR] [--address A] [--format table|json|jsonl|csv]\n"
+"usage: watch53 history [-c FILE] [--since DUR] [--address A] [--format table|json|jsonl|csv]\n"
 "\n"
 "The events raised (and the ports `baseline accept` acknowledged) over the period, per\n"
 "port, and per address and port how long it was exposed: from an `exposed` event (or an\n"
@@ -41,6 +41,7 @@ cmd_history_help(FILE *f)
 "or the end of the period (still exposed). Events are kept for history.retention (400d).\n"
 "\n"
 "  -c, --config FILE   the config whose state_dir holds state.db\n"
+"                      (default " CLI_DEFAULT_CONFIG ")\n"
 "  --since DUR         the period: this long until now (default 30d; e.g. 12h, 7d)\n"
 "  --address A         only this address\n"
 "  --format FMT        table (default), json (one document with the exposure), jsonl\n"
@@ -345,14 +346,12 @@ cmd_history(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (path == NULL || optind < argc) {
-		if (path == NULL)
-			fprintf(stderr, "watch53 history: -c FILE is required\n");
-		else
-			fprintf(stderr, "watch53 history: unexpected argument '%s'\n", argv[optind]);
-		fprintf(stderr, "Try 'watch53 history --help'.\n");
+	if (optind < argc) {
+		fprintf(stderr, "watch53 history: unexpected argument '%s'\n"
+			"Try 'watch53 history --help'.\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	path = cli_config_path(path);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 history: %s\n", err);
 		return EXIT_USAGE;

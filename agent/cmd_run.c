@@ -1,4 +1,4 @@
-/* cmd_run: `watch53 run -c FILE` — the options of the daemon (daemon.c runs it). */
+/* cmd_run: `watch53 run [-c FILE]` — the options of the daemon (daemon.c runs it). */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ void
 cmd_run_help(FILE *f)
 {
 	fprintf(f,
-"usage: watch53 run -c FILE [--daemon] [--pidfile PATH] [--user NAME] [-v]\n"
+"usage: watch53 run [-c FILE] [--daemon] [--pidfile PATH] [--user NAME] [-v]\n"
 "\n"
 "The monitor as a long-running service: scan cycles every `interval` (per target\n"
 "where a target sets its own; +-10%% jitter), alerts delivered between and during\n"
@@ -33,7 +33,8 @@ cmd_run_help(FILE *f)
 "(log.syslog). Holds the lock on state_dir while it runs.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE      the JSON config (see watch53.json(5))\n"
+"  -c, --config FILE      the JSON config (see watch53.json(5));\n"
+"                         default " CLI_DEFAULT_CONFIG "\n"
 "  --daemon               detach into the background (logs go to syslog) and\n"
 "                         write a pid file\n"
 "  --pidfile PATH         the pid file (default with --daemon: %s);\n"
@@ -74,11 +75,12 @@ cmd_run(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (o.config_path == NULL || optind < argc) {
-		fprintf(stderr, "watch53 run: %s\nTry 'watch53 run --help'.\n",
-			o.config_path == NULL ? "-c FILE is required" : "unexpected argument");
+	if (optind < argc) {
+		fprintf(stderr, "watch53 run: unexpected argument '%s'\n"
+			"Try 'watch53 run --help'.\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	o.config_path = cli_config_path(o.config_path);
 	if (o.pidfile && o.pidfile[0] == '\0') {
 		fprintf(stderr, "watch53 run: --pidfile: empty path\n");
 		return EXIT_USAGE;

@@ -37,5 +37,15 @@ for k in $keys; do
 	esc=$(printf '%s' "$k" | sed 's/-/\\-/g')
 	grep -q -- "$esc" "$man5" || { echo "check_manpage: config key '$k' is missing from watch53.json(5)"; fail=1; }
 done
+# one cron line everywhere: what `check --help` shows is the line of the README, of
+# watch53(1) (dashes escaped) and, commented out, of the packaged /etc/cron.d/watch53
+cron=$("$bin" check --help | grep '^  \*/' | sed 's/^  //')
+[ -n "$cron" ] || { echo "check_manpage: 'check --help' shows no cron line"; fail=1; }
+grep -qxF -- "$cron" "$src/README.md" ||
+	{ echo "check_manpage: the README's cron line is not '$cron'"; fail=1; }
+grep -qxF -- ".B $(printf '%s' "$cron" | sed 's/-/\\-/g')" "$man" ||
+	{ echo "check_manpage: watch53(1)'s cron line is not '$cron'"; fail=1; }
+sed -n 's/^#\(\*\/\)/\1/p' "$src/packaging/cron.d/watch53" | tr -s ' ' | grep -qxF -- "$cron" ||
+	{ echo "check_manpage: packaging/cron.d/watch53's line is not '$cron'"; fail=1; }
 [ $fail = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $fail
