@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "agent/process.h"
 #include "alerts/webhook.h"
 #include "common/log.h"
 #include "autoconfig.h"
@@ -84,4 +85,16 @@ const char *
 cli_config_path(const char *given)
 {
 	return given != NULL ? given : CLI_DEFAULT_CONFIG;
+}
+
+int
+cli_act_as_owner(const char *state_dir, char *err, size_t errlen)
+{
+	struct process_user u;
+	int rc = process_dir_owner(state_dir, &u, err, errlen);
+
+	if (rc <= 0)
+		return rc;
+	log_info("acting as %s, the owner of %s", u.name, state_dir);
+	return process_drop(&u, err, errlen);
 }

@@ -19,6 +19,15 @@ enum {
 /* The config file to use: the one given with -c, or CLI_DEFAULT_CONFIG. */
 const char *cli_config_path(const char *given);
 
+/*
+ * A command run as root on another user's state_dir (the packaged /var/lib/watch53 is
+ * watch53's) acts as that user from here on (process_drop), so every file it writes there
+ * stays the owner's: a root-owned state.db would lock the service out. Call once the
+ * config is read and before state_dir is touched, with privileged handles (SYN mode's
+ * sockets) already open. 0 (also when nothing changes), or -errno with err.
+ */
+int cli_act_as_owner(const char *state_dir, char *err, size_t errlen);
+
 struct cli_command {
 	const char *name;
 	const char *usage;   /* after "watch53 NAME " */

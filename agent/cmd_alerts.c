@@ -463,6 +463,12 @@ cmd_alerts(int argc, char **argv)
 	log_set_level(verbose >= 2 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : cfg.log_level);
 	if (!verbose && cfg.log_level > LOG_LVL_WARN)
 		log_set_level(LOG_LVL_WARN);
+	/* list and flush read and move the outbox's files: as state_dir's owner */
+	if (strcmp(verb, "test") != 0 && cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 alerts: %s\n", err);
+		config_clear(&cfg);
+		return EXIT_RUNTIME;
+	}
 	if (strcmp(verb, "list") == 0)
 		status = do_list(&cfg, fmt);
 	else if (strcmp(verb, "flush") == 0)

@@ -333,6 +333,11 @@ cmd_baseline(int argc, char **argv)
 		fprintf(stderr, "watch53 baseline: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if (cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline: %s\n", err);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
 	if (lockfd < 0) {
 		fprintf(stderr, "watch53 baseline: %s\n", err);

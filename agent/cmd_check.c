@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/check.h"
 #include "agent/cli.h"
 #include "agent/output.h"
 #include "common/log.h"
+#include "probes/syn.h"
 #include "common/util.h"
 
 enum { OPT_NAGIOS = 256, OPT_FORMAT };
@@ -164,7 +166,16 @@ cmd_check(int argc, char **argv)
 
 	co.event = nagios ? NULL : print_event;
 	co.event_arg = &fmt;
-	rc = check_cycle_opts(&cfg, &co, &res, err, sizeof(err));
+	/* SYN mode's sockets before root gives way to state_dir's owner (as the daemon
+	 * opens them before its drop) */
+	if (cfg.probe.tcp_syn && geteuid() == 0 &&
+	    (co.syn_io = syn_io_open("any", NULL, err, sizeof(err))) == NULL)
+		rc = -EPERM;
+	else
+		rc = cli_act_as_owner(cfg.state_dir, err, sizeof(err));
+	if (rc == 0)
+		rc = check_cycle_opts(&cfg, &co, &res, err, sizeof(err));
+	syn_io_close(co.syn_io);
 	if (rc < 0) {
 		if (nagios)
 			printf("WATCH53 UNKNOWN - %s\n", err);

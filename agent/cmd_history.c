@@ -358,6 +358,11 @@ cmd_history(int argc, char **argv)
 	}
 	/* under the lock, as baseline show: the database is opened exclusively by a cycle
 	 * (no -shm, no readers beside it), and an old one is migrated on open */
+	if (cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 history: %s\n", err);
+		status = EXIT_RUNTIME;
+		goto out;
+	}
 	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
 	if (lockfd < 0) {
 		fprintf(stderr, "watch53 history: %s\n", err);

@@ -62,6 +62,7 @@ struct daemon {
 	struct dconf *conf;             /* mu: current config; the loop holds a reference */
 	int lockfd;                     /* state_dir lock, held for life */
 	char run_user[64];              /* the user it runs as ("" = as started) */
+	char cfg_user[64];              /* the config's "user" at start (a reload compares) */
 	struct scheduler sched;         /* loop only */
 	bool ready;                     /* start-up done (log destination is final) */
 
@@ -561,7 +562,7 @@ reload_prepare(struct daemon *d)
 	}
 	/* privileges are gone after start: a new user takes a restart (--user wins) */
 	if (rc == 0 && d->o->user == NULL &&
-	    strcmp(nc->cfg.user ? nc->cfg.user : "", d->run_user) != 0)
+	    strcmp(nc->cfg.user ? nc->cfg.user : "", d->cfg_user) != 0)
 		log_warnx("config reload: \"user\" is now \"%s\", but the daemon keeps running "
 			  "as %s%s%s: restart it to change the user", nc->cfg.user ? nc->cfg.user : "",
 			  d->run_user[0] ? "\"" : "the user it was started as",
@@ -909,6 +910,19 @@ daemon_run(const struct daemon_opts *o)
 		log_errx("%s", err);
 		goto out;
 	}
+	/* root with no user named, on a state_dir another user owns (the package's is
+	 * watch53's): run as that owner, not as a root without capabilities whom the
+	 * directory locks out, and every file stays the owner's */
+	if (user_name == NULL &&
+	    (rc = process_dir_owner(d->conf->cfg.state_dir, &user, err, sizeof(err))) != 0) {
+		if (rc < 0) {
+			log_errx("state_dir %s", err);
+			goto out;
+		}
+		user_name = user.name;
+		log_info("running as %s, the owner of state_dir %s (--user NAME to choose)",
+			 user.name, d->conf->cfg.state_dir);
+	}
 	if ((rc = sched_from(&d->sched, &d->conf->cfg, daemon_now())) < 0) {
 		log_errx("%s: cannot build the schedule: %s", o->config_path, strerror(-rc));
 		goto out;
@@ -965,6 +979,8 @@ daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 	snprintf(d->run_user, sizeof(d->run_user), "%s", user_name ? user_name : "");
+	snprintf(d->cfg_user, sizeof(d->cfg_user), "%s",
+		 d->conf->cfg.user ? d->conf->cfg.user : "");
 	/* a missing one is made by state_lock, as the run user */
 	if (access(d->conf->cfg.state_dir, W_OK | X_OK) == -1 && errno != ENOENT) {
 		log_errx("state_dir %s: %s%s%s", d->conf->cfg.state_dir, strerror(errno),

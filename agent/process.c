@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -164,6 +165,35 @@ process_user_lookup(const char *name, struct process_user *u, char *err, size_t 
 	u->uid = pw.pw_uid;
 	u->gid = pw.pw_gid;
 	return 0;
+}
+
+int
+process_dir_owner(const char *dir, struct process_user *u, char *err, size_t errlen)
+{
+	struct passwd pw, *res = NULL;
+	struct stat sb;
+	char buf[4096];
+
+	memset(u, 0, sizeof(*u));
+	if (geteuid() != 0)
+		return 0;
+	if (stat(dir, &sb) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		util_errf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (sb.st_uid == 0)
+		return 0;
+	u->uid = sb.st_uid;
+	u->gid = sb.st_gid;
+	if (getpwuid_r(sb.st_uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		snprintf(u->name, sizeof(u->name), "%s", pw.pw_name);
+		u->gid = pw.pw_gid;
+	} else {
+		snprintf(u->name, sizeof(u->name), "uid %u", (unsigned)sb.st_uid);
+	}
+	return 1;
 }
 
 int

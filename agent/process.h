@@ -50,6 +50,15 @@ struct process_user {
 int process_user_lookup(const char *name, struct process_user *u, char *err, size_t errlen);
 
 /*
+ * Who should act in dir: when we run as root and dir (state_dir: followed if a link) belongs
+ * to another user, that user (their name and primary group from the passwd database, or
+ * "uid N" and the directory's group without an entry), so what root writes there stays the
+ * owner's (a root-owned state.db locks the service out). 1 with *u filled, 0 when we are
+ * not root, dir is root's or missing, -errno with err.
+ */
+int process_dir_owner(const char *dir, struct process_user *u, char *err, size_t errlen);
+
+/*
  * Give up privileges for good, after every privileged resource is open:
  *  - with u: setgroups to u's group only, setgid, setuid (root -> u clears the permitted and
  *    effective capability sets); then check that uid 0 cannot be regained;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -737,6 +738,50 @@ not_ours(const struct stat *sb)
 	if (S_ISLNK(sb->st_mode))
 		return "a symbolic link (nothing inside state_dir is followed)";
 	return S_ISREG(sb->st_mode) ? "" : "not a regular file";
+}
+
+/* A user's name for messages ("uid N" without a passwd entry). */
+static const char *
+user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+		snprintf(buf, len, "%s", pw.pw_name);
+	else
+		snprintf(buf, len, "uid %u", (unsigned)uid);
+	return buf;
+}
+
+/*
+ * After "Permission denied" on state_dir: which of its files this user may not write, whose
+ * it is, and the fix, appended to err ("" when none is found). A state.db that a root run
+ * left behind otherwise locks the service out with nothing but "Permission denied".
+ */
+static void
+perm_hint(const char *dir, char *err, size_t errlen)
+{
+	static const char *const names[] = { "", STATE_LOCK, STATE_DB_FILE, STATE_DB_FILE "-wal",
+					     STATE_DB_FILE "-shm", STATE_DB_FILE "-journal" };
+	char path[PATH_MAX], me[64], owner[64];
+	size_t used = strlen(err);
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int w = names[i][0] ? snprintf(path, sizeof(path), "%s/%s", dir, names[i])
+				    : snprintf(path, sizeof(path), "%s", dir);
+		if (w < 0 || (size_t)w >= sizeof(path) || lstat(path, &sb) == -1 ||
+		    access(path, names[i][0] ? R_OK | W_OK : W_OK | X_OK) == 0 ||
+		    errno != EACCES)
+			continue;
+		user_name(geteuid(), me, sizeof(me));
+		if (used < errlen)
+			snprintf(err + used, errlen - used, " (watch53 runs as %s, and %s belongs to "
+				 "%s; fix: chown %s: %s)", me, path,
+				 user_name(sb.st_uid, owner, sizeof(owner)), me, path);
+		return;
+	}
 }
 
 /*
@@ -2318,6 +2363,7 @@ load(const char *dir, struct state *st, state_each_fn fn, void *arg, char *err, 
 	if (rc < 0) {
 		state_clear(&tmp);
 		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
+		perm_hint(dir, err, errlen);
 		return rc;
 	}
 	if (exists(p.json) && (rc = json_beside_db(&p, imported, err, errlen)) < 0) {
@@ -2685,6 +2731,8 @@ state_lock(const char *dir, char *err, size_t errlen)
 	if (fd == -1) {
 		rc = -errno;
 		util_errf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		if (rc == -EACCES)
+			perm_hint(dir, err, errlen);
 		return rc;
 	}
 	/* the lock belongs to this open file description: it goes away with the process,
@@ -2692,7 +2740,9 @@ state_lock(const char *dir, char *err, size_t errlen)
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		rc = -errno;
 		if (rc == -EWOULDBLOCK)
-			util_errf(err, errlen, "another watch53 cycle holds the lock on %s", dir);
+			util_errf(err, errlen, "another watch53 cycle holds the lock on %s (or the "
+				  "service: `watch53 run` holds it as long as it runs; stop it "
+				  "first, e.g. systemctl stop watch53)", dir);
 		else
 			util_errf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
 		close(fd);
