@@ -2203,6 +2203,25 @@ rename_imported(const struct paths *p, char *err, size_t errlen)
 	return rc;
 }
 
+/* A file of state_dir by its path, its last component never followed (file_read_at from
+ * the directory): a link swapped in after the lstat is refused (-ELOOP), not read. */
+static int
+read_own(const char *path, size_t max, char **out, size_t *len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int dfd, rc;
+
+	if (slash == NULL)
+		return file_read_at(AT_FDCWD, path, max, out, len);
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -errno;
+	rc = file_read_at(dfd, slash + 1, max, out, len);
+	close(dfd);
+	return rc;
+}
+
 /* state.json and no state.db: the whole document into a new database in one transaction,
  * then state.json renamed out of the way (kept, never deleted). */
 static int
@@ -2226,7 +2245,7 @@ import_json(const struct paths *p, struct state *st, char *err, size_t errlen)
 		return S_ISLNK(sb.st_mode) ? -ELOOP : -EINVAL;
 	}
 	json_identity(&sb, identity, sizeof(identity));
-	rc = file_read_all(p->json, STATE_MAX_BYTES, &text, &len);
+	rc = read_own(p->json, STATE_MAX_BYTES, &text, &len);
 	if (rc == -EFBIG) {
 		snprintf(msg, sizeof(msg), "larger than %u MiB", STATE_MAX_BYTES >> 20);
 		return set_aside_bad(p->json, false, msg, err, errlen);

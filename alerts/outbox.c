@@ -39,35 +39,93 @@ copy_text(char *dst, size_t len, const char *src)
 	dst[l] = '\0';
 }
 
-/* opendir without following a link in the last component: the outbox and its sink
- * directories are state_dir's own (NULL with errno ELOOP or ENOTDIR for a link). */
-static DIR *
-opendir_nofollow(const char *path)
+/* ---- the outbox's directories: by fd, nothing in them followed ----
+ *
+ * Everything under the outbox (sink directories, their files, dead/ and quarantine/) is
+ * reached from an open directory by one name at a time, never followed and never looked up
+ * twice: a link in the place of any of them is refused or moved as the link it is, never
+ * used to read, write, create or move something elsewhere, and what was checked is what
+ * is used. Paths are built for messages only. */
+
+#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define NOT_OWN_DIR "not a directory of its own (a symbolic link?): left alone"
+
+/* Open the directory `name` of parentfd, not following it (with AT_FDCWD, name is the
+ * outbox's path: only its last component is not followed, state_dir may be a link an
+ * admin chose). fd, or -errno: -ELOOP for a link, -ENOTDIR for anything else that is not a
+ * directory. (Linux says ENOTDIR for both; a look after the refusal tells a link apart,
+ * for the message only.) */
+static int
+dir_open_at(int parentfd, const char *name)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	int fd = openat(parentfd, name, DIR_OPEN_FLAGS), e;
+
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	if (e == ENOTDIR && fstatat(parentfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(sb.st_mode))
+		e = ELOOP;
+	return -e;
+}
+
+/* dir_open_at, making the directory (0700) first when nothing has its name. Whatever is
+ * already there is opened as dir_open_at does: a link is refused, never made through. */
+static int
+dir_ensure_at(int parentfd, const char *name)
+{
+	if (mkdirat(parentfd, name, 0700) == -1 && errno != EEXIST)
+		return -errno;
+	return dir_open_at(parentfd, name);
+}
+
+/* A listing of the open directory fd, which stays the caller's: the DIR reads a dup of it,
+ * from the start (a dup shares the offset, which an earlier listing left at the end).
+ * NULL with errno. */
+static DIR *
+dir_list_fd(int fd)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), e;
 	DIR *d;
 
-	if (fd == -1)
+	if (dfd == -1)
 		return NULL;
-	if ((d = fdopendir(fd)) == NULL)
-		close(fd);
+	if ((d = fdopendir(dfd)) == NULL) {
+		e = errno;
+		close(dfd);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(d);
 	return d;
 }
 
-/* A directory of the outbox, made if missing. One that is there must be a directory of
- * its own, not a symbolic link: nothing is followed out of state_dir (-ELOOP). */
-static int
-ensure_dir(const char *path)
+/* A listing of the directory `name` of parentfd, opened as dir_open_at does. NULL with
+ * errno. */
+static DIR *
+dir_list_at(int parentfd, const char *name)
 {
-	struct stat sb;
+	int fd = dir_open_at(parentfd, name), e;
+	DIR *d;
 
-	if (mkdir(path, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -errno;
-	if (lstat(path, &sb) == -1)
-		return -errno;
-	return S_ISDIR(sb.st_mode) ? 0 : S_ISLNK(sb.st_mode) ? -ELOOP : -ENOTDIR;
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+/* Why a directory of the outbox could not be opened, for people (e: positive errno). */
+static const char *
+dir_error(int e)
+{
+	return e == ELOOP || e == ENOTDIR ? NOT_OWN_DIR : strerror(e);
 }
 
 /* A sink name becomes a directory name: keep it to a safe alphabet. */
@@ -141,13 +199,29 @@ parse_event_file(const char *name, uint64_t *seq, char id[ALERT_ID_LEN])
 	return alert_id_valid(id) ? 0 : -EBADMSG;
 }
 
+/* Open the directory of `sink` (its safe_name) in the outbox dir, following neither
+ * (for the entry points that are given paths). fd or -errno, as dir_open_at. */
+static int
+sink_open(const char *dir, const char *sink)
+{
+	char name[OUTBOX_NAME_MAX];
+	int outfd, fd;
+
+	safe_name(sink, name, sizeof(name));
+	if ((outfd = dir_open_at(AT_FDCWD, dir)) < 0)
+		return outfd;
+	fd = dir_open_at(outfd, name);
+	close(outfd);
+	return fd;
+}
+
 int
 outbox_put_json(const char *dir, const char *sink, uint64_t seq, const char *id,
 		const char *json, size_t len, char *err, size_t errlen)
 {
-	char sdir[PATH_MAX], path[PATH_MAX], name[OUTBOX_NAME_MAX], file[OUTBOX_FILE_MAX];
+	char sdir[PATH_MAX], name[OUTBOX_NAME_MAX], file[OUTBOX_FILE_MAX];
 	char *buf = NULL;
-	int rc;
+	int outfd = -1, sfd = -1, rc;
 
 	safe_name(sink, name, sizeof(name));
 	/* the id becomes a file name: nothing but a UUID may */
@@ -160,35 +234,45 @@ outbox_put_json(const char *dir, const char *sink, uint64_t seq, const char *id,
 			 id, ALERT_JSON_MAX);
 		return -EFBIG;
 	}
-	if ((rc = ensure_dir(dir)) < 0) {
-		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
-		return rc;
-	}
-	if (snprintf(sdir, sizeof(sdir), "%s/%s", dir, name) >= (int)sizeof(sdir) ||
-	    event_file(file, sizeof(file), seq, id, ".json") < 0 ||
-	    snprintf(path, sizeof(path), "%s/%s", sdir, file) >= (int)sizeof(path)) {
+	if ((rc = event_file(file, sizeof(file), seq, id, ".json")) < 0) {
 		snprintf(err, errlen, "outbox %s: path too long", dir);
-		return -ENAMETOOLONG;
-	}
-	if ((rc = ensure_dir(sdir)) < 0) {
-		snprintf(err, errlen, "outbox %s: %s", sdir, strerror(-rc));
 		return rc;
+	}
+	snprintf(sdir, sizeof(sdir), "%s/%s", dir, name); /* for messages */
+	if ((outfd = dir_ensure_at(AT_FDCWD, dir)) < 0) {
+		rc = outfd;
+		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
+		goto out;
+	}
+	if ((sfd = dir_ensure_at(outfd, name)) < 0) {
+		rc = sfd;
+		snprintf(err, errlen, "outbox %s: %s", sdir, strerror(-rc));
+		goto out;
 	}
 	/* one line with a newline */
 	if ((buf = malloc(len + 1)) == NULL) {
+		rc = -ENOMEM;
 		snprintf(err, errlen, "outbox: out of memory");
-		return -ENOMEM;
+		goto out;
 	}
 	memcpy(buf, json, len);
 	buf[len] = '\n';
-	rc = file_write_atomic(path, buf, len + 1, 0600);
-	free(buf);
-	if (rc < 0) {
-		snprintf(err, errlen, "outbox %s: %s", path, strerror(-rc));
-		return rc;
+	if ((rc = file_write_atomic_at(sfd, file, buf, len + 1, 0600)) < 0) {
+		snprintf(err, errlen, "outbox %s/%s: %s", sdir, file, strerror(-rc));
+		goto out;
 	}
 	/* the sink directory entry itself must survive a crash too */
-	return file_sync_dir(sdir);
+	if (fsync(outfd) == -1) {
+		rc = -errno;
+		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
+	}
+out:
+	free(buf);
+	if (sfd >= 0)
+		close(sfd);
+	if (outfd >= 0)
+		close(outfd);
+	return rc;
 }
 
 int
@@ -209,23 +293,20 @@ outbox_put(const char *dir, const char *sink, uint64_t seq, const struct alert_e
 long
 outbox_count(const char *dir)
 {
-	DIR *d = opendir_nofollow(dir);
+	DIR *d = dir_list_at(AT_FDCWD, dir);
 	struct dirent *de;
 	long n = 0;
 
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d)) != NULL) {
-		char sub[PATH_MAX];
 		DIR *sd;
 		struct dirent *se;
 
 		if (de->d_name[0] == '.')
 			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= (int)sizeof(sub))
-			continue;
-		sd = opendir_nofollow(sub);
-		if (sd == NULL)
+		/* a sink directory that is a link is not counted: delivery leaves it alone */
+		if ((sd = dir_list_at(dirfd(d), de->d_name)) == NULL)
 			continue;
 		while ((se = readdir(sd)) != NULL)
 			if (se->d_name[0] != '.' && ends_with(se->d_name, ".json"))
@@ -284,25 +365,6 @@ outbox_retry_delay_ns(unsigned attempts, const struct outbox_outcome *o, uint32_
 }
 
 /* ---- metadata sidecar ---- */
-
-static int
-sink_path(char *buf, size_t len, const char *dir, const char *sink, const char *sub,
-	  const char *file)
-{
-	char name[OUTBOX_NAME_MAX];
-	int n;
-
-	safe_name(sink, name, sizeof(name));
-	if (sub && file)
-		n = snprintf(buf, len, "%s/%s/%s/%s", dir, name, sub, file);
-	else if (sub)
-		n = snprintf(buf, len, "%s/%s/%s", dir, name, sub);
-	else if (file)
-		n = snprintf(buf, len, "%s/%s/%s", dir, name, file);
-	else
-		n = snprintf(buf, len, "%s/%s", dir, name);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
 
 static int
 get_u64(struct json_object *o, const char *key, uint64_t max, uint64_t *out)
@@ -366,43 +428,55 @@ out:
 	return rc;
 }
 
-int
-outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m)
+/* The .meta of event id in the sink directory sfd, as outbox_meta_read says. */
+static int
+meta_read_at(int sfd, const char *id, struct outbox_meta *m)
 {
-	char path[PATH_MAX], file[ALERT_ID_LEN + 8], *text = NULL;
-	struct stat sb;
+	char file[ALERT_ID_LEN + 8], *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(file, sizeof(file), "%s.meta", id);
-	if ((rc = sink_path(path, sizeof(path), dir, sink, NULL, file)) < 0)
-		return rc;
-	/* a link in its place is not followed: corrupt, like any file that is not ours */
-	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+	/* a link in its place is not followed (ELOOP): corrupt, like any file that is not
+	 * ours (a directory, a FIFO, one too large) */
+	rc = file_read_at(sfd, file, META_MAX_BYTES, &text, &len);
+	if (rc == -ELOOP || rc == -EFBIG || rc == -EISDIR || rc == -EINVAL)
 		return -EBADMSG;
-	rc = file_read_all(path, META_MAX_BYTES, &text, &len);
-	if (rc == -ENOENT)
-		return rc;
 	if (rc < 0)
-		return rc == -EFBIG || rc == -EISDIR || rc == -EINVAL ? -EBADMSG : rc;
+		return rc;
 	rc = outbox_meta_parse(text, len, m);
 	free(text);
 	return rc;
 }
 
 int
-outbox_meta_write(const char *dir, const char *sink, const char *id,
-		  const struct outbox_meta *m)
+outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m)
 {
-	char path[PATH_MAX], file[ALERT_ID_LEN + 8];
+	int sfd, rc;
+
+	memset(m, 0, sizeof(*m));
+	/* the id names the file: nothing but a UUID may */
+	if (!alert_id_valid(id))
+		return -EINVAL;
+	if ((sfd = sink_open(dir, sink)) < 0)
+		return sfd;
+	rc = meta_read_at(sfd, id, m);
+	close(sfd);
+	return rc;
+}
+
+/* Replace the .meta of event id in the sink directory sfd (atomically). 0 or -errno. */
+static int
+meta_write_at(int sfd, const char *id, const struct outbox_meta *m)
+{
+	char file[ALERT_ID_LEN + 8], *buf = NULL;
 	struct json_object *o;
 	const char *text;
+	size_t l;
 	int rc;
 
 	snprintf(file, sizeof(file), "%s.meta", id);
-	if ((rc = sink_path(path, sizeof(path), dir, sink, NULL, file)) < 0)
-		return rc;
 	o = json_object_new_object();
 	if (o == NULL)
 		return -ENOMEM;
@@ -421,21 +495,33 @@ outbox_meta_write(const char *dir, const char *sink, const char *id,
 		rc = -ENOMEM;
 		goto out;
 	}
-	{
-		/* one line with a newline, like the event files */
-		size_t l = strlen(text);
-		char *buf = malloc(l + 2);
-		if (buf == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		memcpy(buf, text, l);
-		buf[l] = '\n';
-		rc = file_write_atomic(path, buf, l + 1, 0600);
-		free(buf);
+	/* one line with a newline, like the event files */
+	l = strlen(text);
+	if ((buf = malloc(l + 1)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
+	memcpy(buf, text, l);
+	buf[l] = '\n';
+	rc = file_write_atomic_at(sfd, file, buf, l + 1, 0600);
 out:
+	free(buf);
 	json_object_put(o);
+	return rc;
+}
+
+int
+outbox_meta_write(const char *dir, const char *sink, const char *id,
+		  const struct outbox_meta *m)
+{
+	int sfd, rc;
+
+	if (!alert_id_valid(id))
+		return -EINVAL;
+	if ((sfd = sink_open(dir, sink)) < 0)
+		return sfd;
+	rc = meta_write_at(sfd, id, m);
+	close(sfd);
 	return rc;
 }
 
@@ -455,57 +541,51 @@ by_seq_then_time(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* Move <sdir>/<file> into <sdir>/<sub>/ (created 0700), syncing both directories. */
+/* Move the entry `file` of the sink directory sfd into its sub/ (made 0700 if missing;
+ * -ELOOP when sub/ is a link: nothing is moved through it), syncing both directories.
+ * The entry moves as it is: a link goes into sub/ as a link, its target untouched. */
 static int
-move_into(const char *sdir, const char *sub, const char *file)
+move_into(int sfd, const char *sub, const char *file)
 {
-	char from[PATH_MAX], todir[PATH_MAX], to[PATH_MAX];
-	int rc;
+	int subfd, rc = 0;
 
-	if (snprintf(from, sizeof(from), "%s/%s", sdir, file) >= (int)sizeof(from) ||
-	    snprintf(todir, sizeof(todir), "%s/%s", sdir, sub) >= (int)sizeof(todir) ||
-	    snprintf(to, sizeof(to), "%s/%s/%s", sdir, sub, file) >= (int)sizeof(to))
-		return -ENAMETOOLONG;
-	if ((rc = ensure_dir(todir)) < 0)
-		return rc;
-	if (rename(from, to) == -1)
-		return -errno;
-	if ((rc = file_sync_dir(to)) < 0)
-		return rc;
-	return file_sync_dir(from);
+	if ((subfd = dir_ensure_at(sfd, sub)) < 0)
+		return subfd;
+	if (renameat(sfd, file, subfd, file) == -1 || fsync(subfd) == -1 || fsync(sfd) == -1)
+		rc = -errno;
+	close(subfd);
+	return rc;
 }
 
-/* Read one event file: 0 with its sequence number in *seq, -EBADMSG with why in err
- * (corrupt), or another -errno. */
+/* Read the event file `file` of the sink directory sfd: 0 with its sequence number in
+ * *seq, -EBADMSG with why in err (corrupt: a link, anything but a regular file, a name or
+ * a text that is not an event's), or another -errno (-ENOENT: gone meanwhile). */
 static int
-read_event(const char *sdir, const char *file, struct alert_event *ev, uint64_t *seq,
-	   char *err, size_t errlen)
+read_event(int sfd, const char *file, struct alert_event *ev, uint64_t *seq, char *err,
+	   size_t errlen)
 {
-	char path[PATH_MAX], id[ALERT_ID_LEN], *text = NULL;
+	char id[ALERT_ID_LEN], *text = NULL;
 	size_t len = 0;
-	struct stat sb;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/%s", sdir, file) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (lstat(path, &sb) == -1)
-		return -errno;
-	if (!S_ISREG(sb.st_mode)) {
+	/* one open, not followed: what is checked is what is read */
+	rc = file_read_at(sfd, file, ALERT_JSON_MAX, &text, &len);
+	if (rc == -ELOOP || rc == -EISDIR || rc == -EINVAL) {
 		snprintf(err, errlen, "not a regular file");
 		return -EBADMSG;
 	}
+	if (rc == -ENOENT)
+		return rc;
+	/* the same precedence as ever: the name, then the size, then the text */
 	if (parse_event_file(file, seq, id) < 0) {
 		snprintf(err, errlen, "the file name is not [<sequence>.]<event id>.json");
-		return -EBADMSG;
-	}
-	rc = file_read_all(path, ALERT_JSON_MAX, &text, &len);
-	if (rc == -EFBIG) {
+		rc = -EBADMSG;
+	} else if (rc == -EFBIG) {
 		snprintf(err, errlen, "larger than %d bytes", ALERT_JSON_MAX);
-		return -EBADMSG;
+		rc = -EBADMSG;
+	} else if (rc == 0) {
+		rc = outbox_entry_parse(text, len, id, ev, err, errlen);
 	}
-	if (rc < 0)
-		return rc;
-	rc = outbox_entry_parse(text, len, id, ev, err, errlen);
 	free(text);
 	return rc;
 }
@@ -534,7 +614,8 @@ outbox_entry_parse(const char *text, size_t len, const char *id, struct alert_ev
 }
 
 struct queue {
-	char sdir[PATH_MAX];
+	int fd;                   /* the sink directory; -1 when there is none */
+	char sdir[PATH_MAX];      /* its path, for messages only */
 	char sink[OUTBOX_NAME_MAX];
 	struct outbox_entry *e;
 	size_t n, cap;
@@ -546,6 +627,9 @@ queue_clear(struct queue *q)
 	free(q->e);
 	q->e = NULL;
 	q->n = q->cap = 0;
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
 }
 
 static int
@@ -574,7 +658,7 @@ by_id(const void *a, const void *b)
 static void
 remove_orphan_metas(struct queue *q, char (*metas)[ALERT_ID_LEN], size_t nmetas)
 {
-	char path[PATH_MAX];
+	char file[ALERT_ID_LEN + 8];
 
 	if (q->n > 1)
 		qsort(q->e, q->n, sizeof(*q->e), by_id);
@@ -583,9 +667,8 @@ remove_orphan_metas(struct queue *q, char (*metas)[ALERT_ID_LEN], size_t nmetas)
 		memcpy(key.id, metas[i], sizeof(key.id));
 		if (q->n > 0 && bsearch(&key, q->e, q->n, sizeof(*q->e), by_id) != NULL)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, metas[i]) <
-		    (int)sizeof(path))
-			(void)unlink(path);
+		snprintf(file, sizeof(file), "%s.meta", metas[i]);
+		(void)unlinkat(q->fd, file, 0);
 	}
 }
 
@@ -597,8 +680,8 @@ remove_orphan_metas(struct queue *q, char (*metas)[ALERT_ID_LEN], size_t nmetas)
  * is touched and corrupt files are only counted.
  */
 static int
-queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct outbox_stats *st,
-	   size_t *quarantined, char *err, size_t errlen)
+queue_load(int outfd, const char *dir, const char *sink, bool fix, struct queue *q,
+	   struct outbox_stats *st, size_t *quarantined, char *err, size_t errlen)
 {
 	DIR *d = NULL;
 	struct dirent *de;
@@ -608,21 +691,25 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 	int rc = 0;
 
 	memset(q, 0, sizeof(*q));
+	q->fd = -1;
 	safe_name(sink, q->sink, sizeof(q->sink));
-	if ((rc = sink_path(q->sdir, sizeof(q->sdir), dir, sink, NULL, NULL)) < 0) {
-		snprintf(err, errlen, "outbox %s: path too long", dir);
-		return rc;
-	}
+	snprintf(q->sdir, sizeof(q->sdir), "%s/%s", dir, q->sink);
+	if (outfd < 0)
+		return 0; /* no outbox yet: an empty queue */
 	/* O_NOFOLLOW: a sink directory that is a link to elsewhere is left alone (its files
 	 * would otherwise be delivered, or moved into quarantine/, outside state_dir) */
-	if ((d = opendir_nofollow(q->sdir)) == NULL) {
-		int e = errno;
-		if (e == ENOENT)
+	if ((rc = dir_open_at(outfd, q->sink)) < 0) {
+		if (rc == -ENOENT)
 			return 0;
-		snprintf(err, errlen, "outbox %s: %s", q->sdir, e == ELOOP || e == ENOTDIR
-			 ? "not a directory of its own (a symbolic link?): left alone"
-			 : strerror(e));
-		return -e;
+		snprintf(err, errlen, "outbox %s: %s", q->sdir, dir_error(-rc));
+		return rc;
+	}
+	q->fd = rc;
+	rc = 0;
+	if ((d = dir_list_fd(q->fd)) == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "outbox %s: %s", q->sdir, strerror(-rc));
+		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct outbox_entry e;
@@ -652,7 +739,7 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		}
 		if (!ends_with(de->d_name, ".json"))
 			continue;
-		rc = read_event(q->sdir, de->d_name, &ev, &seq, why, sizeof(why));
+		rc = read_event(q->fd, de->d_name, &ev, &seq, why, sizeof(why));
 		if (rc == -ENOENT) {
 			rc = 0;
 			continue; /* went away while we looked (a reader without the lock) */
@@ -663,7 +750,7 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 				st->corrupt++;
 			if (fix) {
 				char meta[NAME_MAX + 1], id[ALERT_ID_LEN];
-				int mrc = move_into(q->sdir, OUTBOX_QUARANTINE_DIR, de->d_name);
+				int mrc = move_into(q->fd, OUTBOX_QUARANTINE_DIR, de->d_name);
 				/* the meta is named by the id (when the name holds one) */
 				if (parse_event_file(de->d_name, &seq, id) == 0)
 					snprintf(meta, sizeof(meta), "%s.meta", id);
@@ -675,7 +762,7 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 					if (quarantined)
 						(*quarantined)++;
 					/* its schedule is no use without it: along it goes */
-					if (move_into(q->sdir, OUTBOX_QUARANTINE_DIR, meta) == 0 &&
+					if (move_into(q->fd, OUTBOX_QUARANTINE_DIR, meta) == 0 &&
 					    quarantined)
 						(*quarantined)++;
 					log_warnx("outbox: sink %s: %s is corrupt (%s): moved to %s/",
@@ -703,14 +790,14 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		memcpy(e.address, ev.address, sizeof(e.address));
 		memcpy(e.protocol, ev.protocol, sizeof(e.protocol));
 		e.port = ev.port;
-		rc = outbox_meta_read(dir, q->sink, ev.id, &e.meta);
+		rc = meta_read_at(q->fd, ev.id, &e.meta);
 		if (rc == -EBADMSG) {
 			memset(&e.meta, 0, sizeof(e.meta));
 			e.meta_corrupt = true;
 			if (fix) {
 				char meta[ALERT_ID_LEN + 8];
 				snprintf(meta, sizeof(meta), "%s.meta", ev.id);
-				if (move_into(q->sdir, OUTBOX_QUARANTINE_DIR, meta) == 0) {
+				if (move_into(q->fd, OUTBOX_QUARANTINE_DIR, meta) == 0) {
 					e.meta_corrupt = false;
 					if (quarantined)
 						(*quarantined)++;
@@ -738,17 +825,19 @@ queue_load(const char *dir, const char *sink, bool fix, struct queue *q, struct 
 		qsort(q->e, q->n, sizeof(*q->e), by_seq_then_time);
 out:
 	free(metas);
-	closedir(d);
+	if (d != NULL)
+		closedir(d);
 	if (rc < 0)
 		queue_clear(q);
 	return rc;
 }
 
-/* Files in a side folder; events_only counts event files (dead/), not their .meta. */
+/* Files in the side folder sub/ of the sink directory sfd (not followed: a link counts
+ * nothing); events_only counts event files (dead/), not their .meta. */
 static size_t
-count_files(const char *path, bool events_only)
+count_files(int sfd, const char *sub, bool events_only)
 {
-	DIR *d = opendir_nofollow(path);
+	DIR *d = dir_list_at(sfd, sub);
 	struct dirent *de;
 	size_t n = 0;
 
@@ -761,20 +850,11 @@ count_files(const char *path, bool events_only)
 	return n;
 }
 
-static void
-count_side_dirs(const char *sdir, struct outbox_stats *st)
-{
-	char p[PATH_MAX];
-
-	if (snprintf(p, sizeof(p), "%s/%s", sdir, OUTBOX_DEAD_DIR) < (int)sizeof(p))
-		st->dead += count_files(p, true);
-	if (snprintf(p, sizeof(p), "%s/%s", sdir, OUTBOX_QUARANTINE_DIR) < (int)sizeof(p))
-		st->quarantined += count_files(p, false);
-}
-
-int
-outbox_list(const char *dir, const char *sink, struct outbox_entry **out, size_t *n,
-	    struct outbox_stats *st, char *err, size_t errlen)
+/* outbox_list for the outbox open at outfd (-1: there is none), dir its path for
+ * messages. */
+static int
+list_at(int outfd, const char *dir, const char *sink, struct outbox_entry **out, size_t *n,
+	struct outbox_stats *st, char *err, size_t errlen)
 {
 	struct outbox_stats local = { 0 };
 	struct queue q;
@@ -782,15 +862,55 @@ outbox_list(const char *dir, const char *sink, struct outbox_entry **out, size_t
 
 	*out = NULL;
 	*n = 0;
-	rc = queue_load(dir, sink, false, &q, &local, NULL, err, errlen);
+	rc = queue_load(outfd, dir, sink, false, &q, &local, NULL, err, errlen);
 	if (rc < 0)
 		return rc;
-	count_side_dirs(q.sdir, &local);
+	if (q.fd >= 0) {
+		local.dead += count_files(q.fd, OUTBOX_DEAD_DIR, true);
+		local.quarantined += count_files(q.fd, OUTBOX_QUARANTINE_DIR, false);
+	}
 	if (st)
 		*st = local;
+	/* the entries are the caller's now; the rest of q goes */
 	*out = q.e;
 	*n = q.n;
+	q.e = NULL;
+	queue_clear(&q);
 	return 0;
+}
+
+/* Open the outbox dir for reading into *fd: -1 when there is none yet (nothing queued).
+ * 0, or -errno with err. */
+static int
+open_outbox_read(const char *dir, int *fd, char *err, size_t errlen)
+{
+	int rc = dir_open_at(AT_FDCWD, dir);
+
+	*fd = -1;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		snprintf(err, errlen, "outbox %s: %s", dir, dir_error(-rc));
+		return rc;
+	}
+	*fd = rc;
+	return 0;
+}
+
+int
+outbox_list(const char *dir, const char *sink, struct outbox_entry **out, size_t *n,
+	    struct outbox_stats *st, char *err, size_t errlen)
+{
+	int outfd, rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = open_outbox_read(dir, &outfd, err, errlen)) < 0)
+		return rc;
+	rc = list_at(outfd, dir, sink, out, n, st, err, errlen);
+	if (outfd >= 0)
+		close(outfd);
+	return rc;
 }
 
 static int
@@ -807,10 +927,11 @@ outbox_names_free(char **names, size_t n)
 	free(names);
 }
 
-int
-outbox_sink_names(const char *dir, char ***names, size_t *n)
+/* outbox_sink_names for the outbox open at outfd. */
+static int
+sink_names_at(int outfd, char ***names, size_t *n)
 {
-	DIR *d = opendir_nofollow(dir);
+	DIR *d = dir_list_fd(outfd);
 	struct dirent *de;
 	char **v = NULL;
 	size_t k = 0;
@@ -819,16 +940,15 @@ outbox_sink_names(const char *dir, char ***names, size_t *n)
 	*names = NULL;
 	*n = 0;
 	if (d == NULL)
-		return errno == ENOENT ? 0 : -errno;
+		return -errno;
 	while ((de = readdir(d)) != NULL) {
-		char path[PATH_MAX];
 		struct stat sb;
 		char **nv;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
-		    lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		/* only directories of their own: a link is no sink's (and is not followed) */
+		if (de->d_name[0] == '.' ||
+		    fstatat(outfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISDIR(sb.st_mode))
 			continue;
 		nv = realloc(v, (k + 1) * sizeof(*v));
 		if (nv == NULL) {
@@ -855,22 +975,37 @@ out:
 }
 
 int
+outbox_sink_names(const char *dir, char ***names, size_t *n)
+{
+	int outfd = dir_open_at(AT_FDCWD, dir), rc;
+
+	*names = NULL;
+	*n = 0;
+	if (outfd < 0)
+		return outfd == -ENOENT ? 0 : outfd;
+	rc = sink_names_at(outfd, names, n);
+	close(outfd);
+	return rc;
+}
+
+int
 outbox_stats_all(const char *dir, struct outbox_stats *st)
 {
 	char **names = NULL, err[256];
 	size_t n = 0;
-	int rc;
+	int outfd, rc = 0;
 
 	memset(st, 0, sizeof(*st));
-	rc = outbox_sink_names(dir, &names, &n);
-	if (rc < 0)
+	if ((rc = open_outbox_read(dir, &outfd, err, sizeof(err))) < 0)
 		return rc;
+	if (outfd >= 0)
+		rc = sink_names_at(outfd, &names, &n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct outbox_entry *e = NULL;
 		struct outbox_stats one;
 		size_t ne = 0;
 
-		rc = outbox_list(dir, names[i], &e, &ne, &one, err, sizeof(err));
+		rc = list_at(outfd, dir, names[i], &e, &ne, &one, err, sizeof(err));
 		free(e);
 		if (rc < 0)
 			break;
@@ -880,6 +1015,8 @@ outbox_stats_all(const char *dir, struct outbox_stats *st)
 		st->quarantined += one.quarantined;
 	}
 	outbox_names_free(names, n);
+	if (outfd >= 0)
+		close(outfd);
 	return rc;
 }
 
@@ -942,17 +1079,16 @@ random32(void)
 static void
 remove_event(const struct queue *q, const struct outbox_entry *e)
 {
-	char path[PATH_MAX], file[OUTBOX_FILE_MAX];
+	char file[OUTBOX_FILE_MAX];
 
 	/* the event first: a crash between the two leaves an orphan .meta, which the next
 	 * load removes, never an event without its schedule being lost for good */
 	if (event_file(file, sizeof(file), e->seq, e->id, ".json") == 0 &&
-	    snprintf(path, sizeof(path), "%s/%s", q->sdir, file) < (int)sizeof(path) &&
-	    unlink(path) == -1 && errno != ENOENT)
-		log_warn("outbox: cannot remove %s", path);
-	if (snprintf(path, sizeof(path), "%s/%s.meta", q->sdir, e->id) < (int)sizeof(path) &&
-	    unlink(path) == -1 && errno != ENOENT)
-		log_warn("outbox: cannot remove %s", path);
+	    unlinkat(q->fd, file, 0) == -1 && errno != ENOENT)
+		log_warn("outbox: cannot remove %s/%s", q->sdir, file);
+	snprintf(file, sizeof(file), "%s.meta", e->id);
+	if (unlinkat(q->fd, file, 0) == -1 && errno != ENOENT)
+		log_warn("outbox: cannot remove %s/%s", q->sdir, file);
 }
 
 static void
@@ -963,14 +1099,14 @@ dead_letter(const struct queue *q, const struct outbox_entry *e, struct outbox_s
 
 	rc = event_file(file, sizeof(file), e->seq, e->id, ".json");
 	if (rc == 0)
-		rc = move_into(q->sdir, OUTBOX_DEAD_DIR, file);
+		rc = move_into(q->fd, OUTBOX_DEAD_DIR, file);
 	if (rc < 0) {
 		log_warnx("outbox: alert %s for sink %s is past max_age but could not be moved "
 			  "to %s/: %s", e->id, q->sink, OUTBOX_DEAD_DIR, strerror(-rc));
 		return;
 	}
 	snprintf(file, sizeof(file), "%s.meta", e->id);
-	(void)move_into(q->sdir, OUTBOX_DEAD_DIR, file);
+	(void)move_into(q->fd, OUTBOX_DEAD_DIR, file);
 	log_warnx("alert %s for sink %s moved to dead letter after %u attempts (%s)", e->id,
 		  q->sink, e->meta.attempts,
 		  e->meta.last_error[0] ? e->meta.last_error : "no attempt succeeded");
@@ -989,7 +1125,7 @@ read_window(const struct queue *q, size_t from, size_t max, struct alert_event *
 		char file[OUTBOX_FILE_MAX], why[256];
 		uint64_t seq;
 		if (event_file(file, sizeof(file), e->seq, e->id, ".json") < 0 ||
-		    read_event(q->sdir, file, &evs[k], &seq, why, sizeof(why)) < 0)
+		    read_event(q->fd, file, &evs[k], &seq, why, sizeof(why)) < 0)
 			break;
 	}
 	return k;
@@ -997,7 +1133,7 @@ read_window(const struct queue *q, size_t from, size_t max, struct alert_event *
 
 /* A failed request: every event it carried gets attempts+1 and its next try. */
 static void
-record_failure(const char *dir, struct queue *q, size_t from, size_t k,
+record_failure(struct queue *q, size_t from, size_t k,
 	       const struct outbox_outcome *o, const char *error, uint64_t now_wall,
 	       uint64_t *next_try)
 {
@@ -1014,7 +1150,7 @@ record_failure(const char *dir, struct queue *q, size_t from, size_t k,
 		m->next_try = now_wall + outbox_retry_delay_ns(m->attempts, o, rnd);
 		m->last_status = o->status;
 		copy_text(m->last_error, sizeof(m->last_error), error);
-		rc = outbox_meta_write(dir, q->sink, q->e[i].id, m);
+		rc = meta_write_at(q->fd, q->e[i].id, m);
 		if (rc < 0)
 			log_warnx("outbox: sink %s: cannot record the attempt for %s: %s", q->sink,
 				  q->e[i].id, strerror(-rc));
@@ -1038,8 +1174,8 @@ describe_failure(const struct http_result *hr, int prc, char *buf, size_t len)
 }
 
 static void
-deliver_sink(const char *dir, const struct sink_settings *s, const struct run_clock *clk,
-	     bool force, struct outbox_sink_report *r)
+deliver_sink(int outfd, const char *dir, const struct sink_settings *s,
+	     const struct run_clock *clk, bool force, struct outbox_sink_report *r)
 {
 	const struct sink_ops *ops = sink_find(s->kind);
 	struct alert_event *evs = NULL;
@@ -1050,7 +1186,8 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 	int rc;
 
 	snprintf(r->name, sizeof(r->name), "%s", s->name ? s->name : "sink");
-	rc = queue_load(dir, r->name, true, &q, NULL, &r->quarantined, err, sizeof(err));
+	rc = queue_load(outfd, dir, r->name, true, &q, NULL, &r->quarantined, err,
+			sizeof(err));
 	if (rc < 0) {
 		copy_text(r->last_error, sizeof(r->last_error), err);
 		log_warnx("%s", err);
@@ -1120,7 +1257,7 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 			oc.status = 0;
 			snprintf(err, sizeof(err), "cannot format the message: %s",
 				 rc < 0 ? strerror(-rc) : "formatter took no event");
-			record_failure(dir, &q, i, 1, &oc, err, run_wall(clk), &r->next_try);
+			record_failure(&q, i, 1, &oc, err, run_wall(clk), &r->next_try);
 			copy_text(r->last_error, sizeof(r->last_error), err);
 			log_warnx("alert delivery to sink %s failed: %s", r->name, err);
 			sink_message_clear(&m);
@@ -1143,7 +1280,8 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 		if (prc == 0 && hr.status >= 200 && hr.status < 300) {
 			for (size_t j = i; j < i + k; j++)
 				remove_event(&q, &q.e[j]);
-			if (file_sync_dir(q.sdir) < 0)
+			/* the removals themselves must survive a crash: no event goes twice */
+			if (fsync(q.fd) == -1)
 				log_warn("outbox: cannot sync %s", q.sdir);
 			r->delivered += k;
 			r->messages++;
@@ -1166,7 +1304,7 @@ deliver_sink(const char *dir, const struct sink_settings *s, const struct run_cl
 			}
 		}
 		describe_failure(&hr, prc, err, sizeof(err));
-		record_failure(dir, &q, i, k, &oc, err, run_wall(clk), &r->next_try);
+		record_failure(&q, i, k, &oc, err, run_wall(clk), &r->next_try);
 		copy_text(r->last_error, sizeof(r->last_error), err);
 		r->failed++;
 		{
@@ -1197,7 +1335,7 @@ outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks
 	struct run_clock clk;
 	char **names = NULL;
 	size_t nnames = 0;
-	int rc;
+	int outfd = -1, rc = 0;
 
 	memset(rep, 0, sizeof(*rep));
 	clk.wall0 = now_wall_ns;
@@ -1212,12 +1350,20 @@ outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks
 	}
 	rep->nsinks = nsinks;
 
-	/* directories nobody is configured for: report them, touch nothing */
-	rc = outbox_sink_names(dir, &names, &nnames);
+	/* one open of the outbox for the run: every sink directory is reached from it. None
+	 * yet (-1): nothing is queued anywhere. */
+	outfd = dir_open_at(AT_FDCWD, dir);
+	if (outfd == -ENOENT)
+		outfd = -1;
+	else if (outfd < 0)
+		rc = outfd;
+	else
+		rc = sink_names_at(outfd, &names, &nnames);
 	if (rc < 0) {
 		snprintf(err, errlen, "outbox %s: %s", dir, strerror(-rc));
-		goto bad;
+		goto out;
 	}
+	/* directories nobody is configured for: report them, touch nothing */
 	for (size_t i = 0; i < nnames; i++) {
 		bool known = false;
 		for (size_t k = 0; k < nsinks && !known; k++) {
@@ -1231,7 +1377,7 @@ outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks
 		if (nu == NULL) {
 			rc = -ENOMEM;
 			snprintf(err, errlen, "outbox: out of memory");
-			goto bad;
+			goto out;
 		}
 		rep->unknown = nu;
 		rep->unknown[rep->nunknown++] = names[i];
@@ -1239,11 +1385,12 @@ outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks
 	}
 	outbox_names_free(names, nnames);
 	names = NULL;
+	nnames = 0;
 
 	for (size_t k = 0; k < nsinks; k++) {
 		struct outbox_sink_report *r = &rep->sinks[k];
 
-		deliver_sink(dir, &sinks[k], &clk, force, r);
+		deliver_sink(outfd, dir, &sinks[k], &clk, force, r);
 		rep->delivered += r->delivered;
 		rep->messages += r->messages;
 		rep->failed += r->failed;
@@ -1252,9 +1399,11 @@ outbox_deliver(const char *dir, const struct sink_settings *sinks, size_t nsinks
 		rep->remaining += r->remaining;
 		rep->out_of_budget |= r->out_of_budget;
 	}
-	return 0;
-bad:
+out:
 	outbox_names_free(names, nnames);
-	outbox_report_clear(rep);
+	if (rc < 0)
+		outbox_report_clear(rep);
+	if (outfd >= 0)
+		close(outfd);
 	return rc;
 }

@@ -17,6 +17,13 @@
  *   quarantine/   files that did not parse or are not valid UTF-8 (kept for people, never
  *                 deleted here)
  *
+ * Nothing inside <dir> is ever followed (<dir> itself is opened without following its last
+ * component; the state_dir above it may be a link an admin chose): every entry is reached
+ * from an open directory by its name, so what was checked is what is used. A sink
+ * directory, dead/ or quarantine/ that is a symbolic link (or no directory) is reported and
+ * left alone: nothing is read, created or moved through it. An event or .meta file that is
+ * a link counts as corrupt: the link itself is quarantined, its target never opened.
+ *
  * Retry schedule, after the n-th failed attempt of an event (n = 1, 2, ...):
  *   30 s, 1 min, 2 min, 5 min, 10 min, 20 min, 40 min, then every 1 h,
  * each randomized by +-20 % (jitter, so many agents behind one outage do not retry in step).
@@ -145,7 +152,10 @@ void outbox_names_free(char **names, size_t n);
 int outbox_stats_all(const char *dir, struct outbox_stats *st);
 
 /* Read or write one event's metadata (exposed for tests and `alerts list`). read: 0,
- * -ENOENT (none yet: *m zeroed), -EBADMSG (corrupt). write: atomic, 0 or -errno. */
+ * -ENOENT (none yet: *m zeroed), -EBADMSG (corrupt, a link included). write: atomic (a
+ * link in the .meta's place is replaced, not followed), 0 or -errno. Both: -EINVAL for an
+ * id alert_id_valid refuses (it names the file), -ELOOP when the sink directory is a
+ * link. */
 int outbox_meta_read(const char *dir, const char *sink, const char *id, struct outbox_meta *m);
 
 /* The loaders' parsers of what they read (untrusted: the fuzz target's entry points).

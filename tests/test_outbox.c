@@ -3,6 +3,7 @@
  * on 127.0.0.1 in a thread: it answers with scripted statuses and records what it got. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -901,6 +902,241 @@ test_symlinked_sink_left_alone(void **state)
 	rmdir(other);
 }
 
+/* Entries in a directory ("." and ".." not counted). */
+static size_t
+entries_in(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static bool
+is_link(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+/* quarantine/ and dead/ swapped for links to a directory elsewhere: a corrupt event is not
+ * quarantined through the link, an old one is not dead-lettered through it; both stay in
+ * the queue's directory, said out loud; nothing is created or moved elsewhere, the links
+ * stay links, and a listing counts nothing through them. */
+static void
+test_symlinked_side_dirs_left_alone(void **state)
+{
+	static const char bad_id[] = "0badf00d-0000-4000-8000-0000000000e5";
+	struct fx *f = *state;
+	char other[] = "/tmp/test_outbox_side_XXXXXX", p[256], q[256], err[256], name[64];
+	char logpath[64], *log;
+	struct alert_event good, old;
+	struct outbox_report rep;
+	struct outbox_entry *e = NULL;
+	struct outbox_stats st;
+	size_t n = 0;
+	uint64_t now = util_wall_ns();
+	int saved;
+
+	assert_non_null(mkdtemp(other));
+	/* already there: a count through the links would see it */
+	snprintf(p, sizeof(p), "%s/0badf00d-0000-4000-8000-0000000000e6.json", other);
+	assert_int_equal(file_write_atomic(p, "{}", 2, 0600), 0);
+	put(f, "hook", now - 10 * SEC, "127.53.0.1", &good);
+	put(f, "hook", now - 73 * 3600 * SEC, "127.53.0.2", &old);
+	snprintf(name, sizeof(name), "%s.json", bad_id);
+	write_file(f, "hook", name, "not json");
+	snprintf(q, sizeof(q), "%s/hook/%s", f->dir, OUTBOX_QUARANTINE_DIR);
+	assert_int_equal(symlink(other, q), 0);
+	snprintf(p, sizeof(p), "%s/hook/%s", f->dir, OUTBOX_DEAD_DIR);
+	assert_int_equal(symlink(other, p), 0);
+
+	assert_int_equal(outbox_list(f->dir, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(st.dead, 0);
+	assert_int_equal(st.quarantined, 0);
+	free(e);
+
+	log_set_level(LOG_LVL_WARN);
+	capture_stderr_begin(&saved, logpath, sizeof(logpath));
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	log = capture_stderr_end(saved, logpath);
+	log_set_level(LOG_LVL_ERR);
+	assert_non_null(strstr(log, "could not be moved to quarantine/"));
+	assert_non_null(strstr(log, "could not be moved to dead/"));
+	free(log);
+	assert_int_equal(rep.sinks[0].quarantined, 0);
+	assert_int_equal(rep.sinks[0].dead, 0);
+	assert_int_equal(rep.sinks[0].delivered, 1);
+	outbox_report_clear(&rep);
+	assert_int_equal(srv.nreq, 1);
+	assert_non_null(strstr(srv.req[0].body, good.id));
+	assert_null(strstr(srv.req[0].body, old.id));
+	/* both stayed where they were; the links are still links; nothing went elsewhere */
+	assert_true(exists(f, "hook", NULL, bad_id, ".json"));
+	assert_true(exists(f, "hook", NULL, old.id, ".json"));
+	assert_true(is_link(p));
+	assert_true(is_link(q));
+	assert_int_equal(entries_in(other), 1);
+	snprintf(p, sizeof(p), "%s/0badf00d-0000-4000-8000-0000000000e6.json", other);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rmdir(other), 0);
+}
+
+/* An event file and a .meta that are links to files elsewhere (a whole valid event, a
+ * valid .meta): neither target is read, sent, moved or changed (same place, same inode,
+ * same content); the links themselves go to quarantine/ as links. A .meta written where a
+ * link is replaces the link, not its target. */
+static void
+test_symlinked_event_file_not_followed(void **state)
+{
+	static const char meta_text[] = "{\"attempts\":7,\"next_try\":1}\n";
+	struct fx *f = *state;
+	char other[] = "/tmp/test_outbox_evlink_XXXXXX", target[256], mtarget[256], p[256];
+	char err[256], text[ALERT_JSON_MAX + 1], *buf = NULL;
+	struct alert_event good, x, y;
+	struct outbox_meta m;
+	struct outbox_report rep;
+	struct outbox_entry *e = NULL;
+	struct outbox_stats st;
+	struct stat tb, mb, sb;
+	size_t n = 0, len = 0;
+	uint64_t now = util_wall_ns();
+
+	assert_non_null(mkdtemp(other));
+	put(f, "hook", now - 10 * SEC, "127.53.0.1", &good);
+	/* an event that would parse, kept elsewhere, named in the queue by a link */
+	x = good;
+	snprintf(x.id, sizeof(x.id), "0badf00d-0000-4000-8000-0000000000e7");
+	snprintf(x.address, sizeof(x.address), "127.53.0.7");
+	assert_true(alert_event_to_json(&x, text, sizeof(text)) > 0);
+	snprintf(target, sizeof(target), "%s/event.json", other);
+	assert_int_equal(file_write_atomic(target, text, strlen(text), 0600), 0);
+	snprintf(p, sizeof(p), "%s/hook/%s.json", f->dir, x.id);
+	assert_int_equal(symlink(target, p), 0);
+	/* the good event's .meta: a link to a valid .meta elsewhere */
+	snprintf(mtarget, sizeof(mtarget), "%s/event.meta", other);
+	assert_int_equal(file_write_atomic(mtarget, meta_text, strlen(meta_text), 0600), 0);
+	snprintf(p, sizeof(p), "%s/hook/%s.meta", f->dir, good.id);
+	assert_int_equal(symlink(mtarget, p), 0);
+	assert_int_equal(stat(target, &tb), 0);
+	assert_int_equal(stat(mtarget, &mb), 0);
+
+	assert_int_equal(outbox_meta_read(f->dir, "hook", good.id, &m), -EBADMSG);
+	assert_int_equal(outbox_list(f->dir, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].id, good.id);
+	assert_true(e[0].meta_corrupt);
+	assert_int_equal(e[0].meta.attempts, 0);
+	assert_int_equal(st.corrupt, 1);
+	free(e);
+	assert_int_equal(outbox_count(f->dir), 2);
+
+	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
+	assert_int_equal(rep.sinks[0].delivered, 1);
+	assert_int_equal(rep.sinks[0].quarantined, 2);
+	assert_int_equal(rep.sinks[0].remaining, 0);
+	outbox_report_clear(&rep);
+	assert_int_equal(srv.nreq, 1);
+	assert_non_null(strstr(srv.req[0].body, good.id));
+	assert_null(strstr(srv.req[0].body, x.id));
+	/* the links went to quarantine/, as links */
+	snprintf(p, sizeof(p), "%s/hook/%s/%s.json", f->dir, OUTBOX_QUARANTINE_DIR, x.id);
+	assert_true(is_link(p));
+	snprintf(p, sizeof(p), "%s/hook/%s/%s.meta", f->dir, OUTBOX_QUARANTINE_DIR, good.id);
+	assert_true(is_link(p));
+	assert_false(exists(f, "hook", NULL, x.id, ".json"));
+	/* the files elsewhere: where they were, the same files, the same text */
+	assert_int_equal(stat(target, &sb), 0);
+	assert_int_equal(sb.st_ino, tb.st_ino);
+	assert_int_equal(file_read_all(target, sizeof(text), &buf, &len), 0);
+	assert_string_equal(buf, text);
+	free(buf);
+	assert_int_equal(stat(mtarget, &sb), 0);
+	assert_int_equal(sb.st_ino, mb.st_ino);
+	assert_int_equal(file_read_all(mtarget, 4096, &buf, &len), 0);
+	assert_string_equal(buf, meta_text);
+	free(buf);
+	assert_int_equal(entries_in(other), 2);
+
+	/* a .meta written over a link replaces the link; the target stays as it was */
+	put(f, "hook", now - 5 * SEC, "127.53.0.2", &y);
+	snprintf(p, sizeof(p), "%s/hook/%s.meta", f->dir, y.id);
+	assert_int_equal(symlink(mtarget, p), 0);
+	memset(&m, 0, sizeof(m));
+	m.attempts = 2;
+	assert_int_equal(outbox_meta_write(f->dir, "hook", y.id, &m), 0);
+	assert_false(is_link(p));
+	assert_int_equal(outbox_meta_read(f->dir, "hook", y.id, &m), 0);
+	assert_int_equal(m.attempts, 2);
+	assert_int_equal(file_read_all(mtarget, 4096, &buf, &len), 0);
+	assert_string_equal(buf, meta_text);
+	free(buf);
+	/* an id that is no UUID names no file */
+	assert_int_equal(outbox_meta_write(f->dir, "hook", "../../x", &m), -EINVAL);
+	assert_int_equal(outbox_meta_read(f->dir, "hook", "../../x", &m), -EINVAL);
+	unlink(target);
+	unlink(mtarget);
+	assert_int_equal(rmdir(other), 0);
+}
+
+/* state_dir may be a link an admin chose: <link>/outbox works like any outbox. The outbox
+ * directory itself a link: refused by every entry point, nothing read, written or sent
+ * through it. */
+static void
+test_outbox_dir_links(void **state)
+{
+	struct fx *f = *state;
+	char real[128], slink[128], box[160], olink[128], err[256];
+	struct alert_event ev;
+	struct outbox_entry *e = NULL;
+	struct outbox_stats st;
+	struct outbox_meta m;
+	struct outbox_report rep;
+	char **names = NULL;
+	size_t n = 0;
+
+	snprintf(real, sizeof(real), "%s/state", f->dir);
+	assert_int_equal(mkdir(real, 0700), 0);
+	snprintf(slink, sizeof(slink), "%s/statelink", f->dir);
+	assert_int_equal(symlink(real, slink), 0);
+	snprintf(box, sizeof(box), "%s/outbox", slink);
+	assert_int_equal(alert_event_init(&ev, ALERT_OPENED), 0);
+	snprintf(ev.address, sizeof(ev.address), "127.53.0.1");
+	snprintf(ev.protocol, sizeof(ev.protocol), "tcp");
+	ev.port = 53;
+	snprintf(ev.target, sizeof(ev.target), "127.53.0.1");
+	assert_int_equal(outbox_put(box, "hook", 1, &ev, err, sizeof(err)), 0);
+	assert_int_equal(outbox_list(box, "hook", &e, &n, &st, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	free(e);
+	assert_int_equal(outbox_count(box), 1);
+
+	snprintf(olink, sizeof(olink), "%s/outboxlink", f->dir);
+	assert_int_equal(symlink(box, olink), 0);
+	err[0] = '\0';
+	assert_true(outbox_list(olink, "hook", &e, &n, &st, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "left alone"));
+	assert_true(outbox_count(olink) < 0);
+	assert_true(outbox_sink_names(olink, &names, &n) < 0);
+	assert_true(outbox_stats_all(olink, &st) < 0);
+	assert_int_equal(outbox_meta_read(olink, "hook", ev.id, &m), -ELOOP);
+	assert_true(outbox_put(olink, "hook", 2, &ev, err, sizeof(err)) < 0);
+	assert_true(outbox_deliver(olink, &f->sink, 1, util_wall_ns(), true, 0, &rep, err,
+				   sizeof(err)) < 0);
+	assert_int_equal(srv.nreq, 0);
+	/* what was there is all there is */
+	assert_int_equal(outbox_count(box), 1);
+}
+
 /* ---- delivery against the server ---- */
 
 static void
@@ -1347,6 +1583,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dead_letter_after_max_age, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_utf8_quarantined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinked_sink_left_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_side_dirs_left_alone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_event_file_not_followed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_dir_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_2xx_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_500_keeps_and_schedules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_429_retry_after, setup, teardown),

@@ -1,5 +1,6 @@
 /* test_util: number/duration parsing, message and address helpers of common/. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,86 @@ test_file_read_and_atomic_write(void **state)
 	rmdir(dir);
 }
 
+/* The dirfd forms follow nothing at the name: a link is refused for reading and replaced
+ * (not written through) for writing; a leftover temp file of our pid, even a link, is
+ * removed, never written through. */
+static void
+test_file_at_variants(void **state)
+{
+	char dir[] = "/tmp/w53fileatXXXXXX", other[] = "/tmp/w53fileat_otherXXXXXX";
+	char p[128], tmp[64], *buf = NULL;
+	size_t len = 0;
+	struct stat sb, before;
+	int dfd;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(other));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(file_write_atomic_at(dfd, "f", "0123456789", 10, 0600), 0);
+	assert_int_equal(fstatat(dfd, "f", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(tmp, sizeof(tmp), "f.tmp.%ld", (long)getpid());
+	assert_int_equal(faccessat(dfd, tmp, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	/* the same cap rule as file_read_all */
+	assert_int_equal(file_read_at(dfd, "f", 10, &buf, &len), 0);
+	assert_int_equal(len, 10);
+	assert_string_equal(buf, "0123456789");
+	free(buf);
+	assert_int_equal(file_read_at(dfd, "f", 9, &buf, &len), -EFBIG);
+	assert_int_equal(file_read_at(dfd, "none", 9, &buf, &len), -ENOENT);
+
+	/* a link to a file elsewhere: not read, and a write replaces the link itself */
+	snprintf(p, sizeof(p), "%s/target", other);
+	assert_int_equal(file_write_atomic(p, "outside", 7, 0600), 0);
+	assert_int_equal(stat(p, &before), 0);
+	assert_int_equal(symlinkat(p, dfd, "l"), 0);
+	assert_int_equal(file_read_at(dfd, "l", 100, &buf, &len), -ELOOP);
+	assert_int_equal(file_write_atomic_at(dfd, "l", "inside", 6, 0600), 0);
+	assert_int_equal(fstatat(dfd, "l", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(file_read_all(p, 100, &buf, &len), 0);
+	assert_string_equal(buf, "outside");
+	free(buf);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_ino, before.st_ino);
+
+	/* a leftover temp file of our pid that is a link: removed, the target untouched */
+	snprintf(tmp, sizeof(tmp), "g.tmp.%ld", (long)getpid());
+	assert_int_equal(symlinkat(p, dfd, tmp), 0);
+	assert_int_equal(file_write_atomic_at(dfd, "g", "new", 3, 0600), 0);
+	assert_int_equal(file_read_at(dfd, "g", 100, &buf, &len), 0);
+	assert_string_equal(buf, "new");
+	free(buf);
+	assert_int_equal(faccessat(dfd, tmp, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(file_read_all(p, 100, &buf, &len), 0);
+	assert_string_equal(buf, "outside");
+	free(buf);
+
+	/* nothing but a regular file, and nothing but one name of dfd itself */
+	assert_int_equal(mkdirat(dfd, "d", 0700), 0);
+	assert_int_equal(file_read_at(dfd, "d", 100, &buf, &len), -EISDIR);
+	assert_int_equal(mkfifoat(dfd, "p", 0600), 0);
+	assert_int_equal(file_read_at(dfd, "p", 100, &buf, &len), -EINVAL);
+	assert_int_equal(file_read_at(dfd, "d/../f", 100, &buf, &len), -EINVAL);
+	assert_int_equal(file_read_at(dfd, "..", 100, &buf, &len), -EINVAL);
+	assert_int_equal(file_write_atomic_at(dfd, "d/x", "x", 1, 0600), -EINVAL);
+	assert_int_equal(file_write_atomic_at(dfd, "", "x", 1, 0600), -EINVAL);
+	assert_int_equal(faccessat(dfd, "d/x", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+
+	unlinkat(dfd, "p", 0);
+	unlinkat(dfd, "d", AT_REMOVEDIR);
+	unlinkat(dfd, "g", 0);
+	unlinkat(dfd, "l", 0);
+	unlinkat(dfd, "f", 0);
+	close(dfd);
+	unlink(p);
+	rmdir(other);
+	rmdir(dir);
+}
+
 static void
 test_errf(void **state)
 {
@@ -257,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_format_utc_ms),
 		cmocka_unit_test(test_random_differs),
 		cmocka_unit_test(test_file_read_and_atomic_write),
+		cmocka_unit_test(test_file_at_variants),
 		cmocka_unit_test(test_errf),
 		cmocka_unit_test(test_printable),
 	};
