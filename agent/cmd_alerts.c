@@ -63,7 +63,8 @@ cmd_alerts_help(FILE *f)
 "\n"
 "Exit status: test: 0 every sink answered 2xx, 1 some did not; list: 0;\n"
 "flush: 0 everything queued was delivered, 1 something was not (still queued,\n"
-"dead-lettered or quarantined); all: 2 usage or config error, 3 runtime failure,\n"
+"dead-lettered, quarantined, or a sink's queue unreadable: a directory that is a\n"
+"symbolic link is left alone); all: 2 usage or config error, 3 runtime failure,\n"
 "75 (flush) a cycle holds the lock.\n");
 }
 
@@ -329,6 +330,11 @@ do_flush(const struct config *cfg)
 		printf("no sinks configured\n");
 	status = rep.remaining || rep.dead || rep.quarantined || rep.failed ? EXIT_FOUND
 									    : EXIT_CLEAN;
+	/* a sink whose queue could not be read (its directory a link, left alone) is not
+	 * "everything delivered" either */
+	for (size_t i = 0; i < rep.nsinks; i++)
+		if (rep.sinks[i].last_error[0] != '\0')
+			status = EXIT_FOUND;
 out:
 	outbox_report_clear(&rep);
 	sinks_free(ss, nss);
