@@ -515,7 +515,8 @@ open_severity(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s)
 	}
 }
 
-/* `prev` is the port as it was before this cycle: what proved it closed. */
+/* `prev` is the port as it was before this cycle: what proved it closed. A port expected
+ * open comes back `recovered`, any other is `opened`. */
 static void
 event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, bool settled,
 	     const struct bl_port *prev)
@@ -523,9 +524,10 @@ event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, 
 	const struct bl_port *p = &c->e->port[s];
 	const char *pname = s == PROBE_SLOT_TCP ? "TCP" : "UDP";
 	const char *reason = probe_reason_name(c->obs->out[s].reason);
+	const char *now = c->e->expect_open[s] ? "is back up" : "is now open";
 	char when[48];
 
-	event_common(ev, c, ALERT_OPENED, s);
+	event_common(ev, c, c->e->expect_open[s] ? ALERT_RECOVERED : ALERT_OPENED, s);
 	snprintf(ev->previous, sizeof(ev->previous), "%s", miss_name(p));
 	snprintf(ev->current, sizeof(ev->current), "open");
 	open_severity(ev, c, s);
@@ -536,15 +538,15 @@ event_opened(struct alert_event *ev, const struct bl_ctx *c, enum probe_slot s, 
 			 pname, c->obs->port, c->place, reason, ev->previous);
 	else if (prev->quiet_cycles > 0)
 		text(ev->summary, sizeof(ev->summary),
-			 "%s port %u on %s is now open (%s)%s; it was %s for %u cycle%s since %s (%s).",
-			 pname, c->obs->port, c->place, reason,
+			 "%s port %u on %s %s (%s)%s; it was %s for %u cycle%s since %s (%s).",
+			 pname, c->obs->port, c->place, now, reason,
 			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "", ev->previous,
 			 prev->quiet_cycles, prev->quiet_cycles == 1 ? "" : "s", when,
 			 proof_name(prev->proven_by));
 	else
 		text(ev->summary, sizeof(ev->summary),
-			 "%s port %u on %s is now open (%s)%s; it was %s.", pname, c->obs->port,
-			 c->place, reason,
+			 "%s port %u on %s %s (%s)%s; it was %s.", pname, c->obs->port,
+			 c->place, now, reason,
 			 ev->severity == SEV_CRITICAL ? " and offers recursion" : "", ev->previous);
 }
 

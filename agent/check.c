@@ -836,11 +836,14 @@ cycle_result(struct cycle *c, struct check_result *res)
 {
 	res->nevents = c->nevents;
 	res->new_exposures = c->out.new_exposures;
+	res->new_outages = c->out.new_outages;
 	res->addresses = c->out.addresses;
 	res->open_ports = c->out.open_ports;
 	res->unacknowledged = c->out.unacknowledged;
 	res->expected_down = c->out.expected_down;
 	res->flapping = c->out.flapping;
+	res->unack_names = c->out.unack_names;
+	res->down_names = c->out.down_names;
 }
 
 /* An event of the committed cycle to the caller (check_opts.event). */
@@ -1071,6 +1074,7 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 	kept = c.out.events;
 	res->nevents = c.out.nevents;
 	res->new_exposures = c.out.new_exposures;
+	res->new_outages = c.out.new_outages;
 	c.out.events = NULL;
 	c.out.nevents = 0;
 	if ((rc = cycle_commit(&c, err, errlen)) < 0)

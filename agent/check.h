@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "agent/config.h"
+#include "agent/judge.h"
 #include "alerts/event.h"
 #include "common/netaddr.h"
 #include "probes/probe.h"
@@ -27,7 +28,9 @@ struct check_result {
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
 	uint64_t expected_down;     /* expected open, reported closed */
 	uint64_t new_exposures;     /* events that are exposures (alert_event_is_exposure) */
+	uint64_t new_outages;       /* events that are outages (alert_event_is_outage) */
 	uint64_t flapping;
+	struct judge_names unack_names, down_names; /* the first few of each, for Nagios */
 	bool degraded;
 	bool first_cycle;
 	uint64_t duration_ns;

@@ -49,7 +49,8 @@ cmd_check_help(FILE *f)
 "  -v, --verbose          more diagnostics on stderr (repeat for debug)\n"
 "  -h, --help             this help\n"
 "\n"
-"Exit status: 0 nothing new exposed, 1 at least one new exposure (alert queued),\n"
+"Exit status: 0 nothing new, 1 at least one new exposure or an expected-open port\n"
+"newly down (alert queued),\n"
 "2 usage or config error, 3 runtime failure (state unreadable, nothing probed),\n"
 "75 another cycle holds the lock.\n"
 "\n"
@@ -83,9 +84,30 @@ print_event(void *arg, const struct alert_event *ev)
 	}
 }
 
+/* " (127.53.0.5/udp, 127.53.0.6/tcp and 3 more)" for count ports of which nm names the
+ * first; "" for none. */
+static const char *
+nagios_names(const struct judge_names *nm, uint64_t count, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (count == 0 || nm->n == 0)
+		return buf;
+	for (size_t i = 0; i < nm->n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " (", nm->v[i]);
+	if (off < len && count > nm->n)
+		off += (size_t)snprintf(buf + off, len - off, " and %llu more",
+					(unsigned long long)(count - nm->n));
+	if (off < len)
+		snprintf(buf + off, len - off, ")");
+	return buf;
+}
+
 static int
 nagios_line(const struct check_result *r)
 {
+	char unack[JUDGE_NAMES_MAX * 64], down[JUDGE_NAMES_MAX * 64];
 	const char *word;
 	int code;
 
@@ -99,14 +121,18 @@ nagios_line(const struct check_result *r)
 		word = "OK";
 		code = 0;
 	}
-	printf("WATCH53 %s - %llu addresses, %llu open ports, %llu unacknowledged, "
-	       "%llu new exposures, %llu expected-open down%s | open_ports=%llu "
-	       "new_exposures=%llu unacknowledged=%llu addresses=%llu scan_seconds=%.3fs\n",
+	printf("WATCH53 %s - %llu addresses, %llu open ports, %llu unacknowledged%s, "
+	       "%llu new exposures, %llu expected-open down%s%s | open_ports=%llu "
+	       "new_exposures=%llu unacknowledged=%llu expected_down=%llu addresses=%llu "
+	       "scan_seconds=%.3fs\n",
 	       word, (unsigned long long)r->addresses, (unsigned long long)r->open_ports,
-	       (unsigned long long)r->unacknowledged, (unsigned long long)r->new_exposures,
-	       (unsigned long long)r->expected_down, r->degraded ? ", DEGRADED" : "",
-	       (unsigned long long)r->open_ports, (unsigned long long)r->new_exposures,
-	       (unsigned long long)r->unacknowledged, (unsigned long long)r->addresses,
+	       (unsigned long long)r->unacknowledged,
+	       nagios_names(&r->unack_names, r->unacknowledged, unack, sizeof(unack)),
+	       (unsigned long long)r->new_exposures, (unsigned long long)r->expected_down,
+	       nagios_names(&r->down_names, r->expected_down, down, sizeof(down)),
+	       r->degraded ? ", DEGRADED" : "", (unsigned long long)r->open_ports,
+	       (unsigned long long)r->new_exposures, (unsigned long long)r->unacknowledged,
+	       (unsigned long long)r->expected_down, (unsigned long long)r->addresses,
 	       (double)r->duration_ns / 1e9);
 	return code;
 }
@@ -198,7 +224,8 @@ cmd_check(int argc, char **argv)
 			       res.nevents, res.degraded ? " (DEGRADED)" : "",
 			       util_fmt_duration(res.duration_ns, dur, sizeof(dur)));
 		}
-		rc = res.new_exposures > 0 ? EXIT_FOUND : EXIT_CLEAN;
+		/* something new to act on: an exposure, or an expected-open port down */
+		rc = res.new_exposures > 0 || res.new_outages > 0 ? EXIT_FOUND : EXIT_CLEAN;
 	}
 	fflush(stdout);
 	config_clear(&cfg);

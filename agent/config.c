@@ -45,10 +45,10 @@ static const char *const sink_type_names[SINK_NTYPES] = {
 /* Configurable events: every enum alert_type but ALERT_TEST, in enum order. The names are
  * repeated here (not taken from alerts/event.c) so the loader links without alerts/. */
 static const char *const event_names[] = { "opened", "closed", "changed", "flapping", "degraded",
-					    "exposed" };
+					    "exposed", "recovered" };
 #define NEVENTS (sizeof(event_names) / sizeof(event_names[0]))
 _Static_assert(NEVENTS == ALERT_TEST && ALERT_OPENED == 0 && ALERT_DEGRADED == 4 &&
-	       ALERT_EXPOSED == 5, "event_names follows enum alert_type");
+	       ALERT_EXPOSED == 5 && ALERT_RECOVERED == 6, "event_names follows enum alert_type");
 #define DEFAULT_EVENTS ((1u << NEVENTS) - 1)
 
 static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };
@@ -1236,10 +1236,11 @@ sink_events(struct ctx *x, const char *path, struct json_object *v, void *dst)
 			return rc;
 		bits |= 1u << k;
 	}
-	/* `exposed` is the first-sight form of `opened` (it was one event before): a sink
-	 * that wants openings wants exposures too */
+	/* `exposed` is the first-sight form of `opened`, and `recovered` its form for an
+	 * expected-open port (each was an `opened` before): a sink that wants openings wants
+	 * them too */
 	if (bits & (1u << ALERT_OPENED))
-		bits |= 1u << ALERT_EXPOSED;
+		bits |= 1u << ALERT_EXPOSED | 1u << ALERT_RECOVERED;
 	s->events = bits;
 	return 0;
 }

@@ -50,6 +50,8 @@ push(struct judge_out *o, const struct alert_event *ev)
 	o->events[o->nevents++] = *ev;
 	if (alert_event_is_exposure(ev))
 		o->new_exposures++;
+	if (alert_event_is_outage(ev))
+		o->new_outages++;
 	return 0;
 }
 
@@ -141,15 +143,33 @@ judge_degraded_event(const struct judge_ctx *c, const char *instance, uint64_t c
 	return push(o, &ev);
 }
 
+static void
+name_port(struct judge_names *nm, const struct bl_entry *e, enum probe_slot s)
+{
+	char addr[NETADDR_STRLEN];
+
+	if (nm->n == JUDGE_NAMES_MAX)
+		return;
+	net_addr_str(&e->addr, addr, sizeof(addr));
+	snprintf(nm->v[nm->n++], sizeof(nm->v[0]), "%s/%s", addr, probe_slot_name(s));
+}
+
 void
 judge_count(uint64_t cycle, const struct bl_entry *e, struct judge_out *o)
 {
 	if (e->last_cycle != cycle)
 		return;
-	for (int s = 0; s < PROBE_NSLOTS; s++) {
-		o->unacknowledged += baseline_unacknowledged(e, (enum probe_slot)s);
-		o->expected_down += e->port[s].known && e->expect_open[s] &&
-				    !e->port[s].reported_open;
+	for (int i = 0; i < PROBE_NSLOTS; i++) {
+		enum probe_slot s = (enum probe_slot)i;
+
+		if (baseline_unacknowledged(e, s)) {
+			o->unacknowledged++;
+			name_port(&o->unack_names, e, s);
+		}
+		if (e->port[s].known && e->expect_open[s] && !e->port[s].reported_open) {
+			o->expected_down++;
+			name_port(&o->down_names, e, s);
+		}
 		o->flapping += e->port[s].flapping;
 	}
 }

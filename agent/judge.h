@@ -30,11 +30,20 @@ struct judge_ctx {
 	const char *agent;        /* host name for the events */
 };
 
+/* The first few ports of a kind, "ADDRESS/PROTO", for a status line that names them
+ * (Nagios): the count says how many there are in all. */
+#define JUDGE_NAMES_MAX 5
+struct judge_names {
+	char v[JUDGE_NAMES_MAX][NETADDR_STRLEN + 4];
+	size_t n;
+};
+
 /* The events a judge raised and the counters of the cycle. */
 struct judge_out {
 	struct alert_event *events; /* malloc'd, in the order raised */
 	size_t nevents;
 	uint64_t new_exposures;     /* events that are exposures (alert_event_is_exposure) */
+	uint64_t new_outages;       /* events that are outages (alert_event_is_outage) */
 	bool degraded;              /* the cycle is degraded (see judge_cycle) */
 	uint64_t addresses;         /* observed */
 	uint64_t open_ports;        /* ports with evidence of being open this cycle */
@@ -42,6 +51,7 @@ struct judge_out {
 	uint64_t unacknowledged;    /* open against expectation, not accepted */
 	uint64_t expected_down;     /* expected open, reported closed */
 	uint64_t flapping;
+	struct judge_names unack_names, down_names; /* the first of each */
 };
 
 void judge_out_clear(struct judge_out *o);

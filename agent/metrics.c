@@ -27,33 +27,45 @@ put_label(FILE *f, const char *s)
 	}
 }
 
-/* One writer serves the file and metrics_render's memory buffer, so the line formats have one
- * code path. The unacknowledged family is held apart until finish because each family's
+/* The per-port families after port_open: held apart until finish, because each family's
  * lines must be contiguous while entries pass by only once. */
-struct metrics_writer {
-	FILE *out;      /* port_open now; at finish, unack's lines and the rest */
-	FILE *unack;    /* the port_unacknowledged family so far */
-	bool mem;       /* out and unack are memstreams (metrics_render) */
-	char *obuf, *ubuf; /* their buffers when mem */
-	size_t olen, ulen;
-	char *path;     /* the file replaced at finish; NULL when mem */
-	char *tmp;      /* out's temp name, removed unless renamed; NULL when none */
-	int rc;         /* first write error: later output would be a file with a hole */
-};
+enum { HELD_UNACK, HELD_DOWN, NHELD };
 
 static const char hdr_open[] =
 	"# HELP watch53_port_open Whether the port gave evidence of being open in the last cycle.\n"
 	"# TYPE watch53_port_open gauge\n";
-static const char hdr_unack[] =
+static const char *const hdr_held[NHELD] = {
+	[HELD_UNACK] =
 	"# HELP watch53_port_unacknowledged Open against expectation and not accepted into the baseline.\n"
-	"# TYPE watch53_port_unacknowledged gauge\n";
+	"# TYPE watch53_port_unacknowledged gauge\n",
+	[HELD_DOWN] =
+	"# HELP watch53_port_expected_down Whether a port its target expects open is reported down (only such ports are listed).\n"
+	"# TYPE watch53_port_expected_down gauge\n",
+};
+
+/* One writer serves the file and metrics_render's memory buffer, so the line formats have one
+ * code path. */
+struct metrics_writer {
+	FILE *out;      /* port_open now; at finish, the held families and the rest */
+	FILE *held[NHELD]; /* the held families so far */
+	bool mem;       /* out and held are memstreams (metrics_render) */
+	char *obuf, *hbuf[NHELD]; /* their buffers when mem */
+	size_t olen, hlen[NHELD];
+	char *path;     /* the file replaced at finish; NULL when mem */
+	char *tmp;      /* out's temp name, removed unless renamed; NULL when none */
+	int rc;         /* first write error: later output would be a file with a hole */
+};
 
 /* stdio keeps a failure in the stream's error flag; errno is the failing call's (callers clear
  * it before writing). */
 static int
 stream_rc(struct metrics_writer *w)
 {
-	if (w->rc == 0 && (ferror(w->out) || ferror(w->unack)))
+	bool bad = ferror(w->out);
+
+	for (int i = 0; i < NHELD; i++)
+		bad |= ferror(w->held[i]) != 0;
+	if (w->rc == 0 && bad)
 		w->rc = errno != 0 ? -errno : -EIO;
 	return w->rc;
 }
@@ -63,7 +75,8 @@ writer_begin(struct metrics_writer *w)
 {
 	errno = 0;
 	fputs(hdr_open, w->out);
-	fputs(hdr_unack, w->unack);
+	for (int i = 0; i < NHELD; i++)
+		fputs(hdr_held[i], w->held[i]);
 	return stream_rc(w);
 }
 
@@ -93,34 +106,37 @@ writer_entry(struct metrics_writer *w, const struct bl_entry *e)
 			continue;
 		port_line(w->out, "watch53_port_open", addr, (enum probe_slot)s, target,
 			  p->last == PROBE_OPEN);
-		port_line(w->unack, "watch53_port_unacknowledged", addr, (enum probe_slot)s, target,
-			  baseline_unacknowledged(e, (enum probe_slot)s));
+		port_line(w->held[HELD_UNACK], "watch53_port_unacknowledged", addr,
+			  (enum probe_slot)s, target, baseline_unacknowledged(e, (enum probe_slot)s));
+		if (e->expect_open[s])
+			port_line(w->held[HELD_DOWN], "watch53_port_expected_down", addr,
+				  (enum probe_slot)s, target, !p->reported_open);
 	}
 	return stream_rc(w);
 }
 
 static void
-append_unack(struct metrics_writer *w)
+append_held(struct metrics_writer *w, int i)
 {
 	char buf[16384];
 	size_t n;
 
 	if (w->mem) {
 		/* a memstream's buffer is current only after fflush */
-		if (fflush(w->unack) == 0)
-			fwrite(w->ubuf, 1, w->ulen, w->out);
+		if (fflush(w->held[i]) == 0)
+			fwrite(w->hbuf[i], 1, w->hlen[i], w->out);
 		return;
 	}
-	if (fseek(w->unack, 0, SEEK_SET) != 0) {
+	if (fseek(w->held[i], 0, SEEK_SET) != 0) {
 		w->rc = errno != 0 ? -errno : -EIO; /* not every fseek failure sets the error flag */
 		return;
 	}
-	while ((n = fread(buf, 1, sizeof(buf), w->unack)) > 0)
+	while ((n = fread(buf, 1, sizeof(buf), w->held[i])) > 0)
 		if (fwrite(buf, 1, n, w->out) != n)
 			return;
 }
 
-/* The unacknowledged family, then everything that is not per address. */
+/* The held families, then everything that is not per address. */
 static int
 writer_tail(struct metrics_writer *w, bool degraded, const struct metrics_cycle *mc)
 {
@@ -129,7 +145,8 @@ writer_tail(struct metrics_writer *w, bool degraded, const struct metrics_cycle 
 	if (w->rc < 0)
 		return w->rc;
 	errno = 0;
-	append_unack(w);
+	for (int i = 0; i < NHELD && w->rc == 0; i++)
+		append_held(w, i);
 	fputs("# HELP watch53_events_total Events raised, by type.\n"
 	      "# TYPE watch53_events_total counter\n", f);
 	for (int t = 0; t < ALERT_NTYPES; t++)
@@ -177,22 +194,42 @@ metrics_writer_free(struct metrics_writer *w)
 		return;
 	if (w->out != NULL)
 		fclose(w->out);
-	if (w->unack != NULL)
-		fclose(w->unack);
+	for (int i = 0; i < NHELD; i++) {
+		if (w->held[i] != NULL)
+			fclose(w->held[i]);
+		free(w->hbuf[i]);
+	}
 	if (w->tmp != NULL)
 		unlink(w->tmp);
 	free(w->tmp);
 	free(w->path);
 	free(w->obuf);
-	free(w->ubuf);
 	free(w);
+}
+
+/* A stream for a held family: a temp file beside path, unlinked at once. 0 or -errno. */
+static int
+held_open(const char *path, FILE **f)
+{
+	char *tmp = NULL;
+	int fd, rc = 0;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return -ENOMEM;
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		rc = -errno;
+	else if (unlink(tmp) == -1 || (*f = fdopen(fd, "w+")) == NULL) {
+		rc = -errno;
+		close(fd);
+	}
+	free(tmp);
+	return rc;
 }
 
 int
 metrics_writer_new(const char *path, struct metrics_writer **out, char *err, size_t errlen)
 {
 	struct metrics_writer *w;
-	char *utmp = NULL;
 	int fd = -1, rc;
 
 	*out = NULL;
@@ -218,31 +255,18 @@ metrics_writer_new(const char *path, struct metrics_writer **out, char *err, siz
 		goto bad;
 	}
 	fd = -1;
-	/* The unacknowledged family waits in a file beside path, unlinked at once: on disk (not
-	 * memory or a tmpfs), and gone with the process whatever happens. */
-	if (asprintf(&utmp, "%s.tmp.XXXXXX", path) < 0) {
-		utmp = NULL;
-		rc = -ENOMEM;
-		goto bad;
-	}
-	if ((fd = mkostemp(utmp, O_CLOEXEC)) == -1) {
-		rc = -errno;
-		goto bad;
-	}
-	if (unlink(utmp) == -1 || (w->unack = fdopen(fd, "w+")) == NULL) {
-		rc = -errno;
-		goto bad;
-	}
-	fd = -1;
+	/* The held families wait in files beside path, unlinked at once: on disk (not memory
+	 * or a tmpfs), and gone with the process whatever happens. */
+	for (int i = 0; i < NHELD; i++)
+		if ((rc = held_open(path, &w->held[i])) < 0)
+			goto bad;
 	if ((rc = writer_begin(w)) < 0)
 		goto bad;
-	free(utmp);
 	*out = w;
 	return 0;
 bad:
 	if (fd != -1)
 		close(fd);
-	free(utmp);
 	metrics_writer_free(w);
 	snprintf(err, errlen, "metrics_file %s: %s", path, strerror(-rc));
 	return rc;
@@ -288,12 +312,12 @@ metrics_render(const struct state *st, const struct metrics_cycle *mc, char **ou
 	struct metrics_writer w = { .mem = true };
 	int rc;
 
-	w.out = open_memstream(&w.obuf, &w.olen);
-	w.unack = open_memstream(&w.ubuf, &w.ulen);
-	if (w.out == NULL || w.unack == NULL) {
-		rc = -ENOMEM;
+	rc = (w.out = open_memstream(&w.obuf, &w.olen)) == NULL ? -ENOMEM : 0;
+	for (int i = 0; i < NHELD && rc == 0; i++)
+		if ((w.held[i] = open_memstream(&w.hbuf[i], &w.hlen[i])) == NULL)
+			rc = -ENOMEM;
+	if (rc < 0)
 		goto out;
-	}
 	rc = writer_begin(&w);
 	for (size_t i = 0; i < st->n && rc == 0; i++)
 		if (st->entries[i].last_cycle == mc->cycle)
@@ -304,9 +328,11 @@ out:
 	/* closing a memstream sets its buffer and length for the last time */
 	if (w.out != NULL && fclose(w.out) != 0 && rc == 0)
 		rc = -ENOMEM;
-	if (w.unack != NULL)
-		fclose(w.unack);
-	free(w.ubuf);
+	for (int i = 0; i < NHELD; i++) {
+		if (w.held[i] != NULL)
+			fclose(w.held[i]);
+		free(w.hbuf[i]);
+	}
 	if (rc < 0) {
 		free(w.obuf);
 		return rc;

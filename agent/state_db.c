@@ -1550,7 +1550,7 @@ bind_text(sqlite3_stmt *q, int i, const char *s, size_t max)
 enum { HW_TYPE, HW_SEVERITY, HW_PROTOCOL, HW_SOURCE, HW_N };
 static const char *const hist_words[HW_N][10] = {
 	[HW_TYPE] = { "opened", "closed", "changed", "flapping", "degraded", "exposed", "test",
-		      "accepted" },
+		      "accepted", "recovered" },
 	[HW_SEVERITY] = { "", "info", "low", "medium", "high", "critical" },
 	[HW_PROTOCOL] = { "", "tcp", "udp" },
 	[HW_SOURCE] = { "active", "passive", "cli" },

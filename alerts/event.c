@@ -27,6 +27,7 @@ static const char *const type_names[ALERT_NTYPES] = {
 	[ALERT_FLAPPING] = "flapping",
 	[ALERT_DEGRADED] = "degraded",
 	[ALERT_EXPOSED] = "exposed",
+	[ALERT_RECOVERED] = "recovered",
 	[ALERT_TEST] = "test",
 };
 
@@ -555,6 +556,12 @@ alert_event_is_exposure(const struct alert_event *ev)
 	return ev->type == ALERT_EXPOSED ||
 	       ((ev->type == ALERT_OPENED || ev->type == ALERT_CHANGED) &&
 		ev->severity >= SEV_HIGH);
+}
+
+bool
+alert_event_is_outage(const struct alert_event *ev)
+{
+	return ev->type == ALERT_CLOSED && ev->expected_open;
 }
 
 bool

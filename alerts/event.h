@@ -18,6 +18,7 @@ enum alert_type {
 	ALERT_FLAPPING,   /* a port keeps changing: one notice, then quiet until it settles */
 	ALERT_DEGRADED,   /* the monitor itself could not probe */
 	ALERT_EXPOSED,    /* open against its expectation, nothing proves it was ever closed */
+	ALERT_RECOVERED,  /* an expected-open port reported down is reachable again */
 	ALERT_TEST,       /* `watch53 alerts test` */
 	ALERT_NTYPES
 };
@@ -95,6 +96,10 @@ size_t alert_utf16_len(const char *s, size_t n);
 /* Is this event a new exposure (exit code 1, Nagios CRITICAL, a remediation hint)?
  * `exposed`; `opened` and `changed` rated high or critical. The one definition. */
 bool alert_event_is_exposure(const struct alert_event *ev);
+
+/* Is this event a new outage: `closed` of a port its target expects open (exit code 1 like
+ * a new exposure, Nagios CRITICAL)? The one definition. */
+bool alert_event_is_outage(const struct alert_event *ev);
 
 /* Is s an event id in text form (a UUID: 8-4-4-4-12 hex digits, either case)? Ids name
  * outbox files, so only such text may become one. */

@@ -178,6 +178,7 @@ static const char *const type_labels[ALERT_NTYPES] = {
 	[ALERT_FLAPPING] = "Port flapping",
 	[ALERT_DEGRADED] = "Monitor degraded",
 	[ALERT_EXPOSED] = "Port exposed",
+	[ALERT_RECOVERED] = "Port recovered",
 	[ALERT_TEST] = "Test alert",
 };
 

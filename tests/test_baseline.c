@@ -132,9 +132,9 @@ static const struct bl_case cases[] = {
 
 	/* expect open: closing is the problem, opening the recovery */
 	{ "expected open goes down and back", 1, 3, false, PROBE_SLOT_TCP, true, "O F F F F O O",
-	  "- - - closed/high/open>filtered - opened/info/filtered>open -", NULL },
+	  "- - - closed/high/open>filtered - recovered/info/filtered>open -", NULL },
 	{ "expected open, UDP resolver back", 1, 3, false, PROBE_SLOT_UDP, true, "C Or",
-	  "- opened/info/closed>open", NULL },
+	  "- recovered/info/closed>open", NULL },
 	{ "expected open, unproven silence is no news", 1, 3, false, PROBE_SLOT_UDP, true,
 	  "F Or Or", "- - -", NULL },
 
@@ -204,7 +204,7 @@ static const char *
 type_name(enum alert_type t)
 {
 	static const char *const n[] = { "opened", "closed", "changed", "flapping", "degraded",
-					 "exposed", "test" };
+					 "exposed", "recovered", "test" };
 	return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 

@@ -410,7 +410,7 @@ static void
 test_names(void **state)
 {
 	static const char *const types[] = { "opened", "closed", "changed", "flapping",
-					     "degraded", "exposed", "test" };
+					     "degraded", "exposed", "recovered", "test" };
 	static const char *const sevs[] = { "info", "low", "medium", "high", "critical" };
 	enum alert_type t;
 	enum alert_severity s;
@@ -440,6 +440,33 @@ test_names(void **state)
 	assert_string_equal(alert_type_name(ALERT_NTYPES), "");
 	assert_string_equal(alert_type_name((enum alert_type)-1), "");
 	assert_string_equal(alert_severity_name((enum alert_severity)(SEV_CRITICAL + 1)), "");
+}
+
+/* What counts as new (exit code 1): exposures, and outages of expected-open ports. */
+static void
+test_exposure_and_outage(void **state)
+{
+	struct alert_event ev;
+	(void)state;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ALERT_EXPOSED;
+	assert_true(alert_event_is_exposure(&ev));
+	assert_false(alert_event_is_outage(&ev));
+	ev.type = ALERT_OPENED;
+	ev.severity = SEV_MEDIUM;
+	assert_false(alert_event_is_exposure(&ev));
+	ev.severity = SEV_HIGH;
+	assert_true(alert_event_is_exposure(&ev));
+	ev.type = ALERT_CLOSED;
+	assert_false(alert_event_is_exposure(&ev));
+	assert_false(alert_event_is_outage(&ev)); /* back to the safe state */
+	ev.expected_open = true;
+	assert_true(alert_event_is_outage(&ev));  /* a server expected up went down */
+	ev.type = ALERT_RECOVERED;
+	ev.severity = SEV_INFO;
+	assert_false(alert_event_is_exposure(&ev));
+	assert_false(alert_event_is_outage(&ev));
 }
 
 /* Derived ids: the same seed gives the same id (a repeated cycle replaces its outbox
@@ -535,6 +562,7 @@ main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_exposure_and_outage),
 		cmocka_unit_test(test_derived_ids),
 		cmocka_unit_test(test_json_utf8),
 	};

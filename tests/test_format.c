@@ -100,6 +100,7 @@ static const char why_resolver[] =
 	"It answers recursive queries from here: an open resolver is abused for amplification "
 	"DDoS and cache poisoning, and leaks what its clients look up.";
 static const char why_down[] = "Clients relying on this DNS server cannot resolve names.";
+static const char why_back_up[] = "This port is expected open and is reachable again.";
 static const char why_ra_on[] =
 	"Recursion is now offered to whoever can reach this server: an open resolver is abused "
 	"for amplification DDoS and cache poisoning.";
@@ -159,6 +160,14 @@ fixed_event(enum alert_type t, struct alert_event *ev)
 		ev_set(ev, t, "2b3c4d5e-6f70-4b1c-8d2e-3f4a5b6c7d8e", "127.53.0.7", "127.53.0.7",
 		       "udp", "ra=false", "ra=true", "dns-reply", SEV_MEDIUM,
 		       "DNS on 127.53.0.7 changed: ra false -> true.", why_ra_on, dns_recursive);
+		break;
+	case ALERT_RECOVERED:
+		ev_set(ev, t, "5e6f7081-92a3-4e4f-8a5b-6c7d8e9fa0b1", "primary dns", "127.53.0.6",
+		       "tcp", "filtered", "open", "syn-ack", SEV_INFO,
+		       "TCP port 53 on 127.53.0.6 (primary dns) is back up (syn-ack); it was "
+		       "filtered for 3 cycles since 2026-11-27 09:28:14 UTC (no answer).",
+		       why_back_up, "");
+		ev->expected_open = true;
 		break;
 	case ALERT_FLAPPING:
 		ev_set(ev, t, "3c4d5e6f-7081-4c2d-9e3f-4a5b6c7d8e9f", "r\xc3\xa9solveur-2",
@@ -410,7 +419,8 @@ test_golden(void **state)
 			    strcmp(getenv("W53_UPDATE_GOLDEN"), "1") == 0;
 	/* one event of each type, then the hostile one (file "<sink>-hostile.txt") */
 	static const enum alert_type types[] = { ALERT_OPENED, ALERT_CLOSED, ALERT_CHANGED,
-						 ALERT_FLAPPING, ALERT_DEGRADED, ALERT_NTYPES };
+						 ALERT_FLAPPING, ALERT_DEGRADED, ALERT_RECOVERED,
+						 ALERT_NTYPES };
 	size_t checked = 0;
 
 	(void)state;
@@ -460,7 +470,7 @@ test_golden(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 48);
+	assert_int_equal(checked, 56); /* 8 sinks x (6 types + the hostile event) */
 }
 
 /* ---- digests ---- */

@@ -72,7 +72,7 @@ static const struct jcase cases[] = {
 	{ "an expected-open server goes down and comes back", 1, 1, false,
 	  { { "6/b:OO", 0, "-", false, 0, 0 },
 	    { "6/b:CC", 0, "closed:6:tcp/high closed:6:udp/high", false, 0, 2 },
-	    { "6/b:OO", 0, "opened:6:tcp/info opened:6:udp/info", false, 0, 0 } }, 3 },
+	    { "6/b:OO", 0, "recovered:6:tcp/info recovered:6:udp/info", false, 0, 0 } }, 3 },
 	{ "established closed, then opened", 1, 3, false,
 	  { { "5/a:CC", 0, "-", false, 0, 0 },
 	    { "5/a:ON", 0, "opened:5:tcp/high", false, 1, 0 } }, 2 },
@@ -198,6 +198,27 @@ test_cycles(void **state)
 					 (unsigned long long)o.expected_down);
 			/* what the cycle reports besides */
 			assert_int_equal(o.addresses, nobs);
+			{
+				/* an outage is a closed of an expected-open port: counted as such,
+				 * and the ports down are named (the first few) */
+				uint64_t outages = 0;
+				for (size_t e = 0; e < o.nevents; e++)
+					outages += o.events[e].type == ALERT_CLOSED &&
+						   o.events[e].expected_open;
+				assert_int_equal(o.new_outages, outages);
+				assert_int_equal(o.down_names.n,
+						 o.expected_down < JUDGE_NAMES_MAX ? o.expected_down
+										   : JUDGE_NAMES_MAX);
+				assert_int_equal(o.unack_names.n,
+						 o.unacknowledged < JUDGE_NAMES_MAX ? o.unacknowledged
+										    : JUDGE_NAMES_MAX);
+				if (strcmp(k->name, "an expected-open server goes down and comes back") == 0 &&
+				    i == 1) {
+					assert_int_equal(o.new_outages, 2);
+					assert_string_equal(o.down_names.v[0], "127.53.0.6/tcp");
+					assert_string_equal(o.down_names.v[1], "127.53.0.6/udp");
+				}
+			}
 			for (size_t e = 0; e < o.nevents; e++) {
 				assert_true(o.events[e].time_ns == jc.now);
 				assert_string_equal(o.events[e].agent, "w53-test");

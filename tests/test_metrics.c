@@ -54,6 +54,13 @@ test_render_exact(void **state)
 	add_entry(&st, "127.53.0.2", "ns \"one\"", true, false, true, 7);
 	add_entry(&st, "127.53.0.9", "old", true, true, false, 6); /* not probed this cycle */
 	add_entry(&st, "::1", "lo6", false, false, false, 7);
+	{
+		/* expected open, and down: the only port of the expected_down family */
+		struct net_addr a;
+		bool created;
+		assert_int_equal(net_addr_parse("::1", &a), 0);
+		state_get(&st, &a, &created)->expect_open[PROBE_SLOT_TCP] = true;
+	}
 	st.degraded = true;
 	assert_int_equal(metrics_render(&st, &mc, &text, &len), 0);
 	assert_string_equal(text,
@@ -67,6 +74,9 @@ test_render_exact(void **state)
 		"watch53_port_unacknowledged{address=\"127.53.0.2\",protocol=\"tcp\",target=\"ns \\\"one\\\"\"} 1\n"
 		"watch53_port_unacknowledged{address=\"127.53.0.2\",protocol=\"udp\",target=\"ns \\\"one\\\"\"} 0\n"
 		"watch53_port_unacknowledged{address=\"::1\",protocol=\"tcp\",target=\"lo6\"} 0\n"
+		"# HELP watch53_port_expected_down Whether a port its target expects open is reported down (only such ports are listed).\n"
+		"# TYPE watch53_port_expected_down gauge\n"
+		"watch53_port_expected_down{address=\"::1\",protocol=\"tcp\",target=\"lo6\"} 1\n"
 		"# HELP watch53_events_total Events raised, by type.\n"
 		"# TYPE watch53_events_total counter\n"
 		"watch53_events_total{type=\"opened\"} 2\n"
@@ -75,6 +85,7 @@ test_render_exact(void **state)
 		"watch53_events_total{type=\"flapping\"} 0\n"
 		"watch53_events_total{type=\"degraded\"} 0\n"
 		"watch53_events_total{type=\"exposed\"} 0\n"
+		"watch53_events_total{type=\"recovered\"} 0\n"
 		"# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
 		"# TYPE watch53_last_cycle_timestamp_seconds gauge\n"
 		"watch53_last_cycle_timestamp_seconds 1700000000.123\n"
