@@ -54,6 +54,8 @@ int cmd_history(int argc, char **argv);
 void cmd_history_help(FILE *f);
 int cmd_config(int argc, char **argv);
 void cmd_config_help(FILE *f);
+int cmd_diff(int argc, char **argv);
+void cmd_diff_help(FILE *f);
 int cmd_alerts(int argc, char **argv);
 void cmd_alerts_help(FILE *f);
 int cmd_sniff(int argc, char **argv);
