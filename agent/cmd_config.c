@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,7 +19,8 @@ cmd_config_help(FILE *f)
 		   "and their secrets) without probing or resolving anything, and print the\n"
 		   "effective config as JSON with every default filled in and secrets redacted.\n"
 		   "Warns on stderr when the targets cannot be scanned within the shortest\n"
-		   "interval at probe.rate.\n\n"
+		   "interval at probe.rate, and for each pair of targets that share addresses\n"
+		   "(each address is probed once, as part of the more specific target).\n\n"
 		   "Options:\n"
 		   "  -c, --config FILE   the config file to check (default " CLI_DEFAULT_CONFIG ")\n"
 		   "  -h, --help          this help\n\n"
@@ -38,26 +41,119 @@ resolve_none(const char *name, struct net_addr *out, size_t max, size_t *count, 
 	return -ENOENT;
 }
 
-/* How many addresses a cycle probes (exclusions applied; names count one each). */
-static uint64_t
-count_addresses(const struct config *cfg)
+/* The config's targets as a cycle streams them (nothing resolved: a name counts as one
+ * address, and cannot be seen inside a prefix here), and which config target each entry
+ * of the set came from. */
+struct cfg_targets {
+	struct target_set *ts;
+	size_t *cfg_of;   /* per entry */
+	uint64_t names;   /* unresolved names: one address each */
+};
+
+static void
+cfg_targets_clear(struct cfg_targets *ct)
 {
-	struct target_set *ts = targets_new();
-	uint64_t n = 0;
+	targets_free(ct->ts);
+	free(ct->cfg_of);
+}
+
+static int
+cfg_targets_build(const struct config *cfg, struct cfg_targets *ct)
+{
 	char msg[512];
 
-	if (ts == NULL)
-		return 0;
-	targets_set_resolver(ts, resolve_none);
-	targets_set_max_hosts(ts, 0);
-	for (size_t i = 0; i < cfg->ntargets; i++)
-		if (targets_add(ts, cfg->targets[i].target, NULL, msg, sizeof(msg)) == -ENOENT)
-			n++;
+	memset(ct, 0, sizeof(*ct));
+	if ((ct->ts = targets_new()) == NULL)
+		return -ENOMEM;
+	targets_set_resolver(ct->ts, resolve_none);
+	targets_set_max_hosts(ct->ts, 0);
+	for (size_t i = 0; i < cfg->ntargets; i++) {
+		size_t before = targets_count(ct->ts), *n;
+
+		if (targets_add(ct->ts, cfg->targets[i].target, NULL, msg, sizeof(msg)) == -ENOENT)
+			ct->names++;
+		n = realloc(ct->cfg_of, (targets_count(ct->ts) + 1) * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		ct->cfg_of = n;
+		for (size_t e = before; e < targets_count(ct->ts); e++)
+			ct->cfg_of[e] = i;
+	}
 	for (size_t i = 0; i < cfg->nexclude; i++)
-		(void)targets_exclude(ts, cfg->exclude[i], msg, sizeof(msg));
-	n += targets_total(ts);
-	targets_free(ts);
-	return n;
+		(void)targets_exclude(ct->ts, cfg->exclude[i], msg, sizeof(msg));
+	return targets_finish(ct->ts, msg, sizeof(msg));
+}
+
+/* Overlapping config targets, summed per pair of them (a prefix and the hosts a @FILE lists
+ * inside it are one pair). */
+#define OVERLAP_SHOWN 20
+struct overlap_pairs {
+	const struct cfg_targets *ct;
+	struct { size_t winner, loser; uint64_t n; } *v;
+	size_t n, cap;
+};
+
+static int
+add_overlap(void *arg, size_t winner, size_t loser, uint64_t n)
+{
+	struct overlap_pairs *op = arg;
+	size_t w = op->ct->cfg_of[winner], l = op->ct->cfg_of[loser];
+
+	if (w == l)
+		return 0; /* a name's addresses, or a file's lines: one target */
+	for (size_t i = 0; i < op->n; i++)
+		if (op->v[i].winner == w && op->v[i].loser == l) {
+			op->v[i].n = op->v[i].n > UINT64_MAX - n ? UINT64_MAX : op->v[i].n + n;
+			return 0;
+		}
+	if (op->n == op->cap) {
+		size_t ncap = op->cap ? op->cap * 2 : 16;
+		void *nv = realloc(op->v, ncap * sizeof(*op->v));
+		if (nv == NULL)
+			return -ENOMEM;
+		op->v = nv;
+		op->cap = ncap;
+	}
+	op->v[op->n].winner = w;
+	op->v[op->n].loser = l;
+	op->v[op->n++].n = n;
+	return 0;
+}
+
+/* "targets[3] "127.53.0.5" ("primary dns")" */
+static const char *
+target_words(const struct config *cfg, size_t i, char *buf, size_t len)
+{
+	const struct config_target *t = &cfg->targets[i];
+
+	snprintf(buf, len, "targets[%zu] \"%s\"%s%s%s", i, t->target, t->name ? " (\"" : "",
+		 t->name ? t->name : "", t->name ? "\")" : "");
+	return buf;
+}
+
+/* One warning per pair of config targets that share addresses: which one's settings
+ * (name, expectation, zones) those addresses take. */
+static void
+warn_overlaps(const struct config *cfg, const struct cfg_targets *ct)
+{
+	struct overlap_pairs op = { ct, NULL, 0, 0 };
+	char w[600], l[600];
+
+	if (targets_overlaps(ct->ts, add_overlap, &op) < 0) {
+		free(op.v);
+		return;
+	}
+	for (size_t i = 0; i < op.n && i < OVERLAP_SHOWN; i++)
+		fprintf(stderr, "watch53 config: warning: %s and %s share %llu address%s: each is "
+			"probed once, as part of %s, the more specific (its name and "
+			"expectation apply)\n", target_words(cfg, op.v[i].loser, l, sizeof(l)),
+			target_words(cfg, op.v[i].winner, w, sizeof(w)),
+			(unsigned long long)op.v[i].n, op.v[i].n == 1 ? "" : "es",
+			target_words(cfg, op.v[i].winner, w, sizeof(w)));
+	if (op.n > OVERLAP_SHOWN)
+		fprintf(stderr, "watch53 config: warning: and %zu more pairs of targets share "
+			"addresses\n", op.n - OVERLAP_SHOWN);
+	free(op.v);
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -82,6 +178,7 @@ cmd_config(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config cfg;
+	struct cfg_targets ct;
 	const char *file = NULL, *sub = NULL;
 	char err[1024];
 	int ch, rc, status;
@@ -134,9 +231,14 @@ cmd_config(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	status = EXIT_CLEAN;
-	/* valid, but a cycle that cannot finish within its interval never keeps up */
-	if (config_rate_warning(&cfg, count_addresses(&cfg), err, sizeof(err)) > 0)
-		fprintf(stderr, "watch53 config: warning: %s\n", err);
+	if (cfg_targets_build(&cfg, &ct) == 0) {
+		warn_overlaps(&cfg, &ct);
+		/* valid, but a cycle that cannot finish within its interval never keeps up */
+		if (config_rate_warning(&cfg, ct.names + targets_total(ct.ts), err,
+					sizeof(err)) > 0)
+			fprintf(stderr, "watch53 config: warning: %s\n", err);
+	}
+	cfg_targets_clear(&ct);
 	rc = config_print(stdout, &cfg);
 	if (rc < 0) {
 		fprintf(stderr, "watch53 config: writing the config: %s\n", strerror(-rc));

@@ -44,7 +44,16 @@ struct target_set {
 	size_t nexcl, capexcl;
 	targets_resolve_fn resolve;
 	uint64_t max_hosts;
+	/* After targets_finish: the parts of each entry that a more specific entry also
+	 * covers (entry_better), sorted and merged, entry by entry: entry i's are
+	 * shadow[shadow_at[i] .. shadow_at[i + 1]). Streamed under that entry, not this one,
+	 * so each address comes once. NULL before targets_finish (then every entry streams
+	 * all of its addresses). */
+	struct trange *shadow;
+	size_t *shadow_at;
 };
+
+static void shadows_clear(struct target_set *ts);
 
 /* What one targets_add/targets_exclude call may undo. */
 struct snapshot {
@@ -299,7 +308,7 @@ excl_covering(const struct target_set *ts, uint8_t family, const uint8_t addr[16
 
 /* Addresses of e left after exclusion: the sum of the gaps between the exclusions in it. */
 static uint64_t
-entry_remaining(const struct target_set *ts, const struct trange *e)
+excl_remaining(const struct target_set *ts, const struct trange *e)
 {
 	uint8_t pos[16], gap_end[16];
 	uint64_t n = 0;
@@ -880,6 +889,8 @@ targets_free(struct target_set *ts)
 	free(ts->labels);
 	free(ts->ent);
 	free(ts->excl);
+	free(ts->shadow);
+	free(ts->shadow_at);
 	free(ts);
 }
 
@@ -901,6 +912,7 @@ targets_add(struct target_set *ts, const char *text, FILE *in, char *err, size_t
 	struct snapshot s;
 	int rc;
 
+	shadows_clear(ts); /* targets_finish builds them again */
 	take_snapshot(ts, &s);
 	rc = add_any(ts, text, in, 0, err, errlen);
 	if (rc < 0)
@@ -914,6 +926,7 @@ targets_exclude(struct target_set *ts, const char *text, char *err, size_t errle
 	struct snapshot s;
 	int rc;
 
+	shadows_clear(ts);
 	take_snapshot(ts, &s);
 	rc = add_any(ts, text, NULL, 1, err, errlen);
 	if (rc == 0)
@@ -921,6 +934,230 @@ targets_exclude(struct target_set *ts, const char *text, char *err, size_t errle
 	if (rc < 0)
 		rollback(ts, &s);
 	return rc;
+}
+
+/* ---- overlapping entries: each address once, under its most specific entry ---- */
+
+/* Does entry a win over entry b for the addresses they share? The more specific one (fewer
+ * addresses: a host over its prefix), then the one given first. */
+static bool
+entry_better(const struct target_set *ts, size_t a, size_t b)
+{
+	uint64_t na = span_count(ts->ent[a].start, ts->ent[a].end);
+	uint64_t nb = span_count(ts->ent[b].start, ts->ent[b].end);
+
+	return na != nb ? na < nb : a < b;
+}
+
+/* [start, end] is in both entries, and winner wins it. 0, or -errno to stop. */
+typedef int (*overlap_fn)(void *arg, size_t winner, size_t loser, const struct trange *part);
+
+struct ordered {
+	size_t i;
+	const struct trange *r;
+};
+
+static int
+by_family_start(const void *a, const void *b)
+{
+	const struct ordered *x = a, *y = b;
+	int c = key_cmp(x->r->family, x->r->start, y->r->family, y->r->start);
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Every overlap of two entries, once: a sweep over the entries by start, keeping those
+ * whose end is not passed yet (a prefix and the hosts inside it: two at a time). */
+static int
+overlaps_sweep(const struct target_set *ts, overlap_fn fn, void *arg)
+{
+	struct ordered *o = malloc((ts->nent ? ts->nent : 1) * sizeof(*o));
+	size_t *active = malloc((ts->nent ? ts->nent : 1) * sizeof(*active)), na = 0;
+	int rc = 0;
+
+	if (o == NULL || active == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ts->nent; i++)
+		o[i] = (struct ordered){ i, &ts->ent[i] };
+	qsort(o, ts->nent, sizeof(*o), by_family_start);
+	for (size_t k = 0; k < ts->nent && rc == 0; k++) {
+		const struct trange *j = o[k].r;
+		size_t keep = 0;
+
+		for (size_t a = 0; a < na; a++) {
+			const struct trange *i = &ts->ent[active[a]];
+			if (i->family == j->family && memcmp(i->end, j->start, 16) >= 0)
+				active[keep++] = active[a];
+		}
+		na = keep;
+		for (size_t a = 0; a < na && rc == 0; a++) {
+			const struct trange *i = &ts->ent[active[a]];
+			struct trange part = { .family = j->family };
+			bool jw = entry_better(ts, o[k].i, active[a]);
+
+			/* i starts at or before j and has not ended: they share [j.start, min] */
+			memcpy(part.start, j->start, 16);
+			memcpy(part.end, memcmp(i->end, j->end, 16) < 0 ? i->end : j->end, 16);
+			rc = fn(arg, jw ? o[k].i : active[a], jw ? active[a] : o[k].i, &part);
+		}
+		active[na++] = o[k].i;
+	}
+out:
+	free(o);
+	free(active);
+	return rc;
+}
+
+/* The parts each entry loses, gathered by overlaps_sweep and then sorted and merged. */
+struct lost {
+	size_t loser;
+	struct trange part;
+};
+
+struct lost_list {
+	struct lost *v;
+	size_t n, cap;
+};
+
+static int
+lost_add(void *arg, size_t winner, size_t loser, const struct trange *part)
+{
+	struct lost_list *l = arg;
+
+	(void)winner;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		struct lost *n = realloc(l->v, ncap * sizeof(*n));
+		if (n == NULL)
+			return -ENOMEM;
+		l->v = n;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = (struct lost){ loser, *part };
+	return 0;
+}
+
+static int
+by_loser_start(const void *a, const void *b)
+{
+	const struct lost *x = a, *y = b;
+
+	if (x->loser != y->loser)
+		return x->loser < y->loser ? -1 : 1;
+	return memcmp(x->part.start, y->part.start, 16);
+}
+
+static void
+shadows_clear(struct target_set *ts)
+{
+	free(ts->shadow);
+	free(ts->shadow_at);
+	ts->shadow = NULL;
+	ts->shadow_at = NULL;
+}
+
+/* Each entry's lost parts, merged, into ts->shadow. 0 or -ENOMEM. */
+static int
+shadows_build(struct target_set *ts)
+{
+	struct lost_list l = { 0 };
+	size_t k = 0, m = 0;
+	int rc;
+
+	shadows_clear(ts);
+	if ((rc = overlaps_sweep(ts, lost_add, &l)) < 0)
+		goto out;
+	qsort(l.v, l.n, sizeof(*l.v), by_loser_start);
+	ts->shadow = malloc((l.n ? l.n : 1) * sizeof(*ts->shadow));
+	ts->shadow_at = calloc(ts->nent + 1, sizeof(*ts->shadow_at));
+	if (ts->shadow == NULL || ts->shadow_at == NULL) {
+		shadows_clear(ts);
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t e = 0; e < ts->nent; e++) {
+		ts->shadow_at[e] = m;
+		for (; k < l.n && l.v[k].loser == e; k++) {
+			const struct trange *p = &l.v[k].part;
+			struct trange *last = m > ts->shadow_at[e] ? &ts->shadow[m - 1] : NULL;
+			uint8_t after[16];
+
+			if (last != NULL) {
+				memcpy(after, last->end, 16);
+				if (memcmp(p->start, last->end, 16) <= 0 ||
+				    (!be_inc(after) && memcmp(p->start, after, 16) == 0)) {
+					if (memcmp(p->end, last->end, 16) > 0)
+						memcpy(last->end, p->end, 16);
+					continue;
+				}
+			}
+			ts->shadow[m++] = *p;
+		}
+	}
+	ts->shadow_at[ts->nent] = m;
+out:
+	free(l.v);
+	return rc;
+}
+
+/* The lost part of entry e covering v, or NULL. */
+static const struct trange *
+shadow_covering(const struct target_set *ts, size_t e, const uint8_t v[16])
+{
+	size_t lo, hi;
+
+	if (ts->shadow_at == NULL)
+		return NULL;
+	lo = ts->shadow_at[e];
+	hi = ts->shadow_at[e + 1];
+	/* the last part starting at or before v */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(ts->shadow[mid].start, v, 16) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > ts->shadow_at[e] && memcmp(ts->shadow[lo - 1].end, v, 16) >= 0)
+		return &ts->shadow[lo - 1];
+	return NULL;
+}
+
+/* Addresses entry e streams: its own, minus exclusions, minus what it loses. */
+static uint64_t
+entry_remaining(const struct target_set *ts, size_t e)
+{
+	uint64_t n = excl_remaining(ts, &ts->ent[e]);
+
+	for (size_t k = ts->shadow_at ? ts->shadow_at[e] : 0;
+	     ts->shadow_at && k < ts->shadow_at[e + 1]; k++) {
+		uint64_t lost = excl_remaining(ts, &ts->shadow[k]);
+		n = n >= lost ? n - lost : 0;
+	}
+	return n;
+}
+
+struct overlap_report {
+	targets_overlap_fn fn;
+	void *arg;
+};
+
+static int
+report_overlap(void *arg, size_t winner, size_t loser, const struct trange *part)
+{
+	struct overlap_report *r = arg;
+
+	return r->fn(r->arg, winner, loser, span_count(part->start, part->end));
+}
+
+int
+targets_overlaps(const struct target_set *ts, targets_overlap_fn fn, void *arg)
+{
+	struct overlap_report r = { fn, arg };
+
+	return overlaps_sweep(ts, report_overlap, &r);
 }
 
 int
@@ -935,6 +1172,10 @@ targets_finish(struct target_set *ts, char *err, size_t errlen)
 			  "of %" PRIu64 "; narrow them or raise it with --max-hosts",
 			  n == UINT64_MAX ? "at least " : "", n, ts->max_hosts);
 		return -E2BIG;
+	}
+	if (shadows_build(ts) < 0) {
+		util_errf(err, errlen, "targets: out of memory");
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -959,7 +1200,7 @@ targets_total(const struct target_set *ts)
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < ts->nent; i++)
-		n = sat_add(n, entry_remaining(ts, &ts->ent[i]));
+		n = sat_add(n, entry_remaining(ts, i));
 	return n;
 }
 
@@ -989,16 +1230,19 @@ targets_iter_next(struct target_iter *it, struct net_addr *addr, uint32_t *targe
 		} else {
 			be_inc(it->cur); /* cur < end: cannot wrap */
 		}
-		x = excl_covering(ts, e->family, it->cur);
-		if (x != NULL) {
-			if (memcmp(x->end, e->end, 16) >= 0) {
-				it->entry++;
-				it->started = 0;
-				continue;
-			}
-			/* merged exclusions never touch, so the address after one is not excluded */
+		/* past what is excluded and what a more specific entry streams: each skip
+		 * lands after a part, which the other kind may cover in turn */
+		while ((x = excl_covering(ts, e->family, it->cur)) != NULL ||
+		       (x = shadow_covering(ts, it->entry, it->cur)) != NULL) {
+			if (memcmp(x->end, e->end, 16) >= 0)
+				break;
 			memcpy(it->cur, x->end, 16);
-			be_inc(it->cur);
+			be_inc(it->cur); /* x->end < e->end: cannot wrap */
+		}
+		if (x != NULL) {
+			it->entry++;
+			it->started = 0;
+			continue;
 		}
 		be_to_addr(e->family, it->cur, addr);
 		if (target_index != NULL)
@@ -1012,21 +1256,24 @@ int
 targets_contains(const struct target_set *ts, const struct net_addr *addr,
 		 uint32_t *target_index)
 {
+	size_t best = SIZE_MAX;
 	uint8_t v[16];
 
 	addr_to_be(addr, v);
 	if (excl_covering(ts, addr->family, v) != NULL)
 		return 0;
-	/* linear: a config's target list, asked once per responder, not per packet */
+	/* linear: a config's target list, asked once per responder, not per packet; the
+	 * entry that streams it (the most specific), as targets_iter_next says */
 	for (size_t i = 0; i < ts->nent; i++) {
 		const struct trange *e = &ts->ent[i];
 
 		if (e->family == addr->family && memcmp(e->start, v, 16) <= 0 &&
-		    memcmp(v, e->end, 16) <= 0) {
-			if (target_index != NULL)
-				*target_index = (uint32_t)i; /* the entry, as targets_iter_next */
-			return 1;
-		}
+		    memcmp(v, e->end, 16) <= 0 && (best == SIZE_MAX || entry_better(ts, i, best)))
+			best = i;
 	}
-	return 0;
+	if (best == SIZE_MAX)
+		return 0;
+	if (target_index != NULL)
+		*target_index = (uint32_t)best;
+	return 1;
 }

@@ -17,7 +17,11 @@
  *   order, each labelled with the name.
  * - Lines of @FILE and "-" are trimmed; a line may not itself be "@..." or "-" (no nesting).
  *   Each line's text is its entry's label.
- * - Duplicates are kept: the same address given twice is streamed (and counted) twice.
+ * - Each address is streamed (and counted) once, under its most specific entry: a host over
+ *   the prefix it is in, a narrower prefix over a wider one, the entry given first among
+ *   equals (a name's addresses are single entries: they win over any prefix). The entry
+ *   decides the label, and in a config the target's name and expectation. This holds
+ *   after targets_finish; targets_overlaps lists what overlapped.
  */
 #ifndef WATCH53_TARGETS_H
 #define WATCH53_TARGETS_H
@@ -67,10 +71,18 @@ void targets_set_max_hosts(struct target_set *ts, uint64_t max_hosts);
 int targets_add(struct target_set *ts, const char *text, FILE *in, char *err, size_t errlen);
 /* Add an exclusion (address, CIDR, range, name or @FILE; not "-"). Same errors. */
 int targets_exclude(struct target_set *ts, const char *text, char *err, size_t errlen);
-/* Check the host cap; call after adding everything. 0 or -E2BIG with a message saying
- * how many addresses and how to raise the cap (--max-hosts). Counts saturate at UINT64_MAX
+/* Check the host cap and settle overlapping entries; call after adding everything (and
+ * again after adding more), before streaming. 0, -E2BIG with a message saying how many
+ * addresses and how to raise the cap (--max-hosts), or -ENOMEM. The cap counts every
+ * entry's addresses (overlaps and exclusions included); counts saturate at UINT64_MAX
  * (::/0 covers 2^128). */
 int targets_finish(struct target_set *ts, char *err, size_t errlen);
+
+/* Each pair of entries that share addresses, once per shared stretch: the entry that
+ * streams them (winner), the one that does not, and how many (saturating). fn returns 0
+ * or -errno (stops, returned). For `config check`'s warning. 0 or -errno. */
+typedef int (*targets_overlap_fn)(void *arg, size_t winner, size_t loser, uint64_t n);
+int targets_overlaps(const struct target_set *ts, targets_overlap_fn fn, void *arg);
 
 size_t targets_count(const struct target_set *ts);               /* target entries */
 const char *targets_label(const struct target_set *ts, size_t i); /* text as given; NULL if i out of range */

@@ -314,6 +314,8 @@ test_entries_in_order(void **state)
 {
 	static const char *const want[] = { "fd53::1", "127.53.0.2", "127.53.0.3", "127.53.0.1",
 					     "127.53.0.1", NULL };
+	static const char *const want_once[] = { "fd53::1", "127.53.0.2", "127.53.0.3",
+						  "127.53.0.1", NULL };
 	static const uint32_t idx[] = { 0, 1, 1, 2, 3 };
 	struct target_set *ts = new_set();
 	char err[256];
@@ -322,12 +324,97 @@ test_entries_in_order(void **state)
 	assert_int_equal(targets_add(ts, "fd53::1", NULL, err, sizeof(err)), 0);
 	assert_int_equal(targets_add(ts, "127.53.0.2/31", NULL, err, sizeof(err)), 0);
 	assert_int_equal(targets_add(ts, "127.53.0.1", NULL, err, sizeof(err)), 0);
-	/* duplicates are kept, not merged */
+	/* entries are kept, not merged; until targets_finish each streams all it holds */
 	assert_int_equal(targets_add(ts, "127.53.0.1", NULL, err, sizeof(err)), 0);
 	assert_int_equal(targets_count(ts), 4);
 	assert_string_equal(targets_label(ts, 1), "127.53.0.2/31");
 	expect_stream(ts, want, idx);
 	assert_int_equal(targets_finish(ts, err, sizeof(err)), 0);
+	/* then the duplicate comes once, under the entry given first */
+	expect_stream(ts, want_once, idx);
+	targets_free(ts);
+}
+
+struct pairs {
+	char text[512];
+};
+
+static int
+note_pair(void *arg, size_t winner, size_t loser, uint64_t n)
+{
+	struct pairs *p = arg;
+	size_t off = strlen(p->text);
+
+	snprintf(p->text + off, sizeof(p->text) - off, "%zu>%zu:%llu ", winner, loser,
+		 (unsigned long long)n);
+	return 0;
+}
+
+/* Overlapping entries: each address once, under its most specific entry (a host over its
+ * prefix, a narrower prefix over a wider one, the first among equals), also with
+ * exclusions inside what an entry loses; targets_contains names the same entry, and
+ * targets_overlaps says who won what. */
+static void
+test_overlaps(void **state)
+{
+	static const char *const want[] = {
+		"127.53.0.0", "127.53.0.1", "127.53.0.3", "127.53.0.8", "127.53.0.9", /* /28 */
+		"127.53.0.10", "127.53.0.11", "127.53.0.15",
+		"127.53.0.2",                                                         /* host */
+		"127.53.0.4", "127.53.0.6", "127.53.0.7",                             /* /30 */
+		"127.53.0.12", "127.53.0.13",                                         /* range */
+		"127.53.0.14",                                                        /* host */
+		NULL };
+	static const uint32_t idx[] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 4, 4, 5 };
+	struct target_set *ts = new_set();
+	struct pairs p = { "" };
+	struct net_addr a;
+	uint32_t ti = 99;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(targets_add(ts, "127.53.0.0/28", NULL, err, sizeof(err)), 0);   /* 0 */
+	assert_int_equal(targets_add(ts, "127.53.0.2", NULL, err, sizeof(err)), 0);      /* 1 */
+	assert_int_equal(targets_add(ts, "127.53.0.4/30", NULL, err, sizeof(err)), 0);   /* 2 */
+	assert_int_equal(targets_add(ts, "127.53.0.2", NULL, err, sizeof(err)), 0);      /* 3 */
+	assert_int_equal(targets_add(ts, "127.53.0.12-14", NULL, err, sizeof(err)), 0);  /* 4 */
+	assert_int_equal(targets_add(ts, "127.53.0.14", NULL, err, sizeof(err)), 0);     /* 5 */
+	assert_int_equal(targets_exclude(ts, "127.53.0.5", err, sizeof(err)), 0);
+	assert_int_equal(targets_finish(ts, err, sizeof(err)), 0);
+	expect_stream(ts, want, idx);
+	assert_int_equal(targets_total(ts), 15);
+	assert_int_equal(net_addr_parse("127.53.0.2", &a), 0);
+	assert_int_equal(targets_contains(ts, &a, &ti), 1);
+	assert_int_equal(ti, 1);
+	assert_int_equal(net_addr_parse("127.53.0.13", &a), 0);
+	assert_int_equal(targets_contains(ts, &a, &ti), 1);
+	assert_int_equal(ti, 4);
+	assert_int_equal(net_addr_parse("127.53.0.5", &a), 0);
+	assert_int_equal(targets_contains(ts, &a, &ti), 0);
+	assert_int_equal(targets_overlaps(ts, note_pair, &p), 0);
+	assert_string_equal(p.text, "1>0:1 3>0:1 1>3:1 2>0:4 4>0:3 5>0:1 5>4:1 ");
+	targets_free(ts);
+}
+
+/* Partial overlaps: the shorter range takes the shared stretch. */
+static void
+test_overlaps_partial(void **state)
+{
+	static const char *const want[] = { "127.53.0.11", "127.53.0.12", "127.53.0.13",
+					     "127.53.0.14", "127.53.0.15", "127.53.0.16",
+					     "127.53.0.1", "127.53.0.2", "127.53.0.3",
+					     "127.53.0.4", "127.53.0.5", "127.53.0.6",
+					     "127.53.0.7", "127.53.0.8", "127.53.0.9",
+					     "127.53.0.10", NULL };
+	static const uint32_t idx[] = { 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct target_set *ts = new_set();
+	char err[256];
+
+	(void)state;
+	assert_int_equal(targets_add(ts, "127.53.0.5-16", NULL, err, sizeof(err)), 0);
+	assert_int_equal(targets_add(ts, "127.53.0.1-10", NULL, err, sizeof(err)), 0);
+	assert_int_equal(targets_finish(ts, err, sizeof(err)), 0);
+	expect_stream(ts, want, idx);
 	targets_free(ts);
 }
 
@@ -775,6 +862,8 @@ main(void)
 		cmocka_unit_test(test_range_iteration),
 		cmocka_unit_test(test_ipv6_iteration),
 		cmocka_unit_test(test_entries_in_order),
+		cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_overlaps_partial),
 		cmocka_unit_test(test_exclude_single),
 		cmocka_unit_test(test_exclude_overlapping),
 		cmocka_unit_test(test_exclude_name_and_file),
