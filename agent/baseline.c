@@ -937,6 +937,33 @@ baseline_degraded_event(struct alert_event *ev, const char *why_text)
 	return 1;
 }
 
+size_t
+baseline_name_event(struct alert_event *ev, const char *name, const char *reason,
+		    uint64_t since_ns, uint64_t cycles)
+{
+	char when[48];
+
+	baseline_degraded_event(ev, NULL);
+	text(ev->target, sizeof(ev->target), "%s", name);
+	if (reason != NULL) {
+		ev->type = ALERT_UNRESOLVED;
+		ev->severity = SEV_MEDIUM;
+		text(ev->summary, sizeof(ev->summary), "The target name %.128s does not resolve "
+		     "(%.80s): its addresses are not probed until it does.", name, reason);
+		snprintf(ev->why, sizeof(ev->why), "%s", "A typo or a lost DNS record hides a "
+			 "server from the monitor: an exposure there would go unnoticed.");
+		return 1;
+	}
+	ev->type = ALERT_RESOLVED;
+	ev->severity = SEV_INFO;
+	fmt_when(since_ns, when, sizeof(when));
+	text(ev->summary, sizeof(ev->summary), "The target name %.128s resolves again; it had "
+	     "no address for %llu cycle%s since %s.", name, (unsigned long long)cycles,
+	     cycles == 1 ? "" : "s", when);
+	snprintf(ev->why, sizeof(ev->why), "%s", "Its addresses are probed again.");
+	return 1;
+}
+
 void
 baseline_accept(struct bl_entry *e)
 {

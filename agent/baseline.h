@@ -193,6 +193,13 @@ size_t baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool f
  * (alert_event_stamp). Returns 1, the number of events filled. */
 size_t baseline_degraded_event(struct alert_event *ev, const char *why_text);
 
+/* Fill ev as the `unresolved` event of a target's host name (severity medium, target the
+ * name, why it failed), or, with reason NULL, as its `resolved` event (info), saying since
+ * when and for how many cycles it had no address. Address, protocol and port empty; as
+ * baseline_degraded_event otherwise. Returns 1. */
+size_t baseline_name_event(struct alert_event *ev, const char *name, const char *reason,
+			   uint64_t since_ns, uint64_t cycles);
+
 /* `baseline accept`: adopt the reported state as the accepted one, and stop flapping
  * (change history cleared, so the next change starts a new sequence). */
 void baseline_accept(struct bl_entry *e);

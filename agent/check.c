@@ -36,10 +36,29 @@ check_outbox_dir(const struct config *cfg, char *buf, size_t len)
 }
 
 /* Which config target produced each target-set entry (names expand to several). */
+/* "cannot resolve 'ns2.lab': Name or service not known" -> "Name or service not known":
+ * the name is the event's own field. */
+static const char *
+resolver_reason(const char *msg)
+{
+	const char *colon = strstr(msg, "': ");
+
+	return colon != NULL ? colon + 3 : msg;
+}
+
+/* A config target whose name did not resolve this cycle, and why. */
+struct name_failure {
+	size_t cfg;
+	char why[200];
+};
+
 struct cycle_targets {
 	struct target_set *ts;
 	size_t *cfg_index;
 	size_t n;
+	bool *tried;                 /* per config target: in this cycle's selection */
+	struct name_failure *failed; /* the targets that did not resolve */
+	size_t nfailed;
 };
 
 static void
@@ -47,6 +66,8 @@ cycle_targets_clear(struct cycle_targets *ct)
 {
 	targets_free(ct->ts);
 	free(ct->cfg_index);
+	free(ct->tried);
+	free(ct->failed);
 	memset(ct, 0, sizeof(*ct));
 }
 
@@ -63,7 +84,9 @@ cycle_targets_build(const struct config *cfg, const struct check_opts *co,
 
 	memset(ct, 0, sizeof(*ct));
 	ct->ts = targets_new();
-	if (ct->ts == NULL)
+	ct->tried = calloc(cfg->ntargets + 1, sizeof(*ct->tried));
+	ct->failed = calloc(nsel + 1, sizeof(*ct->failed));
+	if (ct->ts == NULL || ct->tried == NULL || ct->failed == NULL)
 		return -ENOMEM;
 	targets_set_max_hosts(ct->ts, cfg->max_hosts);
 	for (size_t sel = 0; sel < nsel; sel++) {
@@ -72,9 +95,14 @@ cycle_targets_build(const struct config *cfg, const struct check_opts *co,
 			continue;
 		size_t before = targets_count(ct->ts);
 		int rc = targets_add(ct->ts, cfg->targets[i].target, NULL, msg, sizeof(msg));
+		ct->tried[i] = true;
 		if (rc < 0) {
+			/* the config was validated: only a name fails here (unresolved) */
 			log_warnx("%s: targets[%zu]: %s", cfg->path, i, msg);
 			(*name_failures)++;
+			ct->failed[ct->nfailed].cfg = i;
+			snprintf(ct->failed[ct->nfailed++].why, sizeof(ct->failed[0].why), "%.*s",
+				 (int)sizeof(ct->failed[0].why) - 1, resolver_reason(msg));
 			continue;
 		}
 		size_t after = targets_count(ct->ts);
@@ -770,6 +798,98 @@ judge_one(void *arg, const void *obs, size_t len, struct bl_entry *e, bool creat
 	return cycle_events_out(c, c->err, sizeof(c->err));
 }
 
+/* The names the state records as unresolved, read before any changes. */
+struct name_list {
+	struct state_name *v;
+	size_t n, cap;
+};
+
+static int
+name_keep(void *arg, const struct state_name *n)
+{
+	struct name_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+		struct state_name *nv = realloc(l->v, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = *n;
+	return 0;
+}
+
+/* Is text the target of a config target this cycle tried, and did it fail? */
+static bool
+name_tried(const struct cycle *c, const char *text, bool *failed)
+{
+	*failed = false;
+	for (size_t k = 0; k < c->ct.nfailed; k++)
+		if (strcmp(c->cfg->targets[c->ct.failed[k].cfg].target, text) == 0)
+			return *failed = true;
+	for (size_t i = 0; i < c->cfg->ntargets; i++)
+		if (c->ct.tried[i] && strcmp(c->cfg->targets[i].target, text) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The names that did not resolve this cycle against those the state records: a new failure
+ * raises `unresolved` once (recorded with since when and why), a recorded name that
+ * resolved this cycle raises `resolved` (and its row goes), a recorded name no longer in
+ * the config goes silently. A name of another schedule group is left as it is. In the
+ * commit's transaction: the record and the events commit together.
+ */
+static int
+cycle_names(struct cycle *c, char *err, size_t errlen)
+{
+	uint64_t cycle = c->st.cycles + 1;
+	struct name_list l = { 0 };
+	int rc = state_pass_names(c->pass, name_keep, &l, err, errlen);
+
+	for (size_t k = 0; k < c->ct.nfailed && rc == 0; k++) {
+		const struct name_failure *f = &c->ct.failed[k];
+		const char *name = c->cfg->targets[f->cfg].target;
+		struct state_name n = { .since_ns = c->jc.now, .since_cycle = cycle };
+		struct alert_event ev;
+		bool known = false;
+
+		for (size_t i = 0; i < l.n && !known; i++)
+			known = strcmp(l.v[i].name, name) == 0;
+		if (known)
+			continue; /* told already: one event an episode */
+		snprintf(n.name, sizeof(n.name), "%s", name);
+		snprintf(n.reason, sizeof(n.reason), "%s", f->why);
+		rc = state_pass_name_put(c->pass, &n, err, errlen);
+		baseline_name_event(&ev, name, f->why, 0, 0);
+		if (rc == 0 && judge_monitor_event(&c->jc, c->st.instance, cycle, &ev, &c->out) < 0)
+			rc = -ENOMEM;
+	}
+	for (size_t i = 0; i < l.n && rc == 0; i++) {
+		const struct state_name *n = &l.v[i];
+		struct alert_event ev;
+		bool failed, in_config = false;
+
+		for (size_t t = 0; t < c->cfg->ntargets && !in_config; t++)
+			in_config = strcmp(c->cfg->targets[t].target, n->name) == 0;
+		if (in_config && (!name_tried(c, n->name, &failed) || failed))
+			continue; /* not this cycle's, or still failing */
+		rc = state_pass_name_drop(c->pass, n->name, err, errlen);
+		if (rc < 0 || !in_config)
+			continue;
+		baseline_name_event(&ev, n->name, NULL, n->since_ns,
+				    cycle > n->since_cycle ? cycle - n->since_cycle : 1);
+		if (judge_monitor_event(&c->jc, c->st.instance, cycle, &ev, &c->out) < 0)
+			rc = -ENOMEM;
+	}
+	free(l.v);
+	if (rc == -ENOMEM)
+		util_errf(err, errlen, "out of memory");
+	return rc;
+}
+
 /* judge: the cycle as a whole (degraded? first run?), then each staged address against
  * its entry inside the commit's transaction. */
 static int
@@ -824,6 +944,8 @@ cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
 	}
 	if (judge_cycle_finish(&c->jc, &c->st, &c->sum, &c->out) < 0)
 		goto nomem;
+	if ((rc = cycle_names(c, err, errlen)) < 0)
+		return rc;
 	return cycle_events_out(c, err, errlen);
 nomem:
 	util_errf(err, errlen, "out of memory");

@@ -45,10 +45,11 @@ static const char *const sink_type_names[SINK_NTYPES] = {
 /* Configurable events: every enum alert_type but ALERT_TEST, in enum order. The names are
  * repeated here (not taken from alerts/event.c) so the loader links without alerts/. */
 static const char *const event_names[] = { "opened", "closed", "changed", "flapping", "degraded",
-					    "exposed", "recovered" };
+					    "exposed", "recovered", "unresolved", "resolved" };
 #define NEVENTS (sizeof(event_names) / sizeof(event_names[0]))
 _Static_assert(NEVENTS == ALERT_TEST && ALERT_OPENED == 0 && ALERT_DEGRADED == 4 &&
-	       ALERT_EXPOSED == 5 && ALERT_RECOVERED == 6, "event_names follows enum alert_type");
+	       ALERT_EXPOSED == 5 && ALERT_RECOVERED == 6 && ALERT_RESOLVED == 8,
+	       "event_names follows enum alert_type");
 #define DEFAULT_EVENTS ((1u << NEVENTS) - 1)
 
 static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };

@@ -143,6 +143,18 @@ judge_degraded_event(const struct judge_ctx *c, const char *instance, uint64_t c
 	return push(o, &ev);
 }
 
+int
+judge_monitor_event(const struct judge_ctx *c, const char *instance, uint64_t cycle,
+		    struct alert_event *ev, struct judge_out *o)
+{
+	char seed[512];
+
+	snprintf(seed, sizeof(seed), "%s|%llu|%s|%s", instance, (unsigned long long)cycle,
+		 ev->target, alert_type_name(ev->type));
+	stamp(c, ev, seed);
+	return push(o, ev);
+}
+
 static void
 name_port(struct judge_names *nm, const struct bl_entry *e, enum probe_slot s)
 {
@@ -189,10 +201,11 @@ judge_observe(const struct probe_result *r, struct judge_sum *sum, struct judge_
 int
 judge_cycle_start(const struct judge_sum *sum, struct judge_out *o, bool *hold)
 {
+	/* a name that did not resolve is its own event (unresolved), not the monitor's:
+	 * it degrades the cycle only when it leaves nothing to probe */
 	o->degraded = (!sum->any_evidence && sum->any_open_before && sum->nobs > 0) ||
-		      sum->name_failures > 0 || (sum->nobs == 0 && sum->ntargets > 0);
-	/* a degraded cycle that still had evidence (a name failed, the rest answered) is
-	 * judged as usual */
+		      (sum->nobs == 0 && sum->ntargets > 0);
+	/* a degraded cycle that still had evidence is judged as usual */
 	*hold = o->degraded && !sum->any_evidence;
 	return sum->nobs == 0 && sum->ntargets > 0 ? -EHOSTUNREACH : 0;
 }
@@ -203,8 +216,9 @@ judge_cycle_finish(const struct judge_ctx *c, struct state *st, const struct jud
 {
 	/* one degraded event an episode */
 	if (o->degraded && !st->degraded &&
-	    judge_degraded_event(c, st->instance, st->cycles + 1, sum->name_failures > 0
-		? "some target names did not resolve: the resolver may be down"
+	    judge_degraded_event(c, st->instance, st->cycles + 1, sum->nobs == 0 &&
+		sum->name_failures > 0
+		? "no target name resolved: the resolver may be down"
 		: "no address answered at all: the monitor's own network may be down", o) < 0)
 		return -ENOMEM;
 	st->degraded = o->degraded;

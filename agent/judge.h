@@ -110,6 +110,11 @@ int judge_address(const struct judge_ctx *c, struct state *st, uint64_t cycle, b
 		  const struct judge_target *t, struct judge_out *o);
 /* The counters of an entry judged in `cycle` (others add nothing). */
 void judge_count(uint64_t cycle, const struct bl_entry *e, struct judge_out *o);
+/* A monitor-level event the caller filled (baseline_name_event: a target name's), stamped
+ * as the judge stamps its own (c->now, c->agent, an id derived from instance, the cycle,
+ * the event's target and type: a repeated cycle repeats it) and added to o. 0/-ENOMEM. */
+int judge_monitor_event(const struct judge_ctx *c, const char *instance, uint64_t cycle,
+			struct alert_event *ev, struct judge_out *o);
 /* The `degraded` event (first degraded cycle of an episode) and st->degraded. 0/-ENOMEM. */
 int judge_cycle_finish(const struct judge_ctx *c, struct state *st, const struct judge_sum *sum,
 		       struct judge_out *o);
@@ -119,8 +124,8 @@ int judge_cycle_finish(const struct judge_ctx *c, struct state *st, const struct
  * same address from two targets is decided once, under the first), taking the label and
  * expectations of its target, through baseline_apply. The cycle is degraded when nothing
  * at all answered (no handshake, datagram, reset or ICMP port unreachable) although a port
- * was reported open before, when target names did not resolve, or when there were targets
- * and no address: then observations without any evidence are recorded but nothing closes,
+ * was reported open before, or when there were targets and no address (no name resolved):
+ * then observations without any evidence are recorded but nothing closes,
  * and the first degraded cycle of an episode raises one `degraded` event (st->degraded
  * keeps the episode). Events are stamped with c->now, c->agent and ids derived from
  * st->instance, the cycle and the subject. The counters of o are set. 0, -ENOMEM, or

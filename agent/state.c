@@ -872,7 +872,7 @@ parse_root(struct json_object *root, struct state *st, char *err, size_t errlen)
 		"degraded", "entries", "events_total", "instance", NULL
 	};
 	static const char *const event_keys[] = {
-		"opened", "closed", "changed", "flapping", "degraded", "exposed", "recovered", NULL
+		"opened", "closed", "changed", "flapping", "degraded", "exposed", "recovered", "unresolved", "resolved", NULL
 	};
 	struct json_object *arr, *v;
 	const char *s;

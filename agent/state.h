@@ -203,6 +203,24 @@ int state_pass_get(struct state_pass *p, const struct net_addr *a, struct bl_ent
 		   bool *found, char *err, size_t errlen);
 int state_pass_put(struct state_pass *p, const struct bl_entry *e, char *err, size_t errlen);
 
+/* A target's host name that did not resolve, as the state records it while it does not:
+ * since when and why (the first failure's), so its event is raised once an episode. */
+struct state_name {
+	char name[256];
+	uint64_t since_ns;    /* wall ns of the first cycle it failed */
+	uint64_t since_cycle; /* that cycle's number */
+	char reason[200];
+};
+typedef int (*state_name_fn)(void *arg, const struct state_name *n);
+/* The recorded names, in name order (fn returns 0 or -errno, which stops and is returned);
+ * record one (replacing a row of its name), or drop one. In the write transaction (after
+ * state_pass_begin), so they commit with the cycle. 0 or -errno with err. */
+int state_pass_names(struct state_pass *p, state_name_fn fn, void *arg, char *err,
+		     size_t errlen);
+int state_pass_name_put(struct state_pass *p, const struct state_name *n, char *err,
+			size_t errlen);
+int state_pass_name_drop(struct state_pass *p, const char *name, char *err, size_t errlen);
+
 /* An event raised in the transaction: its history row, its spool rows (one per sink that
  * wants it), and json (alert_event_to_json) for state_pass_events (NULL: a history row
  * only, as for an accept). 0 or -errno with err. */

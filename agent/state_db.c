@@ -190,6 +190,19 @@ static const char schema_v6[] =
 
 static int convert_history_v6(sqlite3 *h);
 
+/*
+ * Version 7: the target names that did not resolve, a row each while they do not: since
+ * when (the wall clock and the cycle of the first failure) and why, so `unresolved` is
+ * raised once an episode and `resolved` when the name comes back.
+ */
+static const char schema_v7[] =
+	"CREATE TABLE unresolved ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" since_ns INTEGER NOT NULL,"
+	" since_cycle INTEGER NOT NULL,"
+	" reason TEXT NOT NULL"
+	") WITHOUT ROWID;";
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction: its SQL, then its code where SQL alone cannot say it. A new version is
  * one more row here. */
@@ -198,7 +211,7 @@ static const struct migration {
 	int (*code)(sqlite3 *h);  /* NULL: none */
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL },
-	{ schema_v5, convert_rows_v5 }, { schema_v6, convert_history_v6 },
+	{ schema_v5, convert_rows_v5 }, { schema_v6, convert_history_v6 }, { schema_v7, NULL },
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1063,6 +1076,8 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 			{ "SELECT type, total FROM events_total", 1, DB_SCHEMA_VERSION },
 			{ "SELECT " HISTORY_COLS " FROM history", 2, DB_SCHEMA_VERSION },
 			{ "SELECT " SPOOL_COLS " FROM spool", 3, DB_SCHEMA_VERSION },
+			{ "SELECT name, since_ns, since_cycle, reason FROM unresolved", 7,
+			  DB_SCHEMA_VERSION },
 		};
 		int64_t in = check ? version : DB_SCHEMA_VERSION;
 		for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
@@ -1548,9 +1563,10 @@ bind_text(sqlite3_stmt *q, int i, const char *s, size_t max)
  * when it is not in the list.
  */
 enum { HW_TYPE, HW_SEVERITY, HW_PROTOCOL, HW_SOURCE, HW_N };
-static const char *const hist_words[HW_N][10] = {
+#define HW_MAX 16 /* words a list may hold: new words go at the end of theirs */
+static const char *const hist_words[HW_N][HW_MAX] = {
 	[HW_TYPE] = { "opened", "closed", "changed", "flapping", "degraded", "exposed", "test",
-		      "accepted", "recovered" },
+		      "accepted", "recovered", "unresolved", "resolved" },
 	[HW_SEVERITY] = { "", "info", "low", "medium", "high", "critical" },
 	[HW_PROTOCOL] = { "", "tcp", "udp" },
 	[HW_SOURCE] = { "active", "passive", "cli" },
@@ -1559,7 +1575,7 @@ static const char *const hist_words[HW_N][10] = {
 static int
 bind_word(sqlite3_stmt *q, int i, int list, const char *word, size_t max)
 {
-	for (int k = 0; k < 10 && hist_words[list][k] != NULL; k++)
+	for (int k = 0; k < HW_MAX && hist_words[list][k] != NULL; k++)
 		if (strncmp(hist_words[list][k], word, max) == 0)
 			return sqlite3_bind_int(q, i, k);
 	return bind_text(q, i, word, max);
@@ -1573,7 +1589,7 @@ column_word(sqlite3_stmt *q, int c, int list, char *out, size_t outlen)
 
 	if (sqlite3_column_type(q, c) == SQLITE_INTEGER) {
 		k = sqlite3_column_int64(q, c);
-		snprintf(out, outlen, "%s", k >= 0 && k < 10 && hist_words[list][k] != NULL
+		snprintf(out, outlen, "%s", k >= 0 && k < HW_MAX && hist_words[list][k] != NULL
 						    ? hist_words[list][k] : "?");
 		return;
 	}
@@ -3137,6 +3153,72 @@ state_pass_any_open(struct state_pass *p, bool *any, char *err, size_t errlen)
 	sqlite3_finalize(q);
 	return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW ? 0
 								       : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_names(struct state_pass *p, state_name_fn fn, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(p->h, "SELECT name, since_ns, since_cycle, reason FROM "
+				    "main.unresolved ORDER BY name", -1, &q, NULL);
+
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_name n;
+		const unsigned char *name = sqlite3_column_text(q, 0), *why = sqlite3_column_text(q, 3);
+
+		memset(&n, 0, sizeof(n));
+		snprintf(n.name, sizeof(n.name), "%s", name ? (const char *)name : "");
+		n.since_ns = i2u(sqlite3_column_int64(q, 1));
+		n.since_cycle = i2u(sqlite3_column_int64(q, 2));
+		snprintf(n.reason, sizeof(n.reason), "%s", why ? (const char *)why : "");
+		if ((rc = fn(arg, &n)) < 0) {
+			sqlite3_finalize(q);
+			util_errf(err, errlen, "%s", strerror(-rc));
+			return rc;
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_name_put(struct state_pass *p, const struct state_name *n, char *err,
+		    size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = n != NULL ? sqlite3_prepare_v2(p->h, "INSERT OR REPLACE INTO main.unresolved "
+						 "(name, since_ns, since_cycle, reason) VALUES "
+						 "(?1, ?2, ?3, ?4)", -1, &q, NULL)
+			   : SQLITE_MISUSE;
+
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 1, n->name, sizeof(n->name));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, u2i(n->since_ns));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 3, u2i(n->since_cycle));
+	if (rc == SQLITE_OK)
+		rc = bind_text(q, 4, n->reason, sizeof(n->reason));
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+int
+state_pass_name_drop(struct state_pass *p, const char *name, char *err, size_t errlen)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(p->h, "DELETE FROM main.unresolved WHERE name = ?1", -1, &q,
+				    NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
 }
 
 int

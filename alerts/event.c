@@ -28,6 +28,8 @@ static const char *const type_names[ALERT_NTYPES] = {
 	[ALERT_DEGRADED] = "degraded",
 	[ALERT_EXPOSED] = "exposed",
 	[ALERT_RECOVERED] = "recovered",
+	[ALERT_UNRESOLVED] = "unresolved",
+	[ALERT_RESOLVED] = "resolved",
 	[ALERT_TEST] = "test",
 };
 

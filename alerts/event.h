@@ -19,6 +19,8 @@ enum alert_type {
 	ALERT_DEGRADED,   /* the monitor itself could not probe */
 	ALERT_EXPOSED,    /* open against its expectation, nothing proves it was ever closed */
 	ALERT_RECOVERED,  /* an expected-open port reported down is reachable again */
+	ALERT_UNRESOLVED, /* a target's host name does not resolve: its addresses go unprobed */
+	ALERT_RESOLVED,   /* a name that did not resolve does again */
 	ALERT_TEST,       /* `watch53 alerts test` */
 	ALERT_NTYPES
 };

@@ -179,6 +179,8 @@ static const char *const type_labels[ALERT_NTYPES] = {
 	[ALERT_DEGRADED] = "Monitor degraded",
 	[ALERT_EXPOSED] = "Port exposed",
 	[ALERT_RECOVERED] = "Port recovered",
+	[ALERT_UNRESOLVED] = "Name unresolved",
+	[ALERT_RESOLVED] = "Name resolved",
 	[ALERT_TEST] = "Test alert",
 };
 

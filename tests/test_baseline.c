@@ -204,7 +204,7 @@ static const char *
 type_name(enum alert_type t)
 {
 	static const char *const n[] = { "opened", "closed", "changed", "flapping", "degraded",
-					 "exposed", "recovered", "test" };
+					 "exposed", "recovered", "unresolved", "resolved", "test" };
 	return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 

@@ -281,7 +281,7 @@ test_full(void **state)
 	assert_string_equal(s->url, "https://hooks.slack.test/T0/B0/x");
 	assert_null(s->url_file);
 	assert_null(s->url_env);
-	assert_int_equal(s->events, 0x7f); /* all seven, not test */
+	assert_int_equal(s->events, 0x1ff); /* all nine, not test */
 	assert_int_equal(s->min_severity, SEV_INFO);
 	assert_int_equal(s->timeout_ns, 10 * NS_PER_SEC);
 	assert_int_equal(s->max_age_ns, 72 * 3600 * NS_PER_SEC);
@@ -632,7 +632,8 @@ test_errors(void **state)
 						    "(\"whsec_\" and base64 of 24 to 64 bytes)" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
 		  "\"events\": [\"opened\", \"opend\"]}]}", NAME ": alerts[0].events[1]: \"opend\" is "
-			"not one of opened, closed, changed, flapping, degraded, exposed, recovered (did you "
+			"not one of opened, closed, changed, flapping, degraded, exposed, recovered, "
+			"unresolved, resolved (did you "
 			"mean \"opened\"?)" },
 		{ "{" T1 ", \"first_run\": \"adopted\"}", NAME ": first_run: \"adopted\" is not one "
 							"of alert, adopt (did you mean \"adopt\"?)" },

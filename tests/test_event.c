@@ -410,7 +410,8 @@ static void
 test_names(void **state)
 {
 	static const char *const types[] = { "opened", "closed", "changed", "flapping",
-					     "degraded", "exposed", "recovered", "test" };
+					     "degraded", "exposed", "recovered", "unresolved",
+					     "resolved", "test" };
 	static const char *const sevs[] = { "info", "low", "medium", "high", "critical" };
 	enum alert_type t;
 	enum alert_severity s;

@@ -86,6 +86,8 @@ test_render_exact(void **state)
 		"watch53_events_total{type=\"degraded\"} 0\n"
 		"watch53_events_total{type=\"exposed\"} 0\n"
 		"watch53_events_total{type=\"recovered\"} 0\n"
+		"watch53_events_total{type=\"unresolved\"} 0\n"
+		"watch53_events_total{type=\"resolved\"} 0\n"
 		"# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
 		"# TYPE watch53_last_cycle_timestamp_seconds gauge\n"
 		"watch53_last_cycle_timestamp_seconds 1700000000.123\n"

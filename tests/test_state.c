@@ -681,7 +681,7 @@ test_round_trip(void **state)
 
 	/* the schema, as sqlite3 sees it: ours, version 5, one row an address, labels once */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM labels WHERE "
 				      "text LIKE 'ns3.example.test%'"), 1);
@@ -1038,7 +1038,7 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
@@ -1065,7 +1065,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 6)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 7)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1778,7 +1778,7 @@ test_history_v1_migration(void **state)
 	/* a history read of a v1 database migrates it too: an empty history */
 	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 
 	{
 		char path[512];
@@ -1794,7 +1794,7 @@ test_history_v1_migration(void **state)
 	st.history_retention_ns = 400 * DAY;
 	if (state_save(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
 	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
 
@@ -1894,6 +1894,61 @@ pass_event_fn(void *arg, const char *json, size_t len)
 	assert_memory_equal(json, "{\"e\":1}", len);
 	(*n)++;
 	return 0;
+}
+
+struct names_seen {
+	char text[256];
+};
+
+static int
+names_note(void *arg, const struct state_name *n)
+{
+	struct names_seen *ns = arg;
+	size_t off = strlen(ns->text);
+
+	snprintf(ns->text + off, sizeof(ns->text) - off, "%s:%llu:%llu:%s;", n->name,
+		 (unsigned long long)n->since_ns, (unsigned long long)n->since_cycle, n->reason);
+	return 0;
+}
+
+/* The unresolved names commit with the cycle (schema 7): put, replace, drop; a pass freed
+ * without its commit leaves them as they were. */
+static void
+test_pass_names(void **state)
+{
+	const char *dir = *state;
+	struct state_name n1 = { "ns2.lab", 1000, 3, "Name or service not known" };
+	struct state_name n2 = { "a.example.test", 2000, 4, "Temporary failure" };
+	struct names_seen seen = { "" };
+	struct state_pass *p = NULL;
+	struct state head;
+	char err[512];
+
+	state_init(&head);
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_name_put(p, &n1, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_name_put(p, &n2, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM unresolved"), 2);
+
+	/* dropped without a commit: still there */
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_name_drop(p, "ns2.lab", err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_names(p, names_note, &seen, err, sizeof(err)), 0);
+	assert_string_equal(seen.text, "a.example.test:2000:4:Temporary failure;"
+				       "ns2.lab:1000:3:Name or service not known;");
+	/* dropped with one */
+	assert_int_equal(state_pass_name_drop(p, "ns2.lab", err, sizeof(err)), 0);
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_int_equal(sql_int(dir, "SELECT count(*) FROM unresolved"), 1);
+	state_clear(&head);
 }
 
 static void
@@ -2238,7 +2293,7 @@ test_spool_v2_migration(void **state)
 	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
 	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
 	assert_int_equal(moved, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 	st.spool_add = &add;
 	st.nspool_add = 1;
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
@@ -2360,7 +2415,7 @@ test_change_bits_columns(void **state)
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
 		/* migrated and written as version 5 */
 		assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 		state_clear(&back);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
@@ -2377,7 +2432,7 @@ test_change_bits_columns(void **state)
 							    sizeof(err)), 0);
 			free(rows);
 		}
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 6);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
@@ -2451,6 +2506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_history_v1_migration, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_packed, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_pass, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_pass_names, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_atomic, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_spool_commit, setup_dir, teardown_dir),

@@ -33,7 +33,7 @@ import sys
 
 EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
               "previous", "current", "dns", "severity")
-TYPES = {"opened", "closed", "changed", "flapping", "degraded", "exposed", "recovered", "test"}
+TYPES = {"opened", "closed", "changed", "flapping", "degraded", "exposed", "recovered", "unresolved", "resolved", "test"}
 SEVERITIES = {"info", "low", "medium", "high", "critical"}
 
 
