@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-/* Process exit codes of CONTRACT.md. */
+/* Process exit codes of docs/CONTRACT.md. */
 enum {
 	EXIT_CLEAN = 0,     /* scan: no port open */
 	EXIT_FOUND = 1,     /* scan: at least one port open */

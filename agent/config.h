@@ -1,5 +1,5 @@
 /*
- * config: the JSON config file (CONTRACT.md "Config"), loaded and validated completely
+ * config: the JSON config file (docs/CONTRACT.md "Config"), loaded and validated completely
  * before anything runs. Every error is one line naming the file and the field
  * ("watch53.json: probe.timeout: \"5x\" is not a duration"); unknown keys are errors with
  * the nearest valid key suggested. Secrets (sink URLs, tokens, signing keys) may be given

@@ -1,7 +1,7 @@
 /*
  * output: scan results for people and programs — table (aligned, open ports first),
  * json (one document), jsonl (one record a line), csv — and the live progress line.
- * Field names and values follow CONTRACT.md's result record.
+ * Field names and values follow docs/CONTRACT.md's result record.
  */
 #ifndef WATCH53_OUTPUT_H
 #define WATCH53_OUTPUT_H

@@ -1,6 +1,6 @@
 /*
  * targets: turn target text from the command line or config into a stream of addresses.
- * Syntax (CONTRACT.md): IPv4/IPv6 address, CIDR prefix, range "A-B" (same family,
+ * Syntax (docs/CONTRACT.md): IPv4/IPv6 address, CIDR prefix, range "A-B" (same family,
  * A <= B), host name (every A and AAAA via getaddrinfo), "@FILE" (one target a line,
  * '#' comments, blank lines ignored), "-" (the same, from stdin). Ranges are expanded lazily:
  * a /16 is one entry, not 65,536. Excluded addresses are skipped while streaming.

@@ -47,5 +47,19 @@ grep -qxF -- ".B $(printf '%s' "$cron" | sed 's/-/\\-/g')" "$man" ||
 	{ echo "check_manpage: watch53(1)'s cron line is not '$cron'"; fail=1; }
 sed -n 's/^#\(\*\/\)/\1/p' "$src/packaging/cron.d/watch53" | tr -s ' ' | grep -qxF -- "$cron" ||
 	{ echo "check_manpage: packaging/cron.d/watch53's line is not '$cron'"; fail=1; }
+# the README's block of one sink of each type is a valid config, secrets in files
+mkdir -p "$tmp/etc"
+for f in slack.url mattermost.url discord.url teams.url googlechat.url; do
+	printf 'https://hooks.example.org/%s\n' "$f" >"$tmp/etc/$f"
+done
+printf '123456:ABC-def_1\n' >"$tmp/etc/telegram.token"
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$tmp/etc/webhook.key"
+chmod 600 "$tmp/etc/"*
+sinks=$(sed -n '/^<!-- checked: sinks -->$/,/^```$/p' "$src/README.md" | sed '1,2d;$d' |
+	sed "s|/etc/watch53/|$tmp/etc/|g")
+[ -n "$sinks" ] || { echo "check_manpage: the README has no '<!-- checked: sinks -->' block"; fail=1; }
+printf '{"targets": ["127.0.0.1"], "state_dir": "%s/state2",\n%s}\n' "$tmp" "$sinks" >"$tmp/sinks.json"
+n=$("$bin" config check -c "$tmp/sinks.json" 2>"$tmp/sinks.err" | grep -c '"type":')
+[ "$n" = 8 ] || { echo "check_manpage: the README's sink block: $n sinks ($(cat "$tmp/sinks.err"))"; fail=1; }
 [ $fail = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $fail
