@@ -344,6 +344,8 @@ struct cycle {
 	struct metrics_writer *mw;
 	struct obs *ob;             /* one decoded observation */
 	struct state_spool *spool;  /* an event's spool rows: one per sink at most */
+	struct state_silence *silences; /* in force this cycle (baseline silence) */
+	size_t nsilences;
 	char err[512];              /* of a failure inside a callback */
 };
 
@@ -423,6 +425,7 @@ cycle_end(struct cycle *c)
 	metrics_writer_free(c->mw);
 	free(c->ob);
 	free(c->spool);
+	free(c->silences);
 	free(c->targets);
 	cycle_targets_clear(&c->ct);
 	judge_out_clear(&c->out);
@@ -713,6 +716,61 @@ cycle_labels(const struct config *cfg, const struct check_opts *co, size_t *n)
 	return labels;
 }
 
+/* The silences in force this cycle; one that has ended goes, and says so once. In the
+ * commit's transaction. */
+static int
+silence_keep(void *arg, const struct state_silence *s)
+{
+	struct cycle *c = arg;
+	struct state_silence *n;
+
+	if ((n = realloc(c->silences, (c->nsilences + 1) * sizeof(*n))) == NULL)
+		return -ENOMEM;
+	c->silences = n;
+	c->silences[c->nsilences++] = *s;
+	return 0;
+}
+
+static int
+cycle_silences(struct cycle *c, char *err, size_t errlen)
+{
+	size_t keep = 0;
+	int rc = state_pass_silences(c->pass, silence_keep, c, err, errlen);
+
+	for (size_t i = 0; i < c->nsilences && rc == 0; i++) {
+		const struct state_silence *s = &c->silences[i];
+		char addr[NETADDR_STRLEN], when[32];
+
+		if (s->until_ns > c->jc.now) {
+			c->silences[keep++] = *s;
+			continue;
+		}
+		net_addr_str(&s->addr, addr, sizeof(addr));
+		log_warnx("the silence on %s%s%s ended at %s: its events are sent again", addr,
+			  s->protocol[0] ? " " : "", s->protocol,
+			  util_fmt_utc_ms(s->until_ns, when, sizeof(when)));
+		rc = state_pass_silence_put(c->pass, s, true, err, errlen);
+	}
+	c->nsilences = keep;
+	return rc;
+}
+
+/* Is ev about an address (and protocol) under a silence in force? */
+static bool
+cycle_silenced(const struct cycle *c, const struct alert_event *ev)
+{
+	struct net_addr a;
+
+	if (c->nsilences == 0 || net_addr_parse(ev->address, &a) < 0)
+		return false;
+	for (size_t i = 0; i < c->nsilences; i++)
+		if (net_addr_cmp(&c->silences[i].addr, &a) == 0 &&
+		    (c->silences[i].protocol[0] == '\0' ||
+		     strcmp(c->silences[i].protocol, ev->protocol) == 0))
+			return true;
+	return false;
+}
+
 /*
  * An event raised in the commit's transaction: in the history, in the spool for each sink
  * that wants it, and kept by the pass for the caller (state_pass_events). The events of a
@@ -740,7 +798,8 @@ cycle_event(struct cycle *c, const struct alert_event *raised, char *err, size_t
 		util_errf(err, errlen, "event %s does not serialize: %s", ev->id, strerror(-len));
 		return len;
 	}
-	for (size_t s = 0; s < cfg->nsinks; s++) {
+	/* a maintenance window: recorded (history, output, totals), not sent */
+	for (size_t s = 0; s < cfg->nsinks && !cycle_silenced(c, ev); s++) {
 		if (!sink_wants(&cfg->sinks[s], ev))
 			continue;
 		spool[nspool].sink = cfg->sinks[s].name;
@@ -933,7 +992,8 @@ cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
 	if (cfg->metrics_file && metrics_writer_new(cfg->metrics_file, &c->mw, merr,
 						    sizeof(merr)) < 0)
 		log_warnx("%s", merr);
-	if ((rc = state_pass_begin(c->pass, err, errlen)) < 0)
+	if ((rc = state_pass_begin(c->pass, err, errlen)) < 0 ||
+	    (rc = cycle_silences(c, err, errlen)) < 0)
 		return rc;
 	c->err[0] = '\0';
 	rc = state_pass_judge(c->pass, c->st.cycles + 1, c->jc.now, judge_one, c, err, errlen);
@@ -1158,10 +1218,12 @@ check_passive_apply(const struct config *cfg, const struct check_opts *co,
 	memset(res, 0, sizeof(*res));
 	if ((ts = passive_targets(cfg)) == NULL)
 		return -ENOMEM;
-	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0 ||
-	    (rc = state_pass_begin(c.pass, err, errlen)) < 0)
+	if ((rc = cycle_begin(&c, cfg, co, err, errlen)) < 0)
 		goto out;
 	c.jc.now = util_wall_ns();
+	if ((rc = state_pass_begin(c.pass, err, errlen)) < 0 ||
+	    (rc = cycle_silences(&c, err, errlen)) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct check_passive_obs *ob = &obs[i];
 		struct bl_entry e;

@@ -22,6 +22,7 @@
 static const struct option baseline_longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "format", required_argument, NULL, 'f' },
+	{ "for", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -33,6 +34,7 @@ cmd_baseline_help(FILE *f)
 "usage: watch53 baseline show   [-c FILE] [--format table|json]\n"
 "       watch53 baseline accept [-c FILE] [ADDRESS...]\n"
 "       watch53 baseline reset  [-c FILE]\n"
+"       watch53 baseline silence [-c FILE] ADDRESS[/tcp|/udp] --for DUR\n"
 "\n"
 "show    the baseline per address and protocol: accepted state, reported state,\n"
 "        last observation, streaks, flapping, first seen and last change\n"
@@ -40,6 +42,9 @@ cmd_baseline_help(FILE *f)
 "        given): acknowledges an intended exposure so it no longer counts as one\n"
 "reset   set the state aside (state.db.reset-<time>); the next cycle records a\n"
 "        new baseline without alerts (also the way out after a corrupt state)\n"
+"silence a maintenance window: for DUR (at most 30d; 0s ends one) the events of\n"
+"        ADDRESS (one protocol, or both) are recorded but not sent; show lists\n"
+"        the silences in force, and a cycle says once when one has ended\n"
 "\n"
 "-c FILE  the JSON config (default " CLI_DEFAULT_CONFIG ")\n");
 }
@@ -112,6 +117,77 @@ show_entry(void *arg, const struct bl_entry *e)
 }
 
 static int
+show_silence(void *arg, const struct state_silence *s)
+{
+	char addr[NETADDR_STRLEN], until[32];
+
+	(void)arg;
+	if (s->until_ns <= util_wall_ns())
+		return 0; /* ended: the next cycle drops it */
+	net_addr_str(&s->addr, addr, sizeof(addr));
+	fmt_time(s->until_ns, until, sizeof(until));
+	printf("silenced: %s%s%s until %s (events recorded, not sent)\n", addr,
+	       s->protocol[0] ? "/" : "", s->protocol, until);
+	return 0;
+}
+
+/* `silence ADDRESS[/PROTO] --for DUR`: a maintenance window, one transaction. */
+static int
+do_silence(const struct config *cfg, char **args, int nargs, const char *dur)
+{
+	struct state_silence s = { .set_ns = util_wall_ns() };
+	struct state_pass *pass = NULL;
+	struct state head;
+	char text[NETADDR_STRLEN + 8], err[1024], until[32], *slash;
+	uint64_t for_ns = 0;
+	int status = EXIT_USAGE;
+
+	if (nargs != 1 || dur == NULL) {
+		fprintf(stderr, "watch53 baseline silence: expected ADDRESS[/tcp|/udp] and --for DUR\n");
+		return EXIT_USAGE;
+	}
+	snprintf(text, sizeof(text), "%s", args[0]);
+	if ((slash = strchr(text, '/')) != NULL) {
+		*slash++ = '\0';
+		if (strcmp(slash, "tcp") != 0 && strcmp(slash, "udp") != 0) {
+			fprintf(stderr, "watch53 baseline silence: '%s': the protocol is tcp or udp\n",
+				args[0]);
+			return EXIT_USAGE;
+		}
+		snprintf(s.protocol, sizeof(s.protocol), "%s", slash);
+	}
+	if (net_addr_parse(text, &s.addr) < 0) {
+		fprintf(stderr, "watch53 baseline silence: '%s' is not an IP address\n", text);
+		return EXIT_USAGE;
+	}
+	if (util_parse_duration_max(dur, 30ull * 86400 * NS_PER_SEC, &for_ns) < 0) {
+		fprintf(stderr, "watch53 baseline silence: --for: '%s' is not a duration of at "
+			"most 30d (e.g. 2h, 1h30m)\n", dur);
+		return EXIT_USAGE;
+	}
+	s.until_ns = s.set_ns + for_ns;
+	status = EXIT_RUNTIME;
+	state_init(&head);
+	if (state_pass_open(cfg->state_dir, &head, &pass, err, sizeof(err)) < 0 ||
+	    state_pass_begin(pass, err, sizeof(err)) < 0 ||
+	    state_pass_silence_put(pass, &s, for_ns == 0, err, sizeof(err)) < 0 ||
+	    state_pass_commit(pass, &head, cfg->history_retention_ns, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 baseline silence: %s\n", err);
+		goto out;
+	}
+	fmt_time(s.until_ns, until, sizeof(until));
+	if (for_ns == 0)
+		printf("%s: silence ended\n", args[0]);
+	else
+		printf("%s: silenced until %s (events recorded, not sent)\n", args[0], until);
+	status = EXIT_CLEAN;
+out:
+	state_pass_free(pass);
+	state_clear(&head);
+	return status;
+}
+
+static int
 do_show(const struct config *cfg, enum output_format fmt)
 {
 	struct state head;
@@ -127,6 +203,9 @@ do_show(const struct config *cfg, enum output_format fmt)
 		rc = state_json_end(sh.n, stdout);
 	else if (rc == 0)
 		printf("%llu cycles, %zu addresses\n", (unsigned long long)head.cycles, sh.n);
+	/* the table only: the JSON document is the state's own (state_json_*) */
+	if (rc == 0 && fmt == OUTPUT_TABLE)
+		rc = state_silences(cfg->state_dir, show_silence, NULL, err, sizeof(err));
 	state_clear(&head);
 	if (rc == 0 && fflush(stdout) != 0)
 		rc = -errno;
@@ -291,6 +370,7 @@ cmd_baseline(int argc, char **argv)
 	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
 	char err[1024];
+	const char *for_dur = NULL;
 	int ch, lockfd = -1, status = EXIT_RUNTIME;
 
 	config_init(&cfg);
@@ -298,6 +378,7 @@ cmd_baseline(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "c:h", baseline_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
+		case 'F': for_dur = optarg; break;
 		case 'f':
 			if (output_format_parse(optarg, &fmt) < 0 ||
 			    (fmt != OUTPUT_TABLE && fmt != OUTPUT_JSON)) {
@@ -315,17 +396,24 @@ cmd_baseline(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "watch53 baseline: show, accept or reset?\n"
+		fprintf(stderr, "watch53 baseline: show, accept, reset or silence?\n"
 			"Try 'watch53 baseline --help'.\n");
 		return EXIT_USAGE;
 	}
 	path = cli_config_path(path);
 	verb = argv[optind++];
-	if (strcmp(verb, "show") != 0 && strcmp(verb, "accept") != 0 && strcmp(verb, "reset") != 0) {
-		fprintf(stderr, "watch53 baseline: unknown action '%s' (show, accept, reset)\n", verb);
+	if (strcmp(verb, "show") != 0 && strcmp(verb, "accept") != 0 && strcmp(verb, "reset") != 0 &&
+	    strcmp(verb, "silence") != 0) {
+		fprintf(stderr, "watch53 baseline: unknown action '%s' (show, accept, reset, "
+			"silence)\n", verb);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "accept") != 0 && optind < argc) {
+	if ((for_dur != NULL) != (strcmp(verb, "silence") == 0)) {
+		fprintf(stderr, "watch53 baseline %s: --for goes with silence, and silence "
+			"needs it\n", verb);
+		return EXIT_USAGE;
+	}
+	if (strcmp(verb, "accept") != 0 && strcmp(verb, "silence") != 0 && optind < argc) {
 		fprintf(stderr, "watch53 baseline %s: unexpected argument '%s'\n", verb, argv[optind]);
 		return EXIT_USAGE;
 	}
@@ -350,6 +438,10 @@ cmd_baseline(int argc, char **argv)
 	}
 	if (strcmp(verb, "show") == 0) {
 		status = do_show(&cfg, fmt);
+		goto out;
+	}
+	if (strcmp(verb, "silence") == 0) {
+		status = do_silence(&cfg, argv + optind, argc - optind, for_dur);
 		goto out;
 	}
 	status = do_accept(&cfg, argv + optind, argc - optind);

@@ -221,6 +221,25 @@ int state_pass_name_put(struct state_pass *p, const struct state_name *n, char *
 			size_t errlen);
 int state_pass_name_drop(struct state_pass *p, const char *name, char *err, size_t errlen);
 
+/* A maintenance window (`baseline silence`): the events of an address, for one protocol or
+ * both (""), are recorded but not sent until until_ns. */
+struct state_silence {
+	struct net_addr addr;
+	char protocol[4];  /* "tcp", "udp", or "" for both */
+	uint64_t until_ns; /* wall ns */
+	uint64_t set_ns;   /* when it was set */
+};
+typedef int (*state_silence_fn)(void *arg, const struct state_silence *s);
+/* The silences recorded in dir's database (none when there is none yet), in address
+ * order, for `baseline show`. 0 or -errno with err. */
+int state_silences(const char *dir, state_silence_fn fn, void *arg, char *err, size_t errlen);
+/* The same through a pass; record one (replacing the row of its address and protocol) or,
+ * with drop, delete it. Writes go in the pass's write transaction. 0 or -errno with err. */
+int state_pass_silences(struct state_pass *p, state_silence_fn fn, void *arg, char *err,
+			size_t errlen);
+int state_pass_silence_put(struct state_pass *p, const struct state_silence *s, bool drop,
+			   char *err, size_t errlen);
+
 /* An event raised in the transaction: its history row, its spool rows (one per sink that
  * wants it), and json (alert_event_to_json) for state_pass_events (NULL: a history row
  * only, as for an accept). 0 or -errno with err. */

@@ -203,6 +203,19 @@ static const char schema_v7[] =
 	" reason TEXT NOT NULL"
 	") WITHOUT ROWID;";
 
+/*
+ * Version 8: maintenance windows (`baseline silence`): an address (its entries key) and a
+ * protocol ("" for both) whose events are recorded but not sent until until_ns.
+ */
+static const char schema_v8[] =
+	"CREATE TABLE silences ("
+	" addr BLOB NOT NULL,"
+	" protocol TEXT NOT NULL,"
+	" until_ns INTEGER NOT NULL,"
+	" set_ns INTEGER NOT NULL,"
+	" PRIMARY KEY (addr, protocol)"
+	") WITHOUT ROWID;";
+
 /* migrations[i] takes a database from version i to i + 1, inside the caller's
  * transaction: its SQL, then its code where SQL alone cannot say it. A new version is
  * one more row here. */
@@ -212,6 +225,7 @@ static const struct migration {
 } migrations[] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL },
 	{ schema_v5, convert_rows_v5 }, { schema_v6, convert_history_v6 }, { schema_v7, NULL },
+	{ schema_v8, NULL },
 };
 #define DB_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -1077,6 +1091,8 @@ db_open(const char *path, bool check, sqlite3 **out, char *reason, size_t reason
 			{ "SELECT " HISTORY_COLS " FROM history", 2, DB_SCHEMA_VERSION },
 			{ "SELECT " SPOOL_COLS " FROM spool", 3, DB_SCHEMA_VERSION },
 			{ "SELECT name, since_ns, since_cycle, reason FROM unresolved", 7,
+			  DB_SCHEMA_VERSION },
+			{ "SELECT addr, protocol, until_ns, set_ns FROM silences", 8,
 			  DB_SCHEMA_VERSION },
 		};
 		int64_t in = check ? version : DB_SCHEMA_VERSION;
@@ -3215,6 +3231,103 @@ state_pass_name_drop(struct state_pass *p, const char *name, char *err, size_t e
 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(q);
+	return rc == SQLITE_OK ? 0 : pass_fail(p, rc, err, errlen);
+}
+
+/* The silences of h, by address and protocol. An SQLite result code, or fn's -errno. */
+static int
+silence_rows(sqlite3 *h, const char *schema, state_silence_fn fn, void *arg, int *fnrc)
+{
+	char sql[128];
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT addr, protocol, until_ns, set_ns FROM %ssilences "
+		 "ORDER BY addr, protocol", schema);
+	rc = sqlite3_prepare_v2(h, sql, -1, &q, NULL);
+	*fnrc = 0;
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct state_silence s;
+		const unsigned char *proto = sqlite3_column_text(q, 1);
+
+		memset(&s, 0, sizeof(s));
+		if (state_row_key_parse(sqlite3_column_blob(q, 0),
+					(size_t)sqlite3_column_bytes(q, 0), &s.addr) < 0) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		snprintf(s.protocol, sizeof(s.protocol), "%s", proto ? (const char *)proto : "");
+		s.until_ns = i2u(sqlite3_column_int64(q, 2));
+		s.set_ns = i2u(sqlite3_column_int64(q, 3));
+		if ((*fnrc = fn(arg, &s)) < 0)
+			break;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+int
+state_silences(const char *dir, state_silence_fn fn, void *arg, char *err, size_t errlen)
+{
+	char reason[300];
+	struct paths p;
+	sqlite3 *h = NULL;
+	int rc, fnrc;
+
+	if ((rc = paths_init(&p, dir, err, errlen)) < 0)
+		return rc;
+	if ((rc = db_open_existing(p.db, "read", &h, err, errlen)) != 0)
+		return rc == 1 ? 0 : rc; /* no state yet: no silence */
+	rc = silence_rows(h, "", fn, arg, &fnrc);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(h, rc, reason, sizeof(reason));
+		util_errf(err, errlen, "cannot read %s: %s", p.db, reason);
+	} else if (fnrc < 0) {
+		rc = fnrc;
+		util_errf(err, errlen, "%s", strerror(-rc));
+	}
+	db_close(h);
+	return rc;
+}
+
+int
+state_pass_silences(struct state_pass *p, state_silence_fn fn, void *arg, char *err,
+		    size_t errlen)
+{
+	int fnrc, rc = silence_rows(p->h, "main.", fn, arg, &fnrc);
+
+	if (rc != SQLITE_OK)
+		return pass_fail(p, rc, err, errlen);
+	if (fnrc < 0)
+		util_errf(err, errlen, "%s", strerror(-fnrc));
+	return fnrc;
+}
+
+int
+state_pass_silence_put(struct state_pass *p, const struct state_silence *s, bool drop,
+		       char *err, size_t errlen)
+{
+	uint8_t key[STATE_ROW_KEY_MAX];
+	size_t keylen = state_row_key(&s->addr, key);
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(p->h, drop ? "DELETE FROM main.silences WHERE addr = ?1 AND "
+					       "protocol = ?2"
+					     : "INSERT OR REPLACE INTO main.silences (addr, "
+					       "protocol, until_ns, set_ns) VALUES (?1, ?2, ?3, ?4)",
+				    -1, &q, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(q, 1, key, (int)keylen, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 2, s->protocol, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && !drop)
+		rc = sqlite3_bind_int64(q, 3, u2i(s->until_ns));
+	if (rc == SQLITE_OK && !drop)
+		rc = sqlite3_bind_int64(q, 4, u2i(s->set_ns));
 	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_DONE)
 		rc = SQLITE_OK;
 	sqlite3_finalize(q);

@@ -681,7 +681,7 @@ test_round_trip(void **state)
 
 	/* the schema, as sqlite3 sees it: ours, version 5, one row an address, labels once */
 	assert_int_equal(sql_int(dir, "PRAGMA application_id"), 0x77353373);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM entries"), NSAMPLE);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM labels WHERE "
 				      "text LIKE 'ns3.example.test%'"), 1);
@@ -1038,7 +1038,7 @@ test_v1_db(void **state)
 		assert_state_equal(&st, &back);
 		state_clear(&back);
 	}
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 0);
 	{
 		/* and switched to WAL: the header's read and write versions say 2 */
@@ -1065,7 +1065,7 @@ test_foreign_db(void **state)
 		{ "PRAGMA user_version = 99; CREATE TABLE t (x);",
 		  "not a watch53 state (application_id 0, user_version 99)" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 99; CREATE TABLE t (x);",
-		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 7)" },
+		  "schema version 99, from a newer watch53 (this watch53 reads 1 to 8)" },
 		{ "PRAGMA application_id = 1999975283; CREATE TABLE t (x);",
 		  "schema version 0" },
 		{ "PRAGMA application_id = 1999975283; PRAGMA user_version = 1; CREATE TABLE t (x);",
@@ -1778,7 +1778,7 @@ test_history_v1_migration(void **state)
 	/* a history read of a v1 database migrates it too: an empty history */
 	assert_int_equal(state_history_read(dir, 0, NULL, false, &rows, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 
 	{
 		char path[512];
@@ -1794,7 +1794,7 @@ test_history_v1_migration(void **state)
 	st.history_retention_ns = 400 * DAY;
 	if (state_save(dir, &st, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM history"), 3);
 	assert_int_equal(sql_int(dir, "SELECT cycles FROM meta"), 43);
 
@@ -1948,6 +1948,53 @@ test_pass_names(void **state)
 	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
 	state_pass_free(p);
 	assert_int_equal(sql_int(dir, "SELECT count(*) FROM unresolved"), 1);
+	state_clear(&head);
+}
+
+static int
+silence_note(void *arg, const struct state_silence *s)
+{
+	char *buf = arg, a[NETADDR_STRLEN];
+	size_t off = strlen(buf);
+
+	snprintf(buf + off, 256 - off, "%s/%s:%llu;", net_addr_str(&s->addr, a, sizeof(a)),
+		 s->protocol, (unsigned long long)s->until_ns);
+	return 0;
+}
+
+/* Maintenance windows (schema 8): put, replace, drop, read with and without a pass. */
+static void
+test_pass_silences(void **state)
+{
+	const char *dir = *state;
+	struct state_silence s1 = { addr("127.53.0.9"), "udp", 5000, 1000 };
+	struct state_silence s2 = { addr("::1"), "", 9000, 1000 };
+	struct state_pass *p = NULL;
+	struct state head;
+	char err[512], seen[256] = "";
+
+	state_init(&head);
+	/* no state yet: no silence, and nothing made */
+	assert_int_equal(state_silences(dir, silence_note, seen, err, sizeof(err)), 0);
+	assert_string_equal(seen, "");
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_silence_put(p, &s1, false, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_silence_put(p, &s2, false, err, sizeof(err)), 0);
+	s1.until_ns = 6000; /* the same address and protocol: replaced */
+	assert_int_equal(state_pass_silence_put(p, &s1, false, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_int_equal(state_silences(dir, silence_note, seen, err, sizeof(err)), 0);
+	assert_string_equal(seen, "127.53.0.9/udp:6000;::1/:9000;");
+	assert_int_equal(state_pass_open(dir, &head, &p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_begin(p, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_silence_put(p, &s2, true, err, sizeof(err)), 0);
+	assert_int_equal(state_pass_commit(p, &head, 0, err, sizeof(err)), 0);
+	seen[0] = '\0';
+	assert_int_equal(state_pass_silences(p, silence_note, seen, err, sizeof(err)), 0);
+	state_pass_free(p);
+	assert_string_equal(seen, "127.53.0.9/udp:6000;");
 	state_clear(&head);
 }
 
@@ -2293,7 +2340,7 @@ test_spool_v2_migration(void **state)
 	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 2);
 	assert_int_equal(state_spool_move(dir, record_put, &m, &moved, err, sizeof(err)), 0);
 	assert_int_equal(moved, 0);
-	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 	st.spool_add = &add;
 	st.nspool_add = 1;
 	assert_int_equal(state_save(dir, &st, err, sizeof(err)), 0);
@@ -2415,7 +2462,7 @@ test_change_bits_columns(void **state)
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
 		/* migrated and written as version 5 */
 		assert_int_equal(state_save(dir, &back, err, sizeof(err)), 0);
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 		state_clear(&back);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
@@ -2432,7 +2479,7 @@ test_change_bits_columns(void **state)
 							    sizeof(err)), 0);
 			free(rows);
 		}
-		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 7);
+		assert_int_equal(sql_int(dir, "PRAGMA user_version"), 8);
 		assert_int_equal(state_load(dir, &back, err, sizeof(err)), 0);
 		assert_int_equal(state_find(&back, &(struct net_addr){ .family = AF_INET,
 			.bytes = { 127, 53, 0, 2 } })->port[PROBE_SLOT_TCP].change_bits, 0x2c);
@@ -2507,6 +2554,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_history_packed, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_pass, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_pass_names, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_pass_silences, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_atomic, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_history_retention, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_spool_commit, setup_dir, teardown_dir),
