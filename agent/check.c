@@ -284,10 +284,18 @@ deliver(const struct config *cfg, bool *known)
 	uint64_t budget = cfg->interval_ns / 2, n = 0;
 	char dir[PATH_MAX], err[512];
 	size_t nss = 0;
+	int sendfd;
 
 	*known = false;
 	if (cfg->nsinks == 0)
 		return 0;
+	/* one sender at a time (an `alerts flush` may be at it): the events wait for the
+	 * next cycle, or that flush delivers them */
+	if ((sendfd = state_lock_take(cfg->state_dir, STATE_LOCK_SEND, 0, NULL, err,
+				      sizeof(err))) < 0) {
+		log_info("alert delivery: %s; events stay queued", err);
+		return 0;
+	}
 	if (budget == 0 || budget > CHECK_DELIVERY_BUDGET_NS)
 		budget = CHECK_DELIVERY_BUDGET_NS;
 	if (sinks_from_config(cfg, cfg->path, &ss, &nss) < 0) {
@@ -314,6 +322,7 @@ deliver(const struct config *cfg, bool *known)
 out:
 	outbox_report_clear(&rep);
 	sinks_free(ss, nss);
+	state_unlock(sendfd);
 	return n;
 }
 
@@ -389,7 +398,8 @@ cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *
 	c->t0 = util_now_ns();
 	state_init(&c->st);
 	c->lockfd = -1;
-	if (!co->lock_held && (c->lockfd = state_lock(cfg->state_dir, err, errlen)) < 0) {
+	if ((c->lockfd = state_lock_take(cfg->state_dir, STATE_LOCK_STATE, co->lock_wait_ns,
+					 co->cancel, err, errlen)) < 0) {
 		rc = c->lockfd;
 		c->lockfd = -1;
 		return rc;

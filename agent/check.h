@@ -50,7 +50,9 @@ struct syn_io;
 
 /* How the daemon runs a cycle; check_cycle() is check_cycle_opts() with only `deliver` set. */
 struct check_opts {
-	bool lock_held;     /* the caller holds the state_dir lock (the daemon, for its life) */
+	/* how long to wait for the state lock while another holds it (a `baseline` or
+	 * `history` command beside the service); 0: not at all (exit 75) */
+	uint64_t lock_wait_ns;
 	bool deliver;       /* deliver the outbox after saving (the daemon has a thread for it) */
 	const size_t *only; /* scan only these cfg->targets indexes (the daemon's per-interval
 			     * groups); NULL: every target */
@@ -105,7 +107,7 @@ struct check_passive_obs {
  * events carry source "passive" and no DNS facts (the responses answered other people's
  * questions, not our probe). A port without a baseline is left to the next cycle, which
  * records one. Events reach the outbox before the state is saved; with co->deliver they
- * are delivered after it (bounded like a cycle's). Uses co->lock_held and co->deliver.
+ * are delivered after it (bounded like a cycle's). Uses co->lock_wait_ns and co->deliver.
  * Sets obs[i].in_targets; res->events are the events raised. 0 or -errno with err
  * (-EWOULDBLOCK: another process holds the state_dir lock).
  */

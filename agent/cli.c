@@ -1,9 +1,11 @@
 /* cli: dispatch "watch53 COMMAND ..." through one table; global --help and --version. */
 #include "agent/cli.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "agent/process.h"
+#include "agent/state.h"
 #include "alerts/webhook.h"
 #include "common/log.h"
 #include "autoconfig.h"
@@ -101,4 +103,17 @@ cli_act_as_owner(const char *state_dir, char *err, size_t errlen)
 		return rc;
 	log_info("acting as %s, the owner of %s", u.name, state_dir);
 	return process_drop(&u, err, errlen);
+}
+
+int
+cli_lock(const char *cmd, const char *state_dir, int kind, char *err, size_t errlen)
+{
+	int fd = state_lock_take(state_dir, (enum state_lock_kind)kind, 0, NULL, err, errlen);
+
+	if (fd != -EWOULDBLOCK)
+		return fd;
+	fprintf(stderr, "watch53 %s: %s; waiting for it (at most %llu min)\n", cmd, err,
+		CLI_LOCK_WAIT_NS / (60ull * 1000 * 1000 * 1000));
+	return state_lock_take(state_dir, (enum state_lock_kind)kind, CLI_LOCK_WAIT_NS, NULL, err,
+			       errlen);
 }

@@ -28,6 +28,15 @@ const char *cli_config_path(const char *given);
  */
 int cli_act_as_owner(const char *state_dir, char *err, size_t errlen);
 
+/*
+ * A lock of state_dir (state.h: the state lock, or the send lock) for a command that may run
+ * beside the service: a cycle holds the state lock while it runs, so the command waits for
+ * it, up to CLI_LOCK_WAIT_NS, saying once on stderr what it waits for. An fd to keep, or
+ * -EWOULDBLOCK (exit 75) / -errno with err.
+ */
+#define CLI_LOCK_WAIT_NS (120ull * 1000 * 1000 * 1000)
+int cli_lock(const char *cmd, const char *state_dir, int kind, char *err, size_t errlen);
+
 struct cli_command {
 	const char *name;
 	const char *usage;   /* after "watch53 NAME " */

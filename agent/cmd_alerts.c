@@ -272,23 +272,27 @@ do_flush(const struct config *cfg)
 	struct sink_settings *ss = NULL;
 	struct outbox_report rep = { 0 };
 	size_t nss = 0;
-	int lockfd, rc, status = EXIT_RUNTIME;
+	int lockfd, sendfd, rc, status = EXIT_RUNTIME;
 
-	/* a cycle running now would deliver the same files: one of us at a time */
-	lockfd = state_lock(cfg->state_dir, err, sizeof(err));
+	/* what a crash left committed but not yet in the outbox goes first, under the state
+	 * lock (a cycle moves it too); the delivery under the send lock only, so a cycle of
+	 * the service is not held up by it (and its delivery waits for ours) */
+	lockfd = cli_lock("alerts flush", cfg->state_dir, STATE_LOCK_STATE, err, sizeof(err));
+	if (lockfd >= 0) {
+		size_t moved;
+		if (check_spool_move(cfg, &moved, err, sizeof(err)) < 0)
+			fprintf(stderr, "watch53 alerts flush: warning: %s\n", err);
+		state_unlock(lockfd);
+		lockfd = cli_lock("alerts flush", cfg->state_dir, STATE_LOCK_SEND, err, sizeof(err));
+	}
 	if (lockfd < 0) {
 		fprintf(stderr, "watch53 alerts flush: %s\n", err);
 		return lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
 	}
+	sendfd = lockfd;
 	if (sinks_from_config(cfg, cfg->path, &ss, &nss) < 0) {
 		fprintf(stderr, "watch53 alerts flush: out of memory\n");
 		goto out;
-	}
-	/* what a crash left committed but not yet in the outbox goes first */
-	{
-		size_t moved;
-		if (check_spool_move(cfg, &moved, err, sizeof(err)) < 0)
-			fprintf(stderr, "watch53 alerts flush: warning: %s\n", err);
 	}
 	check_outbox_dir(cfg, outbox, sizeof(outbox));
 	rc = outbox_deliver(outbox, ss, nss, util_wall_ns(), true, FLUSH_BUDGET_NS, &rep, err,
@@ -338,7 +342,7 @@ do_flush(const struct config *cfg)
 out:
 	outbox_report_clear(&rep);
 	sinks_free(ss, nss);
-	state_unlock(lockfd);
+	state_unlock(sendfd);
 	return status;
 }
 

@@ -426,7 +426,7 @@ cmd_baseline(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
+	lockfd = cli_lock("baseline", cfg.state_dir, STATE_LOCK_STATE, err, sizeof(err));
 	if (lockfd < 0) {
 		fprintf(stderr, "watch53 baseline: %s\n", err);
 		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;

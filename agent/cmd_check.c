@@ -10,6 +10,7 @@
 #include "agent/check.h"
 #include "agent/cli.h"
 #include "agent/output.h"
+#include "agent/state.h"
 #include "common/log.h"
 #include "probes/syn.h"
 #include "common/util.h"
@@ -192,6 +193,18 @@ cmd_check(int argc, char **argv)
 
 	co.event = nagios ? NULL : print_event;
 	co.event_arg = &fmt;
+	/* the service runs the cycles of this state: a cron cycle beside it would double
+	 * them (use one or the other) */
+	if (state_service_running(cfg.state_dir)) {
+		snprintf(err, sizeof(err), "the service (watch53 run) runs on %s: it runs the "
+			 "cycles; use either it or cron, not both", cfg.state_dir);
+		if (nagios)
+			printf("WATCH53 UNKNOWN - %s\n", err);
+		else
+			fprintf(stderr, "watch53 check: %s\n", err);
+		config_clear(&cfg);
+		return nagios ? 3 : EXIT_LOCKED;
+	}
 	/* SYN mode's sockets before root gives way to state_dir's owner (as the daemon
 	 * opens them before its drop) */
 	if (cfg.probe.tcp_syn && geteuid() == 0 &&

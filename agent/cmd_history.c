@@ -363,7 +363,7 @@ cmd_history(int argc, char **argv)
 		status = EXIT_RUNTIME;
 		goto out;
 	}
-	lockfd = state_lock(cfg.state_dir, err, sizeof(err));
+	lockfd = cli_lock("history", cfg.state_dir, STATE_LOCK_STATE, err, sizeof(err));
 	if (lockfd < 0) {
 		fprintf(stderr, "watch53 history: %s\n", err);
 		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;

@@ -43,6 +43,11 @@
  * step (next_try times are wall time) within a minute */
 #define DAEMON_DELIVERY_IDLE_NS (60 * NS_PER_SEC)
 #define DAEMON_DELIVERY_MIN_NS (1 * NS_PER_SEC)
+/* while an `alerts flush` holds the send lock: look again this soon */
+#define DAEMON_DELIVERY_BUSY_NS (5 * NS_PER_SEC)
+/* a cycle that is due while a command (`baseline accept`, `history`) holds the state lock
+ * waits this long for it (the command is short; a cancel still ends the wait at once) */
+#define DAEMON_LOCK_WAIT_NS (600 * NS_PER_SEC)
 /* blocks from this size up are mmap'd and go back to the kernel when freed (glibc's default,
  * but fixed: see daemon_run) */
 #define DAEMON_MMAP_THRESHOLD (128 * 1024)
@@ -60,7 +65,7 @@ struct daemon {
 	const struct daemon_opts *o;
 	pthread_mutex_t mu;             /* guards everything the threads share (marked) */
 	struct dconf *conf;             /* mu: current config; the loop holds a reference */
-	int lockfd;                     /* state_dir lock, held for life */
+	int lockfd;                     /* state_dir's service lock, held for life */
 	char run_user[64];              /* the user it runs as ("" = as started) */
 	char cfg_user[64];              /* the config's "user" at start (a reload compares) */
 	struct scheduler sched;         /* loop only */
@@ -280,7 +285,9 @@ cycle_main(void *arg)
 			break;
 		d->job_posted = false;
 		cfg = &d->job_conf->cfg;
-		co = (struct check_opts){ .lock_held = true, .deliver = false,
+		/* the state lock only for the cycle: `baseline accept` and the like run
+		 * between cycles, and one running when a cycle is due delays it a little */
+		co = (struct check_opts){ .lock_wait_ns = DAEMON_LOCK_WAIT_NS, .deliver = false,
 					  .only = d->job_only, .nonly = d->job_nonly,
 					  .cancel = &d->cancel, .syn_io = d->syn_io,
 					  .event = log_event_cb };
@@ -316,9 +323,16 @@ deliver_once(const struct dconf *c)
 	struct outbox_report rep = { 0 };
 	uint64_t wait = DAEMON_DELIVERY_IDLE_NS, now;
 	char dir[PATH_MAX], err[512];
+	int sendfd;
 
 	if (c->nsinks == 0)
 		return wait;
+	/* one sender at a time: an `alerts flush` beside the service sends them now */
+	if ((sendfd = state_lock_take(c->cfg.state_dir, STATE_LOCK_SEND, 0, NULL, err,
+				      sizeof(err))) < 0) {
+		log_debug("alert delivery: %s; the next run tries again", err);
+		return DAEMON_DELIVERY_BUSY_NS;
+	}
 	check_outbox_dir(&c->cfg, dir, sizeof(dir));
 	if (outbox_deliver(dir, c->sinks, c->nsinks, util_wall_ns(), false,
 			   DAEMON_DELIVERY_BUDGET_NS, &rep, err, sizeof(err)) < 0) {
@@ -348,6 +362,7 @@ deliver_once(const struct dconf *c)
 	}
 out:
 	outbox_report_clear(&rep);
+	state_unlock(sendfd);
 	return wait;
 }
 
@@ -568,7 +583,8 @@ reload_prepare(struct daemon *d)
 			  d->run_user[0] ? "\"" : "the user it was started as",
 			  d->run_user, d->run_user[0] ? "\"" : "");
 	if (rc == 0 && !same_dir(nc->cfg.state_dir, d->conf->cfg.state_dir)) {
-		lockfd = state_lock(nc->cfg.state_dir, err, sizeof(err));
+		lockfd = state_lock_take(nc->cfg.state_dir, STATE_LOCK_SERVICE, 0, NULL, err,
+					 sizeof(err));
 		if (lockfd < 0)
 			rc = lockfd;
 	}
@@ -683,17 +699,22 @@ passive_read(struct daemon *d)
 static int
 passive_apply(struct daemon *d, uint64_t now)
 {
-	struct check_opts co = { .lock_held = true, .deliver = false };
+	/* between cycles: a command holding the state lock defers this to the next try */
+	struct check_opts co = { .lock_wait_ns = 0, .deliver = false };
 	struct check_result res;
 	char err[1024];
+	int rc;
 
 	if (d->sniffer == NULL || d->sched.running || !sniffer_pending(d->sniffer))
 		return -1;
 	if (now < d->passive_next)
 		return (int)((d->passive_next - now) / NS_PER_MS) + 1;
 	d->passive_next = now + DAEMON_PASSIVE_APPLY_NS;
-	if (sniffer_apply(d->sniffer, &d->conf->cfg, &co, &res, err, sizeof(err)) < 0) {
-		log_warnx("passive detection: %s", err);
+	if ((rc = sniffer_apply(d->sniffer, &d->conf->cfg, &co, &res, err, sizeof(err))) < 0) {
+		if (rc == -EWOULDBLOCK)
+			log_debug("passive detection: %s; applied at the next try", err);
+		else
+			log_warnx("passive detection: %s", err);
 		return -1;
 	}
 	for (size_t i = 0; i < res.nevents; i++)
@@ -989,7 +1010,8 @@ daemon_run(const struct daemon_opts *o)
 	}
 	/* after the drop: the lock file (and every state file after it) is the run user's,
 	 * so a later `check` as that user, or a reload back to this directory, can open it */
-	d->lockfd = state_lock(d->conf->cfg.state_dir, err, sizeof(err));
+	d->lockfd = state_lock_take(d->conf->cfg.state_dir, STATE_LOCK_SERVICE, 0, NULL, err,
+				    sizeof(err));
 	if (d->lockfd < 0) {
 		code = d->lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
 		log_errx("%s", err);

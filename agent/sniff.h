@@ -47,7 +47,7 @@ void sniffer_breakloop(struct sniffer *s);
 
 /* Responders proved (or proved on another protocol) since the last sniffer_apply. */
 bool sniffer_pending(const struct sniffer *s);
-/* Hand those to check_passive_apply (with co's lock_held and deliver). 0 or -errno with
+/* Hand those to check_passive_apply (with co's lock_wait_ns and deliver). 0 or -errno with
  * err; on -EWOULDBLOCK (the state_dir is locked) they stay pending for the next call. */
 int sniffer_apply(struct sniffer *s, const struct config *cfg, const struct check_opts *co,
 		  struct check_result *res, char *err, size_t errlen);

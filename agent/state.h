@@ -8,6 +8,7 @@
 #ifndef WATCH53_STATE_H
 #define WATCH53_STATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -304,10 +305,27 @@ int state_pass_spool_move(struct state_pass *p, state_spool_put_fn put, void *ar
 int state_set_aside(const char *dir, const char *why, char *moved, size_t movedlen, char *err,
 		    size_t errlen);
 
-/* Take the exclusive, non-blocking lock on dir (creating dir 0700 if missing).
- * Returns an fd to keep open, -EWOULDBLOCK if another process holds it, or -errno. */
+/*
+ * The locks of a state_dir, each a file there held with flock (gone with the process, so a
+ * crash leaves none behind), created as the caller's user and never through a link:
+ *  - STATE_LOCK_STATE (.lock): one user of the state at a time, for the length of the work:
+ *    a cycle (the service's too), `baseline`, `history`, `alerts flush`;
+ *  - STATE_LOCK_SERVICE (.run.lock): `watch53 run` holds it for its life: a second service,
+ *    or a cron `check`, on the same state_dir is refused (state_service_running);
+ *  - STATE_LOCK_SEND (.send.lock): one sender of the outbox at a time.
+ * Take the exclusive lock of kind k on dir (creating dir 0700 if missing), waiting up to
+ * wait_ns for another holder (0: not at all) and seeing *cancel (may be NULL) every 100 ms.
+ * An fd to keep (state_unlock), -EWOULDBLOCK when still held (err says by what),
+ * -ECANCELED, or -errno.
+ */
+enum state_lock_kind { STATE_LOCK_STATE, STATE_LOCK_SERVICE, STATE_LOCK_SEND };
+int state_lock_take(const char *dir, enum state_lock_kind k, uint64_t wait_ns,
+		    const atomic_int *cancel, char *err, size_t errlen);
+/* state_lock_take(dir, STATE_LOCK_STATE, 0, NULL, ...). */
 int state_lock(const char *dir, char *err, size_t errlen);
 void state_unlock(int fd);
+/* Does a `watch53 run` hold dir's service lock now? */
+bool state_service_running(const char *dir);
 
 /* Parse a state document from memory (the import and the fuzz target). On success *st
  * (initialized) is replaced; on failure it is left as it was and -EBADMSG (or -ENOMEM)

@@ -2765,18 +2765,43 @@ state_set_aside(const char *dir, const char *why, char *moved, size_t movedlen, 
 	return 0;
 }
 
-int
-state_lock(const char *dir, char *err, size_t errlen)
+/* The lock files. */
+static const char *const lock_files[] = {
+	[STATE_LOCK_STATE] = STATE_LOCK, [STATE_LOCK_SERVICE] = ".run.lock",
+	[STATE_LOCK_SEND] = ".send.lock",
+};
+
+/* Who holds a lock of kind k, for the message. */
+static void
+lock_held_by(enum state_lock_kind k, const char *dir, char *err, size_t errlen)
+{
+	switch (k) {
+	case STATE_LOCK_SERVICE:
+		util_errf(err, errlen, "the service (watch53 run) runs on %s: one service per "
+			  "state_dir, and no cron `check` beside it", dir);
+		break;
+	case STATE_LOCK_SEND:
+		util_errf(err, errlen, "another watch53 is delivering the outbox of %s", dir);
+		break;
+	default:
+		util_errf(err, errlen, "another watch53 holds the state lock on %s (a cycle, or "
+			  "a command such as baseline or history)", dir);
+		break;
+	}
+}
+
+/* Open (creating, as this user, never through a link) the lock file of kind k in dir. */
+static int
+lock_open(const char *dir, enum state_lock_kind k, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	int fd, rc;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, STATE_LOCK) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/%s", dir, lock_files[k]) >= (int)sizeof(path)) {
 		util_errf(err, errlen, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	rc = ensure_dir(dir, err, errlen);
-	if (rc < 0)
+	if ((rc = ensure_dir(dir, err, errlen)) < 0)
 		return rc;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
@@ -2786,20 +2811,62 @@ state_lock(const char *dir, char *err, size_t errlen)
 			perm_hint(dir, err, errlen);
 		return rc;
 	}
-	/* the lock belongs to this open file description: it goes away with the process,
-	 * so a crashed cycle never leaves a stale lock behind */
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	return fd;
+}
+
+int
+state_lock_take(const char *dir, enum state_lock_kind k, uint64_t wait_ns,
+		const atomic_int *cancel, char *err, size_t errlen)
+{
+	uint64_t end = util_now_ns() + wait_ns;
+	int fd = lock_open(dir, k, err, errlen), rc;
+
+	if (fd < 0)
+		return fd;
+	/* the lock belongs to this open file description: it goes away with the process, so
+	 * a crash never leaves a stale lock behind; a wait polls, so a cancel is seen */
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		rc = -errno;
-		if (rc == -EWOULDBLOCK)
-			util_errf(err, errlen, "another watch53 cycle holds the lock on %s (or the "
-				  "service: `watch53 run` holds it as long as it runs; stop it "
-				  "first, e.g. systemctl stop watch53)", dir);
-		else
-			util_errf(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+		if (rc == -EWOULDBLOCK && util_now_ns() < end && !(cancel && *cancel)) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (rc == -EWOULDBLOCK && cancel && *cancel) {
+			util_errf(err, errlen, "cancelled while waiting for the lock on %s", dir);
+			rc = -ECANCELED;
+		} else if (rc == -EWOULDBLOCK) {
+			lock_held_by(k, dir, err, errlen);
+		} else {
+			util_errf(err, errlen, "cannot lock %s/%s: %s", dir, lock_files[k],
+				  strerror(-rc));
+		}
 		close(fd);
 		return rc;
 	}
 	return fd;
+}
+
+int
+state_lock(const char *dir, char *err, size_t errlen)
+{
+	return state_lock_take(dir, STATE_LOCK_STATE, 0, NULL, err, errlen);
+}
+
+bool
+state_service_running(const char *dir)
+{
+	char path[PATH_MAX];
+	bool held;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, lock_files[STATE_LOCK_SERVICE]) >=
+	    (int)sizeof(path) || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return false;
+	/* a shared lock is refused only while someone holds the exclusive one */
+	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
 }
 
 void

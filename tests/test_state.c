@@ -1656,7 +1656,7 @@ test_lock(void **state)
 	err[0] = '\0';
 	fd2 = state_lock(sub, err, sizeof(err));
 	assert_int_equal(fd2, -EWOULDBLOCK);
-	assert_non_null(strstr(err, "another watch53 cycle holds the lock on"));
+	assert_non_null(strstr(err, "another watch53 holds the state lock on"));
 	assert_non_null(strstr(err, sub));
 
 	/* and another process */
