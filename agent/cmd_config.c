@@ -5,10 +5,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "agent/process.h"
 #include "agent/targets.h"
 
 void
@@ -19,8 +21,9 @@ cmd_config_help(FILE *f)
 		   "and their secrets) without probing or resolving anything, and print the\n"
 		   "effective config as JSON with every default filled in and secrets redacted.\n"
 		   "Warns on stderr when the targets cannot be scanned within the shortest\n"
-		   "interval at probe.rate, and for each pair of targets that share addresses\n"
-		   "(each address is probed once, as part of the more specific target).\n\n"
+		   "interval at probe.rate, for each pair of targets that share addresses\n"
+		   "(each address is probed once, as part of the more specific target), and,\n"
+		   "run as root, for a secret file the service's user cannot read.\n\n"
 		   "Options:\n"
 		   "  -c, --config FILE   the config file to check (default " CLI_DEFAULT_CONFIG ")\n"
 		   "  -h, --help          this help\n\n"
@@ -156,6 +159,43 @@ warn_overlaps(const struct config *cfg, const struct cfg_targets *ct)
 	free(op.v);
 }
 
+/* A secret file the service's user cannot read: the service exits 2 at its start (and the
+ * unit does not restart it) although `config check` as root passed. Who runs the service:
+ * the config's "user", else the owner of state_dir (the package's is watch53's). */
+static void
+warn_secret_owner(const char *what, size_t i, const char *file, const struct process_user *u)
+{
+	struct stat sb;
+
+	if (file == NULL || stat(file, &sb) == -1 || sb.st_uid == u->uid)
+		return;
+	/* the loader refuses group- and world-readable secrets: only the owner reads it */
+	fprintf(stderr, "watch53 config: warning: alerts[%zu].%s %s belongs to another user "
+		"than %s, who runs the service and cannot read it (chown %s: %s)\n", i, what,
+		file, u->name, u->name, file);
+}
+
+static void
+warn_secret_owners(const struct config *cfg)
+{
+	struct process_user u;
+	char err[256];
+
+	if (geteuid() != 0)
+		return; /* as anyone else the loader itself read them as that user */
+	if (cfg->user != NULL) {
+		if (process_user_lookup(cfg->user, &u, err, sizeof(err)) < 0)
+			return;
+	} else if (process_dir_owner(cfg->state_dir, &u, err, sizeof(err)) != 1) {
+		return; /* root's, or not there yet: the service runs as root, or we cannot tell */
+	}
+	for (size_t i = 0; i < cfg->nsinks; i++) {
+		warn_secret_owner("url_file", i, cfg->sinks[i].url_file, &u);
+		warn_secret_owner("secret_file", i, cfg->sinks[i].secret_file, &u);
+		warn_secret_owner("token_file", i, cfg->sinks[i].token_file, &u);
+	}
+}
+
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
 {
@@ -231,6 +271,7 @@ cmd_config(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	status = EXIT_CLEAN;
+	warn_secret_owners(&cfg);
 	if (cfg_targets_build(&cfg, &ct) == 0) {
 		warn_overlaps(&cfg, &ct);
 		/* valid, but a cycle that cannot finish within its interval never keeps up */
