@@ -740,6 +740,21 @@ capture_stderr_end(int saved, const char *path)
 	return text;
 }
 
+/* One delivery run with its warnings captured: the log text (the caller frees it). */
+static char *
+deliver_logged(struct fx *f, uint64_t now, bool force, struct outbox_report *rep)
+{
+	char logpath[64], *log;
+	int saved;
+
+	log_set_level(LOG_LVL_WARN);
+	capture_stderr_begin(&saved, logpath, sizeof(logpath));
+	assert_int_equal(deliver(f, now, force, 0, rep), 0);
+	log = capture_stderr_end(saved, logpath);
+	log_set_level(LOG_LVL_ERR);
+	return log;
+}
+
 static void
 test_dead_letter_after_max_age(void **state)
 {
@@ -751,20 +766,15 @@ test_dead_letter_after_max_age(void **state)
 	struct outbox_entry *e = NULL;
 	struct outbox_stats st;
 	size_t n;
-	char err[256], logpath[64], *log;
+	char err[256], *log;
 	uint64_t now = util_wall_ns();
-	int saved;
 
 	put(f, "hook", now - 73 * 3600 * SEC, "127.53.0.1", &old);
 	assert_int_equal(outbox_meta_write(f->dir, "hook", old.id, &m), 0);
 	put(f, "hook", now - 71 * 3600 * SEC, "127.53.0.2", &fresh);
 	script(500, NULL, "still down");
 
-	log_set_level(LOG_LVL_WARN);
-	capture_stderr_begin(&saved, logpath, sizeof(logpath));
-	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
-	log = capture_stderr_end(saved, logpath);
-	log_set_level(LOG_LVL_ERR);
+	log = deliver_logged(f, now, false, &rep);
 
 	/* the old one is given up on, said out loud, kept in dead/ */
 	assert_int_equal(rep.sinks[0].dead, 1);
@@ -808,9 +818,8 @@ test_not_utf8_quarantined(void **state)
 	struct outbox_entry *e = NULL;
 	struct outbox_stats st;
 	size_t n = 0;
-	char err[256], text[512], when[40], name[64], logpath[64], *log;
+	char err[256], text[512], when[40], name[64], *log;
 	uint64_t now = util_wall_ns();
-	int saved;
 
 	put(f, "hook", now - 20 * SEC, "127.53.0.1", &good1);
 	put(f, "hook", now - 10 * SEC, "127.53.0.2", &good2);
@@ -829,11 +838,7 @@ test_not_utf8_quarantined(void **state)
 	assert_int_equal(st.corrupt, 1);
 	free(e);
 
-	log_set_level(LOG_LVL_WARN);
-	capture_stderr_begin(&saved, logpath, sizeof(logpath));
-	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
-	log = capture_stderr_end(saved, logpath);
-	log_set_level(LOG_LVL_ERR);
+	log = deliver_logged(f, now, false, &rep);
 	assert_non_null(strstr(log, name));
 	assert_non_null(strstr(log, "not valid UTF-8 (byte 113)"));
 	free(log);
@@ -860,8 +865,7 @@ test_symlinked_sink_left_alone(void **state)
 	struct outbox_report rep;
 	struct outbox_meta m;
 	struct stat sb;
-	int saved;
-	char logpath[64], *log;
+	char *log;
 
 	assert_non_null(mkdtemp(other));
 	snprintf(p, sizeof(p), "%s/%s.json", other, id);
@@ -873,11 +877,7 @@ test_symlinked_sink_left_alone(void **state)
 	assert_int_equal(mkdir(f->dir, 0700) == 0 || errno == EEXIST, 1);
 	assert_int_equal(symlink(other, link), 0);
 
-	log_set_level(LOG_LVL_WARN);
-	capture_stderr_begin(&saved, logpath, sizeof(logpath));
-	assert_int_equal(deliver(f, util_wall_ns(), true, 0, &rep), 0);
-	log = capture_stderr_end(saved, logpath);
-	log_set_level(LOG_LVL_ERR);
+	log = deliver_logged(f, util_wall_ns(), true, &rep);
 	assert_non_null(strstr(log, "a symbolic link?): left alone"));
 	free(log);
 	outbox_report_clear(&rep);
@@ -936,14 +936,13 @@ test_symlinked_side_dirs_left_alone(void **state)
 	static const char bad_id[] = "0badf00d-0000-4000-8000-0000000000e5";
 	struct fx *f = *state;
 	char other[] = "/tmp/test_outbox_side_XXXXXX", p[256], q[256], err[256], name[64];
-	char logpath[64], *log;
+	char *log;
 	struct alert_event good, old;
 	struct outbox_report rep;
 	struct outbox_entry *e = NULL;
 	struct outbox_stats st;
 	size_t n = 0;
 	uint64_t now = util_wall_ns();
-	int saved;
 
 	assert_non_null(mkdtemp(other));
 	/* already there: a count through the links would see it */
@@ -965,11 +964,7 @@ test_symlinked_side_dirs_left_alone(void **state)
 	assert_int_equal(st.quarantined, 0);
 	free(e);
 
-	log_set_level(LOG_LVL_WARN);
-	capture_stderr_begin(&saved, logpath, sizeof(logpath));
-	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
-	log = capture_stderr_end(saved, logpath);
-	log_set_level(LOG_LVL_ERR);
+	log = deliver_logged(f, now, false, &rep);
 	assert_non_null(strstr(log, "could not be moved to quarantine/"));
 	assert_non_null(strstr(log, "could not be moved to dead/"));
 	free(log);
