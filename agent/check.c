@@ -35,7 +35,6 @@ check_outbox_dir(const struct config *cfg, char *buf, size_t len)
 	snprintf(buf, len, "%s/outbox", cfg->state_dir);
 }
 
-/* Which config target produced each target-set entry (names expand to several). */
 /* "cannot resolve 'ns2.lab': Name or service not known" -> "Name or service not known":
  * the name is the event's own field. */
 static const char *
@@ -52,6 +51,7 @@ struct name_failure {
 	char why[200];
 };
 
+/* Which config target produced each target-set entry (names expand to several). */
 struct cycle_targets {
 	struct target_set *ts;
 	size_t *cfg_index;
@@ -384,8 +384,9 @@ cycle_scan_opts(struct cycle *c, struct scan_opts *o)
 	o->udp_history.arg = c;
 }
 
-/* begin: the lock (unless the caller holds it), what a crash left in the spool, the state
- * (its head; the entries stay in the database), and the instance (seeds event ids). */
+/* begin: the state lock (waiting co->lock_wait_ns for another holder), what a crash left
+ * in the spool, the state (its head; the entries stay in the database), and the instance
+ * (seeds event ids). */
 static int
 cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *co, char *err,
 	    size_t errlen)
@@ -797,6 +798,7 @@ cycle_event(struct cycle *c, const struct alert_event *raised, char *err, size_t
 	const char *runbook = config_runbook_for(cfg, ev->target);
 	struct state_hist hist;
 	char json[ALERT_JSON_MAX + 1];
+	bool silenced = cycle_silenced(c, ev);
 	size_t nspool = 0;
 	int len;
 
@@ -809,7 +811,7 @@ cycle_event(struct cycle *c, const struct alert_event *raised, char *err, size_t
 		return len;
 	}
 	/* a maintenance window: recorded (history, output, totals), not sent */
-	for (size_t s = 0; s < cfg->nsinks && !cycle_silenced(c, ev); s++) {
+	for (size_t s = 0; s < cfg->nsinks && !silenced; s++) {
 		if (!sink_wants(&cfg->sinks[s], ev))
 			continue;
 		spool[nspool].sink = cfg->sinks[s].name;

@@ -1,4 +1,4 @@
-/* cmd_baseline: `watch53 baseline show|accept|reset [-c FILE]` — look at, acknowledge or
+/* cmd_baseline: `watch53 baseline show|accept|reset|silence [-c FILE]` — look at, acknowledge or
  * restart the recorded baseline. */
 #define _GNU_SOURCE
 #include <errno.h>
