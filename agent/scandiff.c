@@ -316,7 +316,8 @@ scandiff_parse(const char *text, size_t len, const char *name, struct scandiff_s
 		scandiff_set_free(s);
 		return rc;
 	}
-	qsort(s->r, s->n, sizeof(*s->r), by_addr_port);
+	if (s->n > 1) /* qsort takes no NULL, even for nothing to sort */
+		qsort(s->r, s->n, sizeof(*s->r), by_addr_port);
 	*out = s;
 	return 0;
 }

@@ -981,7 +981,8 @@ overlaps_sweep(const struct target_set *ts, overlap_fn fn, void *arg)
 	}
 	for (size_t i = 0; i < ts->nent; i++)
 		o[i] = (struct ordered){ i, &ts->ent[i] };
-	qsort(o, ts->nent, sizeof(*o), by_family_start);
+	if (ts->nent > 1)
+		qsort(o, ts->nent, sizeof(*o), by_family_start);
 	for (size_t k = 0; k < ts->nent && rc == 0; k++) {
 		const struct trange *j = o[k].r;
 		size_t keep = 0;
@@ -1069,7 +1070,8 @@ shadows_build(struct target_set *ts)
 	shadows_clear(ts);
 	if ((rc = overlaps_sweep(ts, lost_add, &l)) < 0)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), by_loser_start);
+	if (l.n > 1) /* qsort takes no NULL, even for nothing to sort */
+		qsort(l.v, l.n, sizeof(*l.v), by_loser_start);
 	ts->shadow = malloc((l.n ? l.n : 1) * sizeof(*ts->shadow));
 	ts->shadow_at = calloc(ts->nent + 1, sizeof(*ts->shadow_at));
 	if (ts->shadow == NULL || ts->shadow_at == NULL) {
