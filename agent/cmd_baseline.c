@@ -116,14 +116,24 @@ show_entry(void *arg, const struct bl_entry *e)
 	return ferror(stdout) ? -EIO : 0;
 }
 
+/* The silences in force (an ended one is dropped by the next cycle), a line each or in
+ * the JSON document after the entries. */
+struct show_silences {
+	enum output_format fmt;
+	size_t n;
+};
+
 static int
 show_silence(void *arg, const struct state_silence *s)
 {
+	struct show_silences *ss = arg;
 	char addr[NETADDR_STRLEN], until[32];
 
-	(void)arg;
 	if (s->until_ns <= util_wall_ns())
-		return 0; /* ended: the next cycle drops it */
+		return 0;
+	if (ss->fmt == OUTPUT_JSON)
+		return state_json_silence(s, ss->n++ == 0, stdout);
+	ss->n++;
 	net_addr_str(&s->addr, addr, sizeof(addr));
 	fmt_time(s->until_ns, until, sizeof(until));
 	printf("silenced: %s%s%s until %s (events recorded, not sent)\n", addr,
@@ -192,6 +202,7 @@ do_show(const struct config *cfg, enum output_format fmt)
 {
 	struct state head;
 	struct show sh = { fmt, 0, false, &head };
+	struct show_silences ss = { fmt, 0 };
 	char err[1024] = "";
 	int rc;
 
@@ -200,12 +211,13 @@ do_show(const struct config *cfg, enum output_format fmt)
 	if (rc == 0)
 		rc = show_entry(&sh, NULL); /* the head of a state without entries */
 	if (rc == 0 && fmt == OUTPUT_JSON)
-		rc = state_json_end(sh.n, stdout);
+		rc = state_json_silences_begin(sh.n, stdout);
 	else if (rc == 0)
 		printf("%llu cycles, %zu addresses\n", (unsigned long long)head.cycles, sh.n);
-	/* the table only: the JSON document is the state's own (state_json_*) */
-	if (rc == 0 && fmt == OUTPUT_TABLE)
-		rc = state_silences(cfg->state_dir, show_silence, NULL, err, sizeof(err));
+	if (rc == 0)
+		rc = state_silences(cfg->state_dir, show_silence, &ss, err, sizeof(err));
+	if (rc == 0 && fmt == OUTPUT_JSON)
+		rc = state_json_silences_end(ss.n, stdout);
 	state_clear(&head);
 	if (rc == 0 && fflush(stdout) != 0)
 		rc = -errno;

@@ -341,6 +341,13 @@ int state_write_json(const struct state *st, FILE *f);
 int state_json_begin(const struct state *head, FILE *f);
 int state_json_entry(const struct bl_entry *e, bool first, FILE *f);
 int state_json_end(size_t n, FILE *f);
+/* `baseline show`'s document goes on after the entries (n of them) with "silences": the
+ * windows in force, each {address, protocol (absent: both), until, until_ns, set_ns};
+ * state_json_silences_end(number of silences) closes it. The parser reads the list's type
+ * only: silences are the database's (state_silences), not the document's. */
+int state_json_silences_begin(size_t n, FILE *f);
+int state_json_silence(const struct state_silence *s, bool first, FILE *f);
+int state_json_silences_end(size_t n, FILE *f);
 /* The same as a malloc'd string in *out. 0 or -ENOMEM. */
 int state_format(const struct state *st, char **out, size_t *outlen);
 

@@ -612,6 +612,44 @@ test_parse_good_and_nul(void **state)
 	state_clear(&st);
 }
 
+/* `baseline show --format json`: the silences after the entries, a document the parser
+ * still reads (entries only); a "silences" that is not a list is refused. */
+static void
+test_json_silences(void **state)
+{
+	struct state st, back;
+	struct state_silence s1 = { .protocol = "udp", .until_ns = 1800000000ULL * 1000000000ULL,
+				    .set_ns = 1700000000ULL * 1000000000ULL };
+	char err[512], *text = NULL, *bad;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	state_init(&st);
+	state_init(&back);
+	assert_int_equal(state_parse(GOOD, strlen(GOOD), &st, err, sizeof(err)), 0);
+	assert_int_equal(net_addr_parse("127.53.0.20", &s1.addr), 0);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(state_json_begin(&st, f), 0);
+	assert_int_equal(state_json_entry(&st.entries[0], true, f), 0);
+	assert_int_equal(state_json_silences_begin(st.n, f), 0);
+	assert_int_equal(state_json_silence(&s1, true, f), 0);
+	assert_int_equal(state_json_silences_end(1, f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(text, ",\"silences\":[\n{\"address\":\"127.53.0.20\","
+				     "\"protocol\":\"udp\",\"until\":\"2027-01-15T08:00:00Z\","));
+	assert_int_equal(state_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.n, 1);
+	bad = mutate("\"entries\":[", "\"silences\":1,\"entries\":[", &len);
+	assert_int_equal(state_parse(bad, len, &back, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "silences: expected an array"));
+	free(bad);
+	free(text);
+	state_clear(&back);
+	state_clear(&st);
+}
+
 /* A file from before the proof keys: what its other fields imply. */
 static void
 test_parse_legacy_proof(void **state)
@@ -2571,6 +2609,7 @@ main(void)
 		cmocka_unit_test(test_parse_messages),
 		cmocka_unit_test(test_parse_good_and_nul),
 		cmocka_unit_test(test_parse_legacy_proof),
+		cmocka_unit_test(test_json_silences),
 		cmocka_unit_test_setup_teardown(test_corrupt_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_truncated, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_corrupt_twice, setup_dir, teardown_dir),
