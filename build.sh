@@ -11,7 +11,7 @@ build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev li
  libpcap-dev libssl-dev libcmocka-dev libsqlite3-dev"
 # servers and tools the integration tests drive inside their own network namespaces
 test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib python3-jsonschema clang libclang-rt-14-dev openssl curl
- util-linux procps tcpdump sqlite3"
+ util-linux procps tcpdump sqlite3 acl"
 # systemd-analyze rates the unit's sandbox (tests/packaging/check_unit.sh); containers lack it
 test_pkgs="$test_pkgs systemd"
 

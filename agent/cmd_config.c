@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/cli.h"
@@ -23,7 +25,8 @@ cmd_config_help(FILE *f)
 		   "Warns on stderr when the targets cannot be scanned within the shortest\n"
 		   "interval at probe.rate, for each pair of targets that share addresses\n"
 		   "(each address is probed once, as part of the more specific target), and,\n"
-		   "run as root, for a secret file the service's user cannot read.\n\n"
+		   "run as root, for a secret file the service's user cannot read; and when\n"
+		   "metrics_file's directory is missing or that user cannot create files there.\n\n"
 		   "Options:\n"
 		   "  -c, --config FILE   the config file to check (default " CLI_DEFAULT_CONFIG ")\n"
 		   "  -h, --help          this help\n\n"
@@ -175,25 +178,80 @@ warn_secret_owner(const char *what, size_t i, const char *file, const struct pro
 		file, u->name, u->name, file);
 }
 
-static void
-warn_secret_owners(const struct config *cfg)
+/* Who runs the service, as seen by root: the config's "user", else the owner of state_dir
+ * (the package's is watch53's). 1 with *u, 0 when it is us (not root, or a root-owned or
+ * missing state_dir). */
+static int
+service_user(const struct config *cfg, struct process_user *u)
 {
-	struct process_user u;
 	char err[256];
 
 	if (geteuid() != 0)
-		return; /* as anyone else the loader itself read them as that user */
-	if (cfg->user != NULL) {
-		if (process_user_lookup(cfg->user, &u, err, sizeof(err)) < 0)
-			return;
-	} else if (process_dir_owner(cfg->state_dir, &u, err, sizeof(err)) != 1) {
-		return; /* root's, or not there yet: the service runs as root, or we cannot tell */
-	}
+		return 0;
+	if (cfg->user != NULL)
+		return process_user_lookup(cfg->user, u, err, sizeof(err)) == 0;
+	return process_dir_owner(cfg->state_dir, u, err, sizeof(err)) == 1;
+}
+
+static void
+warn_secret_owners(const struct config *cfg, const struct process_user *u)
+{
 	for (size_t i = 0; i < cfg->nsinks; i++) {
-		warn_secret_owner("url_file", i, cfg->sinks[i].url_file, &u);
-		warn_secret_owner("secret_file", i, cfg->sinks[i].secret_file, &u);
-		warn_secret_owner("token_file", i, cfg->sinks[i].token_file, &u);
+		warn_secret_owner("url_file", i, cfg->sinks[i].url_file, u);
+		warn_secret_owner("secret_file", i, cfg->sinks[i].secret_file, u);
+		warn_secret_owner("token_file", i, cfg->sinks[i].token_file, u);
 	}
+}
+
+/* Can u (NULL: we) create files in dir? Asked of the kernel as that user, in a child, so
+ * ACLs (the README's setfacl) count as they will for the service. */
+static bool
+can_create_in(const char *dir, const struct process_user *u)
+{
+	pid_t pid;
+	int st;
+
+	if (u == NULL)
+		return access(dir, W_OK | X_OK) == 0;
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(1, &u->gid) == -1 || setgid(u->gid) == -1 || setuid(u->uid) == -1)
+			_exit(2);
+		_exit(access(dir, W_OK | X_OK) == 0 ? 0 : 1);
+	}
+	if (pid == -1 || waitpid(pid, &st, 0) != pid)
+		return true; /* cannot tell: no warning rather than a false one */
+	return !WIFEXITED(st) || WEXITSTATUS(st) != 1;
+}
+
+/* Each cycle replaces metrics_file by a temp file renamed in its directory, which watch53
+ * does not make (it is node_exporter's): a missing or read-only one is a warning every
+ * cycle, which cron mails. Say so once, here. */
+static void
+warn_metrics_dir(const struct config *cfg, const struct process_user *u)
+{
+	const char *f = cfg->metrics_file, *slash;
+	char dir[4096];
+	struct stat sb;
+
+	if (f == NULL)
+		return;
+	slash = strrchr(f, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == f ? 1 : (int)(slash - f), f);
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "watch53 config: warning: metrics_file %s: its directory %s does "
+			"not exist, and watch53 makes none (node_exporter's textfile directory: "
+			"Debian's prometheus-node-exporter makes /var/lib/prometheus/node-exporter)\n",
+			f, dir);
+		return;
+	}
+	if (!can_create_in(dir, u))
+		fprintf(stderr, "watch53 config: warning: metrics_file %s: %s cannot create files "
+			"in %s (setfacl -m u:%s:rwx %s, from the acl package)\n", f,
+			u != NULL ? u->name : "this user", dir, u != NULL ? u->name : "USER", dir);
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -219,9 +277,11 @@ cmd_config(int argc, char **argv)
 	};
 	struct config cfg;
 	struct cfg_targets ct;
+	struct process_user user;
 	const char *file = NULL, *sub = NULL;
 	char err[1024];
 	int ch, rc, status;
+	bool have_user;
 
 	config_init(&cfg);
 	/* 0, not 1: glibc re-reads the ordering flag ("-" below) only on a full reset */
@@ -271,7 +331,10 @@ cmd_config(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	status = EXIT_CLEAN;
-	warn_secret_owners(&cfg);
+	have_user = service_user(&cfg, &user) == 1;
+	if (have_user)
+		warn_secret_owners(&cfg, &user);
+	warn_metrics_dir(&cfg, have_user ? &user : NULL);
 	if (cfg_targets_build(&cfg, &ct) == 0) {
 		warn_overlaps(&cfg, &ct);
 		/* valid, but a cycle that cannot finish within its interval never keeps up */
