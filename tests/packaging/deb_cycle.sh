@@ -1,5 +1,6 @@
 #!/bin/sh
-# deb_cycle: install the .deb on this machine, use it the way the README says, purge it,
+# deb_cycle: install the .deb on this machine, use it the way the README says (and run the
+# README's walkthrough: walkthrough.sh), purge it,
 # and check that nothing is left but what the purge policy keeps (README.md, "Uninstall":
 # the watch53 user and group). Re-runnable: a watch53 left installed by an earlier run is
 # purged first. Root only; it changes the machine (apt-get install/purge).
@@ -72,6 +73,13 @@ if [ -f "$unit" ]; then
 	fi
 else
 	bad "$unit is not installed"
+fi
+
+echo "=== the README's five minutes with the package, line by line"
+if (cd "$here/../.." && bash tests/packaging/walkthrough.sh "$deb"); then
+	ok "README walkthrough"
+else
+	bad "README walkthrough (above)"
 fi
 
 echo "=== purge"
