@@ -11,7 +11,7 @@ build_pkgs="build-essential autoconf automake pkg-config libcurl4-openssl-dev li
  libpcap-dev libssl-dev libcmocka-dev libsqlite3-dev"
 # servers and tools the integration tests drive inside their own network namespaces
 test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib python3-jsonschema clang libclang-rt-14-dev openssl curl
- util-linux procps tcpdump sqlite3 acl"
+ util-linux procps tcpdump sqlite3 acl prometheus-alertmanager"
 # systemd-analyze rates the unit's sandbox (tests/packaging/check_unit.sh); containers lack it
 test_pkgs="$test_pkgs systemd"
 
@@ -34,8 +34,12 @@ if [ -n "$missing" ]; then
 	echo "build.sh: installing$missing"
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
-	# Debian starts a freshly installed unbound on port 53; the tests bring their own
-	systemctl disable --now unbound >/dev/null 2>&1 || true
+	# Debian starts freshly installed servers (unbound on port 53, Alertmanager on 9093);
+	# the tests bring their own, inside their namespaces
+	for s in unbound prometheus-alertmanager; do
+		systemctl disable --now "$s" >/dev/null 2>&1 ||
+			{ service "$s" stop; update-rc.d "$s" disable; } >/dev/null 2>&1 || true
+	done
 fi
 
 configure_flags=

@@ -428,6 +428,12 @@ static const char why_resolver[] =
 	"DDoS and cache poisoning, and leaks what its clients look up.";
 static const char why_back_up[] =
 	"The DNS server is reachable again as expected; clients can resolve names through it.";
+
+const char *
+baseline_why_open(enum probe_slot s)
+{
+	return s == PROBE_SLOT_UDP ? why_udp_open : why_tcp_open;
+}
 static const char why_down[] = "Clients relying on this DNS server cannot resolve names.";
 static const char why_back_closed[] =
 	"The port is back to its expected closed state: DNS is no longer exposed here.";

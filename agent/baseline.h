@@ -207,5 +207,7 @@ void baseline_accept(struct bl_entry *e);
 /* Is this port currently exposed against expectation (reported open, expected closed,
  * baseline closed)? For status lines and metrics. */
 bool baseline_unacknowledged(const struct bl_entry *e, enum probe_slot s);
+/* Why an unexpected open port on slot s matters, one sentence (the events' "why"). */
+const char *baseline_why_open(enum probe_slot s);
 
 #endif

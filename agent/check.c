@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/amsync.h"
 #include "agent/baseline.h"
 #include "agent/history.h"
 #include "agent/judge.h"
@@ -1095,8 +1096,10 @@ cycle_report(struct cycle *c, const struct check_result *res)
 	uint64_t delivered = 0;
 	bool alerts_known = false;
 
-	if (c->co->deliver)
+	if (c->co->deliver) {
 		delivered = deliver(cfg, &alerts_known);
+		amsync_cycle(cfg, NULL);
+	}
 	if (c->mw != NULL) {
 		char dir[PATH_MAX], merr[512];
 		struct outbox_stats ost;

@@ -346,12 +346,52 @@ out:
 	return status;
 }
 
+/* The test event to one sink (instance): formatted, posted, the outcome on a line.
+ * 1 when it was taken (2xx). */
+static size_t
+test_one(const struct sink_settings *s, const struct alert_event *ev)
+{
+	const struct sink_ops *ops = sink_find(s->kind);
+	struct sink_message m = { 0 };
+	struct http_result hr;
+	char took[32];
+	int rc;
+
+	if (ops == NULL || ops->format == NULL) {
+		printf("failed: no formatter for this sink type\n");
+		return 0;
+	}
+	rc = ops->format(s, ev, 1, util_wall_ns(), &m);
+	if (rc < 0 || m.nevents != 1) {
+		printf("failed: cannot format the message: %s\n",
+		       rc < 0 ? strerror(-rc) : "formatter took no event");
+		sink_message_clear(&m);
+		return 0;
+	}
+	rc = webhook_post(s, &m, &hr);
+	sink_message_clear(&m);
+	util_fmt_duration(hr.elapsed_ns, took, sizeof(took));
+	if (rc < 0) {
+		printf("failed: %s (after %s)\n", hr.error, took);
+		return 0;
+	}
+	if (hr.status >= 200 && hr.status < 300) {
+		printf("HTTP %ld, delivered in %s\n", hr.status, took);
+		return 1;
+	}
+	if (hr.status >= 300 && hr.status < 400)
+		printf("HTTP %ld: redirects are not followed, check the sink's URL\n", hr.status);
+	else
+		printf("HTTP %ld%s%s\n", hr.status, hr.first_line[0] ? ": " : "", hr.first_line);
+	return 0;
+}
+
 static int
 do_test(const struct config *cfg)
 {
 	struct sink_settings *ss = NULL;
 	struct alert_event ev;
-	size_t nss = 0, ok = 0;
+	size_t nss = 0, ok = 0, ntests = 0;
 	int status = EXIT_RUNTIME;
 
 	if (cfg->nsinks == 0) {
@@ -373,45 +413,24 @@ do_test(const struct config *cfg)
 	snprintf(ev.why, sizeof(ev.why),
 		 "Sent by 'watch53 alerts test' to check that this sink works; nothing changed.");
 	for (size_t i = 0; i < nss; i++) {
-		const struct sink_settings *s = &ss[i];
-		const struct sink_ops *ops = sink_find(s->kind);
-		struct sink_message m = { 0 };
-		struct http_result hr;
-		char took[32];
-		int rc;
+		struct sink_settings one;
+		char url[2048];
+		size_t n = sinks_instance(&ss[i], 0, &one, url, sizeof(url));
 
-		printf("%s (%s): ", s->name, sink_type_name(cfg->sinks[i].type));
-		fflush(stdout);
-		if (ops == NULL || ops->format == NULL) {
-			printf("failed: no formatter for this sink type\n");
-			continue;
-		}
-		rc = ops->format(s, &ev, 1, util_wall_ns(), &m);
-		if (rc < 0 || m.nevents != 1) {
-			printf("failed: cannot format the message: %s\n",
-			       rc < 0 ? strerror(-rc) : "formatter took no event");
-			sink_message_clear(&m);
-			continue;
-		}
-		rc = webhook_post(s, &m, &hr);
-		sink_message_clear(&m);
-		util_fmt_duration(hr.elapsed_ns, took, sizeof(took));
-		if (rc < 0) {
-			printf("failed: %s (after %s)\n", hr.error, took);
-			continue;
-		}
-		if (hr.status >= 200 && hr.status < 300) {
-			printf("HTTP %ld, delivered in %s\n", hr.status, took);
-			ok++;
-		} else if (hr.status >= 300 && hr.status < 400) {
-			printf("HTTP %ld: redirects are not followed, check the sink's URL\n",
-			       hr.status);
-		} else {
-			printf("HTTP %ld%s%s\n", hr.status, hr.first_line[0] ? ": " : "",
-			       hr.first_line);
+		/* each instance of an alertmanager cluster, which does not share alerts */
+		for (size_t k = 0; k < n; k++) {
+			sinks_instance(&ss[i], k, &one, url, sizeof(url));
+			printf("%s (%s", one.name, sink_type_name(cfg->sinks[i].type));
+			if (n > 1)
+				printf(", instance %zu of %zu", k + 1, n);
+			printf("): ");
+			fflush(stdout);
+			ntests++;
+			ok += test_one(&one, &ev);
+			explicit_bzero(url, sizeof(url));
 		}
 	}
-	status = ok == nss ? EXIT_CLEAN : EXIT_FOUND;
+	status = ok == ntests ? EXIT_CLEAN : EXIT_FOUND;
 	sinks_free(ss, nss);
 	return status;
 }

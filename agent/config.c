@@ -40,6 +40,7 @@ static char default_qname[] = ".";
 
 static const char *const sink_type_names[SINK_NTYPES] = {
 	"webhook", "slack", "mattermost", "discord", "teams", "googlechat", "telegram", "ntfy",
+	"alertmanager",
 };
 
 /* Configurable events: every enum alert_type but ALERT_TEST, in enum order. The names are
@@ -532,7 +533,7 @@ store_uint(void *p, size_t size, uint64_t v)
 	return -EINVAL;
 }
 
-/* "only for telegram", "only for telegram and ntfy". */
+/* The sink types of a bit set: "telegram", "telegram and ntfy". */
 static const char *
 types_text(unsigned types, char *buf, size_t len)
 {
@@ -593,8 +594,13 @@ parse_object(struct ctx *x, const char *path, struct json_object *obj, const str
 			return fail(x, sub, "unknown key (valid: %s)",
 				    join(names, n, list, sizeof(list)));
 		}
-		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))))
+		/* whichever list is shorter: "only for telegram", "not for alertmanager" */
+		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))) &&
+		    (unsigned)__builtin_popcount(f->types & ((1u << SINK_NTYPES) - 1)) * 2 <=
+			    SINK_NTYPES)
 			return fail(x, sub, "only for %s", types_text(f->types, g, sizeof(g)));
+		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))))
+			return fail(x, sub, "not for %s", types_text(~f->types, g, sizeof(g)));
 		/* null is the default, as config_print shows unset keys: its output reads back */
 		if (json_object_is_type(v, json_type_null))
 			continue;
@@ -1087,6 +1093,7 @@ struct secret_spec {
 struct sink_parse {
 	struct config_sink *s;
 	struct secret_spec url, secret, token;
+	char *urls;                        /* "urls" joined a line each: url's inline value */
 };
 
 static unsigned
@@ -1145,6 +1152,46 @@ secret_given(struct ctx *x, const char *path, struct json_object *v, struct secr
 SECRET_FNS(url)
 SECRET_FNS(secret)
 SECRET_FNS(token)
+
+/* alertmanager's "urls": every instance of the cluster (Alertmanager wants clients to send
+ * to all). The same value as an inline url holding them a line each. */
+static int
+sink_urls(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	char sub[FIELD_PATH_LEN], g[SHOWN_LEN + 8];
+	size_t n, len = 0;
+	const char *u;
+	int rc;
+
+	(void)dst;
+	if (x->sp->url.src != SRC_NONE)
+		return fail(x, path, "url is given too; use only one of urls, url, url_file, "
+			    "url_env");
+	if (!json_object_is_type(v, json_type_array))
+		return fail(x, path, "expected an array of URLs, got %s", got(v, g, sizeof(g)));
+	n = json_object_array_length(v);
+	if (n == 0 || n > CONFIG_AM_URLS_MAX)
+		return fail(x, path, "expected 1 to %d URLs, got %zu", CONFIG_AM_URLS_MAX, n);
+	for (size_t i = 0; i < n; i++) {
+		rc = get_secret_string(x, index_path(sub, sizeof(sub), path, i),
+				       json_object_array_get_idx(v, i), &u);
+		if (rc < 0)
+			return rc;
+		len += strlen(u) + 1;
+	}
+	x->sp->urls = calloc(1, len + 1);
+	if (x->sp->urls == NULL)
+		return fail_oom(x);
+	for (size_t i = 0; i < n; i++) {
+		(void)get_secret_string(x, path, json_object_array_get_idx(v, i), &u);
+		strcat(x->sp->urls, u);
+		strcat(x->sp->urls, "\n");
+	}
+	x->sp->url.src = SRC_INLINE;
+	x->sp->url.given = x->sp->urls;
+	snprintf(x->sp->url.path, sizeof(x->sp->url.path), "%s", path);
+	return 0;
+}
 
 static int
 sink_type_key(struct ctx *x, const char *path, struct json_object *v, void *dst)
@@ -1461,21 +1508,24 @@ static const struct field sink_fields[] = {
 	FSINK("secret", sink_secret, T(SINK_WEBHOOK)),
 	FSINK("secret_file", sink_secret_file, T(SINK_WEBHOOK)),
 	FSINK("secret_env", sink_secret_env, T(SINK_WEBHOOK)),
-	FSINK("token", sink_token, T(SINK_TELEGRAM) | T(SINK_NTFY)),
-	FSINK("token_file", sink_token_file, T(SINK_TELEGRAM) | T(SINK_NTFY)),
-	FSINK("token_env", sink_token_env, T(SINK_TELEGRAM) | T(SINK_NTFY)),
+	FSINK("urls", sink_urls, T(SINK_ALERTMANAGER)),
+	FSINK("token", sink_token, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
+	FSINK("token_file", sink_token_file, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
+	FSINK("token_env", sink_token_env, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
 	FSINK("chat_id", sink_chat_id, T(SINK_TELEGRAM)),
-	FFN("events", sink_events),
-	FFN("min_severity", sink_min_severity),
+	/* alertmanager takes no events: each cycle posts what is wrong now (agent/amsync.c) */
+	FSINK("events", sink_events, ~T(SINK_ALERTMANAGER)),
+	FSINK("min_severity", sink_min_severity, ~T(SINK_ALERTMANAGER)),
 	FFN("ca_file", sink_ca_file),
 	FFN("resolve", sink_resolve),
 	FFN("proxy", sink_proxy),
 	FDUR("timeout", struct config_sink, timeout_ns, 100 * NS_PER_MS, 300 * NS_PER_SEC),
 	FDUR("max_age", struct config_sink, max_age_ns, 60 * NS_PER_SEC, WEEK_NS),
 	FSINK("priority", sink_priority, T(SINK_NTFY)),
-	FSINK("mention", sink_mention, ~(T(SINK_WEBHOOK) | T(SINK_NTFY))),
+	FSINK("mention", sink_mention, ~(T(SINK_WEBHOOK) | T(SINK_NTFY) | T(SINK_ALERTMANAGER))),
 	FSINK("mention_name", sink_mention_name, T(SINK_TEAMS) | T(SINK_TELEGRAM)),
-	FSINK("mention_min_severity", sink_mention_min_severity, ~T(SINK_WEBHOOK)),
+	FSINK("mention_min_severity", sink_mention_min_severity,
+	      ~(T(SINK_WEBHOOK) | T(SINK_ALERTMANAGER))),
 };
 
 /* A secret file must be the owner's alone: a world-readable webhook URL is a leaked one. */
@@ -1575,7 +1625,22 @@ base64_len_ok(const char *s, size_t min, size_t max)
 	return n >= min && n <= max;
 }
 
-enum secret_kind { SECRET_URL, SECRET_SIGNING_KEY, SECRET_BOT_TOKEN, SECRET_TOKEN };
+enum secret_kind { SECRET_URL, SECRET_URLS, SECRET_SIGNING_KEY, SECRET_BOT_TOKEN, SECRET_TOKEN };
+
+/* One to CONFIG_AM_URLS_MAX http(s) URLs separated by white space (a file a line each). */
+static bool
+url_list_ok(const char *v)
+{
+	char one[2048];
+	const char *p = v;
+	size_t n = 0;
+
+	while ((p = util_next_word(p, one, sizeof(one))) != NULL) {
+		if (++n > CONFIG_AM_URLS_MAX || !url_ok(one, http_schemes, NELEM(http_schemes)))
+			return false;
+	}
+	return n > 0;
+}
 
 static bool
 bot_token_ok(const char *s)
@@ -1643,6 +1708,11 @@ load_secret(struct ctx *x, const struct secret_spec *sp, enum secret_kind kind, 
 		if (!url_ok(v, http_schemes, NELEM(http_schemes)))
 			rc = fail(x, sp->path, "%snot an http:// or https:// URL", where);
 		break;
+	case SECRET_URLS:
+		if (!url_list_ok(v))
+			rc = fail(x, sp->path, "%snot 1 to %d http:// or https:// URLs separated by "
+				  "white space", where, CONFIG_AM_URLS_MAX);
+		break;
 	case SECRET_SIGNING_KEY:
 		/* Standard Webhooks: base64 of 24-64 random bytes, "whsec_" marks it as one */
 		sk = strncmp(v, "whsec_", 6) == 0 ? v + 6 : v;
@@ -1668,47 +1738,21 @@ bad:
 	return rc;
 }
 
+/* After the keys: what each type requires, the mention rules, then the secrets read and
+ * checked, and the default name. */
 static int
-parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
+parse_sink_secrets(struct ctx *x, const char *path, const struct sink_parse *sp, size_t t)
 {
 	struct config *c = x->c;
-	struct config_sink *s = &c->sinks[index];
-	struct sink_parse sp = {
-		.s = s,
-		.url = { .key = "url" },
-		.secret = { .key = "secret" },
-		.token = { .key = "token" },
-	};
-	struct json_object *tv;
-	char sub[FIELD_PATH_LEN], g[SHOWN_LEN + 8], list[128];
-	size_t t, same = 0;
+	struct config_sink *s = sp->s;
+	char sub[FIELD_PATH_LEN];
+	size_t index = (size_t)(s - c->sinks), same = 0;
 	int rc;
 
-	s->events = DEFAULT_EVENTS;
-	s->min_severity = SEV_INFO;
-	s->mention_min_severity = SEV_HIGH;
-	s->timeout_ns = 10 * NS_PER_SEC;
-	s->max_age_ns = 72 * 3600 * NS_PER_SEC;
-	if (!json_object_is_type(v, json_type_object))
-		return fail(x, path, "expected an alert sink object, got %s", got(v, g, sizeof(g)));
-	/* the type decides which other keys apply, so it is read first */
-	key_path(sub, sizeof(sub), path, "type");
-	if (!json_object_object_get_ex(v, "type", &tv))
-		return fail(x, sub, "required: one of %s",
-			    join(sink_type_names, SINK_NTYPES, list, sizeof(list)));
-	rc = get_enum(x, sub, tv, sink_type_names, SINK_NTYPES, &t);
-	if (rc < 0)
-		return rc;
-	s->type = (enum sink_type)t;
-	x->sp = &sp;
-	rc = parse_object(x, path, v, sink_fields, NELEM(sink_fields), s);
-	x->sp = NULL;
-	if (rc < 0)
-		return rc;
-	if (s->type != SINK_TELEGRAM && sp.url.src == SRC_NONE)
+	if (s->type != SINK_TELEGRAM && sp->url.src == SRC_NONE)
 		return fail(x, key_path(sub, sizeof(sub), path, "url"),
 			    "required for %s (url, url_file or url_env)", sink_type_names[t]);
-	if (s->type == SINK_TELEGRAM && sp.token.src == SRC_NONE)
+	if (s->type == SINK_TELEGRAM && sp->token.src == SRC_NONE)
 		return fail(x, key_path(sub, sizeof(sub), path, "token"),
 			    "required for telegram (token, token_file or token_env)");
 	if (s->type == SINK_TELEGRAM && s->chat_id == NULL)
@@ -1730,12 +1774,13 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 				       sizeof(why)) < 0)
 			return fail(x, key_path(sub, sizeof(sub), path, "mention_name"), "%s", why);
 	}
-	rc = load_secret(x, &sp.url, SECRET_URL, &s->url, &s->url_file, &s->url_env);
+	rc = load_secret(x, &sp->url, s->type == SINK_ALERTMANAGER ? SECRET_URLS : SECRET_URL,
+			 &s->url, &s->url_file, &s->url_env);
 	if (rc == 0)
-		rc = load_secret(x, &sp.secret, SECRET_SIGNING_KEY, &s->secret, &s->secret_file,
+		rc = load_secret(x, &sp->secret, SECRET_SIGNING_KEY, &s->secret, &s->secret_file,
 				 &s->secret_env);
 	if (rc == 0)
-		rc = load_secret(x, &sp.token,
+		rc = load_secret(x, &sp->token,
 				 s->type == SINK_TELEGRAM ? SECRET_BOT_TOKEN : SECRET_TOKEN,
 				 &s->token, &s->token_file, &s->token_env);
 	if (rc < 0)
@@ -1748,6 +1793,51 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 		snprintf(name, sizeof(name), "%s#%zu", sink_type_names[t], same + 1);
 		rc = set_str(x, &s->name, name);
 	}
+	return rc;
+}
+
+static int
+parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
+{
+	struct config *c = x->c;
+	struct config_sink *s = &c->sinks[index];
+	struct sink_parse sp = {
+		.s = s,
+		.url = { .key = "url" },
+		.secret = { .key = "secret" },
+		.token = { .key = "token" },
+	};
+	struct json_object *tv;
+	char sub[FIELD_PATH_LEN], g[SHOWN_LEN + 8], list[128];
+	size_t t;
+	int rc;
+
+	s->events = DEFAULT_EVENTS;
+	s->min_severity = SEV_INFO;
+	s->mention_min_severity = SEV_HIGH;
+	s->timeout_ns = 10 * NS_PER_SEC;
+	s->max_age_ns = 72 * 3600 * NS_PER_SEC;
+	if (!json_object_is_type(v, json_type_object))
+		return fail(x, path, "expected an alert sink object, got %s", got(v, g, sizeof(g)));
+	/* the type decides which other keys apply, so it is read first */
+	key_path(sub, sizeof(sub), path, "type");
+	if (!json_object_object_get_ex(v, "type", &tv))
+		return fail(x, sub, "required: one of %s",
+			    join(sink_type_names, SINK_NTYPES, list, sizeof(list)));
+	rc = get_enum(x, sub, tv, sink_type_names, SINK_NTYPES, &t);
+	if (rc < 0)
+		return rc;
+	s->type = (enum sink_type)t;
+	/* alertmanager is told what is wrong now after each cycle (agent/amsync.c), never
+	 * events: nothing is spooled for it */
+	if (s->type == SINK_ALERTMANAGER)
+		s->events = 0;
+	x->sp = &sp;
+	rc = parse_object(x, path, v, sink_fields, NELEM(sink_fields), s);
+	x->sp = NULL;
+	if (rc == 0)
+		rc = parse_sink_secrets(x, path, &sp, t);
+	free(sp.urls);
 	return rc;
 }
 

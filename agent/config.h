@@ -57,10 +57,13 @@ struct config_target {
 
 enum sink_type {
 	SINK_WEBHOOK = 0, SINK_SLACK, SINK_MATTERMOST, SINK_DISCORD, SINK_TEAMS,
-	SINK_GOOGLECHAT, SINK_TELEGRAM, SINK_NTFY, SINK_NTYPES
+	SINK_GOOGLECHAT, SINK_TELEGRAM, SINK_NTFY, SINK_ALERTMANAGER, SINK_NTYPES
 };
 
 const char *sink_type_name(enum sink_type t);
+
+/* Instances of one alertmanager sink at most: an HA cluster is a handful. */
+#define CONFIG_AM_URLS_MAX 8
 
 /*
  * Secrets (url, secret, token) hold the value whichever way it was given; *_file and *_env
@@ -70,10 +73,13 @@ const char *sink_type_name(enum sink_type t);
 struct config_sink {
 	enum sink_type type;
 	char *name;                 /* "slack#1" style default: type + index; [A-Za-z0-9_#-]{1,63} */
-	char *url;                  /* secret: webhook URLs carry tokens */
+	char *url;                  /* secret: webhook URLs carry tokens; alertmanager: the
+				     * instances' base URLs, one a line ("urls", or url*
+				     * holding several separated by white space) */
 	char *secret;               /* secret: webhook signing key (Standard Webhooks: optional
 				     * "whsec_" + base64 of 24-64 bytes; checked, not decoded) */
-	char *token;                /* secret: telegram bot token / ntfy access token */
+	char *token;                /* secret: telegram bot token / ntfy, alertmanager access
+				     * token (Authorization: Bearer) */
 	char *url_file, *url_env;   /* where url came from, or NULL (inline) */
 	char *secret_file, *secret_env;
 	char *token_file, *token_env;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/baseline.h"
+
 static const struct {
 	unsigned bit;
 	const char *name;
@@ -121,6 +123,33 @@ grade_facts(const struct dnscheck_facts *f, struct grade *g)
 	if ((f->known & DNSCHECK_VERSION) && (f->hostname[0] != '\0' || f->nsid[0] != '\0'))
 		g->findings |= GRADE_IDENTITY;
 	if ((f->known & DNSCHECK_TCP_DNS) && !f->tcp_dns)
+		g->findings |= GRADE_NO_TCP;
+	for (int i = 0; i < GRADE_NFINDINGS; i++)
+		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)
+			g->severity = findings[i].severity;
+}
+
+void
+grade_stored(const struct bl_dns *d, struct grade *g)
+{
+	g->severity = SEV_INFO;
+	g->findings = 0;
+	if (d == NULL)
+		return;
+	/* grade_facts' rules over the stored form (which keeps only what they read) */
+	if ((d->checks & DNSCHECK_RECURSION) && d->recursion)
+		g->findings |= GRADE_OPEN_RESOLVER;
+	if ((d->checks & DNSCHECK_RECURSION) && d->bogus_known && d->bogus)
+		g->findings |= GRADE_BOGUS_ANSWER;
+	if ((d->checks & DNSCHECK_AXFR) && d->axfr)
+		g->findings |= GRADE_AXFR_ALLOWED;
+	if ((d->checks & DNSCHECK_AMPLIFICATION) && d->amplification >= GRADE_AMPLIFIER_X100)
+		g->findings |= GRADE_AMPLIFIER;
+	if ((d->checks & DNSCHECK_VERSION) && d->version[0] != '\0')
+		g->findings |= GRADE_VERSION;
+	if ((d->checks & DNSCHECK_VERSION) && d->identity)
+		g->findings |= GRADE_IDENTITY;
+	if ((d->checks & DNSCHECK_TCP_DNS) && !d->tcp_dns)
 		g->findings |= GRADE_NO_TCP;
 	for (int i = 0; i < GRADE_NFINDINGS; i++)
 		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)

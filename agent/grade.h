@@ -47,6 +47,12 @@ struct grade {
  * nothing). f may be NULL: no checks, info. */
 void grade_facts(const struct dnscheck_facts *f, struct grade *g);
 
+/* The same from the facts a state keeps of an address (baseline.h's bl_dns, as
+ * baseline_dns_from_checks wrote them): what the metrics and the Alertmanager sink see of
+ * addresses not probed this cycle. */
+struct bl_dns;
+void grade_stored(const struct bl_dns *d, struct grade *g);
+
 /* For one finding bit: "open-resolver", ...; its severity; why it matters (one sentence).
  * NULL / SEV_INFO for anything else. */
 const char *grade_finding_name(unsigned finding);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 /* The config's type enum and the sink table's kind enum are the same list in the same
  * order; the conversion below is a cast, so any drift must stop the build. */
 _Static_assert((int)SINK_WEBHOOK == (int)SINK_KIND_WEBHOOK &&
@@ -19,6 +21,7 @@ _Static_assert((int)SINK_WEBHOOK == (int)SINK_KIND_WEBHOOK &&
 	       (int)SINK_GOOGLECHAT == (int)SINK_KIND_GOOGLECHAT &&
 	       (int)SINK_TELEGRAM == (int)SINK_KIND_TELEGRAM &&
 	       (int)SINK_NTFY == (int)SINK_KIND_NTFY &&
+	       (int)SINK_ALERTMANAGER == (int)SINK_KIND_ALERTMANAGER &&
 	       (int)SINK_NTYPES == (int)SINK_KIND_N,
 	       "enum sink_type (agent/config.h) and enum sink_kind (alerts/sink.h) differ");
 
@@ -69,6 +72,22 @@ absolute_path(const char *path, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", path);
 }
 
+/* How far ahead an Alertmanager alert's endsAt is: three of the longest interval, so a
+ * cycle that is late or fails once does not resolve what is still wrong, while one that
+ * stopped for good lets Alertmanager resolve it by itself. */
+#define AM_HOLD_INTERVALS 3
+
+static uint64_t
+am_hold(const struct config *c)
+{
+	uint64_t longest = c->interval_ns;
+
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (c->targets[i].interval_ns > longest)
+			longest = c->targets[i].interval_ns;
+	return AM_HOLD_INTERVALS * longest;
+}
+
 int
 sinks_from_config(const struct config *c, const char *config_path,
 		  struct sink_settings **out, size_t *n)
@@ -113,6 +132,7 @@ sinks_from_config(const struct config *c, const char *config_path,
 		s->mention = cs->mention;
 		s->mention_name = cs->mention_name;
 		s->mention_min_severity = cs->mention_min_severity;
+		s->hold_ns = am_hold(c);
 	}
 	*out = v;
 	*n = c->nsinks;
@@ -124,4 +144,27 @@ sinks_free(struct sink_settings *s, size_t n)
 {
 	(void)n;
 	free(s);
+}
+
+size_t
+sinks_instance(const struct sink_settings *s, size_t i, struct sink_settings *one, char *buf,
+	       size_t len)
+{
+	const char *p = s->url;
+	size_t n = 0;
+
+	if (s->kind != SINK_KIND_ALERTMANAGER) {
+		if (i == 0)
+			*one = *s;
+		return 1;
+	}
+	/* the config checked every word to be a URL, and that there are 1 to 8 */
+	for (char word[2048]; (p = util_next_word(p, word, sizeof(word))) != NULL; n++)
+		if (n == i) {
+			snprintf(buf, len, "%s", word);
+			explicit_bzero(word, sizeof(word));
+			*one = *s;
+			one->url = buf;
+		}
+	return n;
 }

@@ -22,4 +22,13 @@ int sinks_from_config(const struct config *c, const char *config_path,
 		      struct sink_settings **out, size_t *n);
 void sinks_free(struct sink_settings *s, size_t n);
 
+/*
+ * An alertmanager sink posts to every instance of its cluster: *one gets s with url set to
+ * the i-th instance's base URL (in buf, len bytes: at least the longest URL + 1). Every
+ * other kind has one instance, s itself. Returns the number of instances (*one is left
+ * alone when i is not below it).
+ */
+size_t sinks_instance(const struct sink_settings *s, size_t i, struct sink_settings *one,
+		      char *buf, size_t len);
+
 #endif

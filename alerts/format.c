@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "alerts/alertmanager.h"
 #include "alerts/event.h"
 #include "alerts/hint.h"
 #include "alerts/render.h"
@@ -1588,6 +1589,79 @@ ntfy_format(const struct sink_settings *s, const struct alert_event *ev, size_t 
 	return fit(ntfy_build, DIGEST_MAX, s, ev, n, now_ns, m);
 }
 
+/* ---- Prometheus Alertmanager: API v2, an alert an event (alertmanager.h) ----
+ *
+ * The cycle posts its active set itself (agent/amsync.c) and spools nothing for this sink;
+ * what comes here is `alerts test`'s event, or anything flushed by hand: each becomes
+ * "Watch53<Type>", firing until hold_ns after the post. */
+
+#define AM_EVENTS_MAX 100        /* alerts a post: small requests, quick to retry */
+#define AM_HOLD_DEFAULT_NS (15 * 60 * NS_PER_SEC)
+
+static int
+am_build(const struct fmt *f, struct sink_message *m, bool *fits)
+{
+	struct json_object *arr = json_object_new_array();
+	uint64_t hold = f->s->hold_ns != 0 ? f->s->hold_ns : AM_HOLD_DEFAULT_NS;
+	int rc = arr == NULL ? -ENOMEM : 0;
+
+	*fits = true;
+	for (size_t i = 0; i < f->n && rc == 0; i++) {
+		const struct alert_event *ev = &f->ev[i];
+		char address[sizeof(ev->address)], protocol[sizeof(ev->protocol)];
+
+		if (alert_type_name(ev->type)[0] == '\0' ||
+		    alert_severity_name(ev->severity)[0] == '\0') {
+			rc = -EINVAL;
+			break;
+		}
+		char target[sizeof(ev->target)], agent[sizeof(ev->agent)];
+		char summary[sizeof(ev->summary)], why[sizeof(ev->why)];
+		char runbook[sizeof(ev->runbook_url)], todo[HINT_MAX_LINES * (HINT_CMD_MAX + 64)];
+		struct am_alert a = { .starts_ns = ev->time_ns, .ends_ns = f->now_ns + hold };
+		struct json_object *o;
+
+		FIELD(address, ev, address);
+		FIELD(protocol, ev, protocol);
+		FIELD(target, ev, target);
+		FIELD(agent, ev, agent);
+		FIELD(summary, ev, summary);
+		FIELD(why, ev, why);
+		FIELD(runbook, ev, runbook_url);
+		am_alertname(alert_type_name(ev->type), a.alertname, sizeof(a.alertname));
+		am_remediation(ev, todo, sizeof(todo));
+		a.address = address;
+		a.protocol = protocol;
+		a.port = address[0] != '\0' ? ev->port : 0;
+		a.target = target;
+		a.severity = alert_severity_name(ev->severity);
+		a.agent = agent;
+		a.summary = summary;
+		a.description = why;
+		a.remediation = todo;
+		/* one we would write, or none: an outbox file may hold anything */
+		a.runbook_url = alert_url_ok(runbook) ? runbook : NULL;
+		o = am_alert_json(&a);
+		if (o == NULL || json_object_array_add(arr, o) != 0) {
+			json_object_put(o);
+			rc = -ENOMEM;
+		}
+	}
+	if (rc == 0)
+		rc = am_message(f->s, arr, m);
+	json_object_put(arr);
+	return rc;
+}
+
+static int
+am_format(const struct sink_settings *s, const struct alert_event *ev, size_t n,
+	  uint64_t now_ns, struct sink_message *m)
+{
+	if (s == NULL || s->url == NULL || s->url[0] == '\0')
+		return -EINVAL;
+	return fit(am_build, AM_EVENTS_MAX, s, ev, n, now_ns, m);
+}
+
 /* ---- mentions (their syntax: mention.c) ---- */
 
 /* Settings a formatter can use: a mention it would write is valid for its service. */
@@ -1744,6 +1818,15 @@ static const struct sink_ops ntfy_ops = {
 	.retry_after = NULL,
 };
 
+static const struct sink_ops alertmanager_ops = {
+	.kind = SINK_KIND_ALERTMANAGER,
+	.name = "alertmanager",
+	/* an API, not a chat: no text limit that matters and no rate limit to keep */
+	.limits = { .max_events = AM_EVENTS_MAX, .max_bytes = 0, .min_interval_ns = 0 },
+	.format = am_format,
+	.retry_after = NULL,
+};
+
 const struct sink_ops *const sink_table[SINK_KIND_N] = {
 	[SINK_KIND_WEBHOOK] = &webhook_ops,
 	[SINK_KIND_SLACK] = &slack_ops,
@@ -1753,4 +1836,5 @@ const struct sink_ops *const sink_table[SINK_KIND_N] = {
 	[SINK_KIND_GOOGLECHAT] = &googlechat_ops,
 	[SINK_KIND_TELEGRAM] = &telegram_ops,
 	[SINK_KIND_NTFY] = &ntfy_ops,
+	[SINK_KIND_ALERTMANAGER] = &alertmanager_ops,
 };

@@ -16,7 +16,8 @@
 
 enum sink_kind {
 	SINK_KIND_WEBHOOK = 0, SINK_KIND_SLACK, SINK_KIND_MATTERMOST, SINK_KIND_DISCORD,
-	SINK_KIND_TEAMS, SINK_KIND_GOOGLECHAT, SINK_KIND_TELEGRAM, SINK_KIND_NTFY, SINK_KIND_N
+	SINK_KIND_TEAMS, SINK_KIND_GOOGLECHAT, SINK_KIND_TELEGRAM, SINK_KIND_NTFY,
+	SINK_KIND_ALERTMANAGER, SINK_KIND_N
 };
 
 /* Everything delivery needs about one configured sink. Strings are borrowed (owned by the
@@ -24,7 +25,8 @@ enum sink_kind {
 struct sink_settings {
 	enum sink_kind kind;
 	const char *name;        /* also the outbox directory name */
-	const char *url;         /* endpoint; telegram: Bot API base (default api.telegram.org) */
+	const char *url;         /* endpoint; telegram: Bot API base (default api.telegram.org);
+				  * alertmanager: one instance's base URL */
 	const char *secret;      /* webhook: Standard Webhooks key ("whsec_" + base64) */
 	const char *token;       /* telegram bot token, ntfy access token */
 	const char *chat_id;     /* telegram */
@@ -36,6 +38,8 @@ struct sink_settings {
 	uint64_t timeout_ns;     /* per attempt */
 	uint64_t max_age_ns;     /* then dead letter */
 	const char *agent_cmd;   /* how to acknowledge, e.g. "watch53 baseline accept -c /etc/watch53/watch53.json" */
+	uint64_t hold_ns;        /* alertmanager: endsAt this far after the post (an alert not
+				  * re-posted by then resolves itself); 0: 15 min */
 	/* Mentions: when mention_on, a message carrying an event at or above
 	 * mention_min_severity names `mention` (sink_mention_check() syntax) — the only way
 	 * a mention enters a message; ntfy has no mentions and raises the priority instead. */

@@ -198,3 +198,19 @@ util_printable(const char *s, char *buf, size_t buflen, unsigned flags)
 		buf[n] = '\0';
 	return buf;
 }
+
+const char *
+util_next_word(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return NULL;
+	s += strspn(s, " \t\r\n");
+	if (*s == '\0')
+		return NULL;
+	n = strcspn(s, " \t\r\n");
+	if (len > 0)
+		snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), s);
+	return s + n;
+}

@@ -44,4 +44,8 @@ void util_errf(char *err, size_t errlen, const char *fmt, ...)
  * least 4 (a smaller buf gets "" when cut). Returns buf ("" if buflen is 0). */
 const char *util_printable(const char *s, char *buf, size_t buflen, unsigned flags);
 
+/* The next word of s (runs of anything but space, tab, CR, LF) into buf, cut to fit: where
+ * the scan goes on, or NULL when s has no word left. For lists a line or a space apart. */
+const char *util_next_word(const char *s, char *buf, size_t len);
+
 #endif

@@ -36,8 +36,8 @@ only_in 'curl/' 'alerts/webhook.c'
 only_in 'pcap' 'probes/capture.c'
 only_in 'openssl/' 'alerts/webhook.c' 'alerts/sign.c' 'alerts/event.c' 'probes/cookie.c'
 only_in 'sqlite3' 'agent/state_db.c'
-only_in 'json-c/' 'agent/cmd_history.c' 'agent/output.c' 'agent/config.c' 'agent/state.c' 'agent/metrics.c' 'agent/scandiff.c' 'alerts/event.c' 'alerts/format.c' 'alerts/outbox.c'
-only_in 'json.h' 'agent/cmd_history.c' 'agent/output.c' 'agent/config.c' 'agent/state.c' 'agent/metrics.c' 'alerts/event.c' 'alerts/format.c' 'alerts/outbox.c'
+only_in 'json-c/' 'agent/cmd_history.c' 'agent/output.c' 'agent/config.c' 'agent/state.c' 'agent/metrics.c' 'agent/scandiff.c' 'agent/amsync.c' 'alerts/alertmanager.c' 'alerts/event.c' 'alerts/format.c' 'alerts/outbox.c'
+only_in 'json.h' 'agent/cmd_history.c' 'agent/output.c' 'agent/config.c' 'agent/state.c' 'agent/metrics.c' 'agent/amsync.c' 'alerts/alertmanager.c' 'alerts/event.c' 'alerts/format.c' 'alerts/outbox.c'
 
 if [ $fail = 0 ]; then
 	echo "1 passed, 0 failed"

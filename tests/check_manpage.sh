@@ -60,6 +60,6 @@ sinks=$(sed -n '/^<!-- checked: sinks -->$/,/^```$/p' "$src/README.md" | sed '1,
 [ -n "$sinks" ] || { echo "check_manpage: the README has no '<!-- checked: sinks -->' block"; fail=1; }
 printf '{"targets": ["127.0.0.1"], "state_dir": "%s/state2",\n%s}\n' "$tmp" "$sinks" >"$tmp/sinks.json"
 n=$("$bin" config check -c "$tmp/sinks.json" 2>"$tmp/sinks.err" | grep -c '"type":')
-[ "$n" = 8 ] || { echo "check_manpage: the README's sink block: $n sinks ($(cat "$tmp/sinks.err"))"; fail=1; }
+[ "$n" = 9 ] || { echo "check_manpage: the README's sink block: $n sinks ($(cat "$tmp/sinks.err"))"; fail=1; }
 [ $fail = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
 exit $fail

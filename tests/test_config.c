@@ -589,10 +589,23 @@ test_errors(void **state)
 						      "object, got \"slack\"" },
 		{ "{" T1 ", \"alerts\": [{\"url\": \"https://x.test/" SEKRIT "\"}]}", NAME
 		  ": alerts[0].type: required: one of webhook, slack, mattermost, discord, teams, "
-		  "googlechat, telegram, ntfy" },
+		  "googlechat, telegram, ntfy, alertmanager" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slak\"}]}", NAME ": alerts[0].type: \"slak\" is "
 			"not one of webhook, slack, mattermost, discord, teams, googlechat, telegram, "
-			"ntfy (did you mean \"slack\"?)" },
+			"ntfy, alertmanager (did you mean \"slack\"?)" },
+		/* alertmanager: every instance of the cluster, no events, no mentions */
+		{ "{" T1 ", \"alerts\": [{\"type\": \"alertmanager\", \"urls\": []}]}", NAME
+		  ": alerts[0].urls: expected 1 to 8 URLs, got 0" },
+		{ "{" T1 ", \"alerts\": [{\"type\": \"alertmanager\", \"urls\": [\"http://a:9093\", "
+		  "\"ftp://b:9093\"]}]}", NAME ": alerts[0].urls: not 1 to 8 http:// or https:// URLs "
+		  "separated by white space" },
+		{ "{" T1 ", \"alerts\": [{\"type\": \"alertmanager\", \"url\": \"http://a:9093\", "
+		  "\"urls\": [\"http://b:9093\"]}]}", NAME ": alerts[0].urls: url is given too; use "
+		  "only one of urls, url, url_file, url_env" },
+		{ "{" T1 ", \"alerts\": [{\"type\": \"alertmanager\", \"url\": \"http://a:9093\", "
+		  "\"events\": [\"opened\"]}]}", NAME ": alerts[0].events: not for alertmanager" },
+		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"http://a:9093\", "
+		  "\"urls\": [\"http://b:9093\"]}]}", NAME ": alerts[0].urls: only for alertmanager" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"discord\"}]}", NAME ": alerts[0].url: required "
 			"for discord (url, url_file or url_env)" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"ftp://x.test/" SEKRIT "\"}]}",
@@ -608,7 +621,7 @@ test_errors(void **state)
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
 		  "\"secret\": \"" SEKRIT "\"}]}", NAME ": alerts[0].secret: only for webhook" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"teams\", \"url\": \"https://x.test/y\", "
-		  "\"token_env\": \"X\"}]}", NAME ": alerts[0].token_env: only for telegram and ntfy" },
+		  "\"token_env\": \"X\"}]}", NAME ": alerts[0].token_env: only for telegram, ntfy and alertmanager" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"webhook\", \"url\": \"https://x.test/y\", "
 		  "\"priority\": \"high\"}]}", NAME ": alerts[0].priority: only for ntfy" },
 		{ "{" T1 ", \"alerts\": [{\"type\": \"slack\", \"url\": \"https://x.test/y\", "
@@ -1202,12 +1215,10 @@ test_oncall_errors(void **state)
 		  NAME ": alerts[0].mention_min_severity: \"loud\" is not one of info, low, medium, "
 		  "high, critical" },
 		{ A0 "\"type\": \"ntfy\", \"url\": \"https://n.test/x\", \"mention\": \"@x\"}]}",
-		  NAME ": alerts[0].mention: only for slack, mattermost, discord, teams, googlechat "
-		  "and telegram" },
+		  NAME ": alerts[0].mention: not for webhook, ntfy and alertmanager" },
 		{ A0 "\"type\": \"webhook\", \"url\": \"https://w.test/x\", \"mention_min_severity\": "
 		  "\"high\"}]}",
-		  NAME ": alerts[0].mention_min_severity: only for slack, mattermost, discord, teams, "
-		  "googlechat, telegram and ntfy" },
+		  NAME ": alerts[0].mention_min_severity: not for webhook and alertmanager" },
 		{ A0 "\"type\": \"slack\", \"url\": \"https://s.test/x\", \"mention_name\": \"x\"}]}",
 		  NAME ": alerts[0].mention_name: only for teams and telegram" },
 	};

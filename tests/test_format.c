@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "alerts/alertmanager.h"
 #include "alerts/event.h"
 #include "alerts/hint.h"
 #include "alerts/sign.h"
@@ -66,6 +67,9 @@ static const struct sink_settings settings[SINK_KIND_N] = {
 	[SINK_KIND_NTFY] = { .kind = SINK_KIND_NTFY, .name = "ntfy",
 			     .url = "https://ntfy.example.test/watch53-alerts",
 			     .token = "tk_TESTTOKEN", .agent_cmd = ACK },
+	[SINK_KIND_ALERTMANAGER] = { .kind = SINK_KIND_ALERTMANAGER, .name = "am",
+				     .url = "http://am1.example.test:9093/", .token = "am_TESTTOKEN",
+				     .agent_cmd = ACK, .hold_ns = 180 * NS_PER_SEC },
 };
 
 /* On-call settings: a runbook on the event, a mention on every sink that has one (ntfy:
@@ -89,7 +93,7 @@ oncall_settings(enum sink_kind k)
 {
 	struct sink_settings s = settings[k];
 
-	s.mention_on = k != SINK_KIND_WEBHOOK;
+	s.mention_on = k != SINK_KIND_WEBHOOK && k != SINK_KIND_ALERTMANAGER;
 	s.mention = oncall_mentions[k].mention;
 	s.mention_name = oncall_mentions[k].name;
 	s.mention_min_severity = SEV_HIGH;
@@ -470,7 +474,7 @@ test_golden(void **state)
 			checked++;
 		}
 	}
-	assert_int_equal(checked, 56); /* 8 sinks x (6 types + the hostile event) */
+	assert_int_equal(checked, 63); /* 9 sinks x (6 types + the hostile event) */
 }
 
 /* ---- digests ---- */
@@ -580,6 +584,11 @@ check_limits(enum sink_kind k, const struct sink_message *m)
 		break;
 	case SINK_KIND_NTFY:
 		assert_true(m->body_len <= 4096);
+		break;
+	case SINK_KIND_ALERTMANAGER:
+		/* an array of alerts, one an event */
+		assert_true(json_object_is_type(j, json_type_array));
+		assert_int_equal(json_object_array_length(j), m->nevents);
 		break;
 	default:
 		fail();
@@ -971,7 +980,7 @@ test_table(void **state)
 {
 	static const char *const names[SINK_KIND_N] = { "webhook", "slack", "mattermost",
 							"discord", "teams", "googlechat",
-							"telegram", "ntfy" };
+							"telegram", "ntfy", "alertmanager" };
 
 	(void)state;
 	for (unsigned k = 0; k < SINK_KIND_N; k++) {
@@ -1600,6 +1609,8 @@ test_oncall_golden(void **state)
 					 "</a>\\n<b>watch53" },
 		[SINK_KIND_NTFY] = { "ufw deny proto tcp from any to 127.53.0.10 port 53",
 				     "allow-transfer { none; };" },
+		[SINK_KIND_ALERTMANAGER] = { "\"runbook_url\":\"" RUNBOOK "\"",
+					     "\"alertname\":\"Watch53Exposed\"" },
 	};
 	static const char *const hint_cmds[] = {
 		"ufw deny proto tcp from any to 127.53.0.10 port 53",
@@ -1870,6 +1881,45 @@ test_runbook(void **state)
 	assert_string_equal(back.runbook_url, "");
 }
 
+/* Alertmanager's pieces: names, the endpoint, the identity an alert is resolved by. */
+static void
+test_alertmanager(void **state)
+{
+	struct am_alert a = { .address = "127.53.0.2", .protocol = "udp", .port = 53,
+			      .severity = "high", .summary = "x", .starts_ns = T_NS,
+			      .ends_ns = T_NS + 60 * NS_PER_SEC };
+	char name[AM_NAME_MAX], k1[512], k2[512], *u;
+
+	(void)state;
+	am_alertname("open-resolver", name, sizeof(name));
+	assert_string_equal(name, "Watch53OpenResolver");
+	am_alertname("port_exposed now", name, sizeof(name));
+	assert_string_equal(name, "Watch53PortExposedNow");
+	am_alertname("<@x>", name, sizeof(name)); /* only letters and digits */
+	assert_string_equal(name, "Watch53X");
+	am_alertname("open-resolver", name, 12);
+	assert_string_equal(name, "Watch53Open");
+	u = am_alerts_url("http://am:9093//");
+	assert_string_equal(u, "http://am:9093/api/v2/alerts");
+	free(u);
+	u = am_alerts_url("https://am/prefix/api/v2/alerts");
+	assert_string_equal(u, "https://am/prefix/api/v2/alerts");
+	free(u);
+	/* the key is the labels alone: times and annotations do not change it */
+	am_alertname("port-exposed", a.alertname, sizeof(a.alertname));
+	assert_true(am_alert_key(&a, k1, sizeof(k1)) > 0);
+	a.ends_ns += NS_PER_SEC;
+	a.summary = "y";
+	assert_true(am_alert_key(&a, k2, sizeof(k2)) > 0);
+	assert_string_equal(k1, k2);
+	assert_string_equal(k1, "{\"alertname\":\"Watch53PortExposed\",\"address\":\"127.53.0.2\","
+				"\"protocol\":\"udp\",\"port\":\"53\",\"severity\":\"high\"}");
+	a.severity = "critical";
+	assert_true(am_alert_key(&a, k2, sizeof(k2)) > 0);
+	assert_string_not_equal(k1, k2);
+	assert_int_equal(am_alert_key(&a, k2, 16), -ENOSPC);
+}
+
 /* Which hint lines an event gets, and that a command only ever holds a real address. */
 static void
 test_hint(void **state)
@@ -1942,6 +1992,7 @@ main(void)
 		cmocka_unit_test(test_mentions),
 		cmocka_unit_test(test_runbook),
 		cmocka_unit_test(test_hint),
+		cmocka_unit_test(test_alertmanager),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent/sinks.h"
+#include "common/util.h"
 
 static void
 test_fields(void **state)
@@ -100,6 +101,45 @@ test_none(void **state)
 	sinks_free(s, n);
 }
 
+/* An alertmanager sink is each instance of its cluster in turn; any other kind is itself. */
+static void
+test_instances(void **state)
+{
+	struct sink_settings am = { .kind = SINK_KIND_ALERTMANAGER, .name = "am",
+				    .url = "http://a:9093\n  https://u:p@b:9093/x\n" };
+	struct sink_settings slack = { .kind = SINK_KIND_SLACK, .url = "https://s" }, one;
+	char buf[64];
+	(void)state;
+
+	assert_int_equal(sinks_instance(&am, 0, &one, buf, sizeof(buf)), 2);
+	assert_string_equal(one.url, "http://a:9093");
+	assert_string_equal(one.name, "am");
+	assert_int_equal(sinks_instance(&am, 1, &one, buf, sizeof(buf)), 2);
+	assert_string_equal(one.url, "https://u:p@b:9093/x");
+	one.url = "untouched";
+	assert_int_equal(sinks_instance(&am, 2, &one, buf, sizeof(buf)), 2);
+	assert_string_equal(one.url, "untouched");
+	assert_int_equal(sinks_instance(&slack, 0, &one, buf, sizeof(buf)), 1);
+	assert_string_equal(one.url, "https://s");
+}
+
+/* The Alertmanager sinks' endsAt: three of the longest interval. */
+static void
+test_hold(void **state)
+{
+	struct config_target t[2] = { { .interval_ns = 0 }, { .interval_ns = 600 * NS_PER_SEC } };
+	struct config_sink cs = { .type = SINK_ALERTMANAGER, .name = "am", .url = "http://a" };
+	struct config c = { .nsinks = 1, .sinks = &cs, .targets = t, .ntargets = 2,
+			    .interval_ns = 300 * NS_PER_SEC };
+	struct sink_settings *s;
+	size_t n;
+	(void)state;
+
+	assert_int_equal(sinks_from_config(&c, "/x.json", &s, &n), 0);
+	assert_int_equal(s[0].hold_ns, 1800 * NS_PER_SEC);
+	sinks_free(s, n);
+}
+
 int
 main(void)
 {
@@ -107,6 +147,8 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_relative_and_quoted),
 		cmocka_unit_test(test_none),
+		cmocka_unit_test(test_instances),
+		cmocka_unit_test(test_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
