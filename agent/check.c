@@ -1096,10 +1096,10 @@ cycle_report(struct cycle *c, const struct check_result *res)
 	uint64_t delivered = 0;
 	bool alerts_known = false;
 
-	if (c->co->deliver) {
+	if (c->co->deliver)
 		delivered = deliver(cfg, &alerts_known);
+	if (c->co->alertmanager)
 		amsync_cycle(cfg, NULL);
-	}
 	if (c->mw != NULL) {
 		char dir[PATH_MAX], merr[512];
 		struct outbox_stats ost;
@@ -1127,7 +1127,7 @@ cycle_report(struct cycle *c, const struct check_result *res)
 int
 check_cycle(const struct config *cfg, struct check_result *res, char *err, size_t errlen)
 {
-	const struct check_opts co = { .deliver = true };
+	const struct check_opts co = { .deliver = true, .alertmanager = true };
 
 	return check_cycle_opts(cfg, &co, res, err, errlen);
 }

@@ -54,6 +54,8 @@ struct check_opts {
 	 * `history` command beside the service); 0: not at all (exit 75) */
 	uint64_t lock_wait_ns;
 	bool deliver;       /* deliver the outbox after saving (the daemon has a thread for it) */
+	bool alertmanager;  /* post the active set to alertmanager sinks after saving (amsync.h:
+			     * every cycle, not the daemon's passive merges on its event loop) */
 	const size_t *only; /* scan only these cfg->targets indexes (the daemon's per-interval
 			     * groups); NULL: every target */
 	size_t nonly;

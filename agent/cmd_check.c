@@ -144,7 +144,7 @@ cmd_check(int argc, char **argv)
 	const char *path = NULL;
 	struct config cfg;
 	struct check_result res;
-	struct check_opts co = { .deliver = true };
+	struct check_opts co = { .deliver = true, .alertmanager = true };
 	enum output_format fmt = OUTPUT_TABLE;
 	char err[1024];
 	int ch, quiet = 0, nagios = 0, verbose = 0, rc;

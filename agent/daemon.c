@@ -288,6 +288,7 @@ cycle_main(void *arg)
 		/* the state lock only for the cycle: `baseline accept` and the like run
 		 * between cycles, and one running when a cycle is due delays it a little */
 		co = (struct check_opts){ .lock_wait_ns = DAEMON_LOCK_WAIT_NS, .deliver = false,
+					  .alertmanager = true,
 					  .only = d->job_only, .nonly = d->job_nonly,
 					  .cancel = &d->cancel, .syn_io = d->syn_io,
 					  .event = log_event_cb };

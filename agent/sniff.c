@@ -418,7 +418,7 @@ static int
 sniff_apply(struct sniffer *s, const struct config *cfg, uint64_t *events, bool *lock_said,
 	    bool last)
 {
-	struct check_opts co = { .deliver = true };
+	struct check_opts co = { .deliver = true, .alertmanager = true };
 	struct check_result res;
 	char err[1024];
 	int rc;
