@@ -335,7 +335,8 @@ amsync_cycle(const struct config *cfg, const char *vantage)
 	sorted = malloc((a.n + 1) * sizeof(*sorted));
 	if (sorted == NULL)
 		goto out;
-	memcpy(sorted, a.key, a.n * sizeof(*sorted));
+	if (a.n > 0) /* a.key is NULL while nothing is active */
+		memcpy(sorted, a.key, a.n * sizeof(*sorted));
 	if (a.n > 1)
 		qsort(sorted, a.n, sizeof(*sorted), cmp_str);
 	dirfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
