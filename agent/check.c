@@ -141,6 +141,8 @@ opts_from_config(const struct config *cfg, const struct check_opts *co, struct s
 	o->retries = cfg->probe.retries;
 	o->rate_pps = cfg->probe.rate_pps;
 	o->concurrency = cfg->probe.concurrency;
+	/* a value in the file is the user's: warn if the open file limit lowers it */
+	o->concurrency_set = cfg->probe.concurrency != SCAN_DEFAULT_CONCURRENCY;
 	if (cfg->probe.qname)
 		snprintf(o->qname, sizeof(o->qname), "%s", cfg->probe.qname);
 	o->qtype = cfg->probe.qtype;

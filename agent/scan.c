@@ -145,46 +145,72 @@ scan_collect_clear(struct scan_collect *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Every TCP attempt holds a socket until the probe ends, a UDP probe one: keep the slots
- * (shared evenly by the enabled protocols) within the open file limit. */
+/*
+ * The open file limit is the TCP probes' budget: a connect-mode TCP probe holds a socket
+ * per attempt until it ends, while UDP probes share their module's few sockets and SYN
+ * probes one capture. Raise the soft limit to the hard one, then fit the slots: c slots
+ * hold c / nmod addresses, each needing fds_per_addr descriptors. The default
+ * (SCAN_DEFAULT_CONCURRENCY) is the memory cap; the budget lowers it where it must, and -v
+ * says which of the two decided. A --concurrency the budget cannot hold is lowered with a
+ * warning. Each message is said once per process and value: every pass of every cycle
+ * would say it again (a reload that changes it says the new one).
+ */
 static unsigned
-fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_round)
+fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_addr)
 {
+	static unsigned said_from, said_to;
 	struct rlimit rl;
 	unsigned c = o->concurrency;
+	uint64_t fit = UINT64_MAX, usable = 0;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (nmod > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		uint64_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
-		/* c slots hold c / nmod addresses, each needing fds_per_round descriptors */
-		if ((uint64_t)c * fds_per_round > usable * nmod) {
-			uint64_t fit = usable * nmod / fds_per_round;
-			if (fit < nmod)
-				fit = nmod;
-			/* every pass of every cycle would say it again: once per process and
-			 * value (a reload that changes it says the new one) */
-			static unsigned said_from, said_to;
-			if (said_from != c || said_to != (unsigned)fit)
-				log_info("concurrency lowered from %u to %llu to stay within the "
-					 "open file limit (%llu)", c, (unsigned long long)fit,
-					 (unsigned long long)rl.rlim_cur);
-			said_from = c;
-			said_to = (unsigned)fit;
-			c = (unsigned)fit;
-		}
+	if (nmod > 0 && fds_per_addr > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY) {
+		/* 64 for everything else: the epoll fd, the UDP pool, logs, the database */
+		usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+		fit = usable * nmod / fds_per_addr;
+		if (fit < nmod)
+			fit = nmod;
 	}
+	if ((uint64_t)c > fit) {
+		if (said_from != c || said_to != (unsigned)fit) {
+			if (o->concurrency_set)
+				log_warnx("--concurrency %u is more than the open file limit (%llu) "
+					  "allows, TCP probes holding up to %llu sockets each: "
+					  "using %llu", c, (unsigned long long)rl.rlim_cur,
+					  (unsigned long long)(fds_per_addr), (unsigned long long)fit);
+			else
+				log_info("concurrency %llu, derived from the open file limit (%llu "
+					 "descriptors, TCP probes of up to %llu sockets each)",
+					 (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+					 (unsigned long long)fds_per_addr);
+		}
+		said_from = c;
+		said_to = (unsigned)fit;
+		return (unsigned)fit;
+	}
+	if (!o->concurrency_set && (said_from != c || said_to != c)) {
+		if (fit == UINT64_MAX)
+			log_info("concurrency %u (the default: no probe here costs a descriptor "
+				 "of its own)", c);
+		else
+			log_info("concurrency %u (the default; the open file limit %llu would "
+				 "allow %llu)", c, (unsigned long long)rl.rlim_cur,
+				 (unsigned long long)fit);
+	}
+	said_from = said_to = c;
 	return c;
 }
 
 static unsigned
 fit_concurrency(const struct scan_opts *o)
 {
-	/* SYN probes hold no descriptor of their own: one capture serves them all */
+	/* only connect-mode TCP costs descriptors per probe: one per attempt */
 	return fit_slots(o, (unsigned)o->tcp + (unsigned)o->udp,
-			 (o->tcp && !o->syn.on ? o->retries + 1 : 0) + (o->udp ? 1 : 0));
+			 o->tcp && !o->syn.on ? o->retries + 1 : 0);
 }
 
 /* One engine run with SIGINT/SIGTERM stopping it (partial results, -EINTR). */
@@ -450,7 +476,8 @@ scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_sum
 
 	if (pl->nsteps > 0) {
 		memset(&ec, 0, sizeof(ec));
-		/* a TCP step may hold one socket per attempt, a UDP step one */
+		/* a TCP step may hold one socket per attempt, a UDP step one (the dnscheck
+		 * module connects a socket per query) */
 		ec.concurrency = fit_slots(o, 1, o->retries + 1);
 		ec.rate_pps = o->rate_pps;
 		ec.timeout_ns = o->timeout_ns;
@@ -574,7 +601,8 @@ cmd_scan_help(FILE *f)
 "  --timeout DUR          wait per probe, retries included: 800ms, 2s (default: 1s)\n"
 "  --retries N            retransmissions spread inside the timeout (default: %d)\n"
 "  --rate PPS             global packet rate limit, 0 = unlimited (default: %d)\n"
-"  --concurrency N        probes in flight at once (default: %d)\n"
+"  --concurrency N        probes in flight at once (default: %d, lowered to what the\n"
+"                         open file limit allows TCP probes; -v says which)\n"
 "  --exclude TARGET       skip these addresses (repeatable; same syntax as TARGET)\n"
 "  --max-hosts N          refuse target sets larger than N addresses (default: %llu)\n"
 "  --qname NAME           name asked by the UDP probe (default: .)\n"
@@ -756,6 +784,7 @@ cmd_scan(int argc, char **argv)
 			if (parse_num_opt("concurrency", optarg, 1, 65536, &v) < 0)
 				goto usage;
 			o.concurrency = (unsigned)v;
+			o.concurrency_set = true;
 			break;
 		case OPT_MAX_HOSTS:
 			if (parse_num_opt("max-hosts", optarg, 1, UINT64_MAX, &max_hosts) < 0)

@@ -77,6 +77,16 @@ struct engine {
 	volatile sig_atomic_t stop;
 	engine_result_fn result_cb;
 	void *cb_arg;
+	/* the config's shared fds, then those the modules registered in init */
+	struct engine_shared_fd shared[ENGINE_MAX_SHARED_ALL];
+	unsigned nshared;
+	void *mod_state[ENGINE_MAX_MODULES];
+	bool mod_inited[ENGINE_MAX_MODULES];
+};
+
+struct probe_module_ctx {
+	struct engine *eng;
+	unsigned mod_index;
 };
 
 /* ---- heap of slots keyed by wake time ---- */
@@ -225,6 +235,42 @@ token_ready_at(struct engine *e, uint64_t now)
 }
 
 /* ---- module services ---- */
+
+void *
+probe_ctx_module_arg(const struct probe_module_ctx *c)
+{
+	return c->eng->cfg.module_arg[c->mod_index];
+}
+
+unsigned probe_ctx_concurrency(const struct probe_module_ctx *c) { return c->eng->nslots; }
+const struct probe_options *probe_ctx_opts(const struct probe_module_ctx *c) { return &c->eng->cfg.opts; }
+
+static int
+shared_add(struct engine *e, const struct engine_shared_fd *sh)
+{
+	struct epoll_event ev = { .events = sh->events };
+
+	if (e->nshared >= ENGINE_MAX_SHARED_ALL)
+		return -ENOSPC;
+	ev.data.u64 = ((uint64_t)SHARED_TAG << 32) | e->nshared;
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->fd, &ev) == -1)
+		return -errno;
+	e->shared[e->nshared++] = *sh;
+	return 0;
+}
+
+int
+probe_ctx_watch(struct probe_module_ctx *c, int fd, uint32_t events,
+		void (*on_event)(void *arg, uint32_t events), void *arg)
+{
+	struct engine_shared_fd sh = { .fd = fd, .events = events, .on_event = on_event,
+				       .arg = arg };
+
+	return shared_add(c->eng, &sh);
+}
+
+void *probe_module_state(const struct probe *p) { return p->eng->mod_state[p->mod_index]; }
+bool probe_done(const struct probe *p) { return !p->active || p->finished; }
 
 void *probe_priv(struct probe *p) { return p->priv; }
 void *probe_module_arg(const struct probe *p) { return p->eng->cfg.module_arg[p->mod_index]; }
@@ -407,6 +453,18 @@ service(struct engine *e, struct probe *p, uint64_t now)
 	schedule(e, p, p->deadline);
 }
 
+/*
+ * May another address start? It needs a free slot per module, and under a rate limit an
+ * empty send queue: a new probe's first packet must not queue ahead of the retransmissions
+ * of probes in flight (they would slip out of their timeout window, and a silent probe would
+ * hold its slot longer), so with many slots the rate, not the slot count, paces admission.
+ */
+static bool
+admit_ok(const struct engine *e)
+{
+	return e->nfree >= e->cfg.nmodules && (e->cfg.rate_pps == 0 || e->q_head == Q_NONE);
+}
+
 static int
 start_address(struct engine *e, engine_next_fn next, void *arg)
 {
@@ -513,15 +571,24 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	for (unsigned k = 0; k < cfg->nshared; k++) {
-		struct epoll_event ev = { .events = cfg->shared[k].events };
-
-		ev.data.u64 = ((uint64_t)SHARED_TAG << 32) | k;
-		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, cfg->shared[k].fd, &ev) == -1) {
+		int rc = shared_add(e, &cfg->shared[k]);
+		if (rc < 0) {
 			snprintf(err, errlen, "epoll_ctl (shared fd %d): %s", cfg->shared[k].fd,
-				 strerror(errno));
+				 strerror(-rc));
 			engine_free(e);
 			return NULL;
 		}
+	}
+	for (unsigned m = 0; m < cfg->nmodules; m++) {
+		struct probe_module_ctx c = { .eng = e, .mod_index = m };
+
+		if (cfg->modules[m]->init == NULL)
+			continue;
+		if (cfg->modules[m]->init(&c, &e->mod_state[m], err, errlen) < 0) {
+			engine_free(e);
+			return NULL;
+		}
+		e->mod_inited[m] = true;
 	}
 	return e;
 nomem:
@@ -541,6 +608,10 @@ engine_free(struct engine *e)
 				e->slots[i].finished = true;
 				slot_release(e, &e->slots[i]);
 			}
+	/* the probes are gone: now what they shared */
+	for (unsigned m = 0; m < e->cfg.nmodules; m++)
+		if (e->mod_inited[m] && e->cfg.modules[m]->fini != NULL)
+			e->cfg.modules[m]->fini(e->mod_state[m]);
 	if (e->epfd != -1)
 		close(e->epfd);
 	free(e->slots);
@@ -572,8 +643,8 @@ dispatch(struct engine *e, const struct epoll_event *evs, int n)
 
 		if (idx == SHARED_TAG) {
 			unsigned k = (unsigned)(uint32_t)evs[i].data.u64;
-			if (k < e->cfg.nshared)
-				e->cfg.shared[k].on_event(e->cfg.shared[k].arg, evs[i].events);
+			if (k < e->nshared)
+				e->shared[k].on_event(e->shared[k].arg, evs[i].events);
 			continue;
 		}
 		if (idx >= e->nslots)
@@ -640,8 +711,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		reap_all(e);
 		/* admit new addresses while whole addresses fit, a bounded number per pass so
 		 * that replies to the first ones are read while later ones are still sent */
-		for (unsigned k = 0; k < ADMIT_BATCH && !stream_done &&
-				     e->nfree >= e->cfg.nmodules; k++) {
+		for (unsigned k = 0; k < ADMIT_BATCH && admit_ok(e) && !stream_done; k++) {
 			int r = start_address(e, next, arg);
 			if (r < 0) {
 				rc = r;
@@ -665,11 +735,16 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			service(e, p, now);
 			reap(e, p);
 		}
-		/* read every reply already there before any deadline is judged */
-		rc = drain_events(e, evs, &zero);
-		if (rc < 0)
-			break;
+		/* read every reply already there before any deadline is judged (or a retransmission
+		 * sent that a reply makes needless); with no timer due nothing is judged in this
+		 * pass, and the wait below reads them: a system call per pass saved at high rates */
 		now = util_now_ns();
+		if (e->heap_len > 0 && e->slots[e->heap[0]].wake <= now) {
+			rc = drain_events(e, evs, &zero);
+			if (rc < 0)
+				break;
+			now = util_now_ns();
+		}
 		/* due timers: retransmissions, deadlines */
 		while (e->heap_len > 0) {
 			struct probe *p = &e->slots[e->heap[0]];
@@ -692,7 +767,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake : now + NS_PER_SEC;
 		if (e->q_head != Q_NONE && token_ready_at(e, now) < wake)
 			wake = token_ready_at(e, now);
-		if (!stream_done && e->nfree >= e->cfg.nmodules)
+		if (!stream_done && admit_ok(e))
 			wake = now; /* more addresses to admit: do not sleep */
 		if (e->cfg.tick_ns && tick && wake > next_tick)
 			wake = next_tick;

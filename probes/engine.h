@@ -15,7 +15,9 @@
 #include "probes/probe.h"
 
 #define ENGINE_MAX_MODULES 4
-#define ENGINE_MAX_SHARED 4
+#define ENGINE_MAX_SHARED 4 /* in engine_config.shared */
+/* all shared fds, the config's and those modules register in init (probe_ctx_watch) */
+#define ENGINE_MAX_SHARED_ALL 64
 
 /*
  * A shared fd: one socket or capture that serves every probe of a module (the SYN scanner

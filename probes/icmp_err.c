@@ -93,6 +93,38 @@ icmp_err_classify(int family, uint8_t type, uint8_t code, enum probe_state *stat
 }
 
 int
+icmp_err_parse(const struct msghdr *msg, enum probe_state *state, enum probe_reason *reason)
+{
+	int found = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		struct sock_extended_err ee;
+		enum probe_state s;
+		enum probe_reason r;
+
+		if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+			continue;
+		if (c->cmsg_len < CMSG_LEN(sizeof(ee)))
+			continue;
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		if (ee.ee_origin == SO_EE_ORIGIN_ICMP)
+			classify_v4(ee.ee_type, ee.ee_code, &s, &r);
+		else if (ee.ee_origin == SO_EE_ORIGIN_ICMP6)
+			classify_v6(ee.ee_type, ee.ee_code, &s, &r);
+		else
+			continue;
+		/* a port unreachable is the most specific answer; keep it if seen */
+		if (!found || s == PROBE_CLOSED) {
+			*state = s;
+			*reason = r;
+		}
+		found = 1;
+	}
+	return found;
+}
+
+int
 icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason)
 {
 	int found = 0;
@@ -104,6 +136,8 @@ icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason)
 		struct iovec iov = { dbuf, sizeof(dbuf) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 				      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		enum probe_state s;
+		enum probe_reason r;
 
 		if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -112,30 +146,13 @@ icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason)
 				continue;
 			return found ? found : -errno;
 		}
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			struct sock_extended_err ee;
-			enum probe_state s;
-			enum probe_reason r;
-
-			if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
-			      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
-				continue;
-			if (c->cmsg_len < CMSG_LEN(sizeof(ee)))
-				continue;
-			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			if (ee.ee_origin == SO_EE_ORIGIN_ICMP)
-				classify_v4(ee.ee_type, ee.ee_code, &s, &r);
-			else if (ee.ee_origin == SO_EE_ORIGIN_ICMP6)
-				classify_v6(ee.ee_type, ee.ee_code, &s, &r);
-			else
-				continue;
-			/* a port unreachable is the most specific answer; keep it if seen */
-			if (!found || s == PROBE_CLOSED) {
-				*state = s;
-				*reason = r;
-			}
-			found = 1;
+		if (icmp_err_parse(&msg, &s, &r) != 1)
+			continue;
+		if (!found || s == PROBE_CLOSED) {
+			*state = s;
+			*reason = r;
 		}
+		found = 1;
 	}
 	return found;
 }

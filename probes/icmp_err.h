@@ -16,6 +16,11 @@ int icmp_err_enable(int fd, int family);
  * 0 if the queue held no ICMP error, or -errno. */
 int icmp_err_read(int fd, enum probe_state *state, enum probe_reason *reason);
 
+struct msghdr;
+/* One message read from the error queue (recvmsg with MSG_ERRQUEUE): 1 and the state and
+ * reason if its control data carries an ICMP or ICMPv6 error, else 0. */
+int icmp_err_parse(const struct msghdr *msg, enum probe_state *state, enum probe_reason *reason);
+
 /* The same mapping for an ICMP (family AF_INET) or ICMPv6 (AF_INET6) error seen on the
  * wire (the SYN scanner captures them instead of reading an error queue). */
 void icmp_err_classify(int family, uint8_t type, uint8_t code, enum probe_state *state,

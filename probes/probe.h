@@ -99,6 +99,7 @@ struct probe_options {
 };
 
 struct probe; /* one probe in flight: opaque, reached through the functions below */
+struct probe_module_ctx; /* the engine while a module sets up what its probes share */
 
 /*
  * A probe module. All callbacks run on the engine thread and must not block.
@@ -112,6 +113,12 @@ struct probe; /* one probe in flight: opaque, reached through the functions belo
  *             It must call probe_finish().
  * release:    close everything; called exactly once per probe, also for a probe abandoned
  *             (engine_stop) before its first send: priv is zeroed, so check before closing.
+ * init:       optional; once per engine (engine_new), before any probe: open what every
+ *             probe of the module shares (a pool of sockets, a lookup table), register its
+ *             fds with probe_ctx_watch() and set *state (probe_module_state() gives it to
+ *             the probes). 0, or a negative errno with a one-line message in err.
+ * fini:       optional; once, in engine_free, after every probe was released: close and
+ *             free what init made. Called only if init succeeded.
  */
 struct probe_module {
 	const char *name;
@@ -121,6 +128,8 @@ struct probe_module {
 	void (*on_event)(struct probe *p, int fd, uint32_t events);
 	void (*on_timeout)(struct probe *p);
 	void (*release)(struct probe *p);
+	int (*init)(struct probe_module_ctx *c, void **state, char *err, size_t errlen);
+	void (*fini)(void *state);
 };
 
 /* The module table; lookup by name ("tcp", "udp"). NULL if unknown. */
@@ -130,8 +139,24 @@ extern const struct probe_module probe_module_tcp;
 extern const struct probe_module probe_module_udp;
 extern const struct probe_module probe_module_dnscheck;
 
+/* Engine services for a module's init. */
+void *probe_ctx_module_arg(const struct probe_module_ctx *c);
+/* Probe slots of the engine: the most probes of this module in flight at once. */
+unsigned probe_ctx_concurrency(const struct probe_module_ctx *c);
+const struct probe_options *probe_ctx_opts(const struct probe_module_ctx *c);
+/* Watch a shared fd for the engine's lifetime (the module closes it in fini, the engine
+ * unregisters nothing). on_event runs on the engine thread when it is ready, level-
+ * triggered, and may finish any probe of the module. 0 or -errno (-ENOSPC: too many). */
+int probe_ctx_watch(struct probe_module_ctx *c, int fd, uint32_t events,
+		    void (*on_event)(void *arg, uint32_t events), void *arg);
+
 /* Engine services for modules. */
 void *probe_priv(struct probe *p);
+/* What the module's init set as *state; NULL without init. */
+void *probe_module_state(const struct probe *p);
+/* Has this probe its verdict? A shared fd's handler may still find a finished probe in its
+ * tables until release; it must not take evidence for it any more. */
+bool probe_done(const struct probe *p);
 /* The argument the engine's caller gave this module (engine_config.module_arg): where a
  * module keeps what all its probes share (a raw socket, a capture, a lookup table).
  * NULL when none was given. */

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,14 +21,19 @@
 struct tcp_priv {
 	int fds[TCP_MAX_SOCKETS];
 	unsigned nfds;
+	bool connected; /* a handshake completed: close with a reset */
 };
 
+/* Only a connected socket leaves anything behind when closed (a FIN, then TIME_WAIT), so
+ * only a probe that saw a handshake pays the extra system call for linger 0; a socket still
+ * in SYN_SENT or refused just goes. */
 static void
-tcp_close_fd(int fd)
+tcp_close_fd(int fd, bool connected)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (connected)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
 }
 
@@ -49,6 +55,7 @@ tcp_verdict(struct probe *p, int fd, int attempt, int soerr)
 
 	switch (soerr) {
 	case 0:
+		((struct tcp_priv *)probe_priv(p))->connected = true;
 		probe_finish(p, PROBE_OPEN, PROBE_REASON_SYN_ACK, attempt);
 		return true;
 	case ECONNREFUSED:
@@ -90,8 +97,10 @@ tcp_send(struct probe *p, unsigned attempt)
 	socklen_t sslen;
 	int fd, rc;
 
-	if (attempt == 0)
+	if (attempt == 0) {
 		tp->nfds = 0;
+		tp->connected = false;
+	}
 	if (tp->nfds >= TCP_MAX_SOCKETS)
 		return 0;
 	fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -101,6 +110,7 @@ tcp_send(struct probe *p, unsigned attempt)
 	icmp_err_enable(fd, a->family);
 	sslen = net_addr_to_sockaddr(a, probe_opts(p)->port, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
+		tp->connected = true;
 		probe_finish(p, PROBE_OPEN, PROBE_REASON_SYN_ACK, (int)attempt);
 		return 0;
 	}
@@ -137,7 +147,7 @@ tcp_release(struct probe *p)
 
 	for (unsigned i = 0; i < tp->nfds; i++)
 		if (tp->fds[i] != -1)
-			tcp_close_fd(tp->fds[i]);
+			tcp_close_fd(tp->fds[i], tp->connected);
 	tp->nfds = 0;
 }
 

@@ -2,6 +2,10 @@
  * udp: the UDP DNS probe module (probe_module_udp) and the argument it takes
  * (engine_config.module_arg): what the caller knows of an address from earlier cycles.
  *
+ * Its probes share UDP_POOL unconnected sockets per family (opened in the module's init,
+ * each on its own random ephemeral port): a UDP probe costs no file descriptor. What the
+ * kernel's 5-tuple filter of a connected socket did, probes/udp_flow.h does.
+ *
  * An ICMP error is as easy to forge as a datagram: an off-path host that guesses the
  * 5-tuple can send "port unreachable" for our query before the real reply arrives. For a
  * port with no history the error decides (closed or filtered), as nmap's does. For a port
@@ -15,6 +19,11 @@
 #include <stdbool.h>
 
 #include "common/netaddr.h"
+
+/* Sockets per family. A probe's port is still one random ephemeral port an off-path
+ * spoofer must guess along with the 16-bit ID of an attempt; only a spray aimed at all
+ * probes at once gains, by a factor UDP_POOL, and it still needs the ID and question. */
+#define UDP_POOL 8
 
 struct udp_module_arg {
 	/* Did this address's UDP port give verified DNS replies last cycle? Asked at most

@@ -914,7 +914,7 @@ test_print_defaults_and_round_trip(void **state)
 	assert_non_null(strstr(out, "\"timeout\": \"1s\""));
 	assert_non_null(strstr(out, "\"port\": 53"));
 	assert_non_null(strstr(out, "\"rate\": 30000"));
-	assert_non_null(strstr(out, "\"concurrency\": 8192"));
+	assert_non_null(strstr(out, "\"concurrency\": 65536"));
 	assert_non_null(strstr(out, "\"qtype\": \"NS\""));
 	assert_non_null(strstr(out, "\"state_dir\": \"/var/lib/watch53\""));
 	assert_non_null(strstr(out, "\"max_hosts\": 1048576"));

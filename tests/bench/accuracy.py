@@ -61,6 +61,42 @@ def load_watch53(path):
     return res, bad
 
 
+def load_zmap(path):
+    """zmap: "TCP.csv,UDP.csv", two csv outputs (-f saddr,classification,success, every
+    response; the UDP one also icmp_unreach_str). tcp: synack -> open, rst -> closed; udp: a
+    UDP reply -> open, ICMP port unreachable -> closed, other ICMP unreachables -> filtered
+    (the testbed's rejects come from the probed address itself, zmap's saddr); silence ->
+    filtered."""
+    tcp_path, _, udp_path = path.partition(",")
+    got = {}
+    bad = 0
+    for i, pth in ((0, tcp_path), (1, udp_path)):
+        with open(pth, errors="replace") as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) < 3 or parts[0] == "saddr":
+                    bad += parts[0] != "saddr" and bool(line.strip())
+                    continue
+                ad, cls = parts[0], parts[1]
+                st = None
+                if i == 0:
+                    st = {"synack": "open", "rst": "closed"}.get(cls)
+                elif cls == "udp":
+                    st = "open"
+                elif cls.startswith("icmp"):
+                    st = "closed" if len(parts) > 3 and parts[3].startswith("port") \
+                        else "filtered"
+                if st is None:
+                    continue
+                cur = got.setdefault(ad, ["filtered", "filtered"])
+                if cur[i] != "open":  # a repeat never takes an open back
+                    cur[i] = st
+    res = {}
+    for ad, (t, u) in got.items():
+        res[ad] = (t, u, None, None, None, None)
+    return res, bad
+
+
 def load_nmap(path):
     res = {}
     for _ev, el in ET.iterparse(path, events=("end",)):
@@ -208,6 +244,10 @@ def main():
     p.add_argument("--headline", help="label of the watch53 run the headline compares")
     p.add_argument("--baseline", help="label of the nmap run")
     p.add_argument("--n", type=int)
+    p.add_argument("--zmap", help="label of the zmap run (watch53/zmap ratios)")
+    p.add_argument("--zmap-target", help="label of the watch53 run held to the zmap targets")
+    p.add_argument("--zmap-ratio", type=float, default=0.6)
+    p.add_argument("--zmap-wall", type=float, default=3.5)
     p.add_argument("--speed-target", type=float, default=5.0)
     p.add_argument("--rss-limit-mb", type=float, default=64.0)
     p.add_argument("--deterministic", default="closed,filtered,open,slow-open,tcp-only,udp-only")
@@ -225,16 +265,21 @@ def main():
     for spec in a.run:
         label, _, rest = spec.partition("=")
         parts = rest.split(":")
-        if len(parts) < 2 or parts[0] not in ("watch53", "nmap"):
+        if len(parts) < 2 or parts[0] not in ("watch53", "nmap", "zmap"):
             print("accuracy: bad --run %r" % spec, file=sys.stderr)
             return 2
         kind, results = parts[0], parts[1]
         timefile = parts[2] if len(parts) > 2 else None
         try:
-            res, bad = (load_watch53 if kind == "watch53" else load_nmap)(results)
+            res, bad = {"watch53": load_watch53, "nmap": load_nmap,
+                        "zmap": load_zmap}[kind](results)
         except (OSError, ET.ParseError) as e:
             print("accuracy: %s: cannot read %s: %s" % (label, results, e))
             res, bad = None, 0
+        if kind == "zmap" and res is not None:
+            # zmap lists who answered: an address it heard nothing from is filtered
+            for ad in truth:
+                res.setdefault(ad, ("filtered", "filtered", None, None, None, None))
         t = parse_time(timefile)
         acc = score(truth, res) if res is not None else None
         extra_out = len(set(res) - set(truth)) if res else 0
@@ -323,6 +368,18 @@ def main():
             verdicts.append(("FAIL" if base else "SKIP",
                              "%s: speed vs nmap not measured%s"
                              % (tag, "" if base else " (no nmap run)")))
+        zb = by.get(a.zmap) if a.zmap else None
+        if zb and zb["time"]["wall"] and w:
+            zr = w / zb["time"]["wall"]
+            print("  speed  %-30s watch53/zmap = %.2f (%s vs %s)"
+                  % (tag, zr, fmt_s(w), fmt_s(zb["time"]["wall"])))
+            if r["label"] == a.zmap_target:
+                verdicts.append(("PASS" if zr <= a.zmap_ratio else "FAIL",
+                                 "%s: %.0f%% of zmap's time (target <= %.0f%%)"
+                                 % (r["label"], 100 * zr, 100 * a.zmap_ratio)))
+                verdicts.append(("PASS" if w <= a.zmap_wall else "FAIL",
+                                 "%s: wall %s (target <= %gs)" % (r["label"], fmt_s(w),
+                                                                  a.zmap_wall)))
         acc = r["acc"]
         for c in det:
             if c not in truth_classes(truth):
@@ -347,6 +404,11 @@ def main():
             verdicts.append(("FAIL", "%s: watch53 exit status %s (expected 0 or 1)"
                              % (tag, "signal " + r["time"]["signal"]
                                 if r["time"]["signal"] else ex)))
+    zb = by.get(a.zmap) if a.zmap else None
+    if zb and zb["acc"] and "ALL" in zb["acc"]:
+        al = zb["acc"]["ALL"]
+        print("  zmap   overall accuracy tcp %.2f%% udp %.2f%% (for reference, no target)"
+              % (pct(al[1], al[0]), pct(al[2], al[0])))
     if base:
         acc = base["acc"]
         if acc and "ALL" in acc:

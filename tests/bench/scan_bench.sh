@@ -15,6 +15,14 @@
 #   2. times (/usr/bin/time -v: wall clock, peak RSS)
 #        watch53 scan --format jsonl --no-progress @targets.txt             (defaults)
 #        watch53 scan --format jsonl --no-progress BENCH_TUNED_ARGS @targets.txt  (tuned)
+#        watch53 scan --format jsonl --no-progress --rate BENCH_RATE @targets.txt    (at zmap's rate)
+#        zmap -M tcp_synscan, then zmap -M udp with a DNS query, both at BENCH_RATE, from a
+#          second namespace joined to the testbed's by a veth pair (as syn_bench.sh does for
+#          masscan): zmap frames its packets for the veth peer's MAC address and reads the
+#          answers there with libpcap, its own path (frames injected into lo never reach the
+#          testbed). The testbed namespace routes 127/8 over that veth (route_localnet), so
+#          zmap probes the very addresses, rules and servers watch53 does; only the slow-open
+#          class is not delayed for it (the delayer works on lo's output path). One timed pair.
 #        nmap -n -Pn -sT -sU -p53 -oX nmap.xml -iL targets.txt
 #   3. accuracy.py: per class and overall, TCP and UDP, each tool against the ground truth.
 #   4. a summary with PASS/FAIL lines: watch53 >= 5x faster than nmap (>= 20x from N=65536),
@@ -30,13 +38,19 @@
 #   BENCH_TUNED_ARGS     the tuned run's options (default "--rate 0 --concurrency 4096
 #                        --timeout 500ms"); BENCH_TUNED_ARGS=none skips that run
 #   BENCH_SKIP_NMAP=1    do not run nmap (no speed comparison)
+#   BENCH_RATE           packets per second of the rate run and of zmap (default 100000)
+#   BENCH_SKIP_ZMAP=1    do not run zmap (no watch53/zmap ratio)
+#   BENCH_NOFILE         open file limit (soft and hard) for every run (default 524288, the
+#                        hard limit systemd gives sessions: watch53 derives TCP concurrency
+#                        from it)
 #   BENCH_NMAP_TIMEOUT   seconds nmap may take (default 300 + N/20)
 #   BENCH_W53_TIMEOUT    seconds one watch53 run may take (default 120 + N/100)
 #   BENCH_BIN_WAIT       seconds to wait for a missing binary to appear (default 300)
 #   BENCH_KEEP=1         keep the work directory (results, logs) instead of deleting it
 #   BENCH_OUT=DIR        copy results, logs and the summary to DIR
 #
-# Network safety: every packet goes to 127.100.0.0 + i on lo inside the namespace created here;
+# Network safety: every packet goes to 127.100.0.0 + i on lo inside the namespace created here
+# (zmap's reach it over a veth pair between two namespaces created here, nothing else);
 # every wait is bounded in count and in time; the trap kills what was started and deletes the
 # namespace on every exit path.
 
@@ -53,6 +67,9 @@ PY=/usr/bin/python3
 : "${BENCH_SLOW_MS:=250}"
 : "${BENCH_TUNED_ARGS:=--rate 0 --concurrency 4096 --timeout 500ms}"
 : "${BENCH_SKIP_NMAP:=}"
+: "${BENCH_RATE:=100000}"
+: "${BENCH_SKIP_ZMAP:=}"
+: "${BENCH_NOFILE:=524288}"
 : "${BENCH_BIN_WAIT:=300}"
 : "${BENCH_KEEP:=}"
 : "${BENCH_OUT:=}"
@@ -86,6 +103,11 @@ if ! pkg_ok nmap; then
     DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y nmap >/dev/null 2>&1 \
         || missing+=("nmap")
 fi
+if [ -z "$BENCH_SKIP_ZMAP" ] && ! pkg_ok zmap; then
+    say "zmap is not installed: apt-get install -y zmap"
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y zmap >/dev/null 2>&1 \
+        || missing+=("zmap")
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     die "missing packages: ${missing[*]} (apt-get install ${missing[*]})"
 fi
@@ -111,6 +133,8 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/w53bench.XXXXXX") || die "mktemp failed"
 NS="w53bench-$$"
 NS_MADE=""
+NSZ="w53bench-z-$$"     # zmap's namespace (the scanner end of the veth pair)
+NSZ_MADE=""
 PIDS=()
 CLEANED=""
 BENCH_OK=""
@@ -137,6 +161,10 @@ cleanup() {
         # Anything still inside our namespace was started by this script.
         for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
         ip netns del "$NS" 2>/dev/null || echo "scan_bench: warning: could not delete netns $NS" >&2
+    fi
+    if [ -n "$NSZ_MADE" ]; then
+        for pid in $(ip netns pids "$NSZ" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        ip netns del "$NSZ" 2>/dev/null || echo "scan_bench: warning: could not delete netns $NSZ" >&2
     fi
     if [ -n "$BENCH_OUT" ] && [ -d "$WORK" ]; then
         mkdir -p "$BENCH_OUT" && cp -a "$WORK"/. "$BENCH_OUT"/ 2>/dev/null \
@@ -169,6 +197,35 @@ for kv in net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
           "net.ipv4.ip_local_port_range=1024 65535"; do
     nsx sysctl -q -w "$kv" >/dev/null 2>&1 || say "note: could not set $kv"
 done
+
+# zmap's way in: a veth pair from its own namespace. zmap sends raw Ethernet frames to the
+# gateway MAC it is given and captures the answers on its interface, so it needs a real link:
+# frames it injects into lo are never received by the stack. The testbed side accepts 127/8
+# from that link and answers over it (route_localnet), reverse-path filtering off as in
+# syn_bench.sh. zmap's namespace has no route to 127.100/16 at all: its kernel drops the
+# answers as martians, so it neither resets nor answers them; zmap reads its copies.
+if [ -z "$BENCH_SKIP_ZMAP" ]; then
+    ip netns add "$NSZ" || die "cannot create network namespace $NSZ"
+    NSZ_MADE=1
+    ip -n "$NSZ" link set lo up || die "cannot bring lo up in $NSZ"
+    ip -n "$NSZ" link add w53zs type veth peer name w53zt netns "$NS" || die "cannot create the veth pair"
+    ip -n "$NSZ" addr add 198.19.0.1/30 dev w53zs || die "cannot address w53zs"
+    ip -n "$NS" addr add 198.19.0.2/30 dev w53zt || die "cannot address w53zt"
+    ip -n "$NSZ" link set w53zs up && ip -n "$NS" link set w53zt up || die "cannot bring the veth up"
+    for kv in net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.w53zt.route_localnet=1 \
+              net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.w53zt.rp_filter=0; do
+        nsx sysctl -q -w "$kv" >/dev/null 2>&1 || die "cannot set $kv (zmap would see nothing)"
+    done
+    ip netns exec "$NSZ" sysctl -q -w net.ipv4.conf.all.rp_filter=0 >/dev/null 2>&1
+    ZMAC=$(ip -n "$NS" -o link show w53zt | grep -o 'link/ether [0-9a-f:]*' | awk '{ print $2 }')
+    SMAC=$(ip -n "$NSZ" -o link show w53zs | grep -o 'link/ether [0-9a-f:]*' | awk '{ print $2 }')
+    [ -n "$ZMAC" ] && [ -n "$SMAC" ] || die "cannot read the MAC addresses of the veth pair"
+    # The testbed would ask for zmap's MAC with an ARP request from 127.100.x.y, which zmap's
+    # kernel ignores (a loopback sender): every answer would wait for a neighbour that never
+    # resolves. A permanent entry takes ARP out of the path.
+    ip -n "$NS" neigh replace 198.19.0.1 lladdr "$SMAC" dev w53zt nud permanent \
+        || die "cannot add the neighbour entry for zmap's end"
+fi
 
 # A private copy of the binary: a rebuild during the run must not change what is measured.
 cp "$WATCH53" "$WORK/watch53" || die "cannot copy $WATCH53"
@@ -226,18 +283,20 @@ nsx timeout 60 "$PY" "$BENCH_DIR/testbed.py" verify --truth "$WORK/truth.tsv" \
 # ---------------------------------------------------------------------------------------------
 # Timed runs
 
+ulimit -n "$BENCH_NOFILE" 2>/dev/null || say "note: could not set the open file limit to $BENCH_NOFILE"
 NOFILE=$(ulimit -n)
 # run_timed LABEL LIMIT OUTFILE CMD...: CMD in the namespace under /usr/bin/time -v, at most
 # LIMIT seconds; stdout to OUTFILE, stderr to LABEL.err, time report to LABEL.time.
 # Around the run: the servers' counters are reset (SIGUSR1) and read again, and the kernel's
 # drop counters are compared, so a wrong state can be pinned on the testbed or on the tool.
+RUN_NS=$NS              # where run_timed runs its command (zmap: $NSZ)
 run_timed() {
     local label=$1 limit=$2 out=$3 rc; shift 3
     say "run $label: $*"
     nsx "$PY" "$BENCH_DIR/testbed.py" kstat snap "$WORK/$label.kstat"
     kill -USR1 "$PID_responder" "$PID_delayer" 2>/dev/null
     sleep 0.2
-    nsx timeout -k 10 "$limit" /usr/bin/time -v -o "$WORK/$label.time" "$@" \
+    ip netns exec "$RUN_NS" timeout -k 10 "$limit" /usr/bin/time -v -o "$WORK/$label.time" "$@" \
         >"$out" 2>"$WORK/$label.err" </dev/null
     rc=$?
     kill -USR1 "$PID_responder" "$PID_delayer" 2>/dev/null
@@ -270,6 +329,44 @@ if [ "$BENCH_TUNED_ARGS" != none ]; then
     run_timed w53-tuned "$BENCH_W53_TIMEOUT" "$WORK/w53-tuned.jsonl" \
         "$W53" scan --format jsonl --no-progress $BENCH_TUNED_ARGS "@$WORK/targets.txt"
     RUNS+=(--run "watch53-tuned=watch53:$WORK/w53-tuned.jsonl:$WORK/w53-tuned.time")
+fi
+
+run_timed w53-rate "$BENCH_W53_TIMEOUT" "$WORK/w53-rate.jsonl" \
+    "$W53" scan --format jsonl --no-progress --rate "$BENCH_RATE" "@$WORK/targets.txt"
+RUNS+=(--run "watch53-rate=watch53:$WORK/w53-rate.jsonl:$WORK/w53-rate.time")
+
+ZMAP=()
+if [ -z "$BENCH_SKIP_ZMAP" ]; then
+    # zmap takes CIDR blocks, not a list: the testbed's addresses summarised; nothing denied
+    # (its default deny list holds 127.0.0.0/8). The query: ". NS", no RD, like watch53's.
+    "$PY" -c '
+import ipaddress, sys
+a = sorted(ipaddress.ip_address(l.strip()) for l in open(sys.argv[1]) if l.strip())
+runs, lo, hi = [], a[0], a[0]
+for x in a[1:]:
+    if int(x) == int(hi) + 1:
+        hi = x
+    else:
+        runs.append((lo, hi)); lo = hi = x
+runs.append((lo, hi))
+for lo, hi in runs:
+    for n in ipaddress.summarize_address_range(lo, hi):
+        print(n)
+' "$WORK/targets.txt" >"$WORK/zmap-allow.txt" || die "cannot summarise the targets for zmap"
+    : >"$WORK/zmap-deny.txt"
+    ZQ=5353000000010000000000000000020001
+    ZCOMMON="-q --disable-syslog -i w53zs -G $ZMAC -S 198.19.0.1 -p 53 -r $BENCH_RATE"
+    ZCOMMON="$ZCOMMON -c 1 -b $WORK/zmap-deny.txt -w $WORK/zmap-allow.txt -O csv"
+    ZCOMMON="$ZCOMMON --output-filter='success = 0 || success = 1' -f saddr,classification,success"
+    # UDP: an ICMP unreachable is classified "icmp-unreach" whatever its code; only the code
+    # (icmp_unreach_str: port-unreach, host-unreach, ...) tells closed from filtered
+    RUN_NS=$NSZ
+    run_timed zmap "$BENCH_W53_TIMEOUT" "$WORK/zmap.out" /bin/sh -c \
+        "zmap $ZCOMMON -M tcp_synscan -o $WORK/zmap-tcp.csv && \
+         zmap $ZCOMMON,icmp_unreach_str -M udp --probe-args=hex:$ZQ -o $WORK/zmap-udp.csv"
+    RUN_NS=$NS
+    RUNS+=(--run "zmap=zmap:$WORK/zmap-tcp.csv,$WORK/zmap-udp.csv:$WORK/zmap.time")
+    ZMAP=(--zmap zmap --zmap-target watch53-rate)
 fi
 
 BASELINE=()
@@ -307,15 +404,18 @@ if [ "$BENCH_SLOW_MS" -gt 250 ]; then
 fi
 echo
 "$PY" "$BENCH_DIR/accuracy.py" --truth "$WORK/truth.tsv" "${RUNS[@]}" \
-    --summary --headline watch53-defaults "${BASELINE[@]}" --n "$N" \
+    --summary --headline watch53-defaults "${BASELINE[@]}" "${ZMAP[@]}" --n "$N" \
     --speed-target "$SPEED_TARGET" --rss-limit-mb 64 --deterministic "$DET" \
     --note "watch53: $WATCH53 ($W53_VERSION)" \
     --note "defaults run: watch53 scan --format jsonl --no-progress @targets.txt" \
     --note "tuned run:    same + ${BENCH_TUNED_ARGS}" \
+    --note "rate run:     watch53 scan --format jsonl --no-progress --rate $BENCH_RATE @targets.txt" \
+    --note "zmap run:     zmap -M tcp_synscan, then -M udp (DNS . NS), -r $BENCH_RATE -c 1 -P 1, over veth from its own netns" \
     --note "nmap run:     nmap -n -Pn -sT -sU -p53 -oX nmap.xml -iL targets.txt" \
     --note "headline: watch53 with its defaults vs nmap; $SLOW_NOTE" \
     --note "testbed: seed $BENCH_SEED, 127.100.0.0 + i on lo in netns $NS; verified before: ok, after: $([ "$VERIFY_AFTER" = 0 ] && echo ok || echo FAILED)" \
     --evidence "$WORK/w53-default.evidence" --evidence "$WORK/w53-tuned.evidence" \
+    --evidence "$WORK/w53-rate.evidence" --evidence "$WORK/zmap.evidence" \
     --evidence "$WORK/nmap.evidence" \
     --note "ulimit -n $NOFILE, $(nproc) CPUs, kernel $(uname -r)" \
     | tee "$WORK/summary.txt"
