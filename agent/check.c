@@ -16,6 +16,7 @@
 #include "agent/metrics.h"
 #include "agent/obs.h"
 #include "agent/scan.h"
+#include "agent/shard.h"
 #include "agent/sinks.h"
 #include "agent/state.h"
 #include "agent/targets.h"
@@ -679,8 +680,32 @@ run_checks(struct cycle *c, struct scan_opts *o, char *err, size_t errlen)
 	return rc < 0 ? rc : 0;
 }
 
+static struct target_set *passive_targets(const struct config *cfg);
+
+/* "shard": this agent's part of the whole config's targets. Numbered over every target of
+ * the config (the daemon's per-interval groups split the same way as one cycle over all),
+ * names left out: shard.h says how their addresses are placed. 0 or -errno. */
+static int
+cycle_shard(const struct config *cfg, struct shard **sh, char *err, size_t errlen)
+{
+	struct target_set *all = passive_targets(cfg);
+	char msg[256];
+	int rc;
+
+	if (all == NULL) {
+		util_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((rc = shard_new(all, &cfg->shard, sh, msg, sizeof(msg))) < 0)
+		util_errf(err, errlen, "%s: %s", cfg->path, msg);
+	targets_free(all);
+	return rc;
+}
+
 /* observe: resolve the targets, scan them (each record staged as it completes), recheck
- * the silent ports that need it, run the DNS checks on what is open. */
+ * the silent ports that need it, run the DNS checks on what is open. With a shard, only
+ * this agent's addresses are scanned; the rechecks and checks follow the state, which
+ * holds no other. */
 static int
 cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 {
@@ -688,27 +713,43 @@ cycle_observe(struct cycle *c, int *name_failures, char *err, size_t errlen)
 	struct scan_summary sum;
 	struct target_iter it;
 	struct scan_opts o;
+	struct shard *sh = NULL;
+	struct shard_filter sf = { .next = next_from_iter, .next_arg = &it };
+	engine_next_fn next = next_from_iter;
+	void *next_arg = &it;
+	uint64_t total;
 	int rc;
 
 	rc = cycle_targets_build(cfg, c->co, &c->ct, name_failures, err, errlen);
 	if (rc < 0)
-		return rc;
-	if ((rc = state_pass_expect(c->pass, targets_total(c->ct.ts), err, errlen)) < 0)
-		return rc;
+		goto out;
+	total = targets_total(c->ct.ts);
+	if (cfg->shard.count > 0) {
+		if ((rc = cycle_shard(cfg, &sh, err, errlen)) < 0)
+			goto out;
+		sf.sh = sh;
+		next = shard_filter_next;
+		next_arg = &sf;
+		total = shard_estimate(sh, total);
+	}
+	if ((rc = state_pass_expect(c->pass, total, err, errlen)) < 0)
+		goto out;
 	cycle_scan_opts(c, &o);
 	targets_iter_init(&it, c->ct.ts);
 	if (o.syn.on)
 		scan_syn_hints(&o.syn, &it);
-	rc = scan_stream(&o, next_from_iter, &it, targets_total(c->ct.ts), stage_record, c, &sum,
-			 err, errlen);
+	rc = scan_stream(&o, next, next_arg, total, stage_record, c, &sum, err, errlen);
 	if (rc < 0 && c->err[0] != '\0')
 		util_errf(err, errlen, "%s", c->err);
 	if (rc < 0)
-		return rc;
+		goto out;
 	if ((rc = recheck(c, err, errlen)) < 0)
-		return rc;
+		goto out;
 	/* after the rechecks, so a port they found open gets its checks too */
-	return run_checks(c, &o, err, errlen);
+	rc = run_checks(c, &o, err, errlen);
+out:
+	shard_free(sh);
+	return rc;
 }
 
 /* The labels of the targets of this cycle, for judge_first_run (NULL: every target). */

@@ -396,7 +396,7 @@ get_uint(struct ctx *x, const char *path, struct json_object *v, uint64_t min, u
 			return 0;
 		}
 	}
-	if (max >= INT64_MAX)
+	if (max == INT64_MAX)
 		return fail(x, path, "expected an integer from %" PRIu64 " to 2^63-1 (%" PRId64
 			    "), got %s", min, INT64_MAX, got(v, g, sizeof(g)));
 	return fail(x, path, "expected an integer from %" PRIu64 " to %" PRIu64 ", got %s", min,
@@ -2041,6 +2041,22 @@ top_first_run(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return rc;
 }
 
+/* "shard": "I/N", checked by the module that acts on it. */
+static int
+top_shard(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	const char *s;
+	char msg[160];
+	int rc;
+
+	if ((rc = get_string(x, path, v, &s)) < 0)
+		return rc;
+	if (shard_parse(s, &c->shard, msg, sizeof(msg)) < 0)
+		return fail(x, path, "%s", msg);
+	return 0;
+}
+
 static const struct field top_fields[] = {
 	FFN("targets", parse_targets),
 	FFN("exclude", parse_exclude),
@@ -2060,6 +2076,9 @@ static const struct field top_fields[] = {
 	FFN("passive", parse_passive),
 	FFN("user", top_user),
 	FFN("runbook_url", top_runbook),
+	FFN("shard", top_shard),
+	/* json-c saturates above 2^64-1: the top value is refused, as it may be a saturation */
+	FUINT("shard_seed", struct config, shard.seed, 0, UINT64_MAX - 1),
 };
 
 void
@@ -2679,6 +2698,9 @@ config_print(FILE *f, const struct config *c)
 	put(&o, root, "user", jstr(&o, c->user));
 	if (c->runbook_url != NULL)
 		put(&o, root, "runbook_url", jstr(&o, c->runbook_url));
+	put(&o, root, "shard", c->shard.count ? jstr(&o, shard_str(&c->shard, tbuf, sizeof(tbuf)))
+					      : NULL);
+	put(&o, root, "shard_seed", jint(&o, c->shard.seed));
 	put(&o, root, "zones", jstrs(&o, c->zones, c->nzones));
 	if (c->canary != NULL) {
 		struct json_object *canary = jobj(&o);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/shard.h"
 #include "alerts/event.h"
 #include "common/log.h"
 #include "probes/probe.h"
@@ -150,6 +151,8 @@ struct config {
 	uint64_t history_retention_ns; /* events older than this leave the history */
 	struct config_passive passive;
 	char *runbook_url;          /* default runbook for every target's alerts, or NULL */
+	struct shard_spec shard;    /* "shard" (count 0: none) and "shard_seed": this agent's
+				     * part of the targets (agent/shard.h) */
 };
 
 /* The runbook URL for events about target_label (alert_event.target: a target's "name",

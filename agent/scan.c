@@ -15,6 +15,7 @@
 #include "agent/audit.h"
 #include "agent/cli.h"
 #include "agent/config.h"
+#include "agent/shard.h"
 #include "agent/targets.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -546,7 +547,7 @@ enum {
 	OPT_TCP = 256, OPT_NO_TCP, OPT_UDP, OPT_NO_UDP, OPT_PORT, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_RATE, OPT_CONCURRENCY, OPT_EXCLUDE, OPT_FORMAT, OPT_MAX_HOSTS, OPT_QNAME,
 	OPT_QTYPE, OPT_RD, OPT_NO_PROGRESS, OPT_CHECKS, OPT_ZONE, OPT_CANARY,
-	OPT_SYN, OPT_INTERFACE, OPT_SOURCE_IP, OPT_ROUTER_MAC,
+	OPT_SYN, OPT_INTERFACE, OPT_SOURCE_IP, OPT_ROUTER_MAC, OPT_SHARD, OPT_SHARD_SEED,
 };
 
 static const struct option scan_longopts[] = {
@@ -573,6 +574,8 @@ static const struct option scan_longopts[] = {
 	{ "interface", required_argument, NULL, OPT_INTERFACE },
 	{ "source-ip", required_argument, NULL, OPT_SOURCE_IP },
 	{ "router-mac", required_argument, NULL, OPT_ROUTER_MAC },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "shard-seed", required_argument, NULL, OPT_SHARD_SEED },
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -605,6 +608,9 @@ cmd_scan_help(FILE *f)
 "                         open file limit allows TCP probes; -v says which)\n"
 "  --exclude TARGET       skip these addresses (repeatable; same syntax as TARGET)\n"
 "  --max-hosts N          refuse target sets larger than N addresses (default: %llu)\n"
+"  --shard I/N            probe only shard I of N (1/3, 2/3, 3/3): N agents given the\n"
+"                         same targets and seed split them into disjoint, equal parts\n"
+"  --shard-seed S         the split's key, the same on every agent (default: 0)\n"
 "  --qname NAME           name asked by the UDP probe (default: .)\n"
 "  --qtype TYPE           type asked by the UDP probe (default: NS)\n"
 "  --rd                   set RD (recursion desired) in the UDP probe (default: off)\n"
@@ -634,7 +640,8 @@ cmd_scan_help(FILE *f)
 "Examples:\n"
 "  watch53 scan                                  # audit this host (loopback only)\n"
 "  watch53 scan 192.0.2.0/24 --format jsonl      # from another host\n"
-"  watch53 scan @hosts.txt --exclude 192.0.2.5 -o results.csv --format csv\n",
+"  watch53 scan @hosts.txt --exclude 192.0.2.5 -o results.csv --format csv\n"
+"  watch53 scan 192.0.2.0/22 --shard 2/3 --shard-seed 7   # one of three agents\n",
 		SCAN_DEFAULT_RETRIES, SCAN_DEFAULT_RATE, SCAN_DEFAULT_CONCURRENCY,
 		(unsigned long long)TARGETS_DEFAULT_MAX_HOSTS, DNSCHECK_MAX_ZONES);
 }
@@ -743,6 +750,9 @@ cmd_scan(int argc, char **argv)
 	const char **excludes = NULL;
 	size_t nexcl = 0;
 	struct zone_list zl = { .n = 0 };
+	struct shard_spec shs = { .count = 0 };
+	struct shard *sh = NULL;
+	bool have_seed = false;
 
 	scan_opts_init(&o);
 	o.zones = cli_zones;
@@ -871,6 +881,17 @@ cmd_scan(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_SHARD:
+			if (shard_parse(optarg, &shs, err, sizeof(err)) < 0) {
+				usage_error("--shard: %s", err);
+				goto usage;
+			}
+			break;
+		case OPT_SHARD_SEED:
+			if (parse_num_opt("shard-seed", optarg, 0, UINT64_MAX, &shs.seed) < 0)
+				goto usage;
+			have_seed = true;
+			break;
 		case OPT_NO_PROGRESS: no_progress = 1; break;
 		case 'o': outfile = optarg; break;
 		case 'q': quiet = 1; break;
@@ -893,6 +914,10 @@ cmd_scan(int argc, char **argv)
 			"to --syn only\n");
 		goto usage;
 	}
+	if (have_seed && shs.count == 0) {
+		fprintf(stderr, "watch53 scan: --shard-seed applies to --shard only\n");
+		goto usage;
+	}
 	log_set_level(verbose >= 2 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : LOG_LVL_WARN);
 	o.progress = !no_progress && !quiet && isatty(STDERR_FILENO);
 
@@ -904,8 +929,9 @@ cmd_scan(int argc, char **argv)
 		struct net_addr addrs[AUDIT_MAX_ADDRESSES];
 		struct addr_stream as = { .addrs = addrs };
 
-		if (nexcl > 0) {
-			fprintf(stderr, "watch53 scan: --exclude needs targets\n");
+		if (nexcl > 0 || shs.count > 0) {
+			fprintf(stderr, "watch53 scan: %s needs targets\n",
+				nexcl > 0 ? "--exclude" : "--shard");
 			goto usage;
 		}
 		if (audit_list_listeners("/proc", o.port, &ls, &nls, err, sizeof(err)) < 0) {
@@ -955,8 +981,23 @@ cmd_scan(int argc, char **argv)
 		targets_iter_init(&s.it, ts);
 		if (o.syn.on)
 			scan_syn_hints(&o.syn, &s.it);
-		rc = scan_execute(&o, next_target, &s, targets_total(ts), &col, &sum, err,
-				  sizeof(err));
+		if (shs.count > 0) {
+			/* this agent's part: the same stream, the other shards' addresses skipped */
+			struct shard_filter sf = { .next = next_target, .next_arg = &s };
+
+			if ((rc = shard_new(ts, &shs, &sh, err, sizeof(err))) < 0) {
+				fprintf(stderr, "watch53 scan: --shard: %s\n", err);
+				status = rc == -E2BIG ? EXIT_USAGE : EXIT_RUNTIME;
+				goto done;
+			}
+			sf.sh = sh;
+			rc = scan_execute(&o, shard_filter_next, &sf,
+					  shard_estimate(sh, targets_total(ts)), &col, &sum, err,
+					  sizeof(err));
+		} else {
+			rc = scan_execute(&o, next_target, &s, targets_total(ts), &col, &sum, err,
+					  sizeof(err));
+		}
 		if (rc == 0 && !sum.interrupted)
 			rc = scan_checks(&o, &col, &sum, err, sizeof(err));
 		od.label = label_target;
@@ -999,6 +1040,7 @@ done:
 		status = EXIT_RUNTIME;
 	}
 	scan_collect_clear(&col);
+	shard_free(sh);
 	targets_free(ts);
 	free(ls);
 	free(excludes);

@@ -28,6 +28,7 @@
  */
 struct trange {
 	uint8_t family;
+	uint8_t from_name; /* an address a host name resolved to: not in targets_cover */
 	uint8_t start[16];
 	uint8_t end[16];
 	uint32_t label;	/* index into labels; unused for exclusions */
@@ -198,6 +199,7 @@ push_range(struct target_set *ts, int excl, uint8_t family, const uint8_t start[
 	*arr = r;
 	r = &r[(*n)++];
 	r->family = family;
+	r->from_name = 0;
 	memcpy(r->start, start, 16);
 	memcpy(r->end, end, 16);
 	r->label = label;
@@ -607,6 +609,8 @@ resolve_name(struct target_set *ts, const char *name, int excl, uint32_t label,
 		rc = push_range(ts, excl, addrs[i].family, v, v, label, err, errlen);
 		if (rc < 0)
 			return rc;
+		if (!excl)
+			ts->ent[ts->nent - 1].from_name = 1;
 	}
 	return 0;
 }
@@ -1278,4 +1282,45 @@ targets_contains(const struct target_set *ts, const struct net_addr *addr,
 	if (target_index != NULL)
 		*target_index = (uint32_t)best;
 	return 1;
+}
+
+/* ---- the literal address space, for sharding ---- */
+
+int
+targets_cover(const struct target_set *ts, targets_cover_fn fn, void *arg)
+{
+	struct trange *v = malloc((ts->nent ? ts->nent : 1) * sizeof(*v));
+	size_t n = 0;
+	int rc = 0;
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < ts->nent; i++)
+		if (!ts->ent[i].from_name)
+			v[n++] = ts->ent[i];
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_trange);
+	/* sorted by start: a run grows while the next entry starts inside it or right
+	 * after it, so runs come out disjoint, apart and ascending */
+	for (size_t i = 0; i < n && rc == 0;) {
+		struct trange run = v[i++];
+		struct net_addr first, last;
+
+		while (i < n && v[i].family == run.family) {
+			uint8_t after[16];
+
+			memcpy(after, run.end, 16);
+			if (memcmp(v[i].start, run.end, 16) > 0 &&
+			    (be_inc(after) || memcmp(v[i].start, after, 16) != 0))
+				break;
+			if (memcmp(v[i].end, run.end, 16) > 0)
+				memcpy(run.end, v[i].end, 16);
+			i++;
+		}
+		be_to_addr(run.family, run.start, &first);
+		be_to_addr(run.family, run.end, &last);
+		rc = fn(arg, &first, &last);
+	}
+	free(v);
+	return rc;
 }

@@ -103,6 +103,17 @@ struct target_iter {
 int targets_contains(const struct target_set *ts, const struct net_addr *addr,
 		     uint32_t *target_index);
 
+/*
+ * The set's literal address space, for sharding (agent/shard.h): every address an address,
+ * prefix or range entry covers, as maximal runs [first, last], ascending (IPv4 first, then
+ * by address). It depends only on those entries, not on their order, on host names (what
+ * a name resolves to may differ from one agent to the next) or on exclusions (agents may
+ * exclude differently). fn returns 0 or -errno (stops, returned). 0, -ENOMEM or fn's code.
+ */
+typedef int (*targets_cover_fn)(void *arg, const struct net_addr *first,
+				const struct net_addr *last);
+int targets_cover(const struct target_set *ts, targets_cover_fn fn, void *arg);
+
 void targets_iter_init(struct target_iter *it, const struct target_set *ts);
 int targets_iter_next(struct target_iter *it, struct net_addr *addr, uint32_t *target_index);
 

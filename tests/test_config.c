@@ -468,20 +468,33 @@ test_errors(void **state)
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					      "alerts, metrics_file, log, history, zones, canary, "
-					      "passive, user, runbook_url)" },
+					      "passive, user, runbook_url, shard, shard_seed)" },
 		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
 		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
 						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
 				      "interval, probe, confirm, first_run, state_dir, alerts, "
 				      "metrics_file, log, history, zones, canary, passive, user, "
-				      "runbook_url)" },
+				      "runbook_url, shard, shard_seed)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					   "alerts, metrics_file, log, history, zones, canary, "
-					   "passive, user, runbook_url)" },
+					   "passive, user, runbook_url, shard, shard_seed)" },
+		/* shards: I of N, 1-based */
+		{ "{" T1 ", \"shard\": \"0/3\"}", NAME ": shard: '0/3': I must be from 1 to 3 "
+						 "(shards count from 1)" },
+		{ "{" T1 ", \"shard\": \"4/3\"}", NAME ": shard: '4/3': I must be from 1 to 3 "
+						 "(shards count from 1)" },
+		{ "{" T1 ", \"shard\": \"1/0\"}", NAME ": shard: '1/0': N must be from 1 to 65535" },
+		{ "{" T1 ", \"shard\": \"junk\"}", NAME ": shard: 'junk' is not I/N, shard I of N "
+						  "(e.g. 2/3)" },
+		{ "{" T1 ", \"shard\": 3}", NAME ": shard: expected a string, got 3" },
+		{ "{" T1 ", \"shard_seed\": -1}", NAME ": shard_seed: expected an integer from 0 to "
+						"18446744073709551614, got -1" },
+		{ "{" T1 ", \"shard_seed\": \"7\"}", NAME ": shard_seed: expected an integer from 0 "
+						   "to 18446744073709551614, got \"7\"" },
 		/* types */
 		{ "{" T1 ", \"probe\": {\"port\": \"53\"}}", NAME ": probe.port: expected an integer "
 							   "from 1 to 65535, got \"53\"" },
@@ -940,6 +953,27 @@ test_print_defaults_and_round_trip(void **state)
 	parse_ok("{" T1 ", \"first_run\": \"alert\"}", &c);
 	assert_false(c.first_run_adopt);
 	config_clear(&c);
+	/* no shard unless asked; then I/N and the seed, printed as given and read back */
+	parse_ok("{" T1 "}", &c);
+	assert_int_equal(c.shard.count, 0);
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"shard\": null"));
+	assert_non_null(strstr(out, "\"shard_seed\": 0"));
+	free(out);
+	config_clear(&c);
+	parse_ok("{" T1 ", \"shard\": \"2/3\", \"shard_seed\": 18446744073709551614}", &c);
+	assert_int_equal(c.shard.index, 2);
+	assert_int_equal(c.shard.count, 3);
+	assert_true(c.shard.seed == UINT64_MAX - 1);
+	out = print_to_string(&c);
+	assert_non_null(strstr(out, "\"shard\": \"2/3\""));
+	assert_non_null(strstr(out, "\"shard_seed\": 18446744073709551614"));
+	config_clear(&c);
+	assert_int_equal(config_parse(NAME, out, strlen(out), &again, err, sizeof(err)), 0);
+	assert_int_equal(again.shard.index, 2);
+	assert_true(again.shard.seed == UINT64_MAX - 1);
+	free(out);
+	config_clear(&again);
 
 	/* without secrets, what config check prints loads back to the same config */
 	setenv("W53_RT_URL", "https://ntfy.test/" SEKRIT, 1);

@@ -853,6 +853,55 @@ test_messages_one_line(void **state)
 	targets_free(ts);
 }
 
+/* targets_cover: the literal space as maximal runs, ascending, whatever the order given. */
+struct cover_log {
+	char text[512];
+};
+
+static int
+cover_add(void *arg, const struct net_addr *first, const struct net_addr *last)
+{
+	struct cover_log *l = arg;
+	char a[NETADDR_STRLEN], b[NETADDR_STRLEN];
+	size_t n = strlen(l->text);
+
+	snprintf(l->text + n, sizeof(l->text) - n, "%s-%s ", str(first, a), str(last, b));
+	return 0;
+}
+
+static int
+cover_stop(void *arg, const struct net_addr *first, const struct net_addr *last)
+{
+	(void)arg;
+	(void)first;
+	(void)last;
+	return -EINTR;
+}
+
+static void
+test_cover(void **state)
+{
+	static const char *const t[] = { "fd53::8/126", "127.53.0.10-127.53.0.20", "127.53.0.5",
+					 "127.53.0.0/29", "ns1.example.test", "127.53.0.21",
+					 "fd53::4/126", "127.53.0.15", "fd53::20" };
+	struct target_set *ts = new_set();
+	struct cover_log l = { "" };
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(targets_add(ts, t[i], NULL, err, sizeof(err)), 0);
+	assert_int_equal(targets_exclude(ts, "127.53.0.12", err, sizeof(err)), 0);
+	assert_int_equal(targets_finish(ts, err, sizeof(err)), 0);
+	/* overlaps and neighbours merge (0/29 and .5; .10-.20 and .21, .15 inside), the
+	 * name's addresses (127.53.0.9, .10, fd53::9) do not count, nor does the exclusion */
+	assert_int_equal(targets_cover(ts, cover_add, &l), 0);
+	assert_string_equal(l.text, "127.53.0.0-127.53.0.7 127.53.0.10-127.53.0.21 "
+				    "fd53::4-fd53::b fd53::20-fd53::20 ");
+	assert_int_equal(targets_cover(ts, cover_stop, NULL), -EINTR);
+	targets_free(ts);
+}
+
 int
 main(void)
 {
@@ -877,6 +926,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_system_localhost),
 		cmocka_unit_test(test_messages_one_line),
+		cmocka_unit_test(test_cover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
