@@ -44,24 +44,7 @@ am_alertname(const char *word, char *buf, size_t len)
 	buf[o < len ? o : len - 1] = '\0';
 }
 
-/* Add key: text, rendered (see the header), unless empty. 0 or -ENOMEM. */
-static int
-add_text(struct json_object *o, const char *key, const char *text, size_t max)
-{
-	char buf[4 * AM_TEXT_MAX + 8];
-	struct json_object *v;
-
-	if (text == NULL || text[0] == '\0')
-		return 0;
-	render_text(RENDER_GCHAT, text, strlen(text), max, buf, sizeof(buf));
-	v = json_object_new_string(buf);
-	if (v == NULL || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
+/* Add key: text as it is, unless empty. 0 or -ENOMEM. */
 static int
 add_raw(struct json_object *o, const char *key, const char *text)
 {
@@ -75,6 +58,18 @@ add_raw(struct json_object *o, const char *key, const char *text)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The same with text from outside, rendered (see the header) and cut to max. */
+static int
+add_text(struct json_object *o, const char *key, const char *text, size_t max)
+{
+	char buf[4 * AM_TEXT_MAX + 8];
+
+	if (text == NULL || text[0] == '\0')
+		return 0;
+	render_text(RENDER_GCHAT, text, strlen(text), max, buf, sizeof(buf));
+	return add_raw(o, key, buf);
 }
 
 static int
