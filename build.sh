@@ -14,6 +14,8 @@ test_pkgs="iproute2 nftables unbound knot python3 python3-dnslib python3-jsonsch
  util-linux procps tcpdump sqlite3 acl prometheus-alertmanager"
 # systemd-analyze rates the unit's sandbox (tests/packaging/check_unit.sh); containers lack it
 test_pkgs="$test_pkgs systemd"
+# promtool checks the metrics files and the example alerting rules (tests/check_rules.sh)
+test_pkgs="$test_pkgs prometheus"
 
 case "$mode" in
 build) want=$build_pkgs ;;
@@ -34,9 +36,10 @@ if [ -n "$missing" ]; then
 	echo "build.sh: installing$missing"
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
-	# Debian starts freshly installed servers (unbound on port 53, Alertmanager on 9093);
+	# Debian starts freshly installed servers (unbound on port 53, Alertmanager on 9093,
+	# prometheus on 9090: only its promtool is wanted);
 	# the tests bring their own, inside their namespaces
-	for s in unbound prometheus-alertmanager; do
+	for s in unbound prometheus-alertmanager prometheus; do
 		systemctl disable --now "$s" >/dev/null 2>&1 ||
 			{ service "$s" stop; update-rc.d "$s" disable; } >/dev/null 2>&1 || true
 	done

@@ -77,15 +77,13 @@ active_add(struct active *a, const struct am_alert *al)
 static unsigned
 port_finding(const struct bl_entry *e, enum probe_slot s)
 {
-	unsigned mine = s == PROBE_SLOT_UDP
-		? GRADE_OPEN_RESOLVER | GRADE_BOGUS_ANSWER | GRADE_AMPLIFIER
-		: GRADE_AXFR_ALLOWED;
 	unsigned worst = 0;
 	struct grade g;
 
-	grade_stored(&e->dns, &g);
+	grade_dns(&e->dns, &g);
 	for (unsigned b = 1; b < (1u << GRADE_NFINDINGS); b <<= 1)
-		if ((g.findings & mine & b) && grade_finding_severity(b) >= SEV_HIGH &&
+		if ((g.findings & b) && grade_finding_slot(b) == s &&
+		    grade_finding_severity(b) >= SEV_HIGH &&
 		    (worst == 0 || grade_finding_severity(b) > grade_finding_severity(worst)))
 			worst = b;
 	return worst;

@@ -347,6 +347,7 @@ struct cycle {
 	int lockfd;
 	uint64_t t0;
 	char agent[64];
+	char vantage[ALERT_VANTAGE_LEN]; /* config_vantage: events and metric lines */
 	struct cycle_targets ct;
 	struct judge_target *targets; /* by config target */
 	struct judge_ctx jc;
@@ -430,6 +431,7 @@ cycle_begin(struct cycle *c, const struct config *cfg, const struct check_opts *
 	c->jc.pol.confirm_open = cfg->confirm_open;
 	c->jc.pol.confirm_closed = cfg->confirm_closed;
 	c->jc.agent = c->agent;
+	c->jc.vantage = config_vantage(cfg, c->vantage, sizeof(c->vantage));
 	return 0;
 }
 
@@ -904,7 +906,7 @@ judge_one(void *arg, const void *obs, size_t len, struct bl_entry *e, bool creat
 		return rc;
 	}
 	judge_count(cycle, e, &c->out);
-	if (c->mw != NULL && e->last_cycle == cycle && metrics_writer_entry(c->mw, e) < 0) {
+	if (c->mw != NULL && e->last_cycle == cycle && metrics_writer_entry(c->mw, e, r) < 0) {
 		/* metrics are a view: losing them does not fail the cycle */
 		log_warnx("%s: cannot write; no metrics this cycle", c->cfg->metrics_file);
 		metrics_writer_free(c->mw);
@@ -1045,7 +1047,7 @@ cycle_judge(struct cycle *c, struct check_result *res, char *err, size_t errlen)
 		snprintf(err, errlen, "nothing could be probed: no target resolved to an address");
 		return rc;
 	}
-	if (cfg->metrics_file && metrics_writer_new(cfg->metrics_file, &c->mw, merr,
+	if (cfg->metrics_file && metrics_writer_new(cfg->metrics_file, c->vantage, &c->mw, merr,
 						    sizeof(merr)) < 0)
 		log_warnx("%s", merr);
 	if ((rc = state_pass_begin(c->pass, err, errlen)) < 0 ||
@@ -1141,8 +1143,10 @@ cycle_report(struct cycle *c, const struct check_result *res)
 
 	if (c->co->deliver)
 		delivered = deliver(cfg, &alerts_known);
+	else if (c->co->delivered != NULL)
+		alerts_known = c->co->delivered(c->co->delivered_arg, &delivered);
 	if (c->co->alertmanager)
-		amsync_cycle(cfg, NULL);
+		amsync_cycle(cfg, c->vantage);
 	if (c->mw != NULL) {
 		char dir[PATH_MAX], merr[512];
 		struct outbox_stats ost;

@@ -71,6 +71,12 @@ struct check_opts {
 	 * raises a hundred thousand) */
 	void (*event)(void *arg, const struct alert_event *ev);
 	void *event_arg;
+	/* Without `deliver`: NULL, or what another thread delivered (the daemon's delivery
+	 * thread), for the metrics' delivery lines: true with *n, the events delivered since
+	 * the last call (the count starts again), or false when nothing delivers (no sinks).
+	 * Called from the cycle's thread once a cycle, after the commit. */
+	bool (*delivered)(void *arg, uint64_t *n);
+	void *delivered_arg;
 };
 
 int check_cycle_opts(const struct config *cfg, const struct check_opts *co,

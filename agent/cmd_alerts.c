@@ -405,6 +405,7 @@ do_test(const struct config *cfg)
 	}
 	alert_event_init(&ev, ALERT_TEST);
 	ev.severity = SEV_INFO;
+	config_vantage(cfg, ev.vantage, sizeof(ev.vantage));
 	snprintf(ev.target, sizeof(ev.target), "watch53 alerts test");
 	/* the config's runbook, so the test shows its button too */
 	if (cfg->runbook_url != NULL)

@@ -16,6 +16,7 @@
 
 #include "agent/scan.h"
 #include "agent/targets.h"
+#include "alerts/event.h"
 #include "alerts/sink.h"
 #include "common/fileio.h"
 #include "common/jsondup.h"
@@ -2057,6 +2058,43 @@ top_shard(struct ctx *x, const char *path, struct json_object *v, void *dst)
 	return 0;
 }
 
+/* vantage: a label on every event, chat message and metric line, so it is display text
+ * everywhere: one line of valid UTF-8 that fits the event's field. */
+static int
+top_vantage(struct ctx *x, const char *path, struct json_object *v, void *dst)
+{
+	struct config *c = dst;
+	const char *s;
+	int rc;
+
+	rc = get_string(x, path, v, &s);
+	if (rc < 0)
+		return rc;
+	if (s[0] == '\0')
+		return fail(x, path, "is empty");
+	if (has_ctl(s) || alert_utf8_check(s, strlen(s)) != strlen(s))
+		return fail(x, path, "contains control characters or is not UTF-8");
+	if (strlen(s) > ALERT_VANTAGE_LEN - 1)
+		return fail(x, path, "longer than %d bytes", ALERT_VANTAGE_LEN - 1);
+	return set_str(x, &c->vantage, s);
+}
+
+const char *
+config_vantage(const struct config *c, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (c->vantage != NULL) {
+		snprintf(buf, len, "%s", c->vantage);
+		return buf;
+	}
+	/* the default: the host name, cut between two characters to fit */
+	if (gethostname(buf, len) != 0)
+		buf[0] = '\0';
+	buf[alert_utf8_cut(buf, strnlen(buf, len), len - 1)] = '\0';
+	return buf;
+}
+
 static const struct field top_fields[] = {
 	FFN("targets", parse_targets),
 	FFN("exclude", parse_exclude),
@@ -2079,6 +2117,7 @@ static const struct field top_fields[] = {
 	FFN("shard", top_shard),
 	/* json-c saturates above 2^64-1: the top value is refused, as it may be a saturation */
 	FUINT("shard_seed", struct config, shard.seed, 0, UINT64_MAX - 1),
+	FFN("vantage", top_vantage),
 };
 
 void
@@ -2163,6 +2202,7 @@ config_clear(struct config *c)
 	free(c->user);
 	free(c->passive.interface);
 	free(c->runbook_url);
+	free(c->vantage);
 	config_init(c);
 }
 
@@ -2652,7 +2692,7 @@ config_print(FILE *f, const struct config *c)
 {
 	struct out o = { false };
 	struct json_object *root, *probe, *confirm, *log, *arr, *passive, *history;
-	char tbuf[32];
+	char tbuf[32], vantage[ALERT_VANTAGE_LEN];
 	const char *text;
 	int rc = 0;
 
@@ -2701,6 +2741,7 @@ config_print(FILE *f, const struct config *c)
 	put(&o, root, "shard", c->shard.count ? jstr(&o, shard_str(&c->shard, tbuf, sizeof(tbuf)))
 					      : NULL);
 	put(&o, root, "shard_seed", jint(&o, c->shard.seed));
+	put(&o, root, "vantage", jstr(&o, config_vantage(c, vantage, sizeof(vantage))));
 	put(&o, root, "zones", jstrs(&o, c->zones, c->nzones));
 	if (c->canary != NULL) {
 		struct json_object *canary = jobj(&o);

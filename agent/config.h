@@ -153,7 +153,13 @@ struct config {
 	char *runbook_url;          /* default runbook for every target's alerts, or NULL */
 	struct shard_spec shard;    /* "shard" (count 0: none) and "shard_seed": this agent's
 				     * part of the targets (agent/shard.h) */
+	char *vantage;              /* where this agent looks from (events, messages, metrics);
+				     * NULL: the host name (config_vantage) */
 };
+
+/* The vantage label: c->vantage, else the host name cut to fit (valid UTF-8, at most
+ * len - 1 bytes), else "" when there is none. Returns buf. */
+const char *config_vantage(const struct config *c, char *buf, size_t len);
 
 /* The runbook URL for events about target_label (alert_event.target: a target's "name",
  * else its "target" text): that target's own runbook_url, else the top-level one; NULL

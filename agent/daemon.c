@@ -99,6 +99,8 @@ struct daemon {
 	pthread_cond_t deliver_cv;      /* on CLOCK_MONOTONIC */
 	bool deliver_cv_init;
 	bool deliver_kick, deliver_quit; /* mu */
+	uint64_t delivered;             /* mu: events delivered since a cycle last asked
+					 * (daemon_delivered: the metrics) */
 
 	struct syn_io *syn_io;          /* raw sockets for probe.tcp_mode "syn", opened while
 					 * privileged; used by the cycle thread only */
@@ -257,6 +259,22 @@ log_event(const struct alert_event *ev)
 	    ev->summary);
 }
 
+/* check_opts.delivered: what the delivery thread did since the last cycle asked, for the
+ * metrics (`check` delivers in its cycle and counts itself). */
+static bool
+daemon_delivered(void *arg, uint64_t *n)
+{
+	struct daemon *d = arg;
+	bool known;
+
+	pthread_mutex_lock(&d->mu);
+	known = d->conf != NULL && d->conf->nsinks > 0;
+	*n = d->delivered;
+	d->delivered = 0;
+	pthread_mutex_unlock(&d->mu);
+	return known;
+}
+
 /* The cycle thread's events, as each cycle commits them (check_opts.event). */
 static void
 log_event_cb(void *arg, const struct alert_event *ev)
@@ -291,7 +309,8 @@ cycle_main(void *arg)
 					  .alertmanager = true,
 					  .only = d->job_only, .nonly = d->job_nonly,
 					  .cancel = &d->cancel, .syn_io = d->syn_io,
-					  .event = log_event_cb };
+					  .event = log_event_cb, .delivered = daemon_delivered,
+					  .delivered_arg = d };
 		pthread_mutex_unlock(&d->mu);
 
 		memset(&res, 0, sizeof(res));
@@ -317,15 +336,18 @@ cycle_main(void *arg)
 
 /* ---- the delivery thread ---- */
 
-/* One delivery run; returns how long to wait before the next unless kicked. */
+
+/* One delivery run; returns how long to wait before the next unless kicked, *delivered
+ * the events it delivered. */
 static uint64_t
-deliver_once(const struct dconf *c)
+deliver_once(const struct dconf *c, uint64_t *delivered)
 {
 	struct outbox_report rep = { 0 };
 	uint64_t wait = DAEMON_DELIVERY_IDLE_NS, now;
 	char dir[PATH_MAX], err[512];
 	int sendfd;
 
+	*delivered = 0;
 	if (c->nsinks == 0)
 		return wait;
 	/* one sender at a time: an `alerts flush` beside the service sends them now */
@@ -347,6 +369,7 @@ deliver_once(const struct dconf *c)
 		log_info("alert delivery: %zu delivered in %zu message%s, %zu queued, %zu dead "
 			 "letter", rep.delivered, rep.messages, plural(rep.messages), rep.remaining,
 			 rep.dead);
+	*delivered = rep.delivered;
 	if (rep.out_of_budget) {
 		wait = 0; /* more is due: go on at once */
 	} else if (rep.remaining > 0) {
@@ -378,7 +401,7 @@ deliver_main(void *arg)
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
 		struct dconf *c;
-		uint64_t wait;
+		uint64_t wait, delivered;
 
 		while (!d->deliver_quit && !d->deliver_kick)
 			if (pthread_cond_timedwait(&d->deliver_cv, &d->mu, &due) == ETIMEDOUT)
@@ -390,9 +413,10 @@ deliver_main(void *arg)
 		c->refs++;
 		pthread_mutex_unlock(&d->mu);
 
-		wait = deliver_once(c);
+		wait = deliver_once(c, &delivered);
 
 		pthread_mutex_lock(&d->mu);
+		d->delivered += delivered;
 		dconf_put_locked(c);
 		clock_gettime(CLOCK_MONOTONIC, &due);
 		wait += (uint64_t)due.tv_nsec;

@@ -10,27 +10,28 @@ static const struct {
 	unsigned bit;
 	const char *name;
 	enum alert_severity severity;
+	enum probe_slot slot; /* the protocol of the check that finds it */
 	const char *why;
 } findings[GRADE_NFINDINGS] = {
-	{ GRADE_OPEN_RESOLVER, "open-resolver", SEV_CRITICAL,
+	{ GRADE_OPEN_RESOLVER, "open-resolver", SEV_CRITICAL, PROBE_SLOT_UDP,
 	  "It resolves names for anyone who can reach it: open resolvers are used to reflect and "
 	  "amplify DDoS traffic, and their caches can be probed and poisoned." },
-	{ GRADE_BOGUS_ANSWER, "bogus-answer", SEV_CRITICAL,
+	{ GRADE_BOGUS_ANSWER, "bogus-answer", SEV_CRITICAL, PROBE_SLOT_UDP,
 	  "It answered the canary with another address than expected: a hijacking or filtering "
 	  "resolver sends its clients somewhere else." },
-	{ GRADE_AXFR_ALLOWED, "axfr-allowed", SEV_CRITICAL,
+	{ GRADE_AXFR_ALLOWED, "axfr-allowed", SEV_CRITICAL, PROBE_SLOT_TCP,
 	  "It hands out whole zones by zone transfer (AXFR) to anyone: every host name, address "
 	  "and internal detail in them is public." },
-	{ GRADE_AMPLIFIER, "amplifier", SEV_HIGH,
+	{ GRADE_AMPLIFIER, "amplifier", SEV_HIGH, PROBE_SLOT_UDP,
 	  "Its answers are at least ten times the size of the question: attackers use such "
 	  "servers to amplify reflected DDoS traffic with spoofed queries." },
-	{ GRADE_VERSION, "version-disclosed", SEV_MEDIUM,
+	{ GRADE_VERSION, "version-disclosed", SEV_MEDIUM, PROBE_SLOT_UDP,
 	  "It tells anyone its software version, so attackers can pick exploits for exactly "
 	  "that version." },
-	{ GRADE_IDENTITY, "identity-disclosed", SEV_LOW,
+	{ GRADE_IDENTITY, "identity-disclosed", SEV_LOW, PROBE_SLOT_UDP,
 	  "It tells anyone its host name or server id, which maps the infrastructure behind an "
 	  "address for an attacker." },
-	{ GRADE_NO_TCP, "no-tcp", SEV_LOW,
+	{ GRADE_NO_TCP, "no-tcp", SEV_LOW, PROBE_SLOT_TCP,
 	  "It does not answer DNS over TCP, which RFC 7766 requires: large and truncated answers "
 	  "fail for its clients." },
 };
@@ -69,6 +70,14 @@ grade_finding_severity(unsigned finding)
 	return i < 0 ? SEV_INFO : findings[i].severity;
 }
 
+enum probe_slot
+grade_finding_slot(unsigned finding)
+{
+	int i = find(finding);
+
+	return i < 0 ? PROBE_SLOT_UDP : findings[i].slot;
+}
+
 const char *
 grade_finding_why(unsigned finding)
 {
@@ -100,6 +109,38 @@ grade_findings_text(unsigned set, char *buf, size_t len)
 	return buf;
 }
 
+static void
+grade_severity(struct grade *g)
+{
+	g->severity = SEV_INFO;
+	for (int i = 0; i < GRADE_NFINDINGS; i++)
+		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)
+			g->severity = findings[i].severity;
+}
+
+void
+grade_dns(const struct bl_dns *d, struct grade *g)
+{
+	g->findings = 0;
+	/* the same rules as grade_facts, over what the baseline keeps of them (baseline.c:
+	 * baseline_dns_from_checks): identity and axfr as flags, amplification as x100 */
+	if ((d->checks & DNSCHECK_RECURSION) && d->recursion)
+		g->findings |= GRADE_OPEN_RESOLVER;
+	if ((d->checks & DNSCHECK_RECURSION) && d->bogus_known && d->bogus)
+		g->findings |= GRADE_BOGUS_ANSWER;
+	if ((d->checks & DNSCHECK_AXFR) && d->axfr)
+		g->findings |= GRADE_AXFR_ALLOWED;
+	if ((d->checks & DNSCHECK_AMPLIFICATION) && d->amplification >= GRADE_AMPLIFIER_X100)
+		g->findings |= GRADE_AMPLIFIER;
+	if ((d->checks & DNSCHECK_VERSION) && d->version[0] != '\0')
+		g->findings |= GRADE_VERSION;
+	if ((d->checks & DNSCHECK_VERSION) && d->identity)
+		g->findings |= GRADE_IDENTITY;
+	if ((d->checks & DNSCHECK_TCP_DNS) && !d->tcp_dns)
+		g->findings |= GRADE_NO_TCP;
+	grade_severity(g);
+}
+
 void
 grade_facts(const struct dnscheck_facts *f, struct grade *g)
 {
@@ -124,34 +165,5 @@ grade_facts(const struct dnscheck_facts *f, struct grade *g)
 		g->findings |= GRADE_IDENTITY;
 	if ((f->known & DNSCHECK_TCP_DNS) && !f->tcp_dns)
 		g->findings |= GRADE_NO_TCP;
-	for (int i = 0; i < GRADE_NFINDINGS; i++)
-		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)
-			g->severity = findings[i].severity;
-}
-
-void
-grade_stored(const struct bl_dns *d, struct grade *g)
-{
-	g->severity = SEV_INFO;
-	g->findings = 0;
-	if (d == NULL)
-		return;
-	/* grade_facts' rules over the stored form (which keeps only what they read) */
-	if ((d->checks & DNSCHECK_RECURSION) && d->recursion)
-		g->findings |= GRADE_OPEN_RESOLVER;
-	if ((d->checks & DNSCHECK_RECURSION) && d->bogus_known && d->bogus)
-		g->findings |= GRADE_BOGUS_ANSWER;
-	if ((d->checks & DNSCHECK_AXFR) && d->axfr)
-		g->findings |= GRADE_AXFR_ALLOWED;
-	if ((d->checks & DNSCHECK_AMPLIFICATION) && d->amplification >= GRADE_AMPLIFIER_X100)
-		g->findings |= GRADE_AMPLIFIER;
-	if ((d->checks & DNSCHECK_VERSION) && d->version[0] != '\0')
-		g->findings |= GRADE_VERSION;
-	if ((d->checks & DNSCHECK_VERSION) && d->identity)
-		g->findings |= GRADE_IDENTITY;
-	if ((d->checks & DNSCHECK_TCP_DNS) && !d->tcp_dns)
-		g->findings |= GRADE_NO_TCP;
-	for (int i = 0; i < GRADE_NFINDINGS; i++)
-		if ((g->findings & findings[i].bit) && findings[i].severity > g->severity)
-			g->severity = findings[i].severity;
+	grade_severity(g);
 }

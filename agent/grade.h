@@ -24,6 +24,7 @@
 
 #include "alerts/event.h"
 #include "probes/dnscheck.h"
+#include "probes/probe.h"
 
 #define GRADE_AMPLIFIER_X100 1000 /* factor 10 */
 
@@ -46,17 +47,18 @@ struct grade {
 /* Grade the known facts of one address (facts of checks that are not known count for
  * nothing). f may be NULL: no checks, info. */
 void grade_facts(const struct dnscheck_facts *f, struct grade *g);
-
-/* The same from the facts a state keeps of an address (baseline.h's bl_dns, as
- * baseline_dns_from_checks wrote them): what the metrics and the Alertmanager sink see of
- * addresses not probed this cycle. */
-struct bl_dns;
-void grade_stored(const struct bl_dns *d, struct grade *g);
+struct bl_dns; /* agent/baseline.h */
+/* The same over the facts the baseline keeps of an address (what stands now, whichever
+ * cycle's check found it; checks not in d->checks count for nothing). */
+void grade_dns(const struct bl_dns *d, struct grade *g);
 
 /* For one finding bit: "open-resolver", ...; its severity; why it matters (one sentence).
  * NULL / SEV_INFO for anything else. */
 const char *grade_finding_name(unsigned finding);
 enum alert_severity grade_finding_severity(unsigned finding);
+/* The protocol of the check that finds it (tcp: axfr-allowed, no-tcp; udp: the others,
+ * recursion being asked over UDP first). PROBE_SLOT_UDP for anything else. */
+enum probe_slot grade_finding_slot(unsigned finding);
 const char *grade_finding_why(unsigned finding);
 
 /* "info", "low", "medium", "high", "critical" (the alert severities' names). */

@@ -35,6 +35,7 @@ stamp(const struct judge_ctx *c, struct alert_event *ev, const char *seed)
 {
 	ev->time_ns = c->now;
 	snprintf(ev->agent, sizeof(ev->agent), "%s", c->agent ? c->agent : "");
+	snprintf(ev->vantage, sizeof(ev->vantage), "%s", c->vantage ? c->vantage : "");
 	if (alert_event_derive_id(ev, seed, strlen(seed)) < 0)
 		ev->id[0] = '\0';
 }

@@ -28,6 +28,7 @@ struct judge_ctx {
 	struct bl_policy pol;     /* adopt: judge_first_run, and config "first_run": "adopt" */
 	uint64_t now;             /* wall ns: the events' time */
 	const char *agent;        /* host name for the events */
+	const char *vantage;      /* config_vantage() for the events */
 };
 
 /* The first few ports of a kind, "ADDRESS/PROTO", for a status line that names them

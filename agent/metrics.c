@@ -11,25 +11,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/grade.h"
+#include "alerts/event.h"
 #include "common/fileio.h"
 
-/* Label values escape backslash, quote and newline (text format 0.0.4). */
+/* Label values escape backslash, quote and newline (text format 0.0.4) and must be UTF-8
+ * (Prometheus refuses the file otherwise): a label cut by bytes (a long target name) or
+ * bytes from outside get U+FFFD where a character is broken. */
 static void
 put_label(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		uint32_t cp;
+		bool valid;
+		size_t k = alert_utf8_next(s, n, &cp, &valid);
+
+		if (!valid)
+			fputs("\xef\xbf\xbd", f);
+		else if (*s == '\\' || *s == '"')
 			fprintf(f, "\\%c", *s);
 		else if (*s == '\n')
 			fputs("\\n", f);
 		else
-			fputc(*s, f);
+			fwrite(s, 1, k, f);
+		s += k;
+		n -= k;
 	}
 }
 
 /* The per-port families after port_open: held apart until finish, because each family's
  * lines must be contiguous while entries pass by only once. */
-enum { HELD_UNACK, HELD_DOWN, NHELD };
+enum { HELD_UNACK, HELD_DOWN, HELD_RTT, HELD_FINDING, NHELD };
 
 static const char hdr_open[] =
 	"# HELP watch53_port_open Whether the port gave evidence of being open in the last cycle.\n"
@@ -41,6 +55,12 @@ static const char *const hdr_held[NHELD] = {
 	[HELD_DOWN] =
 	"# HELP watch53_port_expected_down Whether a port its target expects open is reported down (only such ports are listed).\n"
 	"# TYPE watch53_port_expected_down gauge\n",
+	[HELD_RTT] =
+	"# HELP watch53_probe_rtt_seconds Round-trip time of the port's probe in the last cycle (only ports that answered).\n"
+	"# TYPE watch53_probe_rtt_seconds gauge\n",
+	[HELD_FINDING] =
+	"# HELP watch53_finding A DNS finding of an address with an open port (1 while it stands; the line goes when it does).\n"
+	"# TYPE watch53_finding gauge\n",
 };
 
 /* One writer serves the file and metrics_render's memory buffer, so the line formats have one
@@ -53,6 +73,7 @@ struct metrics_writer {
 	size_t olen, hlen[NHELD];
 	char *path;     /* the file replaced at finish; NULL when mem */
 	char *tmp;      /* out's temp name, removed unless renamed; NULL when none */
+	const char *vantage; /* the label of every line (the caller's, outlives w) */
 	int rc;         /* first write error: later output would be a file with a hole */
 };
 
@@ -80,17 +101,66 @@ writer_begin(struct metrics_writer *w)
 	return stream_rc(w);
 }
 
+/* The labels every per-port line has: {address,protocol,target,...}. */
 static void
-port_line(FILE *f, const char *metric, const char *addr, enum probe_slot s, const char *target,
-	  int v)
+port_labels(FILE *f, const char *metric, const char *addr, enum probe_slot s,
+	    const char *target)
 {
 	fprintf(f, "%s{address=\"%s\",protocol=\"%s\",target=\"", metric, addr, probe_slot_name(s));
 	put_label(f, target);
+	fputc('"', f);
+}
+
+/* ...,expect="open|closed",vantage="..."} v: the port gauges carry the expectation, so a
+ * rule can tell an exposure from an outage without joining on the config */
+static void
+port_line(const struct metrics_writer *w, FILE *f, const char *metric, const char *addr,
+	  enum probe_slot s, const struct bl_entry *e, const char *target, int v)
+{
+	port_labels(f, metric, addr, s, target);
+	fprintf(f, ",expect=\"%s\",vantage=\"",
+		probe_state_name(e->expect_open[s] ? PROBE_OPEN : PROBE_CLOSED));
+	put_label(f, w->vantage);
 	fprintf(f, "\"} %d\n", v);
 }
 
+/* Is any port of e open in its last observation? Findings stand only while the server
+ * answers: a closed server is no open resolver. */
+static bool
+any_open(const struct bl_entry *e)
+{
+	for (int s = 0; s < PROBE_NSLOTS; s++)
+		if (e->port[s].known && e->port[s].last == PROBE_OPEN)
+			return true;
+	return false;
+}
+
+/* One line per finding of e's kept DNS facts (grade.h names, rates and places them). */
+static void
+finding_lines(const struct metrics_writer *w, FILE *f, const char *addr,
+	      const struct bl_entry *e, const char *target)
+{
+	struct grade g;
+
+	if (!any_open(e))
+		return;
+	grade_dns(&e->dns, &g);
+	for (unsigned b = 1; b != 0 && b <= g.findings; b <<= 1) {
+		if (!(g.findings & b))
+			continue;
+		fprintf(f, "watch53_finding{address=\"%s\",protocol=\"%s\",finding=\"%s\","
+			"severity=\"%s\",target=\"", addr,
+			probe_slot_name(grade_finding_slot(b)), grade_finding_name(b),
+			grade_severity_name(grade_finding_severity(b)));
+		put_label(f, target);
+		fputs("\",vantage=\"", f);
+		put_label(f, w->vantage);
+		fputs("\"} 1\n", f);
+	}
+}
+
 static int
-writer_entry(struct metrics_writer *w, const struct bl_entry *e)
+writer_entry(struct metrics_writer *w, const struct bl_entry *e, const struct probe_result *obs)
 {
 	const char *target = e->target ? e->target : "";
 	char addr[NETADDR_STRLEN];
@@ -101,17 +171,29 @@ writer_entry(struct metrics_writer *w, const struct bl_entry *e)
 	net_addr_str(&e->addr, addr, sizeof(addr));
 	for (int s = 0; s < PROBE_NSLOTS; s++) {
 		const struct bl_port *p = &e->port[s];
+		enum probe_slot slot = (enum probe_slot)s;
 
 		if (!p->known)
 			continue;
-		port_line(w->out, "watch53_port_open", addr, (enum probe_slot)s, target,
+		port_line(w, w->out, "watch53_port_open", addr, slot, e, target,
 			  p->last == PROBE_OPEN);
-		port_line(w->held[HELD_UNACK], "watch53_port_unacknowledged", addr,
-			  (enum probe_slot)s, target, baseline_unacknowledged(e, (enum probe_slot)s));
+		port_line(w, w->held[HELD_UNACK], "watch53_port_unacknowledged", addr, slot, e,
+			  target, baseline_unacknowledged(e, slot));
 		if (e->expect_open[s])
-			port_line(w->held[HELD_DOWN], "watch53_port_expected_down", addr,
-				  (enum probe_slot)s, target, !p->reported_open);
+			port_line(w, w->held[HELD_DOWN], "watch53_port_expected_down", addr,
+				  slot, e, target, !p->reported_open);
+		/* the state keeps no round-trip times: only the cycle's observation has them */
+		if (obs != NULL && obs->out[s].state != PROBE_STATE_NONE &&
+		    obs->out[s].rtt_us >= 0) {
+			FILE *r = w->held[HELD_RTT];
+
+			port_labels(r, "watch53_probe_rtt_seconds", addr, slot, target);
+			fputs(",vantage=\"", r);
+			put_label(r, w->vantage);
+			fprintf(r, "\"} %.6f\n", (double)obs->out[s].rtt_us / 1e6);
+		}
 	}
+	finding_lines(w, w->held[HELD_FINDING], addr, e, target);
 	return stream_rc(w);
 }
 
@@ -136,6 +218,15 @@ append_held(struct metrics_writer *w, int i)
 			return;
 }
 
+/* name{vantage="..."} value: a line of the families that are not per address. */
+static void
+cycle_line(const struct metrics_writer *w, const char *name)
+{
+	fprintf(w->out, "%s{vantage=\"", name);
+	put_label(w->out, w->vantage);
+	fputs("\"} ", w->out);
+}
+
 /* The held families, then everything that is not per address. */
 static int
 writer_tail(struct metrics_writer *w, bool degraded, const struct metrics_cycle *mc)
@@ -149,41 +240,51 @@ writer_tail(struct metrics_writer *w, bool degraded, const struct metrics_cycle 
 		append_held(w, i);
 	fputs("# HELP watch53_events_total Events raised, by type.\n"
 	      "# TYPE watch53_events_total counter\n", f);
-	for (int t = 0; t < ALERT_NTYPES; t++)
-		if (t != ALERT_TEST)
-			fprintf(f, "watch53_events_total{type=\"%s\"} %" PRIu64 "\n",
-				alert_type_name((enum alert_type)t),
-				mc->events_total ? mc->events_total[t] : 0);
-	fprintf(f, "# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
-		   "# TYPE watch53_last_cycle_timestamp_seconds gauge\n"
-		   "watch53_last_cycle_timestamp_seconds %.3f\n"
-		   "# HELP watch53_cycle_duration_seconds How long the last cycle took.\n"
-		   "# TYPE watch53_cycle_duration_seconds gauge\n"
-		   "watch53_cycle_duration_seconds %.3f\n"
-		   "# HELP watch53_addresses_probed Addresses probed in the last cycle.\n"
-		   "# TYPE watch53_addresses_probed gauge\n"
-		   "watch53_addresses_probed %" PRIu64 "\n"
-		   "# HELP watch53_degraded Whether the last cycle could not probe (1) or could (0).\n"
-		   "# TYPE watch53_degraded gauge\n"
-		   "watch53_degraded %d\n",
-		(double)mc->wall_ns / 1e9, (double)mc->duration_ns / 1e9, mc->addresses,
-		degraded ? 1 : 0);
-	if (mc->outbox_backlog >= 0)
-		fprintf(f, "# HELP watch53_outbox_backlog Events waiting for delivery.\n"
-			   "# TYPE watch53_outbox_backlog gauge\n"
-			   "watch53_outbox_backlog %ld\n", mc->outbox_backlog);
+	for (int t = 0; t < ALERT_NTYPES; t++) {
+		if (t == ALERT_TEST)
+			continue;
+		fprintf(f, "watch53_events_total{type=\"%s\",vantage=\"",
+			alert_type_name((enum alert_type)t));
+		put_label(f, w->vantage);
+		fprintf(f, "\"} %" PRIu64 "\n", mc->events_total ? mc->events_total[t] : 0);
+	}
+	fputs("# HELP watch53_last_cycle_timestamp_seconds When the last cycle ended.\n"
+	      "# TYPE watch53_last_cycle_timestamp_seconds gauge\n", f);
+	cycle_line(w, "watch53_last_cycle_timestamp_seconds");
+	fprintf(f, "%.3f\n", (double)mc->wall_ns / 1e9);
+	fputs("# HELP watch53_cycle_duration_seconds How long the last cycle took.\n"
+	      "# TYPE watch53_cycle_duration_seconds gauge\n", f);
+	cycle_line(w, "watch53_cycle_duration_seconds");
+	fprintf(f, "%.3f\n", (double)mc->duration_ns / 1e9);
+	fputs("# HELP watch53_addresses_probed Addresses probed in the last cycle.\n"
+	      "# TYPE watch53_addresses_probed gauge\n", f);
+	cycle_line(w, "watch53_addresses_probed");
+	fprintf(f, "%" PRIu64 "\n", mc->addresses);
+	fputs("# HELP watch53_degraded Whether the last cycle could not probe (1) or could (0).\n"
+	      "# TYPE watch53_degraded gauge\n", f);
+	cycle_line(w, "watch53_degraded");
+	fprintf(f, "%d\n", degraded ? 1 : 0);
+	if (mc->outbox_backlog >= 0) {
+		fputs("# HELP watch53_outbox_backlog Events waiting for delivery.\n"
+		      "# TYPE watch53_outbox_backlog gauge\n", f);
+		cycle_line(w, "watch53_outbox_backlog");
+		fprintf(f, "%ld\n", mc->outbox_backlog);
+	}
 	/* dead letters are a gauge of files (people remove them), not a counter: no _total */
-	if (mc->alerts_known)
-		fprintf(f, "# HELP watch53_alerts_delivered_last_cycle Events delivered to sinks in the last cycle.\n"
-			   "# TYPE watch53_alerts_delivered_last_cycle gauge\n"
-			   "watch53_alerts_delivered_last_cycle %" PRIu64 "\n"
-			   "# HELP watch53_alerts_dead_letter Events given up on after max_age, waiting in dead-letter folders.\n"
-			   "# TYPE watch53_alerts_dead_letter gauge\n"
-			   "watch53_alerts_dead_letter %" PRIu64 "\n"
-			   "# HELP watch53_alerts_quarantined Outbox files that did not parse, set aside in quarantine folders.\n"
-			   "# TYPE watch53_alerts_quarantined gauge\n"
-			   "watch53_alerts_quarantined %" PRIu64 "\n",
-			mc->alerts_delivered, mc->alerts_dead, mc->alerts_quarantined);
+	if (mc->alerts_known) {
+		fputs("# HELP watch53_alerts_delivered_last_cycle Events delivered to sinks in the last cycle (the service: since the cycle before).\n"
+		      "# TYPE watch53_alerts_delivered_last_cycle gauge\n", f);
+		cycle_line(w, "watch53_alerts_delivered_last_cycle");
+		fprintf(f, "%" PRIu64 "\n", mc->alerts_delivered);
+		fputs("# HELP watch53_alerts_dead_letter Events given up on after max_age, waiting in dead-letter folders.\n"
+		      "# TYPE watch53_alerts_dead_letter gauge\n", f);
+		cycle_line(w, "watch53_alerts_dead_letter");
+		fprintf(f, "%" PRIu64 "\n", mc->alerts_dead);
+		fputs("# HELP watch53_alerts_quarantined Outbox files that did not parse, set aside in quarantine folders.\n"
+		      "# TYPE watch53_alerts_quarantined gauge\n", f);
+		cycle_line(w, "watch53_alerts_quarantined");
+		fprintf(f, "%" PRIu64 "\n", mc->alerts_quarantined);
+	}
 	return stream_rc(w);
 }
 
@@ -227,7 +328,8 @@ held_open(const char *path, FILE **f)
 }
 
 int
-metrics_writer_new(const char *path, struct metrics_writer **out, char *err, size_t errlen)
+metrics_writer_new(const char *path, const char *vantage, struct metrics_writer **out,
+		   char *err, size_t errlen)
 {
 	struct metrics_writer *w;
 	int fd = -1, rc;
@@ -238,6 +340,7 @@ metrics_writer_new(const char *path, struct metrics_writer **out, char *err, siz
 		rc = -ENOMEM;
 		goto bad;
 	}
+	w->vantage = vantage != NULL ? vantage : "";
 	if ((w->path = strdup(path)) == NULL || asprintf(&w->tmp, "%s.tmp.XXXXXX", path) < 0) {
 		w->tmp = NULL;
 		rc = -ENOMEM;
@@ -273,9 +376,10 @@ bad:
 }
 
 int
-metrics_writer_entry(struct metrics_writer *w, const struct bl_entry *e)
+metrics_writer_entry(struct metrics_writer *w, const struct bl_entry *e,
+		     const struct probe_result *obs)
 {
-	return writer_entry(w, e);
+	return writer_entry(w, e, obs);
 }
 
 int
@@ -307,9 +411,10 @@ metrics_writer_finish(struct metrics_writer *w, bool degraded, const struct metr
 }
 
 int
-metrics_render(const struct state *st, const struct metrics_cycle *mc, char **out, size_t *len)
+metrics_render(const struct state *st, const struct metrics_cycle *mc, const char *vantage,
+	       char **out, size_t *len)
 {
-	struct metrics_writer w = { .mem = true };
+	struct metrics_writer w = { .mem = true, .vantage = vantage != NULL ? vantage : "" };
 	int rc;
 
 	rc = (w.out = open_memstream(&w.obuf, &w.olen)) == NULL ? -ENOMEM : 0;
@@ -321,7 +426,7 @@ metrics_render(const struct state *st, const struct metrics_cycle *mc, char **ou
 	rc = writer_begin(&w);
 	for (size_t i = 0; i < st->n && rc == 0; i++)
 		if (st->entries[i].last_cycle == mc->cycle)
-			rc = writer_entry(&w, &st->entries[i]);
+			rc = writer_entry(&w, &st->entries[i], NULL);
 	if (rc == 0)
 		rc = writer_tail(&w, st->degraded, mc);
 out:
@@ -344,17 +449,17 @@ out:
 
 int
 metrics_write(const char *path, const struct state *st, const struct metrics_cycle *mc,
-	      char *err, size_t errlen)
+	      const char *vantage, char *err, size_t errlen)
 {
 	struct metrics_writer *w;
-	int rc = metrics_writer_new(path, &w, err, errlen);
+	int rc = metrics_writer_new(path, vantage, &w, err, errlen);
 
 	if (rc < 0)
 		return rc;
 	/* a failed entry is kept in w and reported, with the file's name, by finish */
 	for (size_t i = 0; i < st->n; i++)
 		if (st->entries[i].last_cycle == mc->cycle &&
-		    metrics_writer_entry(w, &st->entries[i]) < 0)
+		    metrics_writer_entry(w, &st->entries[i], NULL) < 0)
 			break;
 	return metrics_writer_finish(w, st->degraded, mc, err, errlen);
 }

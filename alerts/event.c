@@ -399,6 +399,7 @@ alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen)
 	    (rc = jadd(o, "type", json_object_new_string(alert_type_name(ev->type)))) < 0 ||
 	    (rc = jadd(o, "time", json_object_new_string(when))) < 0 ||
 	    (rc = JADD_STR(o, ev, agent, false)) < 0 ||
+	    (rc = JADD_STR(o, ev, vantage, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, target, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, address, true)) < 0 ||
 	    (rc = JADD_STR(o, ev, protocol, true)) < 0 ||
@@ -657,6 +658,7 @@ get_fields(struct json_object *root, struct alert_event *ev, char *err, size_t e
 			    "\"2026-11-27T09:43:14.123Z\"");
 
 	if ((rc = GET_STR(root, ev, agent, false, err, errlen)) < 0 ||
+	    (rc = GET_STR(root, ev, vantage, false, err, errlen)) < 0 ||
 	    (rc = GET_STR(root, ev, target, false, err, errlen)) < 0 ||
 	    (rc = GET_STR(root, ev, address, false, err, errlen)) < 0 ||
 	    (rc = GET_STR(root, ev, protocol, false, err, errlen)) < 0)

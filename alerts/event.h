@@ -1,8 +1,8 @@
 /*
  * event: what an alert carries — the plain struct that enters alerts/ (CONTRACT.md
  * "Events"), and its JSON form, which is both the outbox file and the generic webhook body:
- * {"id","type","time","agent","target","address","protocol","port","previous","current",
- *  "dns":{…},"severity", …}. Nothing here knows about probes or baselines.
+ * {"id","type","time","agent","vantage","target","address","protocol","port","previous",
+ *  "current","dns":{…},"severity", …}. Nothing here knows about probes or baselines.
  */
 #ifndef WATCH53_EVENT_H
 #define WATCH53_EVENT_H
@@ -31,12 +31,17 @@ enum alert_severity {
 
 #define ALERT_ID_LEN 37 /* UUID text + NUL */
 #define ALERT_URL_MAX 512 /* a runbook URL + NUL */
+#define ALERT_VANTAGE_LEN 64 /* a vantage label + NUL (the config's bound) */
 
 struct alert_event {
 	char id[ALERT_ID_LEN];   /* random UUIDv4: the idempotency key for receivers */
 	enum alert_type type;
 	uint64_t time_ns;        /* wall clock, when raised */
 	char agent[64];          /* host name of the agent */
+	char vantage[ALERT_VANTAGE_LEN]; /* where the agent looks from (config "vantage"; the
+					  * host name by default; "" in events of older
+					  * writers): one exposure seen from two places is two
+					  * events */
 	char target[256];        /* target text or configured name */
 	char address[46];        /* "" for events about the monitor itself */
 	char protocol[4];        /* "tcp", "udp" or "" */
@@ -66,7 +71,8 @@ int alert_severity_parse(const char *text, enum alert_severity *out);
 int alert_event_init(struct alert_event *ev, enum alert_type type);
 /* Fill only id (random UUIDv4), time_ns (wall clock, now) and agent (gethostname, cut to
  * at most 63 bytes, between two characters: it is for display). Leaves every other field
- * alone, so events filled by baseline_apply() can be stamped afterwards. 0 or -errno. */
+ * alone (vantage too: the caller's, from the config), so events filled by baseline_apply()
+ * can be stamped afterwards. 0 or -errno. */
 int alert_event_stamp(struct alert_event *ev);
 /* Replace the random id by one derived from `seed` (SHA-256, as a UUIDv8): a cycle that is
  * repeated after a crash raises its events with the same ids, so the outbox file is
@@ -131,8 +137,8 @@ size_t alert_event_dns_strlen(const struct alert_event *ev, const char *key);
  * fields hold (a name cut by bytes elsewhere must not make the body unreadable): an
  * incomplete character (what a byte cut leaves) is dropped and any other ill-formed byte
  * becomes '?', so a string never grows and reads back into its field. Keys in this order:
- * id, type, time ("2026-11-27T09:43:14.123Z": UTC, milliseconds, truncated), agent, target,
- * address, protocol (both null when empty), port, previous, current, reason, severity,
+ * id, type, time ("2026-11-27T09:43:14.123Z": UTC, milliseconds, truncated), agent, vantage,
+ * target, address, protocol (both null when empty), port, previous, current, reason, severity,
  * summary, why, dns (dns_json parsed back: an object, or null when empty, invalid or not an
  * object), source, expected_open, then runbook_url only when set (older readers ignore it).
  * Returns the length (without NUL), -ENOSPC if buf is too small, -ENOMEM, or -EINVAL for a

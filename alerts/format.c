@@ -191,7 +191,7 @@ enum detail { DETAIL_FULL, DETAIL_NO_DNS, DETAIL_MIN };
 
 struct facts {
 	const struct sev_style *sev;
-	char title[640];   /* "🔴 CRITICAL · Port opened: 127.53.0.5 (primary dns) udp/53" */
+	char title[720];   /* "🔴 CRITICAL · Port opened: 127.53.0.5 (ns1) udp/53 · from dc1" */
 	char where[560];
 	char since[80];    /* "2026-11-27 09:43:14 UTC" (room for any int year) */
 	char iso[80];      /* "2026-11-27T09:43:14.123Z" */
@@ -250,7 +250,7 @@ static int
 facts_init(struct facts *x, const struct alert_event *ev)
 {
 	char address[sizeof(ev->address)], target[sizeof(ev->target)];
-	char protocol[sizeof(ev->protocol)];
+	char protocol[sizeof(ev->protocol)], vantage[sizeof(ev->vantage)];
 	time_t secs = (time_t)(ev->time_ns / NS_PER_SEC);
 	struct tm tm;
 	size_t off;
@@ -287,8 +287,12 @@ facts_init(struct facts *x, const struct alert_event *ev)
 	if (protocol[0] != '\0')
 		snprintf(x->where + off, sizeof(x->where) - off, " %s/%u", protocol,
 			 (unsigned)ev->port);
-	snprintf(x->title, sizeof(x->title), "%s %s \u00b7 %s: %s", x->sev->emoji, x->sev->word,
-		 type_labels[ev->type], x->where);
+	/* where it was seen from, in the line every service shows: the same exposure seen from
+	 * two vantage points is two messages that must not read alike */
+	FIELD(vantage, ev, vantage);
+	snprintf(x->title, sizeof(x->title), "%s %s \u00b7 %s: %s%s%s", x->sev->emoji,
+		 x->sev->word, type_labels[ev->type], x->where,
+		 vantage[0] != '\0' ? " \u00b7 from " : "", vantage);
 
 	snprintf(x->since, sizeof(x->since), "%04d-%02d-%02d %02d:%02d:%02d UTC",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -298,14 +302,15 @@ facts_init(struct facts *x, const struct alert_event *ev)
 	return 0;
 }
 
-/* "watch53 on mon1: 3 events (1 critical, 2 high)" for events[0 .. n) */
+/* "watch53 on mon1 from dc-east: 3 events (1 critical, 2 high)" for events[0 .. n) (agent
+ * and vantage of the first: one outbox is one agent's) */
 static void
 digest_header(const struct alert_event *ev, size_t n, char *buf, size_t len)
 {
 	static const enum alert_severity order[] = { SEV_CRITICAL, SEV_HIGH, SEV_MEDIUM,
 						     SEV_LOW, SEV_INFO };
 	size_t count[NSEV] = { 0 };
-	char agent[sizeof(ev->agent)];
+	char agent[sizeof(ev->agent)], vantage[sizeof(ev->vantage)];
 	size_t off;
 	int w;
 
@@ -313,8 +318,13 @@ digest_header(const struct alert_event *ev, size_t n, char *buf, size_t len)
 		if ((unsigned)ev[i].severity < NSEV)
 			count[ev[i].severity]++;
 	FIELD(agent, &ev[0], agent);
-	w = snprintf(buf, len, "watch53%s%s: %zu event%s (", agent[0] != '\0' ? " on " : "",
-		     agent, n, n == 1 ? "" : "s");
+	FIELD(vantage, &ev[0], vantage);
+	/* the header is what notifications show: the vantage too, unless it is the host name
+	 * (the default) already there */
+	if (strcmp(vantage, agent) == 0)
+		vantage[0] = '\0';
+	w = snprintf(buf, len, "watch53%s%s%s%s: %zu event%s (", agent[0] != '\0' ? " on " : "",
+		     agent, vantage[0] != '\0' ? " from " : "", vantage, n, n == 1 ? "" : "s");
 	off = w < 0 ? 0 : (size_t)w;
 	for (size_t i = 0, first = 1; i < NSEV && off < len; i++) {
 		enum alert_severity s = order[i];
@@ -1616,6 +1626,7 @@ am_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			break;
 		}
 		char target[sizeof(ev->target)], agent[sizeof(ev->agent)];
+		char vantage[sizeof(ev->vantage)];
 		char summary[sizeof(ev->summary)], why[sizeof(ev->why)];
 		char runbook[sizeof(ev->runbook_url)], todo[HINT_MAX_LINES * (HINT_CMD_MAX + 64)];
 		struct am_alert a = { .starts_ns = ev->time_ns, .ends_ns = f->now_ns + hold };
@@ -1625,6 +1636,7 @@ am_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		FIELD(protocol, ev, protocol);
 		FIELD(target, ev, target);
 		FIELD(agent, ev, agent);
+		FIELD(vantage, ev, vantage);
 		FIELD(summary, ev, summary);
 		FIELD(why, ev, why);
 		FIELD(runbook, ev, runbook_url);
@@ -1636,6 +1648,7 @@ am_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		a.target = target;
 		a.severity = alert_severity_name(ev->severity);
 		a.agent = agent;
+		a.vantage = vantage;
 		a.summary = summary;
 		a.description = why;
 		a.remediation = todo;

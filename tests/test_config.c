@@ -17,6 +17,7 @@
 
 #include "agent/config.h"
 #include "agent/scan.h"
+#include "alerts/event.h"
 #include "common/util.h"
 
 #define NAME "watch53.json"
@@ -468,20 +469,26 @@ test_errors(void **state)
 		{ "{" T1 ", \"zzzzzzz\": 1}", NAME ": zzzzzzz: unknown key (valid: targets, exclude, "
 					      "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					      "alerts, metrics_file, log, history, zones, canary, "
-					      "passive, user, runbook_url, shard, shard_seed)" },
+					      "passive, user, runbook_url, shard, shard_seed, vantage)" },
 		{ "{" T1 ", \"user\": \"\"}", NAME ": user: is empty" },
+		{ "{" T1 ", \"vantage\": \"\"}", NAME ": vantage: is empty" },
+		{ "{" T1 ", \"vantage\": \"dc\\neast\"}", NAME ": vantage: contains control "
+						      "characters or is not UTF-8" },
+		{ "{" T1 ", \"vantage\": \"0123456789012345678901234567890123456789012345678901234567890123\"}",
+		  NAME ": vantage: longer than 63 bytes" },
+		{ "{" T1 ", \"vantage\": 7}", NAME ": vantage: expected a string, got 7" },
 		{ "{" T1 ", \"user\": \"Root; rm\"}", NAME ": user: is not a user name (lowercase "
 						  "letters, digits, '_' and '-', at most 32)" },
 		{ "{" T1 ", \"\": 1}", NAME ": \"\": unknown key (valid: targets, exclude, max_hosts, "
 				      "interval, probe, confirm, first_run, state_dir, alerts, "
 				      "metrics_file, log, history, zones, canary, passive, user, "
-				      "runbook_url, shard, shard_seed)" },
+				      "runbook_url, shard, shard_seed, vantage)" },
 		{ "{" T1 ", \"log\": {\"color\": true}}", NAME ": log.color: unknown key (valid: level, "
 						       "syslog)" },
 		{ "{" T1 ", \"a\\nb\": 1}", NAME ": a?b: unknown key (valid: targets, exclude, "
 					   "max_hosts, interval, probe, confirm, first_run, state_dir, "
 					   "alerts, metrics_file, log, history, zones, canary, "
-					   "passive, user, runbook_url, shard, shard_seed)" },
+					   "passive, user, runbook_url, shard, shard_seed, vantage)" },
 		/* shards: I of N, 1-based */
 		{ "{" T1 ", \"shard\": \"0/3\"}", NAME ": shard: '0/3': I must be from 1 to 3 "
 						 "(shards count from 1)" },
@@ -1262,11 +1269,35 @@ test_oncall_errors(void **state)
 		parse_fails(cases[i].json, cases[i].err);
 }
 
+/* vantage: the configured text, else the host name; config check shows the effective one. */
+static void
+test_vantage(void **state)
+{
+	struct config c;
+	char buf[ALERT_VANTAGE_LEN], host[256] = "";
+	char *text;
+	(void)state;
+
+	parse_ok("{\"targets\": [\"127.0.0.1\"], \"vantage\": \"dc-east \xc3\xa9\"}", &c);
+	assert_string_equal(config_vantage(&c, buf, sizeof(buf)), "dc-east \xc3\xa9");
+	text = print_to_string(&c);
+	assert_non_null(strstr(text, "\"vantage\": \"dc-east \xc3\xa9\""));
+	free(text);
+	config_clear(&c);
+
+	parse_ok("{\"targets\": [\"127.0.0.1\"]}", &c);
+	assert_null(c.vantage);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_string_equal(config_vantage(&c, buf, sizeof(buf)), host);
+	config_clear(&c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_vantage),
 		cmocka_unit_test(test_minimal),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_names_and_checks),

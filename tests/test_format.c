@@ -125,6 +125,7 @@ ev_set(struct alert_event *ev, enum alert_type type, const char *id, const char 
 	ev->type = type;
 	ev->time_ns = T_NS;
 	snprintf(ev->agent, sizeof(ev->agent), "mon1");
+	snprintf(ev->vantage, sizeof(ev->vantage), "dc-east");
 	snprintf(ev->target, sizeof(ev->target), "%s", target);
 	snprintf(ev->address, sizeof(ev->address), "%s", address);
 	snprintf(ev->protocol, sizeof(ev->protocol), "%s", proto);
@@ -226,6 +227,8 @@ hostile_event(struct alert_event *ev)
 		 "DNS on 127.53.0.66 (%.64s) changed: version 9.18.1 -> " HOSTILE_VERSION ".",
 		 name);
 	snprintf(ev->agent, sizeof(ev->agent), "mon_1*@here");
+	/* the vantage is config text, shown in every title: rendered like the rest */
+	snprintf(ev->vantage, sizeof(ev->vantage), "<!here> *dc*_`1`");
 	/* the fixture is what the issue says: both cuts inside a character */
 	assert_int_equal((unsigned char)ev->target[254], 0xe2);
 	assert_non_null(strstr(ev->summary, EURO "\xe2\x82) changed"));
@@ -858,7 +861,7 @@ test_ntfy(void **state)
 	assert_int_equal(o->format(&s, evs, 3, NOW_NS, &m), 0);
 	assert_int_equal(m.nevents, 3);
 	assert_string_equal(header(&m, "Title"),
-			    "watch53 on mon1: 3 events (1 critical, 1 high, 1 medium)");
+			    "watch53 on mon1 from dc-east: 3 events (1 critical, 1 high, 1 medium)");
 	assert_string_equal(header(&m, "Priority"), "urgent");
 	assert_string_equal(header(&m, "Tags"), "rotating_light,watch53");
 	assert_string_equal(header(&m, "Authorization"), "Bearer tk_TESTTOKEN");
@@ -887,9 +890,17 @@ test_ntfy(void **state)
 	/* a header value stays printable ASCII whatever the agent's name is */
 	s.token = NULL;
 	snprintf(evs[0].agent, sizeof(evs[0].agent), "h\xc3\xb4te\r\n");
+	snprintf(evs[0].vantage, sizeof(evs[0].vantage), "d\xc3\xa9" "c\n");
 	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
 	/* one '?' a character */
-	assert_string_equal(header(&m, "Title"), "watch53 on h?te?" "?: 1 event (1 medium)");
+	assert_string_equal(header(&m, "Title"),
+			    "watch53 on h?te?" "? from d?c?: 1 event (1 medium)");
+	sink_message_clear(&m);
+	/* the default vantage is the host name: said once */
+	snprintf(evs[0].agent, sizeof(evs[0].agent), "mon1");
+	snprintf(evs[0].vantage, sizeof(evs[0].vantage), "mon1");
+	assert_int_equal(o->format(&s, evs, 1, NOW_NS, &m), 0);
+	assert_string_equal(header(&m, "Title"), "watch53 on mon1: 1 event (1 medium)");
 	sink_message_clear(&m);
 }
 

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "agent/baseline.h"
 #include "agent/grade.h"
 
 struct grade_case {
@@ -157,6 +158,36 @@ test_cases(void **state)
 	}
 }
 
+/* What the baseline keeps of the facts grades the same as the facts (the metrics' findings
+ * come from the state, the events' from the observation). */
+static void
+test_kept_facts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dnscheck_facts f;
+		struct bl_dns d;
+		struct grade g, k;
+
+		memset(&f, 0, sizeof(f));
+		memset(&d, 0, sizeof(d));
+		cases[i].set(&f);
+		f.ran |= f.known;
+		grade_facts(&f, &g);
+		baseline_dns_from_checks(&f, &d);
+		grade_dns(&d, &k);
+		if (g.severity != k.severity || g.findings != k.findings)
+			fail_msg("%s: facts %s/%#x, kept %s/%#x", cases[i].what,
+				 grade_severity_name(g.severity), g.findings,
+				 grade_severity_name(k.severity), k.findings);
+	}
+	/* the protocol of the check that finds each */
+	assert_int_equal(grade_finding_slot(GRADE_OPEN_RESOLVER), PROBE_SLOT_UDP);
+	assert_int_equal(grade_finding_slot(GRADE_AXFR_ALLOWED), PROBE_SLOT_TCP);
+	assert_int_equal(grade_finding_slot(GRADE_NO_TCP), PROBE_SLOT_TCP);
+	assert_int_equal(grade_finding_slot(GRADE_VERSION), PROBE_SLOT_UDP);
+}
+
 static void
 test_null_and_names(void **state)
 {
@@ -194,6 +225,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_kept_facts),
 		cmocka_unit_test(test_null_and_names),
 	};
 

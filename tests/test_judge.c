@@ -186,6 +186,7 @@ test_cycles(void **state)
 			jc.pol.adopt = k->adopt && judge_first_run(&st, NULL, 0);
 			jc.now = T0 + st.cycles * 300 * NS;
 			jc.agent = "w53-test";
+			jc.vantage = "dc-east";
 			assert_int_equal(judge_cycle(&st, &in, &jc, &o), 0);
 			describe(&o, got, sizeof(got));
 			if (strcmp(got, sp->events) != 0 || o.degraded != sp->degraded ||
@@ -222,6 +223,7 @@ test_cycles(void **state)
 			for (size_t e = 0; e < o.nevents; e++) {
 				assert_true(o.events[e].time_ns == jc.now);
 				assert_string_equal(o.events[e].agent, "w53-test");
+				assert_string_equal(o.events[e].vantage, "dc-east");
 				assert_true(alert_id_valid(o.events[e].id));
 			}
 			st.cycles++;
@@ -237,7 +239,7 @@ test_labels_and_counts(void **state)
 {
 	struct probe_result obs[4];
 	struct judge_cycle_in in = { 0 };
-	struct judge_ctx jc = { { 1, 3, false }, T0, "h" };
+	struct judge_ctx jc = { { 1, 3, false }, T0, "h", "v" };
 	struct judge_out o = { 0 };
 	struct state st;
 	size_t nobs;
@@ -274,7 +276,7 @@ test_ids(void **state)
 {
 	struct probe_result obs[4];
 	struct judge_cycle_in in;
-	struct judge_ctx jc = { { 1, 3, false }, T0, "h" };
+	struct judge_ctx jc = { { 1, 3, false }, T0, "h", "v" };
 	struct judge_out o[3] = { { 0 } };
 	struct state st[3];
 	size_t nobs;
@@ -349,7 +351,7 @@ test_passive(void **state)
 {
 	struct probe_result obs[2];
 	struct judge_cycle_in in;
-	struct judge_ctx jc = { { 1, 3, false }, T0, "h" };
+	struct judge_ctx jc = { { 1, 3, false }, T0, "h", "v" };
 	struct judge_out o = { 0 }, o2 = { 0 };
 	const bool tcp_only[PROBE_NSLOTS] = { true, false }, both[PROBE_NSLOTS] = { true, true };
 	struct state st;

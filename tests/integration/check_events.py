@@ -31,7 +31,7 @@ import os
 import re
 import sys
 
-EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
+EVENT_KEYS = ("id", "type", "time", "agent", "vantage", "target", "address", "protocol", "port",
               "previous", "current", "dns", "severity")
 TYPES = {"opened", "closed", "changed", "flapping", "degraded", "exposed", "recovered", "unresolved", "resolved", "test"}
 SEVERITIES = {"info", "low", "medium", "high", "critical"}

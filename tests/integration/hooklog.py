@@ -35,7 +35,7 @@ import json
 import os
 import sys
 
-EVENT_KEYS = ("id", "type", "time", "agent", "target", "address", "protocol", "port",
+EVENT_KEYS = ("id", "type", "time", "agent", "vantage", "target", "address", "protocol", "port",
               "previous", "current", "dns", "severity")
 
 

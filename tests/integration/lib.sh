@@ -494,6 +494,25 @@ ns_loss_counter() {
 # w53_events ARGS...: check_events.py (see there).
 w53_events() { "$W53_PYTHON" "$TESTS_DIR/check_events.py" "$@"; }
 
+# w53_promtool_metrics FILE WHAT: FILE passes `promtool check metrics` (Debian's prometheus
+# package): the text format as Prometheus parses it (escaping, UTF-8, HELP/TYPE, contiguous
+# families) and its lint. A soft failure names WHAT and quotes promtool. Without promtool the
+# test is skipped (a hard error under CI=true, see harness.sh): tests that call this list
+# promtool in their w53_require_cmd, so the skip comes before any work.
+w53_promtool_metrics() {
+    local f=$1 what=$2 out
+    w53_require_cmd promtool
+    if [ ! -s "$f" ]; then
+        w53_soft_fail "$what: metrics file $f missing or empty"
+        return
+    fi
+    if out=$(promtool check metrics <"$f" 2>&1); then
+        w53_info "ok: $what: promtool check metrics"
+    else
+        w53_soft_fail "$what: promtool check metrics $f: $(printf '%s' "$out" | tr '\n' ' ')"
+    fi
+}
+
 # ---------------------------------------------------------------------------------------------
 # Alert delivery (alerts_*.int): a test CA, a scripted HTTP(S) webhook receiver (receiver.py)
 # on loopback inside the namespace, and its log (hooklog.py).
