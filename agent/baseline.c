@@ -856,6 +856,27 @@ dns_merge_checks(struct bl_dns *d, const struct bl_dns *seen)
 	d->checks |= seen->checks;
 }
 
+/* A change rated high or critical is a new exposure (alert_event_is_exposure): an accepted
+ * open port that now shows such a finding is unacknowledged again, until `baseline
+ * accept` or until it closes, as for any exposure (CONTRACT "Events"), so Nagios, the
+ * metrics and the alertmanager sinks keep it in view. Only at the change: a finding
+ * accepted afterwards stays accepted. */
+static void
+unaccept_findings(struct bl_entry *e)
+{
+	struct grade g;
+
+	grade_dns(&e->dns, &g);
+	for (unsigned b = 1; b < (1u << GRADE_NFINDINGS); b <<= 1) {
+		enum probe_slot s = grade_finding_slot(b);
+		struct bl_port *p = &e->port[s];
+
+		if ((g.findings & b) && grade_finding_severity(b) >= SEV_HIGH && p->known &&
+		    p->reported_open && !e->expect_open[s])
+			p->baseline_open = false;
+	}
+}
+
 size_t
 baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool first,
 	       bool degraded, const struct bl_policy *pol, uint64_t now,
@@ -912,8 +933,11 @@ baseline_apply(struct bl_entry *e, const struct probe_result *obs, bool first,
 			dns_merge_checks(&e->dns, &seen);
 		}
 		collect_changes(&old, &e->dns, base, seen.checks, &cs);
-		if (!first && event_changed(&events[n], &c, &cs))
+		if (!first && event_changed(&events[n], &c, &cs)) {
+			if (alert_event_is_exposure(&events[n]))
+				unaccept_findings(e);
 			n++;
+		}
 	}
 	return n;
 }

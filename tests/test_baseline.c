@@ -613,12 +613,17 @@ test_changed_checks(void **state)
 	assert_non_null(strstr(evs[0].dns_json, "\"amplification\":3.00"));
 	assert_int_equal(evs[0].dns_json[0], '{');
 	assert_int_equal(evs[0].dns_json[strlen(evs[0].dns_json) - 1], '}');
+	/* the adopted port is an exposure again until accepted, like any other */
+	assert_true(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
+	baseline_accept(&e);
+	assert_false(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
 
-	/* a version string change alone is reported, rated low */
+	/* a version string change alone is reported, rated low; the acceptance stands */
 	checks_obs(&r, &f, true, "9.18.2", "", 300, true);
 	assert_int_equal(baseline_apply(&e, &r, false, false, &pol, t++, evs), 1);
 	expect_changed(&evs[0], SEV_LOW, "version=9.18.1", "version=9.18.2",
 		       CHANGED "version \"9.18.1\" -> \"9.18.2\".");
+	assert_false(baseline_unacknowledged(&e, PROBE_SLOT_UDP));
 
 	/* checks without an answer this cycle: nothing known, nothing changes */
 	checks_obs(&r, &f, false, "", "a", 5000, false);
