@@ -33,8 +33,8 @@ build fuzz_state_row "$src"/agent/state_row.c "$src"/probes/probe.c "$src"/commo
 # webhook.c (linked for the outbox's delivery code, never called here) names the version
 printf '#define PACKAGE_VERSION "fuzz"\n' >"$work/autoconfig.h"
 build fuzz_outbox -I"$work" "$src"/alerts/outbox.c "$src"/alerts/webhook.c "$src"/alerts/event.c \
-	"$src"/alerts/sink.c "$src"/alerts/format.c "$src"/alerts/hint.c "$src"/alerts/mention.c \
-	"$src"/alerts/render.c "$src"/alerts/sign.c "${common[@]}" $(pkg-config --libs libcurl)
+	"$src"/alerts/sink.c "$src"/alerts/format.c "$src"/alerts/alertmanager.c \
+	"$src"/alerts/hint.c "$src"/alerts/mention.c "$src"/alerts/render.c "$src"/alerts/sign.c "${common[@]}" $(pkg-config --libs libcurl)
 
 for t in dns:fuzz_dns config:fuzz_config state:fuzz_state passive:fuzz_passive \
 	state_row:fuzz_state_row outbox:fuzz_outbox; do
