@@ -20,18 +20,19 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probes/dns.h"
+#include "probes/pool.h"
 
 #define AUDIT_MAX_ADDRESSES 64
 
-static struct engine *volatile scan_engine;
+static struct pool *volatile scan_pool;
 static volatile sig_atomic_t scan_signal; /* the signal that stopped the scan */
 
 static void
 scan_on_signal(int sig)
 {
 	scan_signal = sig;
-	if (scan_engine)
-		engine_stop(scan_engine);
+	if (scan_pool)
+		pool_stop(scan_pool);
 }
 
 void
@@ -64,7 +65,7 @@ struct collect_ctx {
 	int err;
 	const atomic_int *cancel;
 	bool cancelled;
-	struct engine *e;
+	struct pool *pool;
 };
 
 static int
@@ -94,7 +95,7 @@ collect_result(void *arg, const struct probe_result *r)
 		int rc = cx->rec(cx->rec_arg, r);
 		if (rc < 0) {
 			cx->err = rc;
-			engine_stop(cx->e);
+			pool_stop(cx->pool);
 		}
 		return;
 	}
@@ -119,7 +120,7 @@ collect_tick(void *arg, const struct engine_stats *st)
 
 	if (cx->cancel && *cx->cancel && !cx->cancelled) {
 		cx->cancelled = true;
-		engine_stop(cx->e);
+		pool_stop(cx->pool);
 		return;
 	}
 	if (!cx->progress || st->elapsed_ns < NS_PER_SEC)
@@ -150,19 +151,23 @@ scan_collect_clear(struct scan_collect *c)
  * The open file limit is the TCP probes' budget: a connect-mode TCP probe holds a socket
  * per attempt until it ends, while UDP probes share their module's few sockets and SYN
  * probes one capture. Raise the soft limit to the hard one, then fit the slots: c slots
- * hold c / nmod addresses, each needing fds_per_addr descriptors. The default
- * (SCAN_DEFAULT_CONCURRENCY) is the memory cap; the budget lowers it where it must, and -v
- * says which of the two decided. A --concurrency the budget cannot hold is lowered with a
- * warning. Each message is said once per process and value: every pass of every cycle
- * would say it again (a reload that changes it says the new one).
+ * hold c / nmod addresses, each needing fds_per_addr descriptors, in one descriptor table.
+ * The limit is per table, not per process: where the scan wants more slots than one table
+ * holds, it runs on several workers (probes/pool.h), each with a table of its own, up to
+ * SCAN_MAX_WORKERS. The default (SCAN_DEFAULT_CONCURRENCY) is the memory cap; the budget
+ * lowers it where it must, and -v says which of the two decided. A --concurrency the
+ * budget cannot hold is lowered with a warning. Each message is said once per process and
+ * value: every pass of every cycle would say it again (a reload that changes it says the
+ * new one). Returns each worker's slots; *workers is 1 unless may_split.
  */
 static unsigned
-fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_addr)
+fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_addr, uint64_t total,
+	  bool may_split, unsigned *workers)
 {
 	static unsigned said_from, said_to;
 	struct rlimit rl;
-	unsigned c = o->concurrency;
-	uint64_t fit = UINT64_MAX, usable = 0;
+	unsigned c = o->concurrency, w = 1;
+	uint64_t fit = UINT64_MAX, usable = 0, want = c, per;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -176,47 +181,63 @@ fit_slots(const struct scan_opts *o, unsigned nmod, uint64_t fds_per_addr)
 		if (fit < nmod)
 			fit = nmod;
 	}
-	if ((uint64_t)c > fit) {
-		if (said_from != c || said_to != (unsigned)fit) {
+	/* a small target set needs no more slots than it has probes */
+	if (total > 0 && total * nmod < want)
+		want = total * nmod;
+	if (may_split && want > fit)
+		w = (unsigned)((want + fit - 1) / fit);
+	if (w > SCAN_MAX_WORKERS)
+		w = SCAN_MAX_WORKERS;
+	*workers = w;
+	per = ((uint64_t)c + w - 1) / w;
+	if (per > fit)
+		per = fit;
+	if (per * w < c) {
+		if (said_from != c || said_to != (unsigned)(per * w)) {
 			if (o->concurrency_set)
 				log_warnx("--concurrency %u is more than the open file limit (%llu) "
 					  "allows, TCP probes holding up to %llu sockets each: "
 					  "using %llu", c, (unsigned long long)rl.rlim_cur,
-					  (unsigned long long)(fds_per_addr), (unsigned long long)fit);
+					  (unsigned long long)(fds_per_addr),
+					  (unsigned long long)(per * w));
 			else
 				log_info("concurrency %llu, derived from the open file limit (%llu "
 					 "descriptors, TCP probes of up to %llu sockets each)",
-					 (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+					 (unsigned long long)(per * w), (unsigned long long)rl.rlim_cur,
 					 (unsigned long long)fds_per_addr);
 		}
-		said_from = c;
-		said_to = (unsigned)fit;
-		return (unsigned)fit;
-	}
-	if (!o->concurrency_set && (said_from != c || said_to != c)) {
+	} else if (!o->concurrency_set && (said_from != c || said_to != c)) {
 		if (fit == UINT64_MAX)
 			log_info("concurrency %u (the default: no probe here costs a descriptor "
 				 "of its own)", c);
 		else
-			log_info("concurrency %u (the default; the open file limit %llu would "
-				 "allow %llu)", c, (unsigned long long)rl.rlim_cur,
+			log_info("concurrency %u (the default; the open file limit %llu allows "
+				 "%llu a descriptor table)", c, (unsigned long long)rl.rlim_cur,
 				 (unsigned long long)fit);
 	}
-	said_from = said_to = c;
-	return c;
+	if (w > 1 && (said_from != c || said_to != (unsigned)(per * w)))
+		log_info("%u scan threads of %llu slots, each with a descriptor table of its own",
+			 w, (unsigned long long)per);
+	said_from = c;
+	said_to = (unsigned)(per * w);
+	return (unsigned)per;
 }
 
+/* Only connect-mode TCP costs descriptors per probe: one per attempt. Several workers only
+ * where the modules read nothing of the caller's on their thread: SYN mode shares one
+ * capture, and the UDP history of check and run is read from the caller's database. */
 static unsigned
-fit_concurrency(const struct scan_opts *o)
+fit_concurrency(const struct scan_opts *o, uint64_t total, unsigned *workers)
 {
-	/* only connect-mode TCP costs descriptors per probe: one per attempt */
-	return fit_slots(o, (unsigned)o->tcp + (unsigned)o->udp,
-			 o->tcp && !o->syn.on ? o->retries + 1 : 0);
+	bool connect_tcp = o->tcp && !o->syn.on;
+
+	return fit_slots(o, (unsigned)o->tcp + (unsigned)o->udp, connect_tcp ? o->retries + 1 : 0,
+			 total, connect_tcp && o->udp_history.answered_before == NULL, workers);
 }
 
-/* One engine run with SIGINT/SIGTERM stopping it (partial results, -EINTR). */
+/* One pool run with SIGINT/SIGTERM stopping it (partial results, -EINTR). */
 static int
-run_engine(struct engine *e, engine_next_fn next, engine_result_fn result, struct collect_ctx *cx)
+run_pool(struct pool *pl, engine_next_fn next, engine_result_fn result, struct collect_ctx *cx)
 {
 	struct sigaction sa, old_int, old_term;
 	int rc;
@@ -225,13 +246,13 @@ run_engine(struct engine *e, engine_next_fn next, engine_result_fn result, struc
 	sa.sa_handler = scan_on_signal;
 	sigemptyset(&sa.sa_mask);
 	scan_signal = 0;
-	scan_engine = e;
+	scan_pool = pl;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	rc = engine_run(e, next, result, collect_tick, cx);
+	rc = pool_run(pl, next, result, collect_tick, cx);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	scan_engine = NULL;
+	scan_pool = NULL;
 	return rc;
 }
 
@@ -269,15 +290,16 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	 char *err, size_t errlen)
 {
 	struct engine_config ec;
-	struct engine *e = NULL;
+	struct pool *pl = NULL;
 	struct collect_ctx cx = *cxp;
 	struct engine_stats st;
 	struct syn_scanner *syn = NULL;
 	struct udp_module_arg udp_history = o->udp_history;
+	unsigned workers;
 	int rc, qlen;
 
 	memset(&ec, 0, sizeof(ec));
-	ec.concurrency = fit_concurrency(o);
+	ec.concurrency = fit_concurrency(o, cx.total, &workers);
 	ec.rate_pps = o->rate_pps;
 	ec.timeout_ns = o->timeout_ns;
 	ec.retries = o->retries;
@@ -308,12 +330,12 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	for (unsigned m = 0; m < ec.nmodules; m++)
 		if (ec.modules[m] == &probe_module_udp)
 			ec.module_arg[m] = &udp_history;
-	e = engine_new(&ec, err, errlen);
-	if (e == NULL) {
+	pl = pool_new(&ec, workers, err, errlen);
+	if (pl == NULL) {
 		syn_free(syn);
 		return -EINVAL;
 	}
-	cx.e = e;
+	cx.pool = pl;
 
 	memset(sum, 0, sizeof(*sum));
 	sum->started_wall_ns = util_wall_ns();
@@ -321,15 +343,15 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 	sum->timeout_ns = o->timeout_ns;
 	sum->retries = o->retries;
 	sum->rate_pps = o->rate_pps;
-	sum->concurrency = ec.concurrency;
+	sum->concurrency = ec.concurrency * pool_workers(pl);
 	sum->tcp = o->tcp;
 	sum->udp = o->udp;
 
-	rc = run_engine(e, collect_next, collect_result, &cx);
+	rc = run_pool(pl, collect_next, collect_result, &cx);
 	if (cx.drawn)
 		output_progress_clear(stderr);
-	engine_get_stats(e, &st);
-	engine_free(e);
+	pool_get_stats(pl, &st);
+	pool_free(pl);
 	scan_syn_report(syn);
 	syn_free(syn);
 	if (rc == 0 && cx.err < 0)
@@ -422,7 +444,8 @@ scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_sum
 	struct net_addr *addrs = NULL;
 	size_t *fact_of = NULL, checked = 0;
 	struct engine_config ec;
-	struct engine *e = NULL;
+	struct pool *epl = NULL; /* pl is the plan */
+	unsigned one;
 	struct check_stream cs = { 0 };
 	struct collect_ctx cx = { .next = check_next, .next_arg = &cs, .cancel = o->cancel };
 	struct engine_stats st;
@@ -479,7 +502,7 @@ scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_sum
 		memset(&ec, 0, sizeof(ec));
 		/* a TCP step may hold one socket per attempt, a UDP step one (the dnscheck
 		 * module connects a socket per query) */
-		ec.concurrency = fit_slots(o, 1, o->retries + 1);
+		ec.concurrency = fit_slots(o, 1, o->retries + 1, 0, false, &one);
 		ec.rate_pps = o->rate_pps;
 		ec.timeout_ns = o->timeout_ns;
 		ec.retries = o->retries;
@@ -487,18 +510,18 @@ scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_sum
 		ec.opts.port = o->port;
 		ec.opts.ctx = pl;
 		ec.modules[ec.nmodules++] = &probe_module_dnscheck;
-		e = engine_new(&ec, err, errlen);
-		if (e == NULL) {
+		epl = pool_new(&ec, one, err, errlen);
+		if (epl == NULL) {
 			rc = -EINVAL;
 			goto out;
 		}
 		cs.pl = pl;
 		cs.addrs = addrs;
-		cx.e = e;
+		cx.pool = epl;
 		log_info("dns checks: %zu queries to %zu addresses", pl->nsteps, pl->nfacts);
-		rc = run_engine(e, check_next_ctx, check_result, &cx);
-		engine_get_stats(e, &st);
-		engine_free(e);
+		rc = run_pool(epl, check_next_ctx, check_result, &cx);
+		pool_get_stats(epl, &st);
+		pool_free(epl);
 		if (cx.cancelled) {
 			snprintf(err, errlen, "scan cancelled");
 			rc = -ECANCELED;

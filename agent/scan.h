@@ -23,6 +23,8 @@
  * memory cap (65536 slots: ~25 MB at most), which the open file limit lowers for TCP. It is
  * 2.5x what --rate 100000 with the default timeout keeps in flight on a mostly silent /16. */
 #define SCAN_DEFAULT_CONCURRENCY 65536
+/* descriptor tables (threads) a connect-mode scan may spread its TCP sockets over */
+#define SCAN_MAX_WORKERS 4
 
 /* The zones listed for the target a record came from (axfr, amplification): *n names, or
  * NULL with *n = 0. The strings must outlive the scan_collect the checks fill. */

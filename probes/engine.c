@@ -20,6 +20,7 @@
 #define MAX_ATTEMPTS 16
 #define EVENT_BATCH 256
 #define ADMIT_BATCH 256 /* addresses started per loop pass */
+#define TIMER_SLACK_NS (500 * 1000) /* see engine_run */
 #define SHARED_TAG UINT32_MAX /* epoll data of a shared fd: tag << 32 | its number */
 
 struct job {
@@ -225,13 +226,18 @@ token_take(struct engine *e, uint64_t now)
 	return true;
 }
 
-/* When the next whole token will be there. */
+/* When the queue should be served again: once half the bucket has refilled, not at every
+ * single token. Waking for each token costs a system call per packet at high rates; half
+ * a bucket (half a millisecond of packets) sends them as one batch, no later than the rate
+ * allows on average. */
 static uint64_t
 token_ready_at(struct engine *e, uint64_t now)
 {
-	if (e->cfg.rate_pps == 0 || e->tokens >= 1.0)
+	double want = e->burst / 2 > 1.0 ? e->burst / 2 : 1.0;
+
+	if (e->cfg.rate_pps == 0 || e->tokens >= want)
 		return now;
-	return now + (uint64_t)((1.0 - e->tokens) * 1e9 / e->cfg.rate_pps) + 1;
+	return now + (uint64_t)((want - e->tokens) * 1e9 / e->cfg.rate_pps) + 1;
 }
 
 /* ---- module services ---- */
@@ -453,6 +459,23 @@ service(struct engine *e, struct probe *p, uint64_t now)
 	schedule(e, p, p->deadline);
 }
 
+/* Transmissions waiting for a token, oldest first, while there are tokens. */
+static void
+send_queued(struct engine *e, uint64_t now)
+{
+	while (e->q_head != Q_NONE) {
+		struct probe *p = &e->slots[e->q_head];
+		if (e->cfg.rate_pps) {
+			tokens_refill(e, now);
+			if (e->tokens < 1.0)
+				break;
+		}
+		queue_unlink(e, p);
+		service(e, p, now);
+		reap(e, p);
+	}
+}
+
 /*
  * May another address start? It needs a free slot per module, and under a rate limit an
  * empty send queue: a new probe's first packet must not queue ahead of the retransmissions
@@ -474,7 +497,7 @@ start_address(struct engine *e, engine_next_fn next, void *arg)
 	int rc;
 
 	rc = next(arg, &addr, &tidx);
-	if (rc <= 0)
+	if (rc <= 0 || rc == ENGINE_NEXT_LATER)
 		return rc;
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
@@ -623,6 +646,7 @@ engine_free(struct engine *e)
 }
 
 void engine_stop(struct engine *e) { e->stop = 1; }
+void engine_set_next_seq(struct engine *e, uint64_t seq) { e->seq = seq; }
 
 void
 engine_get_stats(const struct engine *e, struct engine_stats *st)
@@ -691,6 +715,7 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 	static const struct timespec zero = { 0, 0 };
 	struct epoll_event evs[EVENT_BATCH];
 	bool stream_done = false;
+	bool starved; /* the stream said ENGINE_NEXT_LATER in this pass */
 	uint64_t next_tick;
 	int rc = 0;
 
@@ -711,7 +736,9 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 		reap_all(e);
 		/* admit new addresses while whole addresses fit, a bounded number per pass so
 		 * that replies to the first ones are read while later ones are still sent */
-		for (unsigned k = 0; k < ADMIT_BATCH && admit_ok(e) && !stream_done; k++) {
+		starved = false;
+		for (unsigned k = 0; k < ADMIT_BATCH && admit_ok(e) && !stream_done && !e->stop;
+		     k++) {
 			int r = start_address(e, next, arg);
 			if (r < 0) {
 				rc = r;
@@ -719,22 +746,17 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			}
 			if (r == 0)
 				stream_done = true;
+			if (r == ENGINE_NEXT_LATER) {
+				starved = true;
+				break;
+			}
+			/* its first packets go now if there are tokens: the queue is empty again
+			 * and the next address may start in this pass, not one address a pass */
+			send_queued(e, now);
 		}
 		if (stream_done && e->st.in_flight == 0)
 			break;
-
-		/* transmissions waiting for a token, oldest first */
-		while (e->q_head != Q_NONE) {
-			struct probe *p = &e->slots[e->q_head];
-			if (e->cfg.rate_pps) {
-				tokens_refill(e, now);
-				if (e->tokens < 1.0)
-					break;
-			}
-			queue_unlink(e, p);
-			service(e, p, now);
-			reap(e, p);
-		}
+		send_queued(e, now);
 		/* read every reply already there before any deadline is judged (or a retransmission
 		 * sent that a reply makes needless); with no timer due nothing is judged in this
 		 * pass, and the wait below reads them: a system call per pass saved at high rates */
@@ -764,10 +786,13 @@ engine_run(struct engine *e, engine_next_fn next, engine_result_fn result, engin
 			next_tick = now + e->cfg.tick_ns;
 		}
 
-		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake : now + NS_PER_SEC;
+		/* timers due within the slack share one wake-up: at high rates a wake-up per
+		 * retransmission or deadline is a system call per probe */
+		uint64_t wake = e->heap_len > 0 ? e->slots[e->heap[0]].wake + TIMER_SLACK_NS
+						: now + NS_PER_SEC;
 		if (e->q_head != Q_NONE && token_ready_at(e, now) < wake)
 			wake = token_ready_at(e, now);
-		if (!stream_done && admit_ok(e))
+		if (!stream_done && !starved && admit_ok(e))
 			wake = now; /* more addresses to admit: do not sleep */
 		if (e->cfg.tick_ns && tick && wake > next_tick)
 			wake = next_tick;

@@ -59,7 +59,10 @@ struct engine_stats {
 };
 
 /* Return 1 with *addr and *target_index set, 0 when the stream ends, negative on error
- * (the run stops and returns it). */
+ * (the run stops and returns it), or ENGINE_NEXT_LATER: nothing yet, ask again after the
+ * next event on a shared fd or timer (a pool's worker whose feed ran dry; the feeder wakes
+ * it through a shared fd). */
+#define ENGINE_NEXT_LATER 2
 typedef int (*engine_next_fn)(void *arg, struct net_addr *addr, uint32_t *target_index);
 /* A complete record; the pointer is valid only during the call. */
 typedef void (*engine_result_fn)(void *arg, const struct probe_result *r);
@@ -76,6 +79,10 @@ int engine_run(struct engine *e, engine_next_fn next, engine_result_fn result,
  * record, and engine_run() returns -EINTR. */
 void engine_stop(struct engine *e);
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
+/* The record of the address the next engine_next_fn call returns gets `seq` (then the
+ * count goes on from there). Without it records count from 0 in stream order; a pool that
+ * feeds several engines from one stream numbers them itself, from inside its next_fn. */
+void engine_set_next_seq(struct engine *e, uint64_t seq);
 void engine_free(struct engine *e);
 
 #endif

@@ -404,7 +404,8 @@ udp_pending_error(int e)
 {
 	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
 	       e == ENOPROTOOPT || e == EPROTO || e == EMSGSIZE || e == EOPNOTSUPP ||
-	       e == ENONET;
+	       e == ENONET || e == EACCES; /* EACCES: ICMP admin-prohibited (v4 codes 9,
+						* 10; v6 codes 1, 5, 6) */
 }
 
 static int
@@ -464,7 +465,14 @@ udp_send(struct probe *p, unsigned attempt)
 			     -1);
 		return 0;
 	}
-	return -e;
+	/* refused every time: our side will not send there (a broadcast address) */
+	if (e == EACCES)
+		return -e;
+	/* Errors of other datagrams kept arriving between the tries (ICMP for the pool's
+	 * earlier queries, on a loaded machine): nothing says this address is at fault, so
+	 * this datagram is lost on our side, like on the wire, and the retries cover it. An
+	 * error verdict here would be a probe failure the target did not cause. */
+	return 0;
 }
 
 /* Everything arrives on the pool's sockets (udp_on_readable): a probe watches no fd. */

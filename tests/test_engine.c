@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -505,6 +507,102 @@ test_shared_fd_finishes_probes(void **state)
 	free(c);
 }
 
+/* A stream that says ENGINE_NEXT_LATER until its eventfd (a shared fd) has been read:
+ * the engine must sleep on its fds, not spin, and go on once woken; the stream numbers the
+ * records itself. */
+struct later_stream {
+	struct stream s;
+	struct engine *e;
+	int efd;
+	unsigned laters, wakes;
+	int ready;
+};
+
+static void
+later_on_event(void *arg, uint32_t events)
+{
+	struct later_stream *ls = arg;
+	uint64_t v;
+
+	(void)events;
+	if (read(ls->efd, &v, sizeof(v)) == sizeof(v)) {
+		ls->wakes++;
+		ls->ready = 1;
+	}
+}
+
+static int
+later_next(void *arg, struct net_addr *a, uint32_t *tidx)
+{
+	struct later_stream *ls = arg;
+	int rc;
+
+	if (!ls->ready) {
+		ls->laters++;
+		return ENGINE_NEXT_LATER;
+	}
+	engine_set_next_seq(ls->e, 1000 + 10 * ls->s.pos);
+	rc = next_addr(&ls->s, a, tidx);
+	/* every fifth address: run dry again until the next wake */
+	if (rc == 1 && ls->s.pos % 5 == 0)
+		ls->ready = 0;
+	return rc;
+}
+
+static void
+test_stream_later_and_own_numbering(void **state)
+{
+	struct later_stream ls = { .s = { .n = 20, .fail_at = -1 } };
+	struct engine_config cfg;
+	char err[128];
+	uint64_t one = 1, t0;
+	(void)state;
+
+	memset(&T, 0, sizeof(T));
+	memset(&cfg, 0, sizeof(cfg));
+	ls.efd = eventfd(0, EFD_NONBLOCK);
+	assert_true(ls.efd >= 0);
+	cfg.concurrency = 8;
+	cfg.timeout_ns = NS_PER_SEC;
+	cfg.opts.port = 53;
+	cfg.tick_ns = 0;
+	cfg.modules[cfg.nmodules++] = &fake_instant;
+	cfg.shared[cfg.nshared++] = (struct engine_shared_fd){
+		.fd = ls.efd, .events = EPOLLIN, .on_event = later_on_event, .arg = &ls };
+	ls.e = engine_new(&cfg, err, sizeof(err));
+	assert_non_null(ls.e);
+	T.eng = ls.e;
+	/* wakes written in advance would be read as one: a child writes four more, 20 ms
+	 * apart, so the engine must sleep between them */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int k = 0; k < 4; k++) {
+			usleep(20000);
+			if (write(ls.efd, &one, sizeof(one)) != sizeof(one))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	t0 = util_now_ns();
+	assert_int_equal(write(ls.efd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(engine_run(ls.e, later_next, on_result, NULL, &ls), 0);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(T.nrecs, 20);
+	/* five addresses a wake: ours, then the child's at 20, 40, 60 ms; the end of the
+	 * stream is only said after the one at 80 ms */
+	assert_true(util_now_ns() - t0 >= 75 * NS_PER_MS);
+	assert_int_equal(ls.wakes, 5);
+	/* a sleeping engine asks again only after an event: a handful of times, not a spin */
+	assert_true(ls.laters >= 5 && ls.laters <= 40);
+	for (unsigned i = 0; i < T.nrecs; i++) {
+		unsigned idx = T.recs[i].addr.bytes[2] * 256u + T.recs[i].addr.bytes[3];
+		assert_int_equal(T.recs[i].seq, 1000 + 10 * idx);
+	}
+	engine_free(ls.e);
+	close(ls.efd);
+}
+
 static void
 test_config_errors(void **state)
 {
@@ -540,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_send_failure_is_an_error_verdict),
 		cmocka_unit_test(test_stop_and_stream_error),
 		cmocka_unit_test(test_shared_fd_finishes_probes),
+		cmocka_unit_test(test_stream_later_and_own_numbering),
 		cmocka_unit_test(test_config_errors),
 	};
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
