@@ -2,6 +2,8 @@
 #include "agent/cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/process.h"
@@ -84,6 +86,22 @@ cli_main(int argc, char **argv)
 		if (strcmp(c->name, argv[1]) == 0)
 			return c->exec(argc - 1, argv + 1);
 	fprintf(stderr, "watch53: unknown command '%s' (try 'watch53 --help')\n", argv[1]);
+	return EXIT_USAGE;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "watch53 %s: ", cmd);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "Try 'watch53 %s --help'.\n", cmd);
 	return EXIT_USAGE;
 }
 

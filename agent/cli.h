@@ -37,6 +37,10 @@ int cli_act_as_owner(const char *state_dir, char *err, size_t errlen);
 #define CLI_LOCK_WAIT_NS (120ull * 1000 * 1000 * 1000)
 int cli_lock(const char *cmd, const char *state_dir, int kind, char *err, size_t errlen);
 
+/* A usage error of command `cmd`: "watch53 CMD: MESSAGE" (fmt NULL: none, getopt has said
+ * what was wrong), then "Try 'watch53 CMD --help'." on stderr. Returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 struct cli_command {
 	const char *name;
 	const char *usage;   /* after "watch53 NAME " */

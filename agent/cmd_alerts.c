@@ -463,14 +463,11 @@ cmd_alerts(int argc, char **argv)
 			cmd_alerts_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 alerts --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("alerts", NULL);
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "watch53 alerts: test, list or flush?\n"
-			"Try 'watch53 alerts --help'.\n");
-		return EXIT_USAGE;
+		return cli_usage_error("alerts", "test, list or flush?");
 	}
 	path = cli_config_path(path);
 	verb = argv[optind++];

@@ -403,14 +403,11 @@ cmd_baseline(int argc, char **argv)
 			cmd_baseline_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 baseline --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("baseline", NULL);
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "watch53 baseline: show, accept, reset or silence?\n"
-			"Try 'watch53 baseline --help'.\n");
-		return EXIT_USAGE;
+		return cli_usage_error("baseline", "show, accept, reset or silence?");
 	}
 	path = cli_config_path(path);
 	verb = argv[optind++];

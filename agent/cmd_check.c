@@ -170,13 +170,12 @@ cmd_check(int argc, char **argv)
 			cmd_check_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 check --help'.\n");
+			cli_usage_error("check", NULL);
 			return nagios ? 3 : EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "watch53 check: unexpected argument '%s'\n"
-			"Try 'watch53 check --help'.\n", argv[optind]);
+		cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
 		return nagios ? 3 : EXIT_USAGE;
 	}
 	path = cli_config_path(path);

@@ -254,19 +254,6 @@ warn_metrics_dir(const struct config *cfg, const struct process_user *u)
 			u != NULL ? u->name : "this user", dir, u != NULL ? u->name : "USER", dir);
 }
 
-static int __attribute__((format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "watch53 config: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'watch53 config --help'.\n");
-	return EXIT_USAGE;
-}
-
 int
 cmd_config(int argc, char **argv)
 {
@@ -293,7 +280,7 @@ cmd_config(int argc, char **argv)
 		switch (ch) {
 		case 1:
 			if (sub != NULL)
-				return usage_error("unexpected argument '%s'", optarg);
+				return cli_usage_error("config", "unexpected argument '%s'", optarg);
 			sub = optarg;
 			break;
 		case 'c':
@@ -303,25 +290,25 @@ cmd_config(int argc, char **argv)
 			cmd_config_help(stdout);
 			return EXIT_CLEAN;
 		case ':':
-			return usage_error("%s needs a FILE argument", argv[optind - 1]);
+			return cli_usage_error("config", "%s needs a FILE argument", argv[optind - 1]);
 		default:
 			if (optopt != 0)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+				return cli_usage_error("config", "unknown option '-%c'", optopt);
+			return cli_usage_error("config", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	/* whatever follows "--" */
 	if (optind < argc) {
 		if (sub != NULL)
-			return usage_error("unexpected argument '%s'", argv[optind]);
+			return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
 		sub = argv[optind++];
 		if (optind < argc)
-			return usage_error("unexpected argument '%s'", argv[optind]);
+			return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
 	}
 	if (sub == NULL)
-		return usage_error("missing subcommand: check");
+		return cli_usage_error("config", "missing subcommand: check");
 	if (strcmp(sub, "check") != 0)
-		return usage_error("unknown subcommand '%s' (expected: check)", sub);
+		return cli_usage_error("config", "unknown subcommand '%s' (expected: check)", sub);
 	file = cli_config_path(file);
 
 	rc = config_load(file, &cfg, err, sizeof(err));

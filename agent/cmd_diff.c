@@ -67,14 +67,6 @@ print_change(void *arg, const struct scandiff_change *c)
 	return 0;
 }
 
-static int
-usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, "watch53 diff: %s%s%s\nTry 'watch53 diff --help'.\n", msg,
-		arg ? " " : "", arg ? arg : "");
-	return EXIT_USAGE;
-}
-
 int
 cmd_diff(int argc, char **argv)
 {
@@ -96,18 +88,18 @@ cmd_diff(int argc, char **argv)
 			if (strcmp(optarg, "jsonl") == 0)
 				d.jsonl = true;
 			else if (strcmp(optarg, "table") != 0)
-				return usage_error("--format: expected table or jsonl, got", optarg);
+				return cli_usage_error("diff", "--format: expected table or jsonl, got %s",
+						       optarg);
 			break;
 		case 'h':
 			cmd_diff_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 diff --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("diff", NULL);
 		}
 	}
 	if (argc - optind != 2)
-		return usage_error("expected two scan files, OLD and NEW", NULL);
+		return cli_usage_error("diff", "expected two scan files, OLD and NEW");
 	if (scandiff_load(argv[optind], &old, err, sizeof(err)) < 0 ||
 	    scandiff_load(argv[optind + 1], &new, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 diff: %s\n", err);

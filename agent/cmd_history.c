@@ -342,14 +342,11 @@ cmd_history(int argc, char **argv)
 			cmd_history_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 history --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("history", NULL);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "watch53 history: unexpected argument '%s'\n"
-			"Try 'watch53 history --help'.\n", argv[optind]);
-		return EXIT_USAGE;
+		return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
 	}
 	path = cli_config_path(path);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0) {

@@ -71,14 +71,11 @@ cmd_run(int argc, char **argv)
 			cmd_run_help(stdout);
 			return EXIT_CLEAN;
 		default:
-			fprintf(stderr, "Try 'watch53 run --help'.\n");
-			return EXIT_USAGE;
+			return cli_usage_error("run", NULL);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "watch53 run: unexpected argument '%s'\n"
-			"Try 'watch53 run --help'.\n", argv[optind]);
-		return EXIT_USAGE;
+		return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
 	}
 	o.config_path = cli_config_path(o.config_path);
 	if (o.pidfile && o.pidfile[0] == '\0') {

@@ -1055,8 +1055,7 @@ done_audit:
 	free(al);
 	goto done;
 usage:
-	fprintf(stderr, "Try 'watch53 scan --help'.\n");
-	status = EXIT_USAGE;
+	status = cli_usage_error("scan", NULL);
 done:
 	if (out != stdout && out != NULL && fclose(out) != 0 && status < EXIT_USAGE) {
 		fprintf(stderr, "watch53 scan: -o %s: %s\n", outfile, strerror(errno));

@@ -650,8 +650,7 @@ done_sig:
 	}
 	goto done;
 usage:
-	fprintf(stderr, "Try 'watch53 sniff --help'.\n");
-	status = EXIT_USAGE;
+	status = cli_usage_error("sniff", NULL);
 done:
 	if (out != stdout && out != NULL && fclose(out) != 0 && status < EXIT_USAGE) {
 		fprintf(stderr, "watch53 sniff: -o %s: %s\n", outfile, strerror(errno));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include <syslog.h>
 
 static const char *log_prog = "watch53";
-static enum log_level log_level = LOG_LVL_WARN;
-static enum log_dest log_dest = LOG_DEST_STDERR;
+/* atomic: a reload (SIGHUP) sets them on the daemon's main thread while its cycle and
+ * delivery threads log */
+static atomic_int log_level = LOG_LVL_WARN;
+static atomic_int log_dest = LOG_DEST_STDERR;
 
 /* syslog(3) and sd-daemon(3) share these numbers: err 3, warning 4, info 6, debug 7 */
 static const int log_prio[] = {
@@ -26,23 +29,35 @@ log_init(const char *progname, enum log_level level)
 {
 	if (progname)
 		log_prog = progname;
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
-void log_set_level(enum log_level level) { log_level = level; }
-enum log_level log_get_level(void) { return log_level; }
-enum log_dest log_get_dest(void) { return log_dest; }
+void
+log_set_level(enum log_level level)
+{
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
+}
+
+enum log_level
+log_get_level(void)
+{
+	return (enum log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
+}
+
+enum log_dest log_get_dest(void) { return (enum log_dest)atomic_load(&log_dest); }
 
 void
 log_set_dest(enum log_dest dest)
 {
-	if (dest == log_dest)
+	int old = atomic_load(&log_dest);
+
+	if ((int)dest == old)
 		return;
-	if (log_dest == LOG_DEST_SYSLOG)
+	if (old == LOG_DEST_SYSLOG)
 		closelog();
 	if (dest == LOG_DEST_SYSLOG)
 		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	log_dest = dest;
+	atomic_store(&log_dest, (int)dest);
 }
 
 bool
@@ -65,7 +80,7 @@ log_vmsg(enum log_level lvl, const char *prefix, int errnum, const char *fmt, va
 {
 	char msg[1024];
 
-	if (lvl > log_level)
+	if ((int)lvl > atomic_load_explicit(&log_level, memory_order_relaxed))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* one call per line: stdio and syslog lock per call, so lines from the daemon's
