@@ -69,18 +69,6 @@ cmd_alerts_help(FILE *f)
 }
 
 static void
-fmt_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-
-	if (ns == 0 || gmtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -105,7 +93,7 @@ json_time(FILE *f, uint64_t ns)
 		fputs("null", f);
 		return;
 	}
-	fmt_time(ns, buf, sizeof(buf));
+	util_fmt_utc(ns, buf, sizeof(buf));
 	json_str(f, buf);
 }
 
@@ -234,7 +222,7 @@ do_list(const struct config *cfg, enum output_format fmt)
 				if (eff <= now)
 					snprintf(next, sizeof(next), "now");
 				else
-					fmt_time(eff, next, sizeof(next));
+					util_fmt_utc(eff, next, sizeof(next));
 				printf("%-16s %-36s %-9s %-39s %-5s %-8u %-20s %s%s\n", d.names[i],
 				       e[k].id, alert_type_name(e[k].type),
 				       e[k].address[0] ? e[k].address : "-",
@@ -317,7 +305,7 @@ do_flush(const struct config *cfg)
 		if (r->out_of_budget)
 			printf("; stopped: time budget spent");
 		if (r->remaining) {
-			fmt_time(r->next_try, next, sizeof(next));
+			util_fmt_utc(r->next_try, next, sizeof(next));
 			printf("; %zu still queued (next try %s)", r->remaining,
 			       r->next_try ? next : "at the next cycle");
 		}

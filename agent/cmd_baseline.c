@@ -55,18 +55,6 @@ open_word(bool open)
 	return open ? "open" : "closed";
 }
 
-static void
-fmt_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	if (ns == 0 || gmtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* `show`, a row at a time (state_each): memory stays that of one address. */
 struct show {
 	enum output_format fmt;
@@ -103,7 +91,7 @@ show_entry(void *arg, const struct bl_entry *e)
 		const struct bl_port *p = &e->port[s];
 		if (!p->known)
 			continue;
-		fmt_time(p->last_change ? p->last_change : p->first_seen, since, sizeof(since));
+		util_fmt_utc(p->last_change ? p->last_change : p->first_seen, since, sizeof(since));
 		snprintf(last, sizeof(last), "%s %s", probe_state_name(p->last),
 			 probe_reason_name(p->last_reason));
 		printf("%-39s %-5s %-8s %-8s %-20s %-6s %-20s %s%s%s\n", addr,
@@ -135,7 +123,7 @@ show_silence(void *arg, const struct state_silence *s)
 		return state_json_silence(s, ss->n++ == 0, stdout);
 	ss->n++;
 	net_addr_str(&s->addr, addr, sizeof(addr));
-	fmt_time(s->until_ns, until, sizeof(until));
+	util_fmt_utc(s->until_ns, until, sizeof(until));
 	printf("silenced: %s%s%s until %s (events recorded, not sent)\n", addr,
 	       s->protocol[0] ? "/" : "", s->protocol, until);
 	return 0;
@@ -185,7 +173,7 @@ do_silence(const struct config *cfg, char **args, int nargs, const char *dur)
 		fprintf(stderr, "watch53 baseline silence: %s\n", err);
 		goto out;
 	}
-	fmt_time(s.until_ns, until, sizeof(until));
+	util_fmt_utc(s.until_ns, until, sizeof(until));
 	if (for_ns == 0)
 		printf("%s: silence ended\n", args[0]);
 	else

@@ -134,15 +134,6 @@ daemon_now(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-static uint32_t
-random32(void)
-{
-	uint32_t r;
-
-	/* without randomness a cycle simply gets no jitter */
-	return util_random(&r, sizeof(r)) == 0 ? r : 100;
-}
-
 static const char *
 plural(size_t n)
 {
@@ -485,7 +476,7 @@ cycle_finish(struct daemon *d)
 	d->job_conf = NULL;
 	pthread_mutex_unlock(&d->mu);
 
-	sched_done(&d->sched, d->job_group, end, random32());
+	sched_done(&d->sched, d->job_group, end, util_random32());
 	now = daemon_now();
 	wake = sched_next_wake(&d->sched);
 	util_fmt_duration(wake > now && wake != SCHED_NONE ? wake - now : 0, next, sizeof(next));

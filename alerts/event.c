@@ -158,6 +158,15 @@ alert_utf8_check(const char *s, size_t n)
 	return i;
 }
 
+void
+alert_copy_text(char *dst, size_t len, const char *src)
+{
+	size_t l = alert_utf8_cut(src, strlen(src), len - 1);
+
+	memcpy(dst, src, l);
+	dst[l] = '\0';
+}
+
 size_t
 alert_utf16_len(const char *s, size_t n)
 {

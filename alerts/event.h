@@ -99,6 +99,9 @@ int alert_event_derive_id(struct alert_event *ev, const void *seed, size_t len);
 size_t alert_utf8_next(const char *s, size_t n, uint32_t *cp, bool *valid);
 size_t alert_utf8_check(const char *s, size_t n);
 size_t alert_utf8_cut(const char *s, size_t n, size_t max);
+/* Copy src into dst (len bytes, len > 0), cut at a character boundary to fit: for
+ * messages meant for people (last errors, first lines), where a cut is fine. */
+void alert_copy_text(char *dst, size_t len, const char *src);
 size_t alert_utf16_len(const char *s, size_t n);
 
 /* Is this event a new exposure (exit code 1, Nagios CRITICAL, a remediation hint)?

@@ -28,17 +28,6 @@
 /* A request never gets less time than this, even at the end of the budget. */
 #define MIN_REQUEST_TIMEOUT_NS (1ull * NS_PER_SEC)
 
-/* Copy a one-line message, cut to fit (messages are for people; a cut is fine, between
- * two characters: the message goes into .meta files and JSON output). */
-static void
-copy_text(char *dst, size_t len, const char *src)
-{
-	size_t l = alert_utf8_cut(src, strlen(src), len - 1);
-
-	memcpy(dst, src, l);
-	dst[l] = '\0';
-}
-
 /* ---- the outbox's directories: by fd, nothing in them followed ----
  *
  * Everything under the outbox (sink directories, their files, dead/ and quarantine/) is
@@ -418,7 +407,7 @@ outbox_meta_parse(const char *text, size_t len, struct outbox_meta *m)
 	    !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string))
 			goto out;
-		copy_text(t.last_error, sizeof(t.last_error), json_object_get_string(v));
+		alert_copy_text(t.last_error, sizeof(t.last_error), json_object_get_string(v));
 	}
 	*m = t;
 	rc = 0;
@@ -1065,17 +1054,6 @@ wait_until(const struct run_clock *c, uint64_t until)
 	return true;
 }
 
-static uint32_t
-random32(void)
-{
-	uint32_t r;
-
-	/* jitter only spreads retries: a clock-derived value will do if getrandom fails */
-	if (util_random(&r, sizeof(r)) < 0)
-		r = (uint32_t)util_now_ns();
-	return r;
-}
-
 static void
 remove_event(const struct queue *q, const struct outbox_entry *e)
 {
@@ -1137,7 +1115,7 @@ record_failure(struct queue *q, size_t from, size_t k,
 	       const struct outbox_outcome *o, const char *error, uint64_t now_wall,
 	       uint64_t *next_try)
 {
-	uint32_t rnd = random32();
+	uint32_t rnd = util_random32();
 
 	for (size_t i = from; i < from + k && i < q->n; i++) {
 		struct outbox_meta *m = &q->e[i].meta;
@@ -1149,7 +1127,7 @@ record_failure(struct queue *q, size_t from, size_t k,
 		/* one draw for the whole digest: its events stay together */
 		m->next_try = now_wall + outbox_retry_delay_ns(m->attempts, o, rnd);
 		m->last_status = o->status;
-		copy_text(m->last_error, sizeof(m->last_error), error);
+		alert_copy_text(m->last_error, sizeof(m->last_error), error);
 		rc = meta_write_at(q->fd, q->e[i].id, m);
 		if (rc < 0)
 			log_warnx("outbox: sink %s: cannot record the attempt for %s: %s", q->sink,
@@ -1189,7 +1167,7 @@ deliver_sink(int outfd, const char *dir, const struct sink_settings *s,
 	rc = queue_load(outfd, dir, r->name, true, &q, NULL, &r->quarantined, err,
 			sizeof(err));
 	if (rc < 0) {
-		copy_text(r->last_error, sizeof(r->last_error), err);
+		alert_copy_text(r->last_error, sizeof(r->last_error), err);
 		log_warnx("%s", err);
 		return;
 	}
@@ -1258,7 +1236,7 @@ deliver_sink(int outfd, const char *dir, const struct sink_settings *s,
 			snprintf(err, sizeof(err), "cannot format the message: %s",
 				 rc < 0 ? strerror(-rc) : "formatter took no event");
 			record_failure(&q, i, 1, &oc, err, run_wall(clk), &r->next_try);
-			copy_text(r->last_error, sizeof(r->last_error), err);
+			alert_copy_text(r->last_error, sizeof(r->last_error), err);
 			log_warnx("alert delivery to sink %s failed: %s", r->name, err);
 			sink_message_clear(&m);
 			r->failed++;
@@ -1305,7 +1283,7 @@ deliver_sink(int outfd, const char *dir, const struct sink_settings *s,
 		}
 		describe_failure(&hr, prc, err, sizeof(err));
 		record_failure(&q, i, k, &oc, err, run_wall(clk), &r->next_try);
-		copy_text(r->last_error, sizeof(r->last_error), err);
+		alert_copy_text(r->last_error, sizeof(r->last_error), err);
 		r->failed++;
 		{
 			char when[32];

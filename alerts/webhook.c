@@ -21,17 +21,6 @@
 #define REDACTED "<redacted>"
 #define MAX_NEEDLES 48
 
-/* Copy a one-line message, cut to fit (messages are for people; a cut is fine, between
- * two characters). */
-static void
-copy_text(char *dst, size_t len, const char *src)
-{
-	size_t l = alert_utf8_cut(src, strlen(src), len - 1);
-
-	memcpy(dst, src, l);
-	dst[l] = '\0';
-}
-
 int
 webhook_global_init(void)
 {
@@ -325,7 +314,7 @@ set_error(struct http_result *r, CURLcode cc, const char *detail,
 	if (d[0] == '\0' || strstr(d, "://") != NULL)
 		snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(cc));
 	else
-		copy_text(r->error, sizeof(r->error), d);
+		alert_copy_text(r->error, sizeof(r->error), d);
 	for (char *p = r->error; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
@@ -363,7 +352,7 @@ set_first_line(struct http_result *r, const struct sink_settings *s,
 	line[k] = '\0';
 	/* redact before cutting, so a secret cut in half is still found whole */
 	webhook_redact(line, sizeof(line), s, m);
-	copy_text(r->first_line, sizeof(r->first_line), line);
+	alert_copy_text(r->first_line, sizeof(r->first_line), line);
 }
 
 static uint64_t

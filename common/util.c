@@ -129,6 +129,28 @@ util_random(void *buf, size_t len)
 	return 0;
 }
 
+uint32_t
+util_random32(void)
+{
+	uint32_t r;
+
+	if (util_random(&r, sizeof(r)) < 0)
+		r = (uint32_t)util_now_ns();
+	return r;
+}
+
+const char *
+util_fmt_utc(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+
+	if (ns == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 const char *
 util_fmt_utc_ms(uint64_t ns, char *buf, size_t len)
 {

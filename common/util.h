@@ -24,11 +24,17 @@ int util_parse_duration(const char *s, uint64_t *out_ns);
 int util_parse_duration_max(const char *s, uint64_t max_ns, uint64_t *out_ns);
 /* Cryptographically random bytes (getrandom). 0 or -errno. */
 int util_random(void *buf, size_t len);
+/* A random number for jitter, never for secrets: getrandom's, or the clock's low bits
+ * when that fails (jitter only spreads things out). */
+uint32_t util_random32(void);
 /* Human duration "1.2s", "850ms" into buf. */
 const char *util_fmt_duration(uint64_t ns, char *buf, size_t len);
 /* Wall time in ns as "2026-11-27T09:43:14.123Z" (UTC, milliseconds truncated) into buf:
  * the time format of events, sniff records and history. Returns buf. */
 const char *util_fmt_utc_ms(uint64_t ns, char *buf, size_t len);
+/* Wall time in ns as "2026-11-27T09:43:14Z" (UTC, seconds), "-" for 0 (never): the times
+ * the commands print in tables. Returns buf. */
+const char *util_fmt_utc(uint64_t ns, char *buf, size_t len);
 
 /* printf into err (errlen bytes, cut to fit) for the "char *err, size_t errlen" convention;
  * does nothing when err is NULL or errlen is 0. */
