@@ -16,6 +16,7 @@
 
 #include "agent/scan.h"
 #include "agent/targets.h"
+#include "agent/jsonw.h"
 #include "alerts/event.h"
 #include "alerts/sink.h"
 #include "common/fileio.h"
@@ -385,18 +386,9 @@ get_uint(struct ctx *x, const char *path, struct json_object *v, uint64_t min, u
 	 uint64_t *out)
 {
 	char g[SHOWN_LEN + 8];
-	int64_t s;
-	uint64_t u;
 
-	if (json_object_is_type(v, json_type_int)) {
-		s = json_object_get_int64(v);
-		/* json-c keeps integers above INT64_MAX as uint64 (and saturates beyond) */
-		u = s == INT64_MAX ? json_object_get_uint64(v) : (uint64_t)s;
-		if (s >= 0 && u >= min && u <= max) {
-			*out = u;
-			return 0;
-		}
-	}
+	if (jsonw_uint(v, min, max, out) == 0)
+		return 0;
 	if (max == INT64_MAX)
 		return fail(x, path, "expected an integer from %" PRIu64 " to 2^63-1 (%" PRId64
 			    "), got %s", min, INT64_MAX, got(v, g, sizeof(g)));

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "agent/grade.h"
+#include "agent/jsonw.h"
 #include "common/util.h"
 #include "probes/dnscheck.h"
 
@@ -131,27 +132,10 @@ sorted_records(const struct output_data *d, int (*cmp)(const void *, const void 
 
 /* ---- json / jsonl ---- */
 
-/* json-c's object_add does not take ownership when it fails: put the child here. */
-static void
-jput(struct json_object *o, const char *key, struct json_object *v, bool *ok)
-{
-	if (v == NULL || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		*ok = false;
-	}
-}
-
-static void
-jput_null(struct json_object *o, const char *key, bool *ok)
-{
-	if (json_object_object_add(o, key, NULL) != 0)
-		*ok = false;
-}
-
 static void
 jput_fixed2(struct json_object *o, const char *key, const char *text, bool *ok)
 {
-	jput(o, key, json_object_new_double_s(strtod(text, NULL), text), ok);
+	jsonw_put(o, key, json_object_new_double_s(strtod(text, NULL), text), ok);
 }
 
 /* The udp object says whether an open state is verified (probe_open_verified): a reply
@@ -166,16 +150,16 @@ outcome_json(const struct probe_outcome *o, enum probe_slot slot, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, "state", json_object_new_string(probe_state_name(o->state)), ok);
-	jput(j, "reason", json_object_new_string(probe_reason_name(o->reason)), ok);
+	jsonw_put(j, "state", json_object_new_string(probe_state_name(o->state)), ok);
+	jsonw_put(j, "reason", json_object_new_string(probe_reason_name(o->reason)), ok);
 	if (o->rtt_us < 0) {
-		jput_null(j, "rtt_ms", ok);
+		jsonw_put_null(j, "rtt_ms", ok);
 	} else {
 		fmt_rtt(o->rtt_us, buf, sizeof(buf));
 		jput_fixed2(j, "rtt_ms", buf, ok);
 	}
 	if (slot == PROBE_SLOT_UDP && o->state == PROBE_OPEN)
-		jput(j, "verified", json_object_new_boolean(probe_open_verified(o)), ok);
+		jsonw_put(j, "verified", json_object_new_boolean(probe_open_verified(o)), ok);
 	return j;
 }
 
@@ -184,18 +168,18 @@ static void
 jput_bool_fact(struct json_object *o, const char *key, bool known, bool v, bool *ok)
 {
 	if (known)
-		jput(o, key, json_object_new_boolean(v), ok);
+		jsonw_put(o, key, json_object_new_boolean(v), ok);
 	else
-		jput_null(o, key, ok);
+		jsonw_put_null(o, key, ok);
 }
 
 static void
 jput_text_fact(struct json_object *o, const char *key, bool known, const char *v, bool *ok)
 {
 	if (known)
-		jput(o, key, json_object_new_string_len(v, (int)strnlen(v, DNSCHECK_TEXT_MAX)), ok);
+		jsonw_put(o, key, json_object_new_string_len(v, (int)strnlen(v, DNSCHECK_TEXT_MAX)), ok);
 	else
-		jput_null(o, key, ok);
+		jsonw_put_null(o, key, ok);
 }
 
 /* The amplification factor with two decimals ("31.50"). */
@@ -215,23 +199,23 @@ axfr_zone_json(const struct dnscheck_axfr *ax, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, "zone", json_object_new_string(ax->zone ? ax->zone : ""), ok);
+	jsonw_put(j, "zone", json_object_new_string(ax->zone ? ax->zone : ""), ok);
 	switch (ax->state) {
 	case DNSCHECK_AXFR_ALLOWED:
-		jput(j, "allowed", json_object_new_boolean(true), ok);
-		jput(j, "records", json_object_new_int64(ax->records), ok);
-		jput(j, "complete", json_object_new_boolean(ax->complete), ok);
+		jsonw_put(j, "allowed", json_object_new_boolean(true), ok);
+		jsonw_put(j, "records", json_object_new_int64(ax->records), ok);
+		jsonw_put(j, "complete", json_object_new_boolean(ax->complete), ok);
 		break;
 	case DNSCHECK_AXFR_REFUSED:
-		jput(j, "allowed", json_object_new_boolean(false), ok);
+		jsonw_put(j, "allowed", json_object_new_boolean(false), ok);
 		if (ax->closed)
-			jput(j, "closed", json_object_new_boolean(true), ok);
+			jsonw_put(j, "closed", json_object_new_boolean(true), ok);
 		else
-			jput(j, "rcode", json_object_new_string(dns_rcode_name(ax->rcode, buf,
+			jsonw_put(j, "rcode", json_object_new_string(dns_rcode_name(ax->rcode, buf,
 									      sizeof(buf))), ok);
 		break;
 	default:
-		jput_null(j, "allowed", ok);
+		jsonw_put_null(j, "allowed", ok);
 		break;
 	}
 	return j;
@@ -260,7 +244,7 @@ checks_json(struct json_object *j, const struct dnscheck_facts *c, bool *ok)
 		bool known, any = dnscheck_axfr_any(c, &known);
 
 		jput_bool_fact(j, "axfr", known, any, ok);
-		jput(j, "axfr_zones", zones, ok);
+		jsonw_put(j, "axfr_zones", zones, ok);
 		for (unsigned i = 0; zones != NULL && i < c->naxfr && i < DNSCHECK_MAX_ZONES; i++) {
 			struct json_object *z = axfr_zone_json(&c->axfr[i], ok);
 			if (z == NULL || json_object_array_add(zones, z) != 0) {
@@ -278,14 +262,14 @@ checks_json(struct json_object *j, const struct dnscheck_facts *c, bool *ok)
 
 			fmt_x100(x, buf, sizeof(buf));
 			jput_fixed2(j, "amplification", buf, ok);
-			jput(q, "qname", json_object_new_string(c->amp_zone ? c->amp_zone : ""), ok);
-			jput(q, "qtype", json_object_new_string(dns_type_name(c->amp_qtype, tb,
+			jsonw_put(q, "qname", json_object_new_string(c->amp_zone ? c->amp_zone : ""), ok);
+			jsonw_put(q, "qtype", json_object_new_string(dns_type_name(c->amp_qtype, tb,
 									       sizeof(tb))), ok);
-			jput(q, "query_bytes", json_object_new_int64(c->amp_query_bytes), ok);
-			jput(q, "response_bytes", json_object_new_int64(c->amp_reply_bytes), ok);
-			jput(j, "amplification_query", q, ok);
+			jsonw_put(q, "query_bytes", json_object_new_int64(c->amp_query_bytes), ok);
+			jsonw_put(q, "response_bytes", json_object_new_int64(c->amp_reply_bytes), ok);
+			jsonw_put(j, "amplification_query", q, ok);
 		} else {
-			jput_null(j, "amplification", ok);
+			jsonw_put_null(j, "amplification", ok);
 		}
 	}
 	if (c->ran & DNSCHECK_TCP_DNS)
@@ -303,31 +287,22 @@ dns_json(const struct probe_result *r, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, "valid", json_object_new_boolean(dns_shown(r) && dns->valid), ok);
+	jsonw_put(j, "valid", json_object_new_boolean(dns_shown(r) && dns->valid), ok);
 	if (!dns_shown(r)) {
 		/* checks ran over TCP on a host that gave no DNS reply over UDP */
-		jput(j, "error", json_object_new_string("no dns reply over udp"), ok);
+		jsonw_put(j, "error", json_object_new_string("no dns reply over udp"), ok);
 	} else if (dns->valid) {
-		jput(j, "rcode", json_object_new_string(rcode_text(dns, buf, sizeof(buf))), ok);
-		jput(j, "aa", json_object_new_boolean(dns->aa), ok);
-		jput(j, "ra", json_object_new_boolean(dns->ra), ok);
-		jput(j, "tc", json_object_new_boolean(dns->tc), ok);
+		jsonw_put(j, "rcode", json_object_new_string(rcode_text(dns, buf, sizeof(buf))), ok);
+		jsonw_put(j, "aa", json_object_new_boolean(dns->aa), ok);
+		jsonw_put(j, "ra", json_object_new_boolean(dns->ra), ok);
+		jsonw_put(j, "tc", json_object_new_boolean(dns->tc), ok);
 	} else {
-		jput(j, "error", json_object_new_string_len(dns->error,
+		jsonw_put(j, "error", json_object_new_string_len(dns->error,
 			(int)strnlen(dns->error, sizeof(dns->error))), ok);
 	}
 	if (r->checks != NULL)
 		checks_json(j, r->checks, ok);
 	return j;
-}
-
-static void
-jarray_add(struct json_object *a, struct json_object *v, bool *ok)
-{
-	if (v == NULL || json_object_array_add(a, v) != 0) {
-		json_object_put(v);
-		*ok = false;
-	}
 }
 
 static void passive_fields(struct json_object *j, const struct output_passive *p, bool *ok);
@@ -344,30 +319,30 @@ record_json(const struct output_data *d, const struct probe_result *r)
 
 	if (j == NULL)
 		return NULL;
-	jput(j, "target", json_object_new_string(record_label(d, r, abuf, sizeof(abuf))), &ok);
-	jput(j, "address", json_object_new_string(net_addr_str(&r->addr, abuf, sizeof(abuf))),
+	jsonw_put(j, "target", json_object_new_string(record_label(d, r, abuf, sizeof(abuf))), &ok);
+	jsonw_put(j, "address", json_object_new_string(net_addr_str(&r->addr, abuf, sizeof(abuf))),
 	     &ok);
-	jput(j, "family", json_object_new_int(r->addr.family == AF_INET6 ? 6 : 4), &ok);
-	jput(j, "port", json_object_new_int(r->port), &ok);
+	jsonw_put(j, "family", json_object_new_int(r->addr.family == AF_INET6 ? 6 : 4), &ok);
+	jsonw_put(j, "port", json_object_new_int(r->port), &ok);
 	for (int s = 0; s < PROBE_NSLOTS; s++)
 		if (r->out[s].state != PROBE_STATE_NONE)
-			jput(j, probe_slot_name((enum probe_slot)s),
+			jsonw_put(j, probe_slot_name((enum probe_slot)s),
 			     outcome_json(&r->out[s], (enum probe_slot)s, &ok), &ok);
 	if (dns_shown(r) || r->checks != NULL)
-		jput(j, "dns", dns_json(r, &ok), &ok);
+		jsonw_put(j, "dns", dns_json(r, &ok), &ok);
 	else
-		jput_null(j, "dns", &ok);
+		jsonw_put_null(j, "dns", &ok);
 	if (r->checks != NULL) {
 		/* the severity model (README "Severity"): only where the checks ran */
 		struct json_object *fa = json_object_new_array();
 		struct grade g;
 
 		grade_facts(r->checks, &g);
-		jput(j, "severity", json_object_new_string(grade_severity_name(g.severity)), &ok);
-		jput(j, "findings", fa, &ok);
+		jsonw_put(j, "severity", json_object_new_string(grade_severity_name(g.severity)), &ok);
+		jsonw_put(j, "findings", fa, &ok);
 		for (unsigned b = 1; fa != NULL && b < (1u << GRADE_NFINDINGS); b <<= 1)
 			if (g.findings & b)
-				jarray_add(fa, json_object_new_string(grade_finding_name(b)), &ok);
+				jsonw_push(fa, json_object_new_string(grade_finding_name(b)), &ok);
 	}
 	if (d->passive != NULL)
 		passive_fields(j, &d->passive[r - d->records], &ok);
@@ -399,30 +374,30 @@ summary_json(const struct scan_summary *s, bool *ok)
 	if (gmtime_r(&secs, &tm) == NULL ||
 	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		buf[0] = '\0';
-	jput(j, "started", json_object_new_string(buf), ok);
+	jsonw_put(j, "started", json_object_new_string(buf), ok);
 	fmt_hundredths(s->elapsed_ns, NS_PER_SEC, buf, sizeof(buf));
 	jput_fixed2(j, "elapsed_s", buf, ok);
-	jput(j, "mode", json_object_new_string(s->audit ? "audit" : "scan"), ok);
-	jput(j, "port", json_object_new_int(s->port), ok);
-	jput(j, "tcp", json_object_new_boolean(s->tcp), ok);
-	jput(j, "udp", json_object_new_boolean(s->udp), ok);
-	jput(j, "timeout_ms", json_object_new_int64(clamp64(s->timeout_ns / NS_PER_MS)), ok);
-	jput(j, "retries", json_object_new_int64(s->retries), ok);
-	jput(j, "rate", json_object_new_int64(s->rate_pps), ok);
-	jput(j, "concurrency", json_object_new_int64(s->concurrency), ok);
-	jput(j, "addresses", json_object_new_int64(clamp64(s->addresses)), ok);
-	jput(j, "hosts_open", json_object_new_int64(clamp64(s->hosts_open)), ok);
-	jput(j, "tcp_open", json_object_new_int64(clamp64(s->tcp_open)), ok);
-	jput(j, "udp_open", json_object_new_int64(clamp64(s->udp_open)), ok);
-	jput(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
+	jsonw_put(j, "mode", json_object_new_string(s->audit ? "audit" : "scan"), ok);
+	jsonw_put(j, "port", json_object_new_int(s->port), ok);
+	jsonw_put(j, "tcp", json_object_new_boolean(s->tcp), ok);
+	jsonw_put(j, "udp", json_object_new_boolean(s->udp), ok);
+	jsonw_put(j, "timeout_ms", json_object_new_int64(clamp64(s->timeout_ns / NS_PER_MS)), ok);
+	jsonw_put(j, "retries", json_object_new_int64(s->retries), ok);
+	jsonw_put(j, "rate", json_object_new_int64(s->rate_pps), ok);
+	jsonw_put(j, "concurrency", json_object_new_int64(s->concurrency), ok);
+	jsonw_put(j, "addresses", json_object_new_int64(clamp64(s->addresses)), ok);
+	jsonw_put(j, "hosts_open", json_object_new_int64(clamp64(s->hosts_open)), ok);
+	jsonw_put(j, "tcp_open", json_object_new_int64(clamp64(s->tcp_open)), ok);
+	jsonw_put(j, "udp_open", json_object_new_int64(clamp64(s->udp_open)), ok);
+	jsonw_put(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
 	if (s->checks != 0) {
 		struct json_object *a = json_object_new_array();
 
-		jput(j, "checks", a, ok);
+		jsonw_put(j, "checks", a, ok);
 		for (unsigned b = 1; a != NULL && b <= DNSCHECK_ALL; b <<= 1)
 			if (s->checks & b)
-				jarray_add(a, json_object_new_string(dnscheck_check_name(b)), ok);
-		jput(j, "checked", json_object_new_int64(clamp64(s->checked)), ok);
+				jsonw_push(a, json_object_new_string(dnscheck_check_name(b)), ok);
+		jsonw_put(j, "checked", json_object_new_int64(clamp64(s->checked)), ok);
 	}
 	return j;
 }
@@ -448,21 +423,21 @@ listener_json(const struct audit_listener *l, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, "protocol", json_object_new_string(l->tcp ? "tcp" : "udp"), ok);
-	jput(j, "address", json_object_new_string(net_addr_str(&l->addr, abuf, sizeof(abuf))), ok);
-	jput(j, "port", json_object_new_int(l->port), ok);
-	jput(j, "exposure", json_object_new_string(exposure_name(l->exposure)), ok);
-	jput(j, "reachable_unless_firewalled",
+	jsonw_put(j, "protocol", json_object_new_string(l->tcp ? "tcp" : "udp"), ok);
+	jsonw_put(j, "address", json_object_new_string(net_addr_str(&l->addr, abuf, sizeof(abuf))), ok);
+	jsonw_put(j, "port", json_object_new_int(l->port), ok);
+	jsonw_put(j, "exposure", json_object_new_string(exposure_name(l->exposure)), ok);
+	jsonw_put(j, "reachable_unless_firewalled",
 	     json_object_new_boolean(l->exposure != AUDIT_LOOPBACK_ONLY), ok);
 	if (l->pid >= 0)
-		jput(j, "pid", json_object_new_int(l->pid), ok);
+		jsonw_put(j, "pid", json_object_new_int(l->pid), ok);
 	else
-		jput_null(j, "pid", ok);
+		jsonw_put_null(j, "pid", ok);
 	if (l->process[0] != '\0')
-		jput(j, "process", json_object_new_string_len(l->process,
+		jsonw_put(j, "process", json_object_new_string_len(l->process,
 			(int)strnlen(l->process, sizeof(l->process))), ok);
 	else
-		jput_null(j, "process", ok);
+		jsonw_put_null(j, "process", ok);
 	return j;
 }
 
@@ -507,18 +482,18 @@ write_json(FILE *f, const struct output_data *d, const struct probe_result **v)
 	if (root == NULL)
 		return -ENOMEM;
 	if (d->summary != NULL)
-		jput(root, "scan", summary_json(d->summary, &ok), &ok);
+		jsonw_put(root, "scan", summary_json(d->summary, &ok), &ok);
 	if (d->sniff != NULL)
-		jput(root, "sniff", sniff_json(d->sniff, &ok), &ok);
+		jsonw_put(root, "sniff", sniff_json(d->sniff, &ok), &ok);
 	results = json_object_new_array();
-	jput(root, "results", results, &ok);
+	jsonw_put(root, "results", results, &ok);
 	for (size_t i = 0; ok && i < d->nrecords; i++)
-		jarray_add(results, record_json(d, v[i]), &ok);
+		jsonw_push(results, record_json(d, v[i]), &ok);
 	if (d->summary != NULL && d->summary->audit) {
 		listeners = json_object_new_array();
-		jput(root, "listeners", listeners, &ok);
+		jsonw_put(root, "listeners", listeners, &ok);
 		for (size_t i = 0; ok && i < d->nlisteners; i++)
-			jarray_add(listeners, listener_json(&d->listeners[i], &ok), &ok);
+			jsonw_push(listeners, listener_json(&d->listeners[i], &ok), &ok);
 	}
 	if (!ok)
 		goto out;
@@ -1029,22 +1004,22 @@ passive_fields(struct json_object *j, const struct output_passive *p, bool *ok)
 	struct json_object *protos = json_object_new_array();
 	char buf[48];
 
-	jput(j, "source", json_object_new_string("passive"), ok);
-	jput(j, "first_seen", json_object_new_string(util_fmt_utc_ms(p->first_seen_ns, buf,
+	jsonw_put(j, "source", json_object_new_string("passive"), ok);
+	jsonw_put(j, "first_seen", json_object_new_string(util_fmt_utc_ms(p->first_seen_ns, buf,
 								 sizeof(buf))), ok);
-	jput(j, "last_seen", json_object_new_string(util_fmt_utc_ms(p->last_seen_ns, buf,
+	jsonw_put(j, "last_seen", json_object_new_string(util_fmt_utc_ms(p->last_seen_ns, buf,
 								sizeof(buf))), ok);
-	jput(j, "packets", json_object_new_int64(clamp64(p->packets)), ok);
-	jput(j, "responses", json_object_new_int64(clamp64(p->responses)), ok);
-	jput(j, "ra_responses", json_object_new_int64(clamp64(p->ra_responses)), ok);
-	jput(j, "recursion_available", json_object_new_boolean(p->ra_responses > 0), ok);
-	jput(j, "protocols", protos, ok);
+	jsonw_put(j, "packets", json_object_new_int64(clamp64(p->packets)), ok);
+	jsonw_put(j, "responses", json_object_new_int64(clamp64(p->responses)), ok);
+	jsonw_put(j, "ra_responses", json_object_new_int64(clamp64(p->ra_responses)), ok);
+	jsonw_put(j, "recursion_available", json_object_new_boolean(p->ra_responses > 0), ok);
+	jsonw_put(j, "protocols", protos, ok);
 	if (protos != NULL && p->udp)
-		jarray_add(protos, json_object_new_string("udp"), ok);
+		jsonw_push(protos, json_object_new_string("udp"), ok);
 	if (protos != NULL && p->tcp)
-		jarray_add(protos, json_object_new_string("tcp"), ok);
+		jsonw_push(protos, json_object_new_string("tcp"), ok);
 	if (p->in_targets >= 0)
-		jput(j, "in_targets", json_object_new_boolean(p->in_targets > 0), ok);
+		jsonw_put(j, "in_targets", json_object_new_boolean(p->in_targets > 0), ok);
 }
 
 static struct json_object *
@@ -1057,29 +1032,29 @@ sniff_json(const struct output_sniff *s, bool *ok)
 		*ok = false;
 		return NULL;
 	}
-	jput(j, s->live ? "interface" : "file", json_object_new_string(s->source), ok);
-	jput(j, "started", json_object_new_string(util_fmt_utc_ms(s->started_wall_ns, buf,
+	jsonw_put(j, s->live ? "interface" : "file", json_object_new_string(s->source), ok);
+	jsonw_put(j, "started", json_object_new_string(util_fmt_utc_ms(s->started_wall_ns, buf,
 							      sizeof(buf))), ok);
 	fmt_hundredths(s->elapsed_ns, NS_PER_SEC, buf, sizeof(buf));
 	jput_fixed2(j, "elapsed_s", buf, ok);
-	jput(j, "packets", json_object_new_int64(clamp64(s->packets)), ok);
-	jput(j, "decoded", json_object_new_int64(clamp64(s->decoded)), ok);
-	jput(j, "truncated", json_object_new_int64(clamp64(s->truncated)), ok);
-	jput(j, "malformed", json_object_new_int64(clamp64(s->malformed)), ok);
-	jput(j, "unsupported", json_object_new_int64(clamp64(s->unsupported)), ok);
-	jput(j, "fragments", json_object_new_int64(clamp64(s->fragments)), ok);
-	jput(j, "dns_malformed", json_object_new_int64(clamp64(s->dns_malformed)), ok);
-	jput(j, "table_full", json_object_new_int64(clamp64(s->table_full)), ok);
+	jsonw_put(j, "packets", json_object_new_int64(clamp64(s->packets)), ok);
+	jsonw_put(j, "decoded", json_object_new_int64(clamp64(s->decoded)), ok);
+	jsonw_put(j, "truncated", json_object_new_int64(clamp64(s->truncated)), ok);
+	jsonw_put(j, "malformed", json_object_new_int64(clamp64(s->malformed)), ok);
+	jsonw_put(j, "unsupported", json_object_new_int64(clamp64(s->unsupported)), ok);
+	jsonw_put(j, "fragments", json_object_new_int64(clamp64(s->fragments)), ok);
+	jsonw_put(j, "dns_malformed", json_object_new_int64(clamp64(s->dns_malformed)), ok);
+	jsonw_put(j, "table_full", json_object_new_int64(clamp64(s->table_full)), ok);
 	if (s->live)
-		jput(j, "kernel_dropped", json_object_new_int64(clamp64(s->kernel_dropped)), ok);
-	jput(j, "responders", json_object_new_int64(clamp64(s->responders)), ok);
-	jput(j, "unknown_not_reported", json_object_new_int64(clamp64(s->unknown)), ok);
-	jput(j, "events", json_object_new_int64(clamp64(s->events)), ok);
-	jput(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
+		jsonw_put(j, "kernel_dropped", json_object_new_int64(clamp64(s->kernel_dropped)), ok);
+	jsonw_put(j, "responders", json_object_new_int64(clamp64(s->responders)), ok);
+	jsonw_put(j, "unknown_not_reported", json_object_new_int64(clamp64(s->unknown)), ok);
+	jsonw_put(j, "events", json_object_new_int64(clamp64(s->events)), ok);
+	jsonw_put(j, "interrupted", json_object_new_boolean(s->interrupted), ok);
 	if (s->file_error != NULL)
-		jput(j, "file_error", json_object_new_string(s->file_error), ok);
+		jsonw_put(j, "file_error", json_object_new_string(s->file_error), ok);
 	else
-		jput_null(j, "file_error", ok);
+		jsonw_put_null(j, "file_error", ok);
 	return j;
 }
 

@@ -3,6 +3,7 @@
  * --format json` prints. The files in state_dir are state_db.c's. */
 #define _GNU_SOURCE
 #include "agent/state.h"
+#include "agent/jsonw.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -274,44 +275,34 @@ state_get(struct state *st, const struct net_addr *a, bool *created)
 
 /* ---- writing ---- */
 
-/* json-c does not take the child when an add fails: free it here and remember. */
-static void
-jadd(struct json_object *o, const char *key, struct json_object *v, bool *ok)
-{
-	if (o == NULL || v == NULL || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		*ok = false;
-	}
-}
-
 static struct json_object *
 port_json(const struct bl_port *p)
 {
 	struct json_object *j = json_object_new_object();
 	bool ok = j != NULL;
 
-	jadd(j, "known", json_object_new_boolean(p->known), &ok);
-	jadd(j, "baseline", json_object_new_string(open_word(p->baseline_open)), &ok);
-	jadd(j, "reported", json_object_new_string(open_word(p->reported_open)), &ok);
-	jadd(j, "last", json_object_new_string(state_state_word(p->last)), &ok);
-	jadd(j, "last_reason", json_object_new_string(state_reason_word(p->last_reason)), &ok);
-	jadd(j, "last_miss", json_object_new_string(state_state_word(p->last_miss)), &ok);
-	jadd(j, "open_streak", json_object_new_uint64(p->open_streak > STATE_MAX_STREAK ?
+	jsonw_put(j, "known", json_object_new_boolean(p->known), &ok);
+	jsonw_put(j, "baseline", json_object_new_string(open_word(p->baseline_open)), &ok);
+	jsonw_put(j, "reported", json_object_new_string(open_word(p->reported_open)), &ok);
+	jsonw_put(j, "last", json_object_new_string(state_state_word(p->last)), &ok);
+	jsonw_put(j, "last_reason", json_object_new_string(state_reason_word(p->last_reason)), &ok);
+	jsonw_put(j, "last_miss", json_object_new_string(state_state_word(p->last_miss)), &ok);
+	jsonw_put(j, "open_streak", json_object_new_uint64(p->open_streak > STATE_MAX_STREAK ?
 						      STATE_MAX_STREAK : p->open_streak), &ok);
-	jadd(j, "miss_streak", json_object_new_uint64(p->miss_streak > STATE_MAX_STREAK ?
+	jsonw_put(j, "miss_streak", json_object_new_uint64(p->miss_streak > STATE_MAX_STREAK ?
 						      STATE_MAX_STREAK : p->miss_streak), &ok);
-	jadd(j, "change_bits", json_object_new_uint64(p->change_bits), &ok);
-	jadd(j, "flapping", json_object_new_boolean(p->flapping), &ok);
-	jadd(j, "open_before_flap", json_object_new_boolean(p->open_before_flap), &ok);
-	jadd(j, "first_seen", json_object_new_uint64(p->first_seen), &ok);
-	jadd(j, "last_seen", json_object_new_uint64(p->last_seen), &ok);
-	jadd(j, "last_change", json_object_new_uint64(p->last_change), &ok);
-	jadd(j, "closed_proven", json_object_new_boolean(p->closed_proven), &ok);
-	jadd(j, "proven_by", json_object_new_string(state_reason_word(p->proven_by)), &ok);
-	jadd(j, "quiet_cycles", json_object_new_uint64(p->quiet_cycles > STATE_MAX_STREAK ?
+	jsonw_put(j, "change_bits", json_object_new_uint64(p->change_bits), &ok);
+	jsonw_put(j, "flapping", json_object_new_boolean(p->flapping), &ok);
+	jsonw_put(j, "open_before_flap", json_object_new_boolean(p->open_before_flap), &ok);
+	jsonw_put(j, "first_seen", json_object_new_uint64(p->first_seen), &ok);
+	jsonw_put(j, "last_seen", json_object_new_uint64(p->last_seen), &ok);
+	jsonw_put(j, "last_change", json_object_new_uint64(p->last_change), &ok);
+	jsonw_put(j, "closed_proven", json_object_new_boolean(p->closed_proven), &ok);
+	jsonw_put(j, "proven_by", json_object_new_string(state_reason_word(p->proven_by)), &ok);
+	jsonw_put(j, "quiet_cycles", json_object_new_uint64(p->quiet_cycles > STATE_MAX_STREAK ?
 						       STATE_MAX_STREAK : p->quiet_cycles), &ok);
-	jadd(j, "quiet_since", json_object_new_uint64(p->quiet_since), &ok);
-	jadd(j, "streak_verified", json_object_new_boolean(p->streak_verified), &ok);
+	jsonw_put(j, "quiet_since", json_object_new_uint64(p->quiet_since), &ok);
+	jsonw_put(j, "streak_verified", json_object_new_boolean(p->streak_verified), &ok);
 	if (!ok) {
 		json_object_put(j);
 		return NULL;
@@ -325,24 +316,24 @@ static void
 dns_checks_json(struct json_object *dns, const struct bl_dns *d, bool *ok)
 {
 	if (d->checks & DNSCHECK_RECURSION) {
-		jadd(dns, "recursion", json_object_new_boolean(d->recursion), ok);
+		jsonw_put(dns, "recursion", json_object_new_boolean(d->recursion), ok);
 		if (d->bogus_known)
-			jadd(dns, "bogus", json_object_new_boolean(d->bogus), ok);
+			jsonw_put(dns, "bogus", json_object_new_boolean(d->bogus), ok);
 	}
 	if (d->checks & DNSCHECK_VERSION) {
-		jadd(dns, "version", json_object_new_string_len(d->version,
+		jsonw_put(dns, "version", json_object_new_string_len(d->version,
 			(int)strnlen(d->version, sizeof(d->version) - 1)), ok);
-		jadd(dns, "identity", json_object_new_boolean(d->identity), ok);
+		jsonw_put(dns, "identity", json_object_new_boolean(d->identity), ok);
 	}
 	if (d->checks & DNSCHECK_AXFR) {
-		jadd(dns, "axfr", json_object_new_boolean(d->axfr), ok);
-		jadd(dns, "axfr_zones", json_object_new_string_len(d->axfr_zones,
+		jsonw_put(dns, "axfr", json_object_new_boolean(d->axfr), ok);
+		jsonw_put(dns, "axfr_zones", json_object_new_string_len(d->axfr_zones,
 			(int)strnlen(d->axfr_zones, sizeof(d->axfr_zones) - 1)), ok);
 	}
 	if (d->checks & DNSCHECK_AMPLIFICATION)
-		jadd(dns, "amplification_x100", json_object_new_uint64(d->amplification), ok);
+		jsonw_put(dns, "amplification_x100", json_object_new_uint64(d->amplification), ok);
 	if (d->checks & DNSCHECK_TCP_DNS)
-		jadd(dns, "tcp_dns", json_object_new_boolean(d->tcp_dns), ok);
+		jsonw_put(dns, "tcp_dns", json_object_new_boolean(d->tcp_dns), ok);
 }
 
 static struct json_object *
@@ -358,20 +349,20 @@ entry_json(const struct bl_entry *e)
 	int tlen = (int)strnlen(target, BL_TARGET_MAX);
 
 	net_addr_str(&e->addr, addr, sizeof(addr));
-	jadd(j, "address", json_object_new_string(addr), &ok);
-	jadd(j, "target", json_object_new_string_len(target, tlen), &ok);
-	jadd(expect, "tcp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_TCP])), &ok);
-	jadd(expect, "udp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_UDP])), &ok);
-	jadd(j, "expect", expect, &ok);
-	jadd(j, "last_cycle", json_object_new_uint64(e->last_cycle), &ok);
-	jadd(j, "tcp", port_json(&e->port[PROBE_SLOT_TCP]), &ok);
-	jadd(j, "udp", port_json(&e->port[PROBE_SLOT_UDP]), &ok);
-	jadd(dns, "known", json_object_new_boolean(e->dns.known), &ok);
-	jadd(dns, "rcode", json_object_new_uint64(e->dns.rcode), &ok);
-	jadd(dns, "aa", json_object_new_boolean(e->dns.aa), &ok);
-	jadd(dns, "ra", json_object_new_boolean(e->dns.ra), &ok);
+	jsonw_put(j, "address", json_object_new_string(addr), &ok);
+	jsonw_put(j, "target", json_object_new_string_len(target, tlen), &ok);
+	jsonw_put(expect, "tcp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_TCP])), &ok);
+	jsonw_put(expect, "udp", json_object_new_string(open_word(e->expect_open[PROBE_SLOT_UDP])), &ok);
+	jsonw_put(j, "expect", expect, &ok);
+	jsonw_put(j, "last_cycle", json_object_new_uint64(e->last_cycle), &ok);
+	jsonw_put(j, "tcp", port_json(&e->port[PROBE_SLOT_TCP]), &ok);
+	jsonw_put(j, "udp", port_json(&e->port[PROBE_SLOT_UDP]), &ok);
+	jsonw_put(dns, "known", json_object_new_boolean(e->dns.known), &ok);
+	jsonw_put(dns, "rcode", json_object_new_uint64(e->dns.rcode), &ok);
+	jsonw_put(dns, "aa", json_object_new_boolean(e->dns.aa), &ok);
+	jsonw_put(dns, "ra", json_object_new_boolean(e->dns.ra), &ok);
 	dns_checks_json(dns, &e->dns, &ok);
-	jadd(j, "dns", dns, &ok);
+	jsonw_put(j, "dns", dns, &ok);
 	if (!ok) {
 		json_object_put(j);
 		return NULL;
@@ -388,22 +379,22 @@ head_json(const struct state *st)
 	time_t t = (time_t)(st->last_cycle_wall / NS_PER_SEC);
 	struct tm tm;
 
-	jadd(j, "version", json_object_new_int(STATE_VERSION), &ok);
-	jadd(j, "instance", json_object_new_string(st->instance), &ok);
-	jadd(j, "cycles", json_object_new_uint64(st->cycles), &ok);
+	jsonw_put(j, "version", json_object_new_int(STATE_VERSION), &ok);
+	jsonw_put(j, "instance", json_object_new_string(st->instance), &ok);
+	jsonw_put(j, "cycles", json_object_new_uint64(st->cycles), &ok);
 	/* for people reading the file; last_cycle_ns is what the loader uses */
 	if (st->last_cycle_wall != 0 && gmtime_r(&t, &tm) != NULL)
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	jadd(j, "last_cycle", json_object_new_string(iso), &ok);
-	jadd(j, "last_cycle_ns", json_object_new_uint64(st->last_cycle_wall), &ok);
-	jadd(j, "last_duration_ns", json_object_new_uint64(st->last_duration_ns), &ok);
-	jadd(j, "degraded", json_object_new_boolean(st->degraded), &ok);
+	jsonw_put(j, "last_cycle", json_object_new_string(iso), &ok);
+	jsonw_put(j, "last_cycle_ns", json_object_new_uint64(st->last_cycle_wall), &ok);
+	jsonw_put(j, "last_duration_ns", json_object_new_uint64(st->last_duration_ns), &ok);
+	jsonw_put(j, "degraded", json_object_new_boolean(st->degraded), &ok);
 	struct json_object *ev = json_object_new_object();
 	for (int at = 0; at < ALERT_NTYPES; at++)
 		if (at != ALERT_TEST)
-			jadd(ev, alert_type_name((enum alert_type)at),
+			jsonw_put(ev, alert_type_name((enum alert_type)at),
 			     json_object_new_uint64(st->events_total[at]), &ok);
-	jadd(j, "events_total", ev, &ok);
+	jsonw_put(j, "events_total", ev, &ok);
 	if (!ok) {
 		json_object_put(j);
 		return NULL;
@@ -478,15 +469,15 @@ state_json_silence(const struct state_silence *s, bool first, FILE *f)
 	const char *text;
 	int rc = 0;
 
-	jadd(j, "address", json_object_new_string(net_addr_str(&s->addr, addr, sizeof(addr))),
+	jsonw_put(j, "address", json_object_new_string(net_addr_str(&s->addr, addr, sizeof(addr))),
 	     &ok);
 	if (s->protocol[0] != '\0')
-		jadd(j, "protocol", json_object_new_string(s->protocol), &ok);
+		jsonw_put(j, "protocol", json_object_new_string(s->protocol), &ok);
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	jadd(j, "until", json_object_new_string(iso), &ok);
-	jadd(j, "until_ns", json_object_new_uint64(s->until_ns), &ok);
-	jadd(j, "set_ns", json_object_new_uint64(s->set_ns), &ok);
+	jsonw_put(j, "until", json_object_new_string(iso), &ok);
+	jsonw_put(j, "until_ns", json_object_new_uint64(s->until_ns), &ok);
+	jsonw_put(j, "set_ns", json_object_new_uint64(s->set_ns), &ok);
 	text = ok ? json_object_to_json_string_ext(j, STATE_JSON_FLAGS) : NULL;
 	if (text == NULL)
 		rc = -ENOMEM;
@@ -612,12 +603,7 @@ get_uint(struct json_object *o, const char *where, const char *key, uint64_t max
 		snprintf(what, sizeof(what), "expected an integer from 0 to %" PRIu64, max);
 	if (need(o, where, key, json_type_int, what, &v, err, errlen) < 0)
 		return -EBADMSG;
-	/* json-c keeps values above INT64_MAX as uint64 and reports them as INT64_MAX
-	 * through get_int64, so the sign test must come first */
-	if (json_object_get_int64(v) < 0)
-		return field_error(err, errlen, where, key, what);
-	u = json_object_get_uint64(v);
-	if (u > max)
+	if (jsonw_uint(v, 0, max, &u) < 0)
 		return field_error(err, errlen, where, key, what);
 	*out = u;
 	return 0;
@@ -1080,11 +1066,10 @@ parse_doc(const char *text, size_t len, struct state *out, char *err, size_t err
 		util_errf(err, errlen, "version: missing");
 		goto out;
 	}
-	if (v == NULL || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+	if (v == NULL || jsonw_uint(v, 0, UINT64_MAX, &version) < 0) {
 		util_errf(err, errlen, "version: expected an integer");
 		goto out;
 	}
-	version = json_object_get_uint64(v);
 	if (version != STATE_VERSION) {
 		util_errf(err, errlen, "version %" PRIu64 " is not supported (expected %d)",
 			  version, STATE_VERSION);

@@ -85,7 +85,7 @@ log_vmsg(enum log_level lvl, const char *prefix, int errnum, const char *fmt, va
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	/* one call per line: stdio and syslog lock per call, so lines from the daemon's
 	 * threads never interleave */
-	switch (log_dest) {
+	switch (atomic_load(&log_dest)) {
 	case LOG_DEST_SYSLOG:
 		if (errnum)
 			syslog(log_prio[lvl], "%s%s: %s", prefix, msg, strerror(errnum));

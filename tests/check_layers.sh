@@ -41,7 +41,8 @@ only_in 'curl/' 'alerts/webhook.c'
 only_in 'pcap' 'probes/capture.c'
 only_in 'openssl/' 'alerts/sign.c' 'alerts/event.c' 'probes/cookie.c'
 only_in 'sqlite3' 'agent/state_db.c'
-only_in 'json-c/' 'agent/amsync.c' 'agent/cmd_history.c' 'agent/config.c' 'agent/output.c' \
+only_in 'json-c/' 'agent/amsync.c' 'agent/cmd_history.c' 'agent/config.c' \
+	'agent/jsonw.h' 'agent/output.c' \
 	'agent/scandiff.c' 'agent/state.c' 'alerts/alertmanager.c' 'alerts/event.c' \
 	'alerts/format.c' 'alerts/outbox.c'
 # json-c's headers only by their <json-c/...> path
