@@ -48,16 +48,9 @@ am_alertname(const char *word, char *buf, size_t len)
 static int
 add_raw(struct json_object *o, const char *key, const char *text)
 {
-	struct json_object *v;
-
 	if (text == NULL || text[0] == '\0')
 		return 0;
-	v = json_object_new_string(text);
-	if (v == NULL || json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
+	return alert_json_add(o, key, json_object_new_string(text));
 }
 
 /* The same with text from outside, rendered (see the header) and cut to max. */

@@ -295,14 +295,24 @@ fmt_time(uint64_t ns, char *buf, size_t len)
 	return 0;
 }
 
-/* Add key → val; val == NULL is an allocation failure. json-c hands val to the parent only
- * on success, so it is released here otherwise. */
-static int
-jadd(struct json_object *o, const char *key, struct json_object *val)
+int
+alert_json_add(struct json_object *o, const char *key, struct json_object *val)
 {
 	if (val == NULL)
 		return -ENOMEM;
 	if (json_object_object_add(o, key, val) != 0) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+alert_json_push(struct json_object *a, struct json_object *val)
+{
+	if (val == NULL)
+		return -ENOMEM;
+	if (json_object_array_add(a, val) != 0) {
 		json_object_put(val);
 		return -ENOMEM;
 	}
@@ -352,7 +362,7 @@ jadd_str(struct json_object *o, const char *key, const char *s, size_t size, boo
 {
 	if (empty_null && strnlen(s, size) == 0)
 		return json_object_object_add(o, key, NULL) == 0 ? 0 : -ENOMEM;
-	return jadd(o, key, jstr(s, size));
+	return alert_json_add(o, key, jstr(s, size));
 }
 
 #define JADD_STR(o, ev, field, empty_null) \
@@ -405,18 +415,18 @@ alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen)
 		goto out;
 	}
 	if ((rc = JADD_STR(o, ev, id, false)) < 0 ||
-	    (rc = jadd(o, "type", json_object_new_string(alert_type_name(ev->type)))) < 0 ||
-	    (rc = jadd(o, "time", json_object_new_string(when))) < 0 ||
+	    (rc = alert_json_add(o, "type", json_object_new_string(alert_type_name(ev->type)))) < 0 ||
+	    (rc = alert_json_add(o, "time", json_object_new_string(when))) < 0 ||
 	    (rc = JADD_STR(o, ev, agent, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, vantage, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, target, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, address, true)) < 0 ||
 	    (rc = JADD_STR(o, ev, protocol, true)) < 0 ||
-	    (rc = jadd(o, "port", json_object_new_int(ev->port))) < 0 ||
+	    (rc = alert_json_add(o, "port", json_object_new_int(ev->port))) < 0 ||
 	    (rc = JADD_STR(o, ev, previous, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, current, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, reason, false)) < 0 ||
-	    (rc = jadd(o, "severity",
+	    (rc = alert_json_add(o, "severity",
 		       json_object_new_string(alert_severity_name(ev->severity)))) < 0 ||
 	    (rc = JADD_STR(o, ev, summary, false)) < 0 ||
 	    (rc = JADD_STR(o, ev, why, false)) < 0)
@@ -427,7 +437,7 @@ alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen)
 		goto out;
 	}
 	if ((rc = JADD_STR(o, ev, source, false)) < 0 ||
-	    (rc = jadd(o, "expected_open", json_object_new_boolean(ev->expected_open))) < 0)
+	    (rc = alert_json_add(o, "expected_open", json_object_new_boolean(ev->expected_open))) < 0)
 		goto out;
 	/* optional: bodies without a runbook stay what they were */
 	if (strnlen(ev->runbook_url, sizeof(ev->runbook_url)) > 0 &&

@@ -104,6 +104,13 @@ size_t alert_utf8_cut(const char *s, size_t n, size_t max);
 void alert_copy_text(char *dst, size_t len, const char *src);
 size_t alert_utf16_len(const char *s, size_t n);
 
+/* json-c helpers of alerts/ (the event's JSON, the sinks' formatters): o[key] = val, a[] +=
+ * val. val NULL is an allocation failure; json-c does not take a child whose add failed, so
+ * it is released here. 0 or -ENOMEM. */
+struct json_object;
+int alert_json_add(struct json_object *o, const char *key, struct json_object *val);
+int alert_json_push(struct json_object *a, struct json_object *val);
+
 /* Is this event a new exposure (exit code 1, Nagios CRITICAL, a remediation hint)?
  * `exposed`; `opened` and `changed` rated high or critical. The one definition. */
 bool alert_event_is_exposure(const struct alert_event *ev);

@@ -543,37 +543,12 @@ msg_body_json(struct sink_message *m, struct json_object *root)
 	return 0;
 }
 
-/* ---- json-c helpers: a NULL value is an allocation failure; the parent owns the child
- * only on success, so it is released here otherwise ---- */
-
-static int
-jadd(struct json_object *o, const char *key, struct json_object *val)
-{
-	if (val == NULL)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, val) != 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int
-jpush(struct json_object *a, struct json_object *val)
-{
-	if (val == NULL)
-		return -ENOMEM;
-	if (json_object_array_add(a, val) != 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
+/* ---- json-c helpers (alert_json_add and _push, alerts/event.h) ---- */
 
 static int
 jadd_str(struct json_object *o, const char *key, const char *s)
 {
-	return jadd(o, key, json_object_new_string(s));
+	return alert_json_add(o, key, json_object_new_string(s));
 }
 
 /* The text of an sbuf as a JSON string; the sbuf is emptied. */
@@ -584,7 +559,7 @@ jadd_sb(struct json_object *o, const char *key, struct sbuf *b)
 
 	if (b->oom)
 		return -ENOMEM;
-	rc = jadd(o, key, json_object_new_string_len(b->p != NULL ? b->p : "", (int)b->len));
+	rc = alert_json_add(o, key, json_object_new_string_len(b->p != NULL ? b->p : "", (int)b->len));
 	sb_free(b);
 	return rc;
 }
@@ -730,7 +705,7 @@ webhook_remediation(const struct alert_event *ev, char *body, size_t len, size_t
 		return -ENOMEM;
 	for (size_t i = 0; i < h.n && rc == 0; i++) {
 		o = json_object_new_object();
-		if ((rc = jpush(arr, o)) == 0 && (rc = jadd_str(o, "label", h.line[i].label)) == 0)
+		if ((rc = alert_json_push(arr, o)) == 0 && (rc = jadd_str(o, "label", h.line[i].label)) == 0)
 			rc = jadd_str(o, "command", h.line[i].cmd);
 	}
 	if (rc == 0) {
@@ -810,7 +785,7 @@ slack_mrkdwn(const char *text)
 {
 	struct json_object *o = jtext("mrkdwn", text);
 
-	if (o != NULL && jadd(o, "verbatim", json_object_new_boolean(true)) < 0) {
+	if (o != NULL && alert_json_add(o, "verbatim", json_object_new_boolean(true)) < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -830,10 +805,10 @@ slack_runbook(struct json_object *section, const struct facts *x, size_t i)
 		return 0;
 	snprintf(id, sizeof(id), "runbook-%zu", i);
 	btn = json_object_new_object();
-	if ((rc = jadd(section, "accessory", btn)) < 0)
+	if ((rc = alert_json_add(section, "accessory", btn)) < 0)
 		return rc;
 	t = json_object_new_object();
-	if ((rc = jadd_str(btn, "type", "button")) < 0 || (rc = jadd(btn, "text", t)) < 0 ||
+	if ((rc = jadd_str(btn, "type", "button")) < 0 || (rc = alert_json_add(btn, "text", t)) < 0 ||
 	    (rc = jadd_str(t, "type", "plain_text")) < 0 ||
 	    (rc = jadd_str(t, "text", "Runbook")) < 0 ||
 	    (rc = jadd_str(btn, "url", x->runbook)) < 0 ||
@@ -859,9 +834,10 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	block = json_object_new_object();
 	/* The header is plain text and only repeats counts: cut to the block's limit. */
 	ht = json_object_new_object();
-	if ((rc = jpush(blocks, block)) < 0 || (rc = jadd_str(block, "type", "header")) < 0 ||
-	    (rc = jadd(block, "text", ht)) < 0 || (rc = jadd_str(ht, "type", "plain_text")) < 0 ||
-	    (rc = jadd(ht, "text", jrender(RENDER_PLAIN, header, SLACK_HEADER_MAX))) < 0)
+	if ((rc = alert_json_push(blocks, block)) < 0 || (rc = jadd_str(block, "type", "header")) < 0 ||
+	    (rc = alert_json_add(block, "text", ht)) < 0 ||
+	    (rc = jadd_str(ht, "type", "plain_text")) < 0 ||
+	    (rc = alert_json_add(ht, "text", jrender(RENDER_PLAIN, header, SLACK_HEADER_MAX))) < 0)
 		goto out;
 	/* Notifications and clients without blocks show the text: header and summaries. The
 	 * configured mention is the only one, and ours: checked syntax, written as it is. */
@@ -888,9 +864,9 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		if (alert_utf16_len(sec.p, sec.len) > SLACK_SECTION_MAX)
 			*fits = false;
 		block = json_object_new_object();
-		if ((rc = jpush(blocks, block)) < 0 ||
+		if ((rc = alert_json_push(blocks, block)) < 0 ||
 		    (rc = jadd_str(block, "type", "section")) < 0 ||
-		    (rc = jadd(block, "text", slack_mrkdwn(sec.p))) < 0 ||
+		    (rc = alert_json_add(block, "text", slack_mrkdwn(sec.p))) < 0 ||
 		    (rc = slack_runbook(block, &x, i)) < 0)
 			goto out;
 		sb_free(&sec);
@@ -909,9 +885,9 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		*fits = false;
 	block = json_object_new_object();
 	elems = json_object_new_array();
-	if ((rc = jpush(blocks, block)) < 0 || (rc = jadd_str(block, "type", "context")) < 0 ||
-	    (rc = jadd(block, "elements", elems)) < 0 ||
-	    (rc = jpush(elems, slack_mrkdwn(sec.p))) < 0)
+	if ((rc = alert_json_push(blocks, block)) < 0 || (rc = jadd_str(block, "type", "context")) < 0 ||
+	    (rc = alert_json_add(block, "elements", elems)) < 0 ||
+	    (rc = alert_json_push(elems, slack_mrkdwn(sec.p))) < 0)
 		goto out;
 	/* "text" before "blocks" (json-c keeps insertion order) for readers of the raw body */
 	root = json_object_new_object();
@@ -921,13 +897,13 @@ slack_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	}
 	rc = jadd_sb(root, "text", &text);
 	if (rc == 0)
-		rc = jadd(root, "blocks", blocks);
+		rc = alert_json_add(root, "blocks", blocks);
 	blocks = NULL; /* root's now, or released by jadd */
 	/* no preview fetched from an address a DNS server chose */
 	if (rc == 0)
-		rc = jadd(root, "unfurl_links", json_object_new_boolean(false));
+		rc = alert_json_add(root, "unfurl_links", json_object_new_boolean(false));
 	if (rc == 0)
-		rc = jadd(root, "unfurl_media", json_object_new_boolean(false));
+		rc = alert_json_add(root, "unfurl_media", json_object_new_boolean(false));
 	if (rc < 0)
 		goto out;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
@@ -975,13 +951,13 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	if ((rc = jadd_sb(root, "text", &b)) < 0)
 		goto out;
 	atts = json_object_new_array();
-	if ((rc = jadd(root, "attachments", atts)) < 0)
+	if ((rc = alert_json_add(root, "attachments", atts)) < 0)
 		goto out;
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
 			goto out;
 		att = json_object_new_object();
-		if ((rc = jpush(atts, att)) < 0)
+		if ((rc = alert_json_push(atts, att)) < 0)
 			goto out;
 		/* fallback: what notifications show, plain text; the title is Markdown */
 		sb_str(&b, x.sev->word);
@@ -989,7 +965,7 @@ mattermost_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		sb_render(&b, RENDER_PLAIN, x.summary, 0);
 		if ((rc = jadd_sb(att, "fallback", &b)) < 0 ||
 		    (rc = jadd_str(att, "color", x.sev->hex)) < 0 ||
-		    (rc = jadd(att, "title", jrender(RENDER_MATTERMOST, x.title, 0))) < 0 ||
+		    (rc = alert_json_add(att, "title", jrender(RENDER_MATTERMOST, x.title, 0))) < 0 ||
 		    (x.runbook[0] != '\0' &&
 		     (rc = jadd_str(att, "title_link", x.runbook)) < 0))
 			goto out;
@@ -1046,7 +1022,7 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	if ((rc = jadd_sb(root, "content", &b)) < 0)
 		goto out;
 	embeds = json_object_new_array();
-	if ((rc = jadd(root, "embeds", embeds)) < 0)
+	if ((rc = alert_json_add(root, "embeds", embeds)) < 0)
 		goto out;
 	for (size_t i = 0; i < f->n; i++) {
 		if ((rc = facts_init(&x, &f->ev[i])) < 0)
@@ -1064,9 +1040,9 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			*fits = false;
 		total += len + alert_utf16_len(title.p != NULL ? title.p : "", title.len);
 		embed = json_object_new_object();
-		if ((rc = jpush(embeds, embed)) < 0 || (rc = jadd_sb(embed, "title", &title)) < 0 ||
+		if ((rc = alert_json_push(embeds, embed)) < 0 || (rc = jadd_sb(embed, "title", &title)) < 0 ||
 		    (rc = jadd_sb(embed, "description", &b)) < 0 ||
-		    (rc = jadd(embed, "color", json_object_new_int(x.sev->rgb))) < 0 ||
+		    (rc = alert_json_add(embed, "color", json_object_new_int(x.sev->rgb))) < 0 ||
 		    (rc = jadd_str(embed, "timestamp", x.iso)) < 0 ||
 		    /* the title links to the runbook */
 		    (x.runbook[0] != '\0' && (rc = jadd_str(embed, "url", x.runbook)) < 0))
@@ -1077,8 +1053,8 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	/* No mention is parsed at all, whatever the text says (it says none: render_text()),
 	 * but the configured one: exactly that user or role id. */
 	am = json_object_new_object();
-	if ((rc = jadd(root, "allowed_mentions", am)) < 0 ||
-	    (rc = jadd(am, "parse", json_object_new_array())) < 0)
+	if ((rc = alert_json_add(root, "allowed_mentions", am)) < 0 ||
+	    (rc = alert_json_add(am, "parse", json_object_new_array())) < 0)
 		goto out;
 	if (mention_due(f->s, f->ev, f->n)) {
 		const char *mm = f->s->mention;
@@ -1086,14 +1062,14 @@ discord_build(const struct fmt *f, struct sink_message *m, bool *fits)
 		size_t off = role ? 3 : 2;
 		struct json_object *ids = json_object_new_array();
 
-		if ((rc = jadd(am, role ? "roles" : "users", ids)) < 0 ||
-		    (rc = jpush(ids, json_object_new_string_len(mm + off,
+		if ((rc = alert_json_add(am, role ? "roles" : "users", ids)) < 0 ||
+		    (rc = alert_json_push(ids, json_object_new_string_len(mm + off,
 								 (int)(strlen(mm) - off - 1)))) < 0)
 			goto out;
 	}
 	/* info and low: posted without a notification (SUPPRESS_NOTIFICATIONS) */
 	if (quiet(f->s, f->ev, f->n) &&
-	    (rc = jadd(root, "flags", json_object_new_int(1 << 12))) < 0)
+	    (rc = alert_json_add(root, "flags", json_object_new_int(1 << 12))) < 0)
 		goto out;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
 	    (rc = msg_header(m, "Content-Type: application/json")) < 0 ||
@@ -1125,10 +1101,10 @@ card_text(const char *text, bool bold, const char *color)
 	if (o == NULL)
 		return NULL;
 	if (jadd_str(o, "type", "TextBlock") < 0 ||
-	    jadd(o, "text", jrender(RENDER_TEAMS, text, 0)) < 0 ||
+	    alert_json_add(o, "text", jrender(RENDER_TEAMS, text, 0)) < 0 ||
 	    (bold && jadd_str(o, "weight", "Bolder") < 0) ||
 	    (color != NULL && jadd_str(o, "color", color) < 0) ||
-	    jadd(o, "wrap", json_object_new_boolean(true)) < 0) {
+	    alert_json_add(o, "wrap", json_object_new_boolean(true)) < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -1141,11 +1117,11 @@ card_fact(struct json_object *facts, const char *title, const char *value)
 	struct json_object *o = json_object_new_object();
 	int rc;
 
-	if ((rc = jpush(facts, o)) < 0)
+	if ((rc = alert_json_push(facts, o)) < 0)
 		return rc;
 	/* the title is ours; the value is card Markdown */
 	if ((rc = jadd_str(o, "title", title)) < 0 ||
-	    (rc = jadd(o, "value", jrender(RENDER_TEAMS, value, 0))) < 0)
+	    (rc = alert_json_add(o, "value", jrender(RENDER_TEAMS, value, 0))) < 0)
 		return rc;
 	return 0;
 }
@@ -1160,11 +1136,11 @@ card_code(const char *text)
 	if (o == NULL)
 		return NULL;
 	inlines = json_object_new_array();
-	if (jadd_str(o, "type", "RichTextBlock") < 0 || jadd(o, "inlines", inlines) < 0)
+	if (jadd_str(o, "type", "RichTextBlock") < 0 || alert_json_add(o, "inlines", inlines) < 0)
 		goto bad;
 	run = json_object_new_object();
-	if (jpush(inlines, run) < 0 || jadd_str(run, "type", "TextRun") < 0 ||
-	    jadd(run, "text", jrender(RENDER_PLAIN, text, 0)) < 0 ||
+	if (alert_json_push(inlines, run) < 0 || jadd_str(run, "type", "TextRun") < 0 ||
+	    alert_json_add(run, "text", jrender(RENDER_PLAIN, text, 0)) < 0 ||
 	    jadd_str(run, "fontType", "Monospace") < 0)
 		goto bad;
 	return o;
@@ -1179,18 +1155,19 @@ teams_event(struct json_object *body, const struct facts *x, enum detail d)
 	struct json_object *cont = json_object_new_object(), *items, *fs, *facts;
 	int rc;
 
-	if ((rc = jpush(body, cont)) < 0 || (rc = jadd_str(cont, "type", "Container")) < 0 ||
-	    (rc = jadd(cont, "separator", json_object_new_boolean(true))) < 0)
+	if ((rc = alert_json_push(body, cont)) < 0 || (rc = jadd_str(cont, "type", "Container")) < 0 ||
+	    (rc = alert_json_add(cont, "separator", json_object_new_boolean(true))) < 0)
 		return rc;
 	items = json_object_new_array();
-	if ((rc = jadd(cont, "items", items)) < 0 ||
-	    (rc = jpush(items, card_text(x->title, true, x->sev->card))) < 0 ||
-	    (rc = jpush(items, card_text(x->summary, false, NULL))) < 0)
+	if ((rc = alert_json_add(cont, "items", items)) < 0 ||
+	    (rc = alert_json_push(items, card_text(x->title, true, x->sev->card))) < 0 ||
+	    (rc = alert_json_push(items, card_text(x->summary, false, NULL))) < 0)
 		return rc;
 	fs = json_object_new_object();
 	facts = json_object_new_array();
-	if ((rc = jpush(items, fs)) < 0 || (rc = jadd_str(fs, "type", "FactSet")) < 0 ||
-	    (rc = jadd(fs, "facts", facts)) < 0 || (rc = card_fact(facts, "Since", x->since)) < 0)
+	if ((rc = alert_json_push(items, fs)) < 0 || (rc = jadd_str(fs, "type", "FactSet")) < 0 ||
+	    (rc = alert_json_add(fs, "facts", facts)) < 0 ||
+	    (rc = card_fact(facts, "Since", x->since)) < 0)
 		return rc;
 	if (d < DETAIL_MIN && x->why[0] != '\0' &&
 	    (rc = card_fact(facts, "Why it matters", x->why)) < 0)
@@ -1199,24 +1176,24 @@ teams_event(struct json_object *body, const struct facts *x, enum detail d)
 		return rc;
 	/* what to do: each label a TextBlock, each command a monospace TextRun */
 	if (d < DETAIL_NO_DNS && x->hint.n > 0) {
-		if ((rc = jpush(items, card_text("What to do:", true, NULL))) < 0)
+		if ((rc = alert_json_push(items, card_text("What to do:", true, NULL))) < 0)
 			return rc;
 		for (size_t i = 0; i < x->hint.n; i++)
-			if ((rc = jpush(items,
+			if ((rc = alert_json_push(items,
 					card_text(x->hint.line[i].label, false, NULL))) < 0 ||
-			    (rc = jpush(items, card_code(x->hint.line[i].cmd))) < 0)
+			    (rc = alert_json_push(items, card_code(x->hint.line[i].cmd))) < 0)
 				return rc;
 	}
 	if (x->runbook[0] != '\0') {
 		struct json_object *set = json_object_new_object(), *acts, *act;
 
-		if ((rc = jpush(items, set)) < 0 || (rc = jadd_str(set, "type", "ActionSet")) < 0)
+		if ((rc = alert_json_push(items, set)) < 0 || (rc = jadd_str(set, "type", "ActionSet")) < 0)
 			return rc;
 		acts = json_object_new_array();
-		if ((rc = jadd(set, "actions", acts)) < 0)
+		if ((rc = alert_json_add(set, "actions", acts)) < 0)
 			return rc;
 		act = json_object_new_object();
-		if ((rc = jpush(acts, act)) < 0 ||
+		if ((rc = alert_json_push(acts, act)) < 0 ||
 		    (rc = jadd_str(act, "type", "Action.OpenUrl")) < 0 ||
 		    (rc = jadd_str(act, "title", "Runbook")) < 0 ||
 		    (rc = jadd_str(act, "url", x->runbook)) < 0)
@@ -1237,17 +1214,17 @@ teams_mention(struct json_object *body, struct json_object *ms, const struct sin
 	if (asprintf(&at, "<at>%s</at>", mention_name(s)) < 0)
 		return -ENOMEM;
 	tb = json_object_new_object();
-	if ((rc = jpush(body, tb)) < 0 || (rc = jadd_str(tb, "type", "TextBlock")) < 0 ||
+	if ((rc = alert_json_push(body, tb)) < 0 || (rc = jadd_str(tb, "type", "TextBlock")) < 0 ||
 	    (rc = jadd_str(tb, "text", at)) < 0 ||
-	    (rc = jadd(tb, "wrap", json_object_new_boolean(true))) < 0)
+	    (rc = alert_json_add(tb, "wrap", json_object_new_boolean(true))) < 0)
 		goto out;
 	ents = json_object_new_array();
-	if ((rc = jadd(ms, "entities", ents)) < 0)
+	if ((rc = alert_json_add(ms, "entities", ents)) < 0)
 		goto out;
 	ent = json_object_new_object();
 	who = json_object_new_object();
-	if ((rc = jpush(ents, ent)) < 0 || (rc = jadd_str(ent, "type", "mention")) < 0 ||
-	    (rc = jadd_str(ent, "text", at)) < 0 || (rc = jadd(ent, "mentioned", who)) < 0 ||
+	if ((rc = alert_json_push(ents, ent)) < 0 || (rc = jadd_str(ent, "type", "mention")) < 0 ||
+	    (rc = jadd_str(ent, "text", at)) < 0 || (rc = alert_json_add(ent, "mentioned", who)) < 0 ||
 	    (rc = jadd_str(who, "id", s->mention)) < 0 ||
 	    (rc = jadd_str(who, "name", mention_name(s))) < 0)
 		goto out;
@@ -1272,10 +1249,11 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	att = json_object_new_object();
 	card = json_object_new_object();
 	if ((rc = jadd_str(root, "type", "message")) < 0 ||
-	    (rc = jadd(root, "attachments", atts)) < 0 || (rc = jpush(atts, att)) < 0 ||
+	    (rc = alert_json_add(root, "attachments", atts)) < 0 ||
+	    (rc = alert_json_push(atts, att)) < 0 ||
 	    (rc = jadd_str(att, "contentType", "application/vnd.microsoft.card.adaptive")) < 0 ||
 	    (rc = json_object_object_add(att, "contentUrl", NULL)) < 0 ||
-	    (rc = jadd(att, "content", card)) < 0 ||
+	    (rc = alert_json_add(att, "content", card)) < 0 ||
 	    (rc = jadd_str(card, "$schema",
 			   "http://adaptivecards.io/schemas/adaptive-card.json")) < 0 ||
 	    (rc = jadd_str(card, "type", "AdaptiveCard")) < 0 ||
@@ -1283,10 +1261,10 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	    (rc = jadd_str(card, "version", "1.4")) < 0)
 		goto out;
 	ms = json_object_new_object();
-	if ((rc = jadd(card, "msteams", ms)) < 0 || (rc = jadd_str(ms, "width", "Full")) < 0)
+	if ((rc = alert_json_add(card, "msteams", ms)) < 0 || (rc = jadd_str(ms, "width", "Full")) < 0)
 		goto out;
 	body = json_object_new_array();
-	if ((rc = jadd(card, "body", body)) < 0)
+	if ((rc = alert_json_add(card, "body", body)) < 0)
 		goto out;
 	{
 		struct json_object *h = card_text(header, true, NULL);
@@ -1295,7 +1273,7 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 			json_object_put(h);
 			h = NULL;
 		}
-		if ((rc = jpush(body, h)) < 0)
+		if ((rc = alert_json_push(body, h)) < 0)
 			goto out;
 	}
 	if (mention_due(f->s, f->ev, f->n) && (rc = teams_mention(body, ms, f->s)) < 0)
@@ -1307,11 +1285,11 @@ teams_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	}
 	/* Card Markdown has no code span: the command gets a monospace block of its own. */
 	cmd = card_code(ack_cmd(f->s));
-	if ((rc = jpush(body, card_text("Acknowledge:", false, NULL))) < 0) {
+	if ((rc = alert_json_push(body, card_text("Acknowledge:", false, NULL))) < 0) {
 		json_object_put(cmd);
 		goto out;
 	}
-	if ((rc = jpush(body, cmd)) < 0)
+	if ((rc = alert_json_push(body, cmd)) < 0)
 		goto out;
 	if ((rc = msg_url(m, f->s->url)) < 0 ||
 	    (rc = msg_header(m, "Content-Type: application/json")) < 0 ||
@@ -1481,12 +1459,12 @@ telegram_build(const struct fmt *f, struct sink_message *m, bool *fits)
 	    (rc = jadd_sb(root, "text", &b)) < 0 ||
 	    (rc = jadd_str(root, "parse_mode", "HTML")) < 0 ||
 	    /* Bot API 7.0 replaced disable_web_page_preview by link_preview_options */
-	    (rc = jadd(root, "link_preview_options", lp)) < 0 ||
-	    (rc = jadd(lp, "is_disabled", json_object_new_boolean(true))) < 0)
+	    (rc = alert_json_add(root, "link_preview_options", lp)) < 0 ||
+	    (rc = alert_json_add(lp, "is_disabled", json_object_new_boolean(true))) < 0)
 		goto out;
 	/* info and low: delivered without a sound */
 	if (quiet(f->s, f->ev, f->n) &&
-	    (rc = jadd(root, "disable_notification", json_object_new_boolean(true))) < 0)
+	    (rc = alert_json_add(root, "disable_notification", json_object_new_boolean(true))) < 0)
 		goto out;
 	if (asprintf(&m->url, "%.*s/bot%s/sendMessage", (int)blen, base, f->s->token) < 0) {
 		m->url = NULL;
