@@ -47,24 +47,28 @@
 #define DNS_RCODE_NOTIMP 4
 #define DNS_RCODE_REFUSED 5
 
-/* Negative return codes. dns_strerror() gives a short lowercase reason for records/logs. */
+/* Negative return codes. dns_strerror() gives a short lowercase reason for records/logs.
+ * They lie below -DNS_E_BASE, apart from every -errno: a dns_error passed on where an errno
+ * is expected (or the other way round) reads as an unknown error, never as a wrong one
+ * (DNS_E_BUFFER used to be -12, which is -ENOMEM). */
+#define DNS_E_BASE 1000
 enum dns_error {
 	DNS_OK = 0,
-	DNS_E_SHORT = -1,          /* message ends inside a field */
-	DNS_E_LABEL_TOO_LONG = -2, /* label > 63 */
-	DNS_E_NAME_TOO_LONG = -3,  /* name > 255 octets */
-	DNS_E_PTR_FORWARD = -4,    /* compression pointer not strictly backwards */
-	DNS_E_PTR_LOOP = -5,       /* too many compression hops */
-	DNS_E_LABEL_TYPE = -6,     /* 0x40/0x80 label types */
-	DNS_E_RDLENGTH = -7,       /* RDATA overruns message or its record's declared length */
-	DNS_E_NOT_RESPONSE = -8,   /* QR bit clear */
-	DNS_E_QDCOUNT = -9,        /* not exactly one question */
-	DNS_E_ID_MISMATCH = -10,
-	DNS_E_QUESTION_MISMATCH = -11,
-	DNS_E_BUFFER = -12,        /* output buffer too small */
-	DNS_E_INVALID = -13,       /* bad argument or text name */
-	DNS_E_OPT = -14,           /* malformed or duplicated OPT record */
-	DNS_E_RDATA = -15,         /* RDATA does not parse for its type */
+	DNS_E_SHORT = -DNS_E_BASE - 1,          /* message ends inside a field */
+	DNS_E_LABEL_TOO_LONG = -DNS_E_BASE - 2, /* label > 63 */
+	DNS_E_NAME_TOO_LONG = -DNS_E_BASE - 3,  /* name > 255 octets */
+	DNS_E_PTR_FORWARD = -DNS_E_BASE - 4,    /* compression pointer not strictly backwards */
+	DNS_E_PTR_LOOP = -DNS_E_BASE - 5,       /* too many compression hops */
+	DNS_E_LABEL_TYPE = -DNS_E_BASE - 6,     /* 0x40/0x80 label types */
+	DNS_E_RDLENGTH = -DNS_E_BASE - 7,       /* RDATA overruns message or its record's length */
+	DNS_E_NOT_RESPONSE = -DNS_E_BASE - 8,   /* QR bit clear */
+	DNS_E_QDCOUNT = -DNS_E_BASE - 9,        /* not exactly one question */
+	DNS_E_ID_MISMATCH = -DNS_E_BASE - 10,
+	DNS_E_QUESTION_MISMATCH = -DNS_E_BASE - 11,
+	DNS_E_BUFFER = -DNS_E_BASE - 12,        /* output buffer too small */
+	DNS_E_INVALID = -DNS_E_BASE - 13,       /* bad argument or text name */
+	DNS_E_OPT = -DNS_E_BASE - 14,           /* malformed or duplicated OPT record */
+	DNS_E_RDATA = -DNS_E_BASE - 15,         /* RDATA does not parse for its type */
 };
 
 const char *dns_strerror(int err);

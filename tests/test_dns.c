@@ -1,6 +1,7 @@
 /* test_dns: table-driven tests of the DNS wire codec, including hostile replies. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -983,8 +984,16 @@ test_strerror(void **state)
 	assert_string_equal(dns_strerror(DNS_E_QUESTION_MISMATCH), "question mismatch");
 	assert_string_equal(dns_strerror(DNS_E_NOT_RESPONSE), "not a response");
 	assert_string_equal(dns_strerror(-99), "unknown error");
+	/* every code has its text, and none of them is an errno: -ENOMEM is not "buffer too
+	 * small", and strerror() of a dns code names no system error */
+	for (int e = DNS_E_SHORT; e >= DNS_E_RDATA; e--) {
+		assert_true(e < -DNS_E_BASE);
+		assert_string_not_equal(dns_strerror(e), "unknown error");
+	}
+	assert_string_equal(dns_strerror(-ENOMEM), "unknown error");
+	assert_string_not_equal(strerror(-DNS_E_BUFFER), strerror(ENOMEM));
 	/* every code has its own short lowercase reason */
-	for (int e = DNS_E_RDATA; e <= DNS_OK; e++) {
+	for (int e = DNS_E_RDATA; e <= DNS_OK; e = e == DNS_E_SHORT ? DNS_OK : e + 1) {
 		const char *s = dns_strerror(e);
 
 		assert_true(strlen(s) > 0 && strlen(s) < 40);
