@@ -45,18 +45,10 @@ static const char *const sink_type_names[SINK_NTYPES] = {
 	"alertmanager",
 };
 
-/* Configurable events: every enum alert_type but ALERT_TEST, in enum order. The names are
- * repeated here (not taken from alerts/event.c) so the loader links without alerts/. */
-static const char *const event_names[] = { "opened", "closed", "changed", "flapping", "degraded",
-					    "exposed", "recovered", "unresolved", "resolved" };
-#define NEVENTS (sizeof(event_names) / sizeof(event_names[0]))
-_Static_assert(NEVENTS == ALERT_TEST && ALERT_OPENED == 0 && ALERT_DEGRADED == 4 &&
-	       ALERT_EXPOSED == 5 && ALERT_RECOVERED == 6 && ALERT_RESOLVED == 8,
-	       "event_names follows enum alert_type");
+/* Configurable events: every alert type but ALERT_TEST (the last), as alerts/event.c names
+ * them; severities the same. */
+#define NEVENTS ((size_t)ALERT_TEST)
 #define DEFAULT_EVENTS ((1u << NEVENTS) - 1)
-
-static const char *const severity_names[] = { "info", "low", "medium", "high", "critical" };
-_Static_assert(SEV_INFO == 0 && SEV_CRITICAL == 4, "severity_names follows enum alert_severity");
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 _Static_assert(LOG_LVL_ERR == 0 && LOG_LVL_DEBUG == 3, "level_names follows enum log_level");
@@ -1272,7 +1264,8 @@ sink_events(struct ctx *x, const char *path, struct json_object *v, void *dst)
 		return fail(x, path, "must list at least one event (or leave the key out for all)");
 	for (size_t i = 0; i < n; i++) {
 		index_path(sub, sizeof(sub), path, i);
-		rc = get_enum(x, sub, json_object_array_get_idx(v, i), event_names, NEVENTS, &k);
+		rc = get_enum(x, sub, json_object_array_get_idx(v, i), alert_type_names, NEVENTS,
+			      &k);
 		if (rc < 0)
 			return rc;
 		bits |= 1u << k;
@@ -1293,7 +1286,7 @@ sink_min_severity(struct ctx *x, const char *path, struct json_object *v, void *
 	size_t i;
 	int rc;
 
-	rc = get_enum(x, path, v, severity_names, NELEM(severity_names), &i);
+	rc = get_enum(x, path, v, alert_severity_names, ALERT_NSEVERITIES, &i);
 	if (rc == 0)
 		s->min_severity = (enum alert_severity)i;
 	return rc;
@@ -1484,7 +1477,7 @@ sink_mention_min_severity(struct ctx *x, const char *path, struct json_object *v
 	size_t i;
 	int rc;
 
-	rc = get_enum(x, path, v, severity_names, NELEM(severity_names), &i);
+	rc = get_enum(x, path, v, alert_severity_names, ALERT_NSEVERITIES, &i);
 	if (rc == 0) {
 		s->mention_min_severity = (enum alert_severity)i;
 		s->mention_on = true;
@@ -2610,11 +2603,11 @@ print_sink(struct out *o, const struct config_sink *s)
 	ev = jarr(o);
 	for (size_t i = 0; i < NEVENTS; i++)
 		if (s->events & (1u << i))
-			push(o, ev, jstr(o, event_names[i]));
+			push(o, ev, jstr(o, alert_type_names[i]));
 	put(o, j, "events", ev);
 	put(o, j, "min_severity",
-	    jstr(o, (unsigned)s->min_severity < NELEM(severity_names)
-			    ? severity_names[s->min_severity] : "info"));
+	    jstr(o, (unsigned)s->min_severity < ALERT_NSEVERITIES
+			    ? alert_severity_names[s->min_severity] : "info"));
 	put(o, j, "ca_file", jstr(o, s->ca_file));
 	put(o, j, "resolve", jstrs(o, s->resolve, s->nresolve));
 	put(o, j, "proxy", jproxy(o, s->proxy));
@@ -2629,8 +2622,8 @@ print_sink(struct out *o, const struct config_sink *s)
 		if (s->mention_name != NULL)
 			put(o, j, "mention_name", jstr(o, s->mention_name));
 		put(o, j, "mention_min_severity",
-		    jstr(o, (unsigned)s->mention_min_severity < NELEM(severity_names)
-				    ? severity_names[s->mention_min_severity] : "high"));
+		    jstr(o, (unsigned)s->mention_min_severity < ALERT_NSEVERITIES
+				    ? alert_severity_names[s->mention_min_severity] : "high"));
 	}
 	return j;
 }

@@ -36,15 +36,6 @@ static const struct {
 	  "fail for its clients." },
 };
 
-const char *
-grade_severity_name(enum alert_severity s)
-{
-	/* the same words as alerts/event.c, without linking it into every user of grades */
-	static const char *const names[] = { "info", "low", "medium", "high", "critical" };
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "info";
-}
-
 static int
 find(unsigned bit)
 {

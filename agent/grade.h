@@ -61,9 +61,6 @@ enum alert_severity grade_finding_severity(unsigned finding);
 enum probe_slot grade_finding_slot(unsigned finding);
 const char *grade_finding_why(unsigned finding);
 
-/* "info", "low", "medium", "high", "critical" (the alert severities' names). */
-const char *grade_severity_name(enum alert_severity s);
-
 /* The findings as "open-resolver,axfr-allowed" into buf ("" without any). Returns buf. */
 const char *grade_findings_text(unsigned findings, char *buf, size_t len);
 

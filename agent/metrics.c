@@ -151,7 +151,7 @@ finding_lines(const struct metrics_writer *w, FILE *f, const char *addr,
 		fprintf(f, "watch53_finding{address=\"%s\",protocol=\"%s\",finding=\"%s\","
 			"severity=\"%s\",target=\"", addr,
 			probe_slot_name(grade_finding_slot(b)), grade_finding_name(b),
-			grade_severity_name(grade_finding_severity(b)));
+			alert_severity_name(grade_finding_severity(b)));
 		put_label(f, target);
 		fputs("\",vantage=\"", f);
 		put_label(f, w->vantage);

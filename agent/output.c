@@ -338,7 +338,8 @@ record_json(const struct output_data *d, const struct probe_result *r)
 		struct grade g;
 
 		grade_facts(r->checks, &g);
-		jsonw_put(j, "severity", json_object_new_string(grade_severity_name(g.severity)), &ok);
+		jsonw_put(j, "severity", json_object_new_string(alert_severity_name(g.severity)),
+			  &ok);
 		jsonw_put(j, "findings", fa, &ok);
 		for (unsigned b = 1; fa != NULL && b < (1u << GRADE_NFINDINGS); b <<= 1)
 			if (g.findings & b)
@@ -543,7 +544,7 @@ csv_checks(FILE *f, const struct dnscheck_facts *c)
 		return;
 	}
 	grade_facts(c, &g);
-	csv_field(f, grade_severity_name(g.severity), false);
+	csv_field(f, alert_severity_name(g.severity), false);
 	csv_field(f, grade_findings_text(g.findings, buf, sizeof(buf)), false);
 	csv_field(f, (c->known & DNSCHECK_RECURSION) ? tf(c->recursion) : "", false);
 	csv_field(f, (c->known & DNSCHECK_VERSION) ? c->version : "", false);
@@ -689,7 +690,7 @@ checks_cell(const struct probe_result *r, char *buf, size_t len)
 		return;
 	}
 	grade_facts(c, &g);
-	off = (size_t)snprintf(buf, len, "%s", grade_severity_name(g.severity));
+	off = (size_t)snprintf(buf, len, "%s", alert_severity_name(g.severity));
 	for (unsigned b = 1; b < (1u << GRADE_NFINDINGS) && off < len; b <<= 1) {
 		char detail[DNSCHECK_TEXT_MAX + 16], text[DNSCHECK_TEXT_MAX];
 

@@ -20,7 +20,7 @@
  * newer writer may add. json-c's default (32) would let hostile input recurse deeper. */
 #define EVENT_JSON_DEPTH 16
 
-static const char *const type_names[ALERT_NTYPES] = {
+const char *const alert_type_names[ALERT_NTYPES] = {
 	[ALERT_OPENED] = "opened",
 	[ALERT_CLOSED] = "closed",
 	[ALERT_CHANGED] = "changed",
@@ -33,7 +33,7 @@ static const char *const type_names[ALERT_NTYPES] = {
 	[ALERT_TEST] = "test",
 };
 
-static const char *const severity_names[] = {
+const char *const alert_severity_names[ALERT_NSEVERITIES] = {
 	[SEV_INFO] = "info",
 	[SEV_LOW] = "low",
 	[SEV_MEDIUM] = "medium",
@@ -41,15 +41,13 @@ static const char *const severity_names[] = {
 	[SEV_CRITICAL] = "critical",
 };
 
-#define NSEVERITIES (sizeof(severity_names) / sizeof(severity_names[0]))
-
 const char *
 alert_type_name(enum alert_type t)
 {
 	/* The enum may hold anything read from a file: compare as unsigned. */
 	if ((unsigned)t >= ALERT_NTYPES)
 		return "";
-	return type_names[t];
+	return alert_type_names[t];
 }
 
 int
@@ -58,7 +56,7 @@ alert_type_parse(const char *text, enum alert_type *out)
 	if (text == NULL)
 		return -EINVAL;
 	for (unsigned i = 0; i < ALERT_NTYPES; i++) {
-		if (strcmp(text, type_names[i]) == 0) {
+		if (strcmp(text, alert_type_names[i]) == 0) {
 			*out = (enum alert_type)i;
 			return 0;
 		}
@@ -69,9 +67,9 @@ alert_type_parse(const char *text, enum alert_type *out)
 const char *
 alert_severity_name(enum alert_severity s)
 {
-	if ((unsigned)s >= NSEVERITIES)
+	if ((unsigned)s >= ALERT_NSEVERITIES)
 		return "";
-	return severity_names[s];
+	return alert_severity_names[s];
 }
 
 int
@@ -79,8 +77,8 @@ alert_severity_parse(const char *text, enum alert_severity *out)
 {
 	if (text == NULL)
 		return -EINVAL;
-	for (unsigned i = 0; i < NSEVERITIES; i++) {
-		if (strcmp(text, severity_names[i]) == 0) {
+	for (unsigned i = 0; i < ALERT_NSEVERITIES; i++) {
+		if (strcmp(text, alert_severity_names[i]) == 0) {
 			*out = (enum alert_severity)i;
 			return 0;
 		}
@@ -404,7 +402,7 @@ alert_event_to_json(const struct alert_event *ev, char *buf, size_t buflen)
 	size_t len;
 	int rc;
 
-	if ((unsigned)ev->type >= ALERT_NTYPES || (unsigned)ev->severity >= NSEVERITIES ||
+	if ((unsigned)ev->type >= ALERT_NTYPES || (unsigned)ev->severity >= ALERT_NSEVERITIES ||
 	    fmt_time(ev->time_ns, when, sizeof(when)) < 0) {
 		rc = -EINVAL;
 		goto out;

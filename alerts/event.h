@@ -28,6 +28,13 @@ enum alert_type {
 enum alert_severity {
 	SEV_INFO = 0, SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL
 };
+#define ALERT_NSEVERITIES 5
+
+/* The one spelling of each type and severity, indexed by the enums ("opened", "critical"):
+ * for lists of what may be written (the config's event and severity keys); the _name and
+ * _parse functions below are the usual way in and out. */
+extern const char *const alert_type_names[ALERT_NTYPES];
+extern const char *const alert_severity_names[ALERT_NSEVERITIES];
 
 #define ALERT_ID_LEN 37 /* UUID text + NUL */
 #define ALERT_URL_MAX 512 /* a runbook URL + NUL */

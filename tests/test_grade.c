@@ -153,8 +153,8 @@ test_cases(void **state)
 		grade_findings_text(g.findings, buf, sizeof(buf));
 		if (g.severity != cases[i].severity || strcmp(buf, cases[i].findings) != 0)
 			fail_msg("%s: got %s [%s], expected %s [%s]", cases[i].what,
-				 grade_severity_name(g.severity), buf,
-				 grade_severity_name(cases[i].severity), cases[i].findings);
+				 alert_severity_name(g.severity), buf,
+				 alert_severity_name(cases[i].severity), cases[i].findings);
 	}
 }
 
@@ -178,8 +178,8 @@ test_kept_facts(void **state)
 		grade_dns(&d, &k);
 		if (g.severity != k.severity || g.findings != k.findings)
 			fail_msg("%s: facts %s/%#x, kept %s/%#x", cases[i].what,
-				 grade_severity_name(g.severity), g.findings,
-				 grade_severity_name(k.severity), k.findings);
+				 alert_severity_name(g.severity), g.findings,
+				 alert_severity_name(k.severity), k.findings);
 	}
 	/* the protocol of the check that finds each */
 	assert_int_equal(grade_finding_slot(GRADE_OPEN_RESOLVER), PROBE_SLOT_UDP);
@@ -212,7 +212,7 @@ test_null_and_names(void **state)
 	assert_int_equal(grade_finding_severity(GRADE_AMPLIFIER), SEV_HIGH);
 	assert_int_equal(grade_finding_severity(GRADE_VERSION), SEV_MEDIUM);
 	assert_int_equal(grade_finding_severity(0), SEV_INFO);
-	assert_string_equal(grade_severity_name(SEV_CRITICAL), "critical");
+	assert_string_equal(alert_severity_name(SEV_CRITICAL), "critical");
 	/* a list that does not fit is cut at a whole name */
 	assert_string_equal(grade_findings_text(GRADE_OPEN_RESOLVER | GRADE_NO_TCP, small,
 						sizeof(small)), "");
