@@ -14,9 +14,9 @@
 
 #include <json-c/json.h>
 
+#include "agent/jsonw.h"
 #include "agent/scan.h"
 #include "agent/targets.h"
-#include "agent/jsonw.h"
 #include "alerts/event.h"
 #include "alerts/sink.h"
 #include "common/fileio.h"
@@ -53,10 +53,7 @@ static const char *const sink_type_names[SINK_NTYPES] = {
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 _Static_assert(LOG_LVL_ERR == 0 && LOG_LVL_DEBUG == 3, "level_names follows enum log_level");
 
-static const char *const check_names[] = { "recursion", "version", "axfr", "amplification",
-					   "tcp-dns" };
-#define NCHECKS (sizeof(check_names) / sizeof(check_names[0]))
-_Static_assert(CONFIG_CHECK_ALL == (1u << NCHECKS) - 1, "check_names follows enum config_check");
+#define NCHECKS ((size_t)DNSCHECK_NCHECKS) /* probes/dnscheck.c names them */
 
 static const char *const priority_names[] = { "min", "low", "default", "high", "urgent" };
 
@@ -70,34 +67,6 @@ const char *
 sink_type_name(enum sink_type t)
 {
 	return (unsigned)t < SINK_NTYPES ? sink_type_names[t] : "?";
-}
-
-int
-config_check_parse(const char *name, unsigned *bits)
-{
-	if (strcmp(name, "all") == 0) {
-		*bits = CONFIG_CHECK_ALL;
-		return 0;
-	}
-	if (strcmp(name, "none") == 0) {
-		*bits = 0;
-		return 0;
-	}
-	for (size_t i = 0; i < NCHECKS; i++)
-		if (strcmp(name, check_names[i]) == 0) {
-			*bits = 1u << i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *
-config_check_name(unsigned bit)
-{
-	for (size_t i = 0; i < NCHECKS; i++)
-		if (bit == 1u << i)
-			return check_names[i];
-	return NULL;
 }
 
 static bool
@@ -944,14 +913,17 @@ probe_qtype(struct ctx *x, const char *path, struct json_object *v, void *dst)
 static int
 probe_checks(struct ctx *x, const char *path, struct json_object *v, void *dst)
 {
-	static const char *const names[] = { "recursion", "version", "axfr", "amplification",
-					     "tcp-dns", "all", "none" };
+	const char *names[NCHECKS + 2];
 	struct config_probe *p = dst;
 	char sub[FIELD_PATH_LEN], g[SHOWN_LEN + 8];
 	unsigned bits = 0;
 	size_t n, k;
 	int rc;
 
+	for (size_t i = 0; i < NCHECKS; i++)
+		names[i] = dnscheck_check_names[i];
+	names[NCHECKS] = "all";
+	names[NCHECKS + 1] = "none";
 	rc = get_array(x, path, v, "check names", &n);
 	if (rc < 0)
 		return rc;
@@ -968,7 +940,7 @@ probe_checks(struct ctx *x, const char *path, struct json_object *v, void *dst)
 		if (k < NCHECKS)
 			bits |= 1u << k;
 		else if (k == NCHECKS)
-			bits = CONFIG_CHECK_ALL;
+			bits = DNSCHECK_ALL;
 	}
 	p->checks = bits;
 	return 0;
@@ -2704,7 +2676,7 @@ config_print(FILE *f, const struct config *c)
 	arr = jarr(&o);
 	for (size_t i = 0; i < NCHECKS; i++)
 		if (c->probe.checks & (1u << i))
-			push(&o, arr, jstr(&o, check_names[i]));
+			push(&o, arr, jstr(&o, dnscheck_check_names[i]));
 	put(&o, probe, "checks", arr);
 	put(&o, probe, "tcp_mode", jstr(&o, c->probe.tcp_syn ? "syn" : "connect"));
 	put(&o, root, "probe", probe);

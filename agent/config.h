@@ -27,22 +27,6 @@
 #define CONFIG_MAX_HISTORY_RETENTION_NS (36500ull * 86400 * 1000000000ull)
 #define CONFIG_SINK_NAME_MAX 63     /* a sink name is also its outbox directory name */
 
-/* DNS follow-up checks (probe.checks, scan --checks): one bit each. */
-enum config_check {
-	CONFIG_CHECK_RECURSION = 1u << 0,
-	CONFIG_CHECK_VERSION = 1u << 1,
-	CONFIG_CHECK_AXFR = 1u << 2,
-	CONFIG_CHECK_AMPLIFICATION = 1u << 3,
-	CONFIG_CHECK_TCP_DNS = 1u << 4,
-	CONFIG_CHECK_ALL = (1u << 5) - 1,
-};
-
-/* One check name ("recursion", "version", "axfr", "amplification", "tcp-dns", or "all" /
- * "none") to its bits. 0 or -EINVAL. */
-int config_check_parse(const char *name, unsigned *bits);
-/* The name of one CONFIG_CHECK_* bit, or NULL. */
-const char *config_check_name(unsigned bit);
-
 struct config_target {
 	char *target;               /* TARGET syntax (address, prefix, range, name, @FILE) */
 	char *name;                 /* display name, or NULL */

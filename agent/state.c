@@ -3,7 +3,6 @@
  * --format json` prints. The files in state_dir are state_db.c's. */
 #define _GNU_SOURCE
 #include "agent/state.h"
-#include "agent/jsonw.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "agent/jsonw.h"
 #include "common/util.h"
 
 /* The document is 4 levels deep (root, entries, entry, port): 16 leaves room and still

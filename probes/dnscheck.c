@@ -15,16 +15,37 @@ static const uint8_t name_version_server[] = "\007version\006server";
 static const uint8_t name_hostname_bind[] = "\010hostname\004bind";
 static const uint8_t name_id_server[] = "\002id\006server";
 
+const char *const dnscheck_check_names[DNSCHECK_NCHECKS] = {
+	"recursion", "version", "axfr", "amplification", "tcp-dns",
+};
+_Static_assert(DNSCHECK_ALL == (1u << DNSCHECK_NCHECKS) - 1, "a name for every check bit");
+
 const char *
 dnscheck_check_name(unsigned bit)
 {
-	static const char *const names[] = { "recursion", "version", "axfr", "amplification",
-					     "tcp-dns" };
-
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned i = 0; i < DNSCHECK_NCHECKS; i++)
 		if (bit == 1u << i)
-			return names[i];
+			return dnscheck_check_names[i];
 	return NULL;
+}
+
+int
+dnscheck_check_parse(const char *name, unsigned *bits)
+{
+	if (strcmp(name, "all") == 0) {
+		*bits = DNSCHECK_ALL;
+		return 0;
+	}
+	if (strcmp(name, "none") == 0) {
+		*bits = 0;
+		return 0;
+	}
+	for (unsigned i = 0; i < DNSCHECK_NCHECKS; i++)
+		if (strcmp(name, dnscheck_check_names[i]) == 0) {
+			*bits = 1u << i;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 bool

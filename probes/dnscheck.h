@@ -92,8 +92,14 @@ enum dnscheck_step_kind {
 	DNSCHECK_NSTEP_KINDS
 };
 
-/* "recursion", "version", "axfr", "amplification", "tcp-dns" for one bit; NULL otherwise. */
+/* The checks' names, index = bit number: "recursion", "version", "axfr", "amplification",
+ * "tcp-dns" (probe.checks, scan --checks). The one spelling of each. */
+#define DNSCHECK_NCHECKS 5
+extern const char *const dnscheck_check_names[DNSCHECK_NCHECKS];
+/* The name of one bit; NULL otherwise. */
 const char *dnscheck_check_name(unsigned bit);
+/* One name, or "all" / "none", to its bits. 0 or -EINVAL. */
+int dnscheck_check_parse(const char *name, unsigned *bits);
 
 /* Is this kind of step sent over TCP? */
 bool dnscheck_step_tcp(enum dnscheck_step_kind k);

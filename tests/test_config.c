@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "agent/config.h"
+#include "probes/dnscheck.h"
 #include "agent/scan.h"
 #include "alerts/event.h"
 #include "common/util.h"
@@ -267,7 +268,7 @@ test_full(void **state)
 	assert_string_equal(c.probe.qname, "example.test");
 	assert_int_equal(c.probe.qtype, 6); /* SOA */
 	assert_int_equal(c.probe.checks,
-			 CONFIG_CHECK_RECURSION | CONFIG_CHECK_VERSION | CONFIG_CHECK_TCP_DNS);
+			 DNSCHECK_RECURSION | DNSCHECK_VERSION | DNSCHECK_TCP_DNS);
 	assert_int_equal(c.confirm_open, 2);
 	assert_int_equal(c.confirm_closed, 5);
 	assert_string_equal(c.state_dir, "/var/lib/w53");
@@ -330,15 +331,15 @@ test_names_and_checks(void **state)
 	(void)state;
 	assert_string_equal(sink_type_name(SINK_GOOGLECHAT), "googlechat");
 	assert_string_equal(sink_type_name(SINK_NTFY), "ntfy");
-	assert_int_equal(config_check_parse("tcp-dns", &bits), 0);
-	assert_int_equal(bits, CONFIG_CHECK_TCP_DNS);
-	assert_int_equal(config_check_parse("all", &bits), 0);
-	assert_int_equal(bits, CONFIG_CHECK_ALL);
-	assert_int_equal(config_check_parse("none", &bits), 0);
+	assert_int_equal(dnscheck_check_parse("tcp-dns", &bits), 0);
+	assert_int_equal(bits, DNSCHECK_TCP_DNS);
+	assert_int_equal(dnscheck_check_parse("all", &bits), 0);
+	assert_int_equal(bits, DNSCHECK_ALL);
+	assert_int_equal(dnscheck_check_parse("none", &bits), 0);
 	assert_int_equal(bits, 0);
-	assert_int_equal(config_check_parse("axfrr", &bits), -EINVAL);
-	assert_string_equal(config_check_name(CONFIG_CHECK_AMPLIFICATION), "amplification");
-	assert_null(config_check_name(3));
+	assert_int_equal(dnscheck_check_parse("axfrr", &bits), -EINVAL);
+	assert_string_equal(dnscheck_check_name(DNSCHECK_AMPLIFICATION), "amplification");
+	assert_null(dnscheck_check_name(3));
 }
 
 static void
@@ -348,7 +349,7 @@ test_checks_all_none_and_nulls(void **state)
 
 	(void)state;
 	parse_ok("{" T1 ", \"probe\": {\"checks\": [\"all\"]}}", &c);
-	assert_int_equal(c.probe.checks, CONFIG_CHECK_ALL);
+	assert_int_equal(c.probe.checks, DNSCHECK_ALL);
 	config_clear(&c);
 	parse_ok("{" T1 ", \"probe\": {\"checks\": [\"none\"]}}", &c);
 	assert_int_equal(c.probe.checks, 0);
