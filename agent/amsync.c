@@ -301,7 +301,7 @@ amsync_cycle(const struct config *cfg, const char *vantage)
 	int dirfd = -1, rc;
 
 	for (size_t i = 0; i < cfg->nsinks; i++)
-		nam += cfg->sinks[i].type == SINK_ALERTMANAGER;
+		nam += cfg->sinks[i].type == SINK_KIND_ALERTMANAGER;
 	if (nam == 0)
 		return;
 	if (gethostname(agent, sizeof(agent) - 1) != 0)

@@ -409,7 +409,7 @@ do_test(const struct config *cfg)
 		/* each instance of an alertmanager cluster, which does not share alerts */
 		for (size_t k = 0; k < n; k++) {
 			sinks_instance(&ss[i], k, &one, url, sizeof(url));
-			printf("%s (%s", one.name, sink_type_name(cfg->sinks[i].type));
+			printf("%s (%s", one.name, sink_kind_name(cfg->sinks[i].type));
 			if (n > 1)
 				printf(", instance %zu of %zu", k + 1, n);
 			printf("): ");

@@ -40,11 +40,6 @@
 static char default_state_dir[] = CONFIG_DEFAULT_STATE_DIR;
 static char default_qname[] = ".";
 
-static const char *const sink_type_names[SINK_NTYPES] = {
-	"webhook", "slack", "mattermost", "discord", "teams", "googlechat", "telegram", "ntfy",
-	"alertmanager",
-};
-
 /* Configurable events: every alert type but ALERT_TEST (the last), as alerts/event.c names
  * them; severities the same. */
 #define NEVENTS ((size_t)ALERT_TEST)
@@ -55,19 +50,12 @@ _Static_assert(LOG_LVL_ERR == 0 && LOG_LVL_DEBUG == 3, "level_names follows enum
 
 #define NCHECKS ((size_t)DNSCHECK_NCHECKS) /* probes/dnscheck.c names them */
 
-static const char *const priority_names[] = { "min", "low", "default", "high", "urgent" };
 
 static const char *const expect_names[] = { "closed", "open" };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- small helpers ---- */
-
-const char *
-sink_type_name(enum sink_type t)
-{
-	return (unsigned)t < SINK_NTYPES ? sink_type_names[t] : "?";
-}
 
 static bool
 has_ctl(const char *s)
@@ -491,12 +479,12 @@ store_uint(void *p, size_t size, uint64_t v)
 static const char *
 types_text(unsigned types, char *buf, size_t len)
 {
-	const char *names[SINK_NTYPES];
+	const char *names[SINK_KIND_N];
 	size_t n = 0, off = 0;
 
-	for (unsigned t = 0; t < SINK_NTYPES; t++)
+	for (unsigned t = 0; t < SINK_KIND_N; t++)
 		if (types & (1u << t))
-			names[n++] = sink_type_names[t];
+			names[n++] = sink_kind_names[t];
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && off < len; i++) {
 		int w = snprintf(buf + off, len - off, "%s%s",
@@ -550,8 +538,8 @@ parse_object(struct ctx *x, const char *path, struct json_object *obj, const str
 		}
 		/* whichever list is shorter: "only for telegram", "not for alertmanager" */
 		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))) &&
-		    (unsigned)__builtin_popcount(f->types & ((1u << SINK_NTYPES) - 1)) * 2 <=
-			    SINK_NTYPES)
+		    (unsigned)__builtin_popcount(f->types & ((1u << SINK_KIND_N) - 1)) * 2 <=
+			    SINK_KIND_N)
 			return fail(x, sub, "only for %s", types_text(f->types, g, sizeof(g)));
 		if (f->types != 0 && !(f->types & (1u << sink_type_of(x))))
 			return fail(x, sub, "not for %s", types_text(~f->types, g, sizeof(g)));
@@ -1059,7 +1047,7 @@ sink_type_of(const struct ctx *x)
 	return x->sp != NULL ? (unsigned)x->sp->s->type : 0;
 }
 
-#define T(t) (1u << (t))
+#define T(kind) (1u << SINK_KIND_##kind)
 
 static int
 secret_given(struct ctx *x, const char *path, struct json_object *v, struct secret_spec *sp,
@@ -1395,21 +1383,22 @@ sink_priority(struct ctx *x, const char *path, struct json_object *v, void *dst)
 
 		if (n < 1 || n > 5)
 			return fail(x, path, "expected 1 to 5 or one of %s, got %s",
-				    join(priority_names, NELEM(priority_names), list, sizeof(list)),
+				    join(sink_ntfy_priorities, SINK_NTFY_NPRIORITIES, list,
+					 sizeof(list)),
 				    got(v, g, sizeof(g)));
-		return set_str(x, &s->priority, priority_names[n - 1]);
+		return set_str(x, &s->priority, sink_ntfy_priorities[n - 1]);
 	}
 	if (json_object_is_type(v, json_type_string)) {
 		rc = get_string(x, path, v, &p);
 		if (rc < 0)
 			return rc;
 		if (p[0] >= '1' && p[0] <= '5' && p[1] == '\0')
-			return set_str(x, &s->priority, priority_names[p[0] - '1']);
+			return set_str(x, &s->priority, sink_ntfy_priorities[p[0] - '1']);
 	}
-	rc = get_enum(x, path, v, priority_names, NELEM(priority_names), &i);
+	rc = get_enum(x, path, v, sink_ntfy_priorities, SINK_NTFY_NPRIORITIES, &i);
 	if (rc < 0)
 		return rc;
-	return set_str(x, &s->priority, priority_names[i]);
+	return set_str(x, &s->priority, sink_ntfy_priorities[i]);
 }
 
 /* Checked against the type once the whole sink is read (parse_sink): mention_name and
@@ -1463,27 +1452,27 @@ static const struct field sink_fields[] = {
 	FFN("url", sink_url),
 	FFN("url_file", sink_url_file),
 	FFN("url_env", sink_url_env),
-	FSINK("secret", sink_secret, T(SINK_WEBHOOK)),
-	FSINK("secret_file", sink_secret_file, T(SINK_WEBHOOK)),
-	FSINK("secret_env", sink_secret_env, T(SINK_WEBHOOK)),
-	FSINK("urls", sink_urls, T(SINK_ALERTMANAGER)),
-	FSINK("token", sink_token, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
-	FSINK("token_file", sink_token_file, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
-	FSINK("token_env", sink_token_env, T(SINK_TELEGRAM) | T(SINK_NTFY) | T(SINK_ALERTMANAGER)),
-	FSINK("chat_id", sink_chat_id, T(SINK_TELEGRAM)),
+	FSINK("secret", sink_secret, T(WEBHOOK)),
+	FSINK("secret_file", sink_secret_file, T(WEBHOOK)),
+	FSINK("secret_env", sink_secret_env, T(WEBHOOK)),
+	FSINK("urls", sink_urls, T(ALERTMANAGER)),
+	FSINK("token", sink_token, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
+	FSINK("token_file", sink_token_file, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
+	FSINK("token_env", sink_token_env, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
+	FSINK("chat_id", sink_chat_id, T(TELEGRAM)),
 	/* alertmanager takes no events: each cycle posts what is wrong now (agent/amsync.c) */
-	FSINK("events", sink_events, ~T(SINK_ALERTMANAGER)),
-	FSINK("min_severity", sink_min_severity, ~T(SINK_ALERTMANAGER)),
+	FSINK("events", sink_events, ~T(ALERTMANAGER)),
+	FSINK("min_severity", sink_min_severity, ~T(ALERTMANAGER)),
 	FFN("ca_file", sink_ca_file),
 	FFN("resolve", sink_resolve),
 	FFN("proxy", sink_proxy),
 	FDUR("timeout", struct config_sink, timeout_ns, 100 * NS_PER_MS, 300 * NS_PER_SEC),
 	FDUR("max_age", struct config_sink, max_age_ns, 60 * NS_PER_SEC, WEEK_NS),
-	FSINK("priority", sink_priority, T(SINK_NTFY)),
-	FSINK("mention", sink_mention, ~(T(SINK_WEBHOOK) | T(SINK_NTFY) | T(SINK_ALERTMANAGER))),
-	FSINK("mention_name", sink_mention_name, T(SINK_TEAMS) | T(SINK_TELEGRAM)),
+	FSINK("priority", sink_priority, T(NTFY)),
+	FSINK("mention", sink_mention, ~(T(WEBHOOK) | T(NTFY) | T(ALERTMANAGER))),
+	FSINK("mention_name", sink_mention_name, T(TEAMS) | T(TELEGRAM)),
 	FSINK("mention_min_severity", sink_mention_min_severity,
-	      ~(T(SINK_WEBHOOK) | T(SINK_ALERTMANAGER))),
+	      ~(T(WEBHOOK) | T(ALERTMANAGER))),
 };
 
 /* A secret file must be the owner's alone: a world-readable webhook URL is a leaked one. */
@@ -1707,23 +1696,23 @@ parse_sink_secrets(struct ctx *x, const char *path, const struct sink_parse *sp,
 	size_t index = (size_t)(s - c->sinks), same = 0;
 	int rc;
 
-	if (s->type != SINK_TELEGRAM && sp->url.src == SRC_NONE)
+	if (s->type != SINK_KIND_TELEGRAM && sp->url.src == SRC_NONE)
 		return fail(x, key_path(sub, sizeof(sub), path, "url"),
-			    "required for %s (url, url_file or url_env)", sink_type_names[t]);
-	if (s->type == SINK_TELEGRAM && sp->token.src == SRC_NONE)
+			    "required for %s (url, url_file or url_env)", sink_kind_names[t]);
+	if (s->type == SINK_KIND_TELEGRAM && sp->token.src == SRC_NONE)
 		return fail(x, key_path(sub, sizeof(sub), path, "token"),
 			    "required for telegram (token, token_file or token_env)");
-	if (s->type == SINK_TELEGRAM && s->chat_id == NULL)
+	if (s->type == SINK_KIND_TELEGRAM && s->chat_id == NULL)
 		return fail(x, key_path(sub, sizeof(sub), path, "chat_id"),
 			    "required for telegram");
 	if (s->mention_on) {
 		char why[160];
 
 		/* the formatter's own rule for its service (alerts/ owns the syntax) */
-		if (s->mention == NULL && s->type != SINK_NTFY)
+		if (s->mention == NULL && s->type != SINK_KIND_NTFY)
 			return fail(x, key_path(sub, sizeof(sub), path, "mention"),
 				    "required with mention_min_severity for %s",
-				    sink_type_names[t]);
+				    sink_kind_names[t]);
 		if (sink_mention_check((enum sink_kind)s->type, s->mention, NULL, why,
 				       sizeof(why)) < 0)
 			return fail(x, key_path(sub, sizeof(sub), path, "mention"), "%s", why);
@@ -1732,14 +1721,14 @@ parse_sink_secrets(struct ctx *x, const char *path, const struct sink_parse *sp,
 				       sizeof(why)) < 0)
 			return fail(x, key_path(sub, sizeof(sub), path, "mention_name"), "%s", why);
 	}
-	rc = load_secret(x, &sp->url, s->type == SINK_ALERTMANAGER ? SECRET_URLS : SECRET_URL,
+	rc = load_secret(x, &sp->url, s->type == SINK_KIND_ALERTMANAGER ? SECRET_URLS : SECRET_URL,
 			 &s->url, &s->url_file, &s->url_env);
 	if (rc == 0)
 		rc = load_secret(x, &sp->secret, SECRET_SIGNING_KEY, &s->secret, &s->secret_file,
 				 &s->secret_env);
 	if (rc == 0)
 		rc = load_secret(x, &sp->token,
-				 s->type == SINK_TELEGRAM ? SECRET_BOT_TOKEN : SECRET_TOKEN,
+				 s->type == SINK_KIND_TELEGRAM ? SECRET_BOT_TOKEN : SECRET_TOKEN,
 				 &s->token, &s->token_file, &s->token_env);
 	if (rc < 0)
 		return rc;
@@ -1748,7 +1737,7 @@ parse_sink_secrets(struct ctx *x, const char *path, const struct sink_parse *sp,
 
 		for (size_t i = 0; i < index; i++)
 			same += c->sinks[i].type == s->type;
-		snprintf(name, sizeof(name), "%s#%zu", sink_type_names[t], same + 1);
+		snprintf(name, sizeof(name), "%s#%zu", sink_kind_names[t], same + 1);
 		rc = set_str(x, &s->name, name);
 	}
 	return rc;
@@ -1781,14 +1770,14 @@ parse_sink(struct ctx *x, const char *path, struct json_object *v, size_t index)
 	key_path(sub, sizeof(sub), path, "type");
 	if (!json_object_object_get_ex(v, "type", &tv))
 		return fail(x, sub, "required: one of %s",
-			    join(sink_type_names, SINK_NTYPES, list, sizeof(list)));
-	rc = get_enum(x, sub, tv, sink_type_names, SINK_NTYPES, &t);
+			    join(sink_kind_names, SINK_KIND_N, list, sizeof(list)));
+	rc = get_enum(x, sub, tv, sink_kind_names, SINK_KIND_N, &t);
 	if (rc < 0)
 		return rc;
-	s->type = (enum sink_type)t;
+	s->type = (enum sink_kind)t;
 	/* alertmanager is told what is wrong now after each cycle (agent/amsync.c), never
 	 * events: nothing is spooled for it */
-	if (s->type == SINK_ALERTMANAGER)
+	if (s->type == SINK_KIND_ALERTMANAGER)
 		s->events = 0;
 	x->sp = &sp;
 	rc = parse_object(x, path, v, sink_fields, NELEM(sink_fields), s);
@@ -2563,14 +2552,14 @@ print_sink(struct out *o, const struct config_sink *s)
 {
 	struct json_object *j = jobj(o), *ev;
 
-	put(o, j, "type", jstr(o, sink_type_name(s->type)));
+	put(o, j, "type", jstr(o, sink_kind_name(s->type)));
 	put(o, j, "name", jstr(o, s->name));
 	put_secret(o, j, "url", s->url, s->url_file, s->url_env);
-	if (s->type == SINK_WEBHOOK)
+	if (s->type == SINK_KIND_WEBHOOK)
 		put_secret(o, j, "secret", s->secret, s->secret_file, s->secret_env);
-	if (s->type == SINK_TELEGRAM || s->type == SINK_NTFY)
+	if (s->type == SINK_KIND_TELEGRAM || s->type == SINK_KIND_NTFY)
 		put_secret(o, j, "token", s->token, s->token_file, s->token_env);
-	if (s->type == SINK_TELEGRAM)
+	if (s->type == SINK_KIND_TELEGRAM)
 		put(o, j, "chat_id", jstr(o, s->chat_id));
 	ev = jarr(o);
 	for (size_t i = 0; i < NEVENTS; i++)
@@ -2585,7 +2574,7 @@ print_sink(struct out *o, const struct config_sink *s)
 	put(o, j, "proxy", jproxy(o, s->proxy));
 	put(o, j, "timeout", jdur(o, s->timeout_ns));
 	put(o, j, "max_age", jdur(o, s->max_age_ns));
-	if (s->type == SINK_NTFY)
+	if (s->type == SINK_KIND_NTFY)
 		put(o, j, "priority", jstr(o, s->priority ? s->priority : "default"));
 	/* only when set: configs without mentions print as before */
 	if (s->mention_on) {

@@ -16,6 +16,7 @@
 
 #include "agent/shard.h"
 #include "alerts/event.h"
+#include "alerts/sink.h"
 #include "common/log.h"
 #include "probes/probe.h"
 
@@ -40,13 +41,6 @@ struct config_target {
 				     * top-level runbook_url (alert_url_ok()) */
 };
 
-enum sink_type {
-	SINK_WEBHOOK = 0, SINK_SLACK, SINK_MATTERMOST, SINK_DISCORD, SINK_TEAMS,
-	SINK_GOOGLECHAT, SINK_TELEGRAM, SINK_NTFY, SINK_ALERTMANAGER, SINK_NTYPES
-};
-
-const char *sink_type_name(enum sink_type t);
-
 /* Instances of one alertmanager sink at most: an HA cluster is a handful. */
 #define CONFIG_AM_URLS_MAX 8
 
@@ -56,7 +50,7 @@ const char *sink_type_name(enum sink_type t);
  * optional, the Bot API base (NULL: https://api.telegram.org); every other type needs it.
  */
 struct config_sink {
-	enum sink_type type;
+	enum sink_kind type;        /* alerts/sink.h names the kinds */
 	char *name;                 /* "slack#1" style default: type + index; [A-Za-z0-9_#-]{1,63} */
 	char *url;                  /* secret: webhook URLs carry tokens; alertmanager: the
 				     * instances' base URLs, one a line ("urls", or url*

@@ -11,20 +11,6 @@
 
 #include "common/util.h"
 
-/* The config's type enum and the sink table's kind enum are the same list in the same
- * order; the conversion below is a cast, so any drift must stop the build. */
-_Static_assert((int)SINK_WEBHOOK == (int)SINK_KIND_WEBHOOK &&
-	       (int)SINK_SLACK == (int)SINK_KIND_SLACK &&
-	       (int)SINK_MATTERMOST == (int)SINK_KIND_MATTERMOST &&
-	       (int)SINK_DISCORD == (int)SINK_KIND_DISCORD &&
-	       (int)SINK_TEAMS == (int)SINK_KIND_TEAMS &&
-	       (int)SINK_GOOGLECHAT == (int)SINK_KIND_GOOGLECHAT &&
-	       (int)SINK_TELEGRAM == (int)SINK_KIND_TELEGRAM &&
-	       (int)SINK_NTFY == (int)SINK_KIND_NTFY &&
-	       (int)SINK_ALERTMANAGER == (int)SINK_KIND_ALERTMANAGER &&
-	       (int)SINK_NTYPES == (int)SINK_KIND_N,
-	       "enum sink_type (agent/config.h) and enum sink_kind (alerts/sink.h) differ");
-
 /* The path the way a shell reads it back: bare when it is made of safe characters,
  * otherwise in single quotes (each ' written as '\''). */
 static void
@@ -114,7 +100,7 @@ sinks_from_config(const struct config *c, const char *config_path,
 		const struct config_sink *cs = &c->sinks[i];
 		struct sink_settings *s = &v[i];
 
-		s->kind = (enum sink_kind)cs->type;
+		s->kind = cs->type;
 		s->name = cs->name;
 		s->url = cs->url;
 		s->secret = cs->secret;

@@ -1489,17 +1489,15 @@ telegram_format(const struct sink_settings *s, const struct alert_event *ev, siz
 
 /* ---- ntfy: plain text body, the rest in headers ---- */
 
-/* ntfy's names, plus the numbers it also accepts; "max" is its alias of "urgent". */
+/* ntfy's names (sink.h), plus what it also accepts: "max", its alias of "urgent", and the
+ * numbers 1 to 5. */
 static bool
 ntfy_priority_ok(const char *p)
 {
-	static const char *const names[] = { "min", "low", "default", "high", "urgent", "max",
-					     "1", "2", "3", "4", "5" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(p, names[i]) == 0)
+	for (size_t i = 0; i < SINK_NTFY_NPRIORITIES; i++)
+		if (strcmp(p, sink_ntfy_priorities[i]) == 0)
 			return true;
-	return false;
+	return strcmp(p, "max") == 0 || (p[0] >= '1' && p[0] <= '5' && p[1] == '\0');
 }
 
 static bool
@@ -1724,7 +1722,6 @@ telegram_retry_after(const char *body, size_t len, uint64_t *ns)
 
 static const struct sink_ops webhook_ops = {
 	.kind = SINK_KIND_WEBHOOK,
-	.name = "webhook",
 	/* The contract: one POST an event, so every event has its own id and signature. */
 	.limits = { .max_events = 1, .max_bytes = 0, .min_interval_ns = 0 },
 	.format = webhook_format,
@@ -1733,7 +1730,6 @@ static const struct sink_ops webhook_ops = {
 
 static const struct sink_ops slack_ops = {
 	.kind = SINK_KIND_SLACK,
-	.name = "slack",
 	/* 50 blocks a message (header + context leave 48 sections, one an event); a
 	 * section's text is at most 3000 characters; incoming webhooks take about one
 	 * message a second. */
@@ -1745,7 +1741,6 @@ static const struct sink_ops slack_ops = {
 
 static const struct sink_ops mattermost_ops = {
 	.kind = SINK_KIND_MATTERMOST,
-	.name = "mattermost",
 	/* A post is at most 16383 characters (MaxPostSize); servers rate limit per client
 	 * (10/s by default, often lowered): one a second stays clear of any setting. */
 	.limits = { .max_events = DIGEST_MAX, .max_bytes = MATTERMOST_POST_MAX,
@@ -1756,7 +1751,6 @@ static const struct sink_ops mattermost_ops = {
 
 static const struct sink_ops discord_ops = {
 	.kind = SINK_KIND_DISCORD,
-	.name = "discord",
 	/* 10 embeds and 6000 characters of embed text a message; a webhook may post 30
 	 * times a minute. */
 	.limits = { .max_events = DISCORD_EMBEDS_MAX, .max_bytes = DISCORD_TOTAL_MAX,
@@ -1767,7 +1761,6 @@ static const struct sink_ops discord_ops = {
 
 static const struct sink_ops teams_ops = {
 	.kind = SINK_KIND_TEAMS,
-	.name = "teams",
 	/* Teams refuses messages over about 28 KB as rendered, which is more than the JSON
 	 * we send; 413s have been reported from about 21 KB, so the body stays under 20000
 	 * bytes. Workflows run a flow per request: one a second. */
@@ -1779,7 +1772,6 @@ static const struct sink_ops teams_ops = {
 
 static const struct sink_ops googlechat_ops = {
 	.kind = SINK_KIND_GOOGLECHAT,
-	.name = "googlechat",
 	/* 32,000 bytes a message; a space takes one write a second. */
 	.limits = { .max_events = DIGEST_MAX, .max_bytes = GCHAT_BODY_MAX,
 		    .min_interval_ns = 1 * NS_PER_SEC },
@@ -1789,7 +1781,6 @@ static const struct sink_ops googlechat_ops = {
 
 static const struct sink_ops telegram_ops = {
 	.kind = SINK_KIND_TELEGRAM,
-	.name = "telegram",
 	/* 4096 characters of text; one message a second to a chat, but only 20 a minute to
 	 * a group, where alert chats usually are: one every 3 s. */
 	.limits = { .max_events = DIGEST_MAX, .max_bytes = TELEGRAM_TEXT_MAX,
@@ -1800,7 +1791,6 @@ static const struct sink_ops telegram_ops = {
 
 static const struct sink_ops ntfy_ops = {
 	.kind = SINK_KIND_NTFY,
-	.name = "ntfy",
 	/* 4096 bytes of body before ntfy makes it an attachment; ntfy.sh allows a burst of
 	 * 60 requests, far above what a cycle's digests need, so no spacing. */
 	.limits = { .max_events = DIGEST_MAX, .max_bytes = NTFY_BODY_MAX,
@@ -1811,7 +1801,6 @@ static const struct sink_ops ntfy_ops = {
 
 static const struct sink_ops alertmanager_ops = {
 	.kind = SINK_KIND_ALERTMANAGER,
-	.name = "alertmanager",
 	/* an API, not a chat: no text limit that matters and no rate limit to keep */
 	.limits = { .max_events = AM_EVENTS_MAX, .max_bytes = 0, .min_interval_ns = 0 },
 	.format = am_format,
@@ -1829,3 +1818,20 @@ const struct sink_ops *const sink_table[SINK_KIND_N] = {
 	[SINK_KIND_NTFY] = &ntfy_ops,
 	[SINK_KIND_ALERTMANAGER] = &alertmanager_ops,
 };
+
+const struct sink_ops *
+sink_find(enum sink_kind kind)
+{
+	/* The kind may come from anywhere: compare as unsigned. */
+	if ((unsigned)kind >= SINK_KIND_N)
+		return NULL;
+	return sink_table[kind];
+}
+
+const struct sink_ops *
+sink_find_name(const char *name)
+{
+	enum sink_kind k;
+
+	return sink_kind_parse(name, &k) == 0 ? sink_find(k) : NULL;
+}

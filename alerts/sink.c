@@ -1,29 +1,46 @@
-/* sink: lookups over the sink table (format.c) and the message every sink produces. */
+/* sink: the sink kinds' names and the message every sink produces (pure: the table and its
+ * lookups are format.c's). */
 #define _GNU_SOURCE /* explicit_bzero */
 #include "alerts/sink.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-const struct sink_ops *
-sink_find(enum sink_kind kind)
+const char *const sink_kind_names[SINK_KIND_N] = {
+	[SINK_KIND_WEBHOOK] = "webhook",
+	[SINK_KIND_SLACK] = "slack",
+	[SINK_KIND_MATTERMOST] = "mattermost",
+	[SINK_KIND_DISCORD] = "discord",
+	[SINK_KIND_TEAMS] = "teams",
+	[SINK_KIND_GOOGLECHAT] = "googlechat",
+	[SINK_KIND_TELEGRAM] = "telegram",
+	[SINK_KIND_NTFY] = "ntfy",
+	[SINK_KIND_ALERTMANAGER] = "alertmanager",
+};
+
+const char *const sink_ntfy_priorities[SINK_NTFY_NPRIORITIES] = {
+	"min", "low", "default", "high", "urgent",
+};
+
+const char *
+sink_kind_name(enum sink_kind kind)
 {
 	/* The kind may come from anywhere: compare as unsigned. */
-	if ((unsigned)kind >= SINK_KIND_N)
-		return NULL;
-	return sink_table[kind];
+	return (unsigned)kind < SINK_KIND_N ? sink_kind_names[kind] : "?";
 }
 
-const struct sink_ops *
-sink_find_name(const char *name)
+int
+sink_kind_parse(const char *name, enum sink_kind *out)
 {
 	if (name == NULL)
-		return NULL;
-	for (unsigned i = 0; i < SINK_KIND_N; i++) {
-		if (sink_table[i] != NULL && strcmp(sink_table[i]->name, name) == 0)
-			return sink_table[i];
-	}
-	return NULL;
+		return -EINVAL;
+	for (unsigned i = 0; i < SINK_KIND_N; i++)
+		if (strcmp(sink_kind_names[i], name) == 0) {
+			*out = (enum sink_kind)i;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 void

@@ -20,6 +20,18 @@ enum sink_kind {
 	SINK_KIND_ALERTMANAGER, SINK_KIND_N
 };
 
+/* The one spelling of each kind, as the config's "type" says it ("webhook", "slack", ...),
+ * indexed by the enum. sink.c is pure (no formatter linked): the config loader uses it. */
+extern const char *const sink_kind_names[SINK_KIND_N];
+/* The name, or "?" outside the enum. */
+const char *sink_kind_name(enum sink_kind kind);
+/* ntfy's priorities, 1 to 5 ("min" .. "urgent"; ntfy also takes "max" for "urgent" and the
+ * numbers): what a sink's "priority" may say. */
+#define SINK_NTFY_NPRIORITIES 5
+extern const char *const sink_ntfy_priorities[SINK_NTFY_NPRIORITIES];
+/* 0 with *out, or -EINVAL. */
+int sink_kind_parse(const char *name, enum sink_kind *out);
+
 /* Everything delivery needs about one configured sink. Strings are borrowed (owned by the
  * caller's config) and may be NULL when not set. url/secret/token are secrets: never log. */
 struct sink_settings {
@@ -82,8 +94,7 @@ struct sink_limits {
 };
 
 struct sink_ops {
-	enum sink_kind kind;
-	const char *name;        /* "webhook", "slack", ... as in the config */
+	enum sink_kind kind;      /* its name: sink_kind_name() */
 	struct sink_limits limits;
 	/*
 	 * Build one message carrying events[0 .. k) for the largest k <= n that fits the
@@ -106,6 +117,7 @@ struct sink_ops {
 	int (*retry_after)(const char *body, size_t len, uint64_t *ns);
 };
 
+/* The table and its lookups live with the formatters (format.c); NULL when unknown. */
 extern const struct sink_ops *const sink_table[SINK_KIND_N];
 const struct sink_ops *sink_find(enum sink_kind kind);
 const struct sink_ops *sink_find_name(const char *name);

@@ -278,7 +278,7 @@ test_full(void **state)
 
 	assert_int_equal(c.nsinks, 5);
 	s = &c.sinks[0];
-	assert_int_equal(s->type, SINK_SLACK);
+	assert_int_equal(s->type, SINK_KIND_SLACK);
 	assert_string_equal(s->name, "slack#1");
 	assert_string_equal(s->url, "https://hooks.slack.test/T0/B0/x");
 	assert_null(s->url_file);
@@ -292,7 +292,7 @@ test_full(void **state)
 	assert_int_equal(s->nresolve, 0);
 
 	s = &c.sinks[1];
-	assert_int_equal(s->type, SINK_WEBHOOK);
+	assert_int_equal(s->type, SINK_KIND_WEBHOOK);
 	assert_string_equal(s->name, "hook");
 	assert_string_equal(s->secret, SIGNING_KEY);
 	/* opened brings exposed, its first-sight form */
@@ -308,7 +308,7 @@ test_full(void **state)
 	assert_int_equal(s->max_age_ns, 24 * 3600 * NS_PER_SEC);
 
 	s = &c.sinks[2];
-	assert_int_equal(s->type, SINK_TELEGRAM);
+	assert_int_equal(s->type, SINK_KIND_TELEGRAM);
 	assert_string_equal(s->name, "telegram#1");
 	assert_null(s->url);
 	assert_string_equal(s->token, "123456:ABC-def_1");
@@ -329,8 +329,8 @@ test_names_and_checks(void **state)
 	unsigned bits = 99;
 
 	(void)state;
-	assert_string_equal(sink_type_name(SINK_GOOGLECHAT), "googlechat");
-	assert_string_equal(sink_type_name(SINK_NTFY), "ntfy");
+	assert_string_equal(sink_kind_name(SINK_KIND_GOOGLECHAT), "googlechat");
+	assert_string_equal(sink_kind_name(SINK_KIND_NTFY), "ntfy");
 	assert_int_equal(dnscheck_check_parse("tcp-dns", &bits), 0);
 	assert_int_equal(bits, DNSCHECK_TCP_DNS);
 	assert_int_equal(dnscheck_check_parse("all", &bits), 0);

@@ -23,6 +23,8 @@
 #include "alerts/hint.h"
 #include "alerts/sign.h"
 #include "alerts/sink.h"
+
+#define KIND_NAME(o) sink_kind_name((o)->kind)
 #include "common/util.h"
 
 #ifndef TESTS_DATA_DIR
@@ -447,7 +449,7 @@ test_golden(void **state)
 			assert_int_equal(o->format(&settings[k], &ev, 1, NOW_NS, &m), 0);
 			assert_int_equal(m.nevents, 1);
 			got = show(&m);
-			assert_true(asprintf(&path, "%s/golden/%s-%s.txt", data_dir(), o->name,
+			assert_true(asprintf(&path, "%s/golden/%s-%s.txt", data_dir(), KIND_NAME(o),
 					     types[t] == ALERT_NTYPES ? "hostile"
 					     : alert_type_name(types[t])) > 0);
 			if (update) {
@@ -645,7 +647,7 @@ test_digest(void **state)
 			done += m->nevents;
 			nmsgs++;
 		}
-		print_message("%-10s %zu messages\n", o->name, nmsgs);
+		print_message("%-10s %zu messages\n", KIND_NAME(o), nmsgs);
 		if (want[k].nmsgs != 0)
 			assert_int_equal(nmsgs, want[k].nmsgs);
 		/* as few messages as the limits allow: every message but the last is full */
@@ -653,8 +655,8 @@ test_digest(void **state)
 			if (msgs[i].nevents == o->limits.max_events)
 				continue;
 			if (k == SINK_KIND_SLACK || k == SINK_KIND_DISCORD)
-				fail_msg("%s message %zu: %zu events, room for %zu", o->name, i,
-					 msgs[i].nevents, o->limits.max_events);
+				fail_msg("%s message %zu: %zu events, room for %zu", KIND_NAME(o),
+					 i, msgs[i].nevents, o->limits.max_events);
 			assert_true(measures[i] + single_max > want[k].limit);
 		}
 		/* nothing lost, nothing twice: each summary in exactly one message */
@@ -666,7 +668,7 @@ test_digest(void **state)
 					   strlen(evs[e].summary)) != NULL)
 					found++;
 			if (found != 1)
-				fail_msg("%s: event %zu in %zu messages", o->name, e, found);
+				fail_msg("%s: event %zu in %zu messages", KIND_NAME(o), e, found);
 		}
 		for (size_t i = 0; i < nmsgs; i++)
 			sink_message_clear(&msgs[i]);
@@ -997,7 +999,8 @@ test_table(void **state)
 	for (unsigned k = 0; k < SINK_KIND_N; k++) {
 		const struct sink_ops *o = ops((enum sink_kind)k);
 
-		assert_string_equal(o->name, names[k]);
+		assert_int_equal(o->kind, (int)k);
+		assert_string_equal(KIND_NAME(o), names[k]);
 		assert_ptr_equal(sink_find_name(names[k]), o);
 		assert_non_null(o->format);
 		assert_true(o->limits.max_events >= 1);
@@ -1429,11 +1432,11 @@ walk(enum sink_kind k, struct json_object *o, const char *key, struct json_objec
 		if (k != SINK_KIND_WEBHOOK &&
 		    (strcmp(key, "url") == 0 || strcmp(key, "title_link") == 0)) {
 			if (walk_url == NULL || strcmp(json_object_get_string(o), walk_url) != 0)
-				fail_msg("%s \"%s\": a link that is not the runbook: %s", ops(k)->name,
-					 key, json_object_get_string(o));
+				fail_msg("%s \"%s\": a link that is not the runbook: %s",
+					 sink_kind_name(k), key, json_object_get_string(o));
 			return 1;
 		}
-		snprintf(where, sizeof(where), "%s \"%s\"", ops(k)->name, key);
+		snprintf(where, sizeof(where), "%s \"%s\"", sink_kind_name(k), key);
 		check_text(syntax_of(k, key, parent), json_object_get_string(o), where);
 		n = 1;
 		break;
@@ -1643,15 +1646,15 @@ test_oncall_golden(void **state)
 
 		assert_int_equal(o->format(&st, &ev, 1, NOW_NS, &m), 0);
 		got = show(&m);
-		snprintf(name, sizeof(name), "%s-oncall", o->name);
+		snprintf(name, sizeof(name), "%s-oncall", KIND_NAME(o));
 		golden_compare(name, got);
 		for (size_t i = 0; i < 2; i++)
 			if (strstr(m.body, want[k][i]) == NULL)
-				fail_msg("%s: no %s in %s", o->name, want[k][i], m.body);
+				fail_msg("%s: no %s in %s", KIND_NAME(o), want[k][i], m.body);
 		/* the same lines everywhere, the webhook's as data ("remediation") */
 		for (size_t i = 0; i < sizeof(hint_cmds) / sizeof(hint_cmds[0]); i++)
 			if (strstr(m.body, hint_cmds[i]) == NULL)
-				fail_msg("%s: no hint %s", o->name, hint_cmds[i]);
+				fail_msg("%s: no hint %s", KIND_NAME(o), hint_cmds[i]);
 		if (k == SINK_KIND_NTFY) {
 			assert_string_equal(header(&m, "Click"), RUNBOOK);
 			assert_string_equal(header(&m, "Priority"), "urgent");
@@ -1684,7 +1687,7 @@ test_quiet_golden(void **state)
 
 		assert_int_equal(o->format(&st, &ev, 1, NOW_NS, &m), 0);
 		got = show(&m);
-		snprintf(name, sizeof(name), "%s-quiet", o->name);
+		snprintf(name, sizeof(name), "%s-quiet", KIND_NAME(o));
 		golden_compare(name, got);
 		assert_null(strstr(m.body, "What to do"));
 		if (oncall_mentions[k].mention != NULL)

@@ -87,7 +87,6 @@ fake_retry_after(const char *body, size_t len, uint64_t *ns)
 
 static struct sink_ops fake = {
 	.kind = SINK_KIND_WEBHOOK,
-	.name = "fake",
 	.limits = { .max_events = 1, .max_bytes = 0, .min_interval_ns = 0 },
 	.format = fake_format,
 	.retry_after = fake_retry_after,
@@ -282,7 +281,7 @@ setup(void **state)
 	f->sink.timeout_ns = 3 * SEC;
 	f->sink.max_age_ns = 72 * 3600 * SEC;
 	fake = (struct sink_ops){
-		.kind = SINK_KIND_WEBHOOK, .name = "fake",
+		.kind = SINK_KIND_WEBHOOK,
 		.limits = { .max_events = 1, .max_bytes = 0, .min_interval_ns = 0 },
 		.format = fake_format, .retry_after = fake_retry_after,
 	};

@@ -21,10 +21,10 @@ test_fields(void **state)
 {
 	char *pins[] = { (char *)"hooks.example.test:443:192.0.2.10", (char *)"b:80:192.0.2.11" };
 	struct config_sink cs[2] = {
-		{ .type = SINK_SLACK, .name = (char *)"slack#1", .url = (char *)"https://h/x",
+		{ .type = SINK_KIND_SLACK, .name = (char *)"slack#1", .url = (char *)"https://h/x",
 		  .ca_file = (char *)"/etc/ca.pem", .resolve = pins, .nresolve = 2,
 		  .proxy = (char *)"http://proxy:3128", .timeout_ns = 5, .max_age_ns = 7 },
-		{ .type = SINK_TELEGRAM, .name = (char *)"tg", .token = (char *)"123:abc",
+		{ .type = SINK_KIND_TELEGRAM, .name = (char *)"tg", .token = (char *)"123:abc",
 		  .chat_id = (char *)"42", .priority = NULL, .mention_on = true,
 		  .mention = (char *)"987654321", .mention_name = (char *)"On call",
 		  .mention_min_severity = SEV_CRITICAL },
@@ -67,7 +67,7 @@ test_fields(void **state)
 static void
 test_relative_and_quoted(void **state)
 {
-	struct config_sink cs = { .type = SINK_WEBHOOK, .name = (char *)"webhook#1" };
+	struct config_sink cs = { .type = SINK_KIND_WEBHOOK, .name = (char *)"webhook#1" };
 	struct config c = { .sinks = &cs, .nsinks = 1 };
 	struct sink_settings *s = NULL;
 	char cwd[PATH_MAX], want[PATH_MAX + 64];
@@ -128,7 +128,7 @@ static void
 test_hold(void **state)
 {
 	struct config_target t[2] = { { .interval_ns = 0 }, { .interval_ns = 600 * NS_PER_SEC } };
-	struct config_sink cs = { .type = SINK_ALERTMANAGER, .name = "am", .url = "http://a" };
+	struct config_sink cs = { .type = SINK_KIND_ALERTMANAGER, .name = "am", .url = "http://a" };
 	struct config c = { .nsinks = 1, .sinks = &cs, .targets = t, .ntargets = 2,
 			    .interval_ns = 300 * NS_PER_SEC };
 	struct sink_settings *s;

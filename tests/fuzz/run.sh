@@ -24,7 +24,7 @@ build() {
 build fuzz_dns "$src"/probes/dns.c
 build fuzz_config "$src"/agent/jsonw.c "$src"/agent/config.c "$src"/agent/shard.c "$src"/agent/targets.c \
 	"$src"/probes/dns.c "$src"/probes/dnscheck.c \
-	"$src"/alerts/event.c "$src"/alerts/mention.c "${common[@]}"
+	"$src"/alerts/event.c "$src"/alerts/mention.c "$src"/alerts/sink.c "${common[@]}"
 build fuzz_state "$src"/agent/jsonw.c "$src"/agent/state.c "$src"/alerts/event.c "$src"/probes/probe.c \
 	"$src"/probes/dns.c "${common[@]}"
 build fuzz_passive "$src"/probes/packet.c "$src"/probes/passive.c "$src"/probes/dns.c \
