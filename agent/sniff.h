@@ -44,6 +44,10 @@ int sniffer_fd(const struct sniffer *s);
 int sniffer_dispatch(struct sniffer *s, int max, char *err, size_t errlen);
 /* Async-signal-safe: the running or next sniffer_dispatch returns -EINTR. */
 void sniffer_breakloop(struct sniffer *s);
+/* A live capture (-i), not a file (-r)? */
+bool sniffer_live(const struct sniffer *s);
+/* Packets read so far. */
+uint64_t sniffer_packets(const struct sniffer *s);
 
 /* Responders proved (or proved on another protocol) since the last sniffer_apply. */
 bool sniffer_pending(const struct sniffer *s);
