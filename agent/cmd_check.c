@@ -207,7 +207,7 @@ cmd_check(int argc, char **argv)
 	/* SYN mode's sockets before root gives way to state_dir's owner (as the daemon
 	 * opens them before its drop) */
 	if (cfg.probe.tcp_syn && geteuid() == 0 &&
-	    (co.syn_io = syn_io_open("any", NULL, err, sizeof(err))) == NULL)
+	    syn_io_open("any", &co.syn_io, err, sizeof(err)) < 0)
 		rc = -EPERM;
 	else
 		rc = cli_act_as_owner(cfg.state_dir, err, sizeof(err));

@@ -152,7 +152,7 @@ cmd_sniff(int argc, char **argv)
 	struct output_sniff sum;
 	struct sigaction sa, old_int, old_term;
 	uint64_t v, max_packets = 0, duration_ns = 0, events = 0, next_apply, t0;
-	bool have_cfg = false, eperm = false, lock_said = false, port_given = false;
+	bool have_cfg = false, lock_said = false, port_given = false;
 	bool sig_set = false, apply_failed = false;
 	int ch, quiet = 0, verbose = 0, rc, status = EXIT_RUNTIME;
 	FILE *out = stdout;
@@ -229,9 +229,9 @@ cmd_sniff(int argc, char **argv)
 		if (!port_given)
 			so.port = cfg.probe.port;
 	}
-	s = sniffer_open(&so, &eperm, err, sizeof(err));
-	if (s == NULL) {
-		if (eperm)
+	rc = sniffer_open(&so, &s, err, sizeof(err));
+	if (rc < 0) {
+		if (rc == -EPERM)
 			fprintf(stderr, "watch53 sniff: %s: capturing needs CAP_NET_RAW: run as root, "
 				"or grant it with 'setcap cap_net_raw+ep $(command -v watch53)'\n",
 				so.iface);

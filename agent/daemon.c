@@ -677,11 +677,10 @@ passive_open(struct daemon *d, char *err, size_t errlen)
 {
 	const struct config *c = &d->conf->cfg;
 	struct sniffer_opts so = { .iface = c->passive.interface, .port = c->probe.port };
-	bool eperm = false;
+	int rc = sniffer_open(&so, &d->sniffer, err, errlen);
 
-	d->sniffer = sniffer_open(&so, &eperm, err, errlen);
-	if (d->sniffer == NULL) {
-		if (eperm)
+	if (rc < 0) {
+		if (rc == -EPERM)
 			util_errf(err, errlen, "passive.interface %s: capturing needs CAP_NET_RAW: "
 				  "start the daemon as root (it drops privileges after start-up)",
 				  c->passive.interface);
@@ -993,11 +992,11 @@ daemon_run(const struct daemon_opts *o)
 	/* privileged resources first: SYN mode's packet and raw sockets and its capture need
 	 * CAP_NET_RAW, which is gone after process_drop (connect and UDP probes need none) */
 	if (d->conf->cfg.probe.tcp_syn) {
-		bool eperm = false;
-		d->syn_io = syn_io_open("any", &eperm, err, sizeof(err));
-		if (d->syn_io == NULL) {
-			log_errx("probe.tcp_mode \"syn\": %s%s%s", err, eperm ? ": " : "",
-				 eperm ? SYN_EPERM_HINT : "");
+		int src = syn_io_open("any", &d->syn_io, err, sizeof(err));
+
+		if (src < 0) {
+			log_errx("probe.tcp_mode \"syn\": %s%s%s", err, src == -EPERM ? ": " : "",
+				 src == -EPERM ? SYN_EPERM_HINT : "");
 			goto out;
 		}
 	}

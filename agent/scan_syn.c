@@ -85,8 +85,8 @@ scan_syn_setup(const struct scan_syn *s, struct engine_config *ec, struct syn_sc
 {
 	struct syn_config sc;
 	struct syn_scanner *scanner;
-	bool eperm = false;
 	unsigned m;
+	int rc;
 
 	*out = NULL;
 	memset(&sc, 0, sizeof(sc));
@@ -111,14 +111,13 @@ scan_syn_setup(const struct scan_syn *s, struct engine_config *ec, struct syn_sc
 		snprintf(err, errlen, "SYN mode: no room for its capture in the engine");
 		return -EINVAL;
 	}
-	scanner = syn_new(&sc, s->io, &eperm, err, errlen);
-	if (scanner == NULL) {
-		if (eperm) {
-			snprintf(err, errlen, "%s", SYN_EPERM_HINT);
-			return -EPERM;
-		}
-		return -EIO;
+	rc = syn_new(&sc, s->io, &scanner, err, errlen);
+	if (rc == -EPERM) {
+		snprintf(err, errlen, "%s", SYN_EPERM_HINT);
+		return -EPERM;
 	}
+	if (rc < 0)
+		return -EIO;
 	ec->modules[m] = &probe_module_syn;
 	ec->module_arg[m] = scanner;
 	ec->shared[ec->nshared++] = (struct engine_shared_fd){

@@ -54,19 +54,19 @@ track_grow(struct sniffer *s)
 	return 0;
 }
 
-struct sniffer *
-sniffer_open(const struct sniffer_opts *o, bool *eperm, char *err, size_t errlen)
+int
+sniffer_open(const struct sniffer_opts *o, struct sniffer **out, char *err, size_t errlen)
 {
 	struct sniffer *s = calloc(1, sizeof(*s));
 	struct passive_opts po = { .port = o->port };
 	char filter[1024];
 	unsigned port = o->port ? o->port : 53;
+	int rc = -ENOMEM;
 
-	if (eperm != NULL)
-		*eperm = false;
+	*out = NULL;
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	s->port = (uint16_t)port;
 	s->started_wall = util_wall_ns();
@@ -90,22 +90,25 @@ sniffer_open(const struct sniffer_opts *o, bool *eperm, char *err, size_t errlen
 		co.filter = filter;
 		s->live = true;
 		snprintf(s->source, sizeof(s->source), "%s", o->iface);
-		s->cap = capture_open_live(&co, eperm, err, errlen);
+		rc = capture_open_live(&co, &s->cap, err, errlen);
 	} else {
 		snprintf(s->source, sizeof(s->source), "%s", o->file);
 		s->cap = capture_open_file(o->file, o->filter, err, errlen);
+		rc = s->cap != NULL ? 0 : -EIO;
 	}
-	if (s->cap == NULL)
+	if (rc < 0)
 		goto bad;
 	if (capture_link(s->cap) == PKT_LINK_UNKNOWN) {
 		snprintf(err, errlen, "%s: link type %s is not supported (Ethernet, Linux cooked, "
 			 "loopback and raw IP are)", s->source, capture_link_name(s->cap));
+		rc = -EPROTONOSUPPORT;
 		goto bad;
 	}
-	return s;
+	*out = s;
+	return 0;
 bad:
 	sniffer_free(s);
-	return NULL;
+	return rc;
 }
 
 void

@@ -28,12 +28,11 @@ struct sniffer_opts {
 
 struct sniffer;
 
-/* NULL with a one-line message; *eperm (may be NULL) says a live capture lacked
- * CAP_NET_RAW. A live capture gets the filter "(udp or tcp) and port PORT" (VLAN-tagged
- * too); a file is read whole (the decoder judges and counts every frame) unless a filter
- * was given. */
-struct sniffer *sniffer_open(const struct sniffer_opts *o, bool *eperm, char *err,
-			     size_t errlen);
+/* The sniffer in *out. 0, or a negative errno with a one-line message: -EPERM when a live
+ * capture lacked CAP_NET_RAW. A live capture gets the filter "(udp or tcp) and port PORT"
+ * (VLAN-tagged too); a file is read whole (the decoder judges and counts every frame)
+ * unless a filter was given. */
+int sniffer_open(const struct sniffer_opts *o, struct sniffer **out, char *err, size_t errlen);
 void sniffer_free(struct sniffer *s);
 
 /* Live: the fd to poll (readable when packets wait). -1 for a file. */

@@ -100,17 +100,17 @@ set_filter(struct capture *c, const char *filter, char *err, size_t errlen)
 	return 0;
 }
 
-struct capture *
-capture_open_live(const struct capture_live_opts *o, bool *eperm, char *err, size_t errlen)
+int
+capture_open_live(const struct capture_live_opts *o, struct capture **out, char *err,
+		  size_t errlen)
 {
 	struct capture *c = calloc(1, sizeof(*c));
-	int rc;
+	int rc, ret = -EIO;
 
-	if (eperm != NULL)
-		*eperm = false;
+	*out = NULL;
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	c->live = true;
 	c->fd = -1;
@@ -129,8 +129,8 @@ capture_open_live(const struct capture_live_opts *o, bool *eperm, char *err, siz
 	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO);
 	rc = pcap_activate(c->p);
 	if (rc < 0) {
-		if (eperm != NULL)
-			*eperm = rc == PCAP_ERROR_PERM_DENIED;
+		if (rc == PCAP_ERROR_PERM_DENIED)
+			ret = -EPERM;
 		snprintf(c->errbuf, sizeof(c->errbuf), "%s", pcap_geterr(c->p));
 		one_line(c->errbuf);
 		snprintf(err, errlen, "capture on %s: %s%s%s", o->iface, pcap_statustostr(rc),
@@ -156,10 +156,11 @@ capture_open_live(const struct capture_live_opts *o, bool *eperm, char *err, siz
 	c->link = link_of(pcap_datalink(c->p));
 	if (set_filter(c, o->filter, err, errlen) < 0)
 		goto bad;
-	return c;
+	*out = c;
+	return 0;
 bad:
 	capture_close(c);
-	return NULL;
+	return ret;
 }
 
 struct capture *

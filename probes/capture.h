@@ -43,10 +43,10 @@ struct capture_live_opts {
 	int buffer_bytes;     /* 0: CAPTURE_BUFFER_BYTES */
 };
 
-/* A live capture. NULL with a one-line message; *eperm is set (when not NULL) if it
+/* A live capture in *out. 0, or a negative errno with a one-line message: -EPERM when it
  * failed for lack of privilege (CAP_NET_RAW), so the caller can say how to grant it. */
-struct capture *capture_open_live(const struct capture_live_opts *o, bool *eperm, char *err,
-				  size_t errlen);
+int capture_open_live(const struct capture_live_opts *o, struct capture **out, char *err,
+		      size_t errlen);
 /* A pcap or pcapng file, with an optional filter. NULL with a one-line message naming the
  * file ("not a pcap or pcapng file", "truncated file header", ...). */
 struct capture *capture_open_file(const char *path, const char *filter, char *err,

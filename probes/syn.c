@@ -84,17 +84,17 @@ same_addr(const struct net_addr *a, const struct net_addr *b)
 
 /* ---- the privileged handles ---- */
 
-struct syn_io *
-syn_io_open(const char *iface, bool *eperm, char *err, size_t errlen)
+int
+syn_io_open(const char *iface, struct syn_io **out, char *err, size_t errlen)
 {
 	struct syn_io *io = calloc(1, sizeof(*io));
 	struct capture_live_opts co = { .iface = iface, .inbound_only = true };
+	int rc;
 
-	if (eperm != NULL)
-		*eperm = false;
+	*out = NULL;
 	if (io == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	io->pkt_fd = io->raw_fd[0] = io->raw_fd[1] = -1;
 	snprintf(io->iface, sizeof(io->iface), "%s", iface);
@@ -107,17 +107,17 @@ syn_io_open(const char *iface, bool *eperm, char *err, size_t errlen)
 		goto sockfail;
 	/* a host without IPv6 simply has no IPv6 raw socket; its targets then fail alone */
 	io->raw_fd[1] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_RAW);
-	io->cap = capture_open_live(&co, eperm, err, errlen);
-	if (io->cap == NULL)
+	rc = capture_open_live(&co, &io->cap, err, errlen);
+	if (rc < 0)
 		goto bad;
-	return io;
+	*out = io;
+	return 0;
 sockfail:
-	if (eperm != NULL)
-		*eperm = errno == EPERM || errno == EACCES;
+	rc = errno == EPERM || errno == EACCES ? -EPERM : -errno;
 	snprintf(err, errlen, "raw socket: %s", strerror(errno));
 bad:
 	syn_io_close(io);
-	return NULL;
+	return rc;
 }
 
 void
@@ -255,19 +255,20 @@ reserve_port(struct syn_scanner *s, char *err, size_t errlen)
 	return 0;
 }
 
-struct syn_scanner *
-syn_new(const struct syn_config *cfg, struct syn_io *io, bool *eperm, char *err, size_t errlen)
+int
+syn_new(const struct syn_config *cfg, struct syn_io *io, struct syn_scanner **out, char *err,
+	size_t errlen)
 {
 	struct syn_scanner *s = calloc(1, sizeof(*s));
 	char filter[256], msg[256];
 	const char *cap_iface = cfg->iface;
 	size_t tsize = 64;
+	int rc = -EINVAL;
 
-	if (eperm != NULL)
-		*eperm = false;
+	*out = NULL;
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	s->cfg = *cfg;
 	s->reserve_fd = -1;
@@ -304,8 +305,8 @@ syn_new(const struct syn_config *cfg, struct syn_io *io, bool *eperm, char *err,
 			else
 				cap_iface = "any";
 		}
-		s->io = syn_io_open(cap_iface, eperm, err, errlen);
-		if (s->io == NULL)
+		rc = syn_io_open(cap_iface, &s->io, err, errlen);
+		if (rc < 0)
 			goto bad;
 		s->own_io = true;
 	} else {
@@ -322,10 +323,11 @@ syn_new(const struct syn_config *cfg, struct syn_io *io, bool *eperm, char *err,
 	for (int fi = 0; fi < 2; fi++)
 		if (cfg->have_hint[fi] && fam_setup(s, &cfg->hint[fi], err, errlen) < 0)
 			goto bad;
-	return s;
+	*out = s;
+	return 0;
 bad:
 	syn_free(s);
-	return NULL;
+	return rc < 0 ? rc : -EINVAL;
 }
 
 void

@@ -39,9 +39,9 @@
 struct syn_io;
 
 /* Open the privileged handles: a packet socket and raw IPv4/IPv6 sockets for sending, and a
- * live capture on `iface` ("any": every interface). NULL with a message; *eperm (when not
- * NULL) says it failed for lack of CAP_NET_RAW (SYN_EPERM_HINT is then the advice). */
-struct syn_io *syn_io_open(const char *iface, bool *eperm, char *err, size_t errlen);
+ * live capture on `iface` ("any": every interface), in *out. 0, or a negative errno with a
+ * message: -EPERM for lack of CAP_NET_RAW (SYN_EPERM_HINT is then the advice). */
+int syn_io_open(const char *iface, struct syn_io **out, char *err, size_t errlen);
 void syn_io_close(struct syn_io *io);
 
 struct syn_config {
@@ -70,11 +70,11 @@ struct syn_stats {
 
 struct syn_scanner;
 
-/* A scanner for one scan. io: handles opened earlier (borrowed; its capture gets this
- * scan's filter), or NULL to open its own (on the routes' interface). NULL with a message;
- * *eperm as for syn_io_open. */
-struct syn_scanner *syn_new(const struct syn_config *cfg, struct syn_io *io, bool *eperm,
-			    char *err, size_t errlen);
+/* A scanner for one scan in *out. io: handles opened earlier (borrowed; its capture gets
+ * this scan's filter), or NULL to open its own (on the routes' interface). 0, or a negative
+ * errno with a message (-EPERM as for syn_io_open). */
+int syn_new(const struct syn_config *cfg, struct syn_io *io, struct syn_scanner **out,
+	    char *err, size_t errlen);
 void syn_free(struct syn_scanner *s);
 
 /* For engine_config: module_arg of probe_module_syn, and the shared fd (the capture). */
