@@ -309,19 +309,20 @@ scan_run(const struct scan_opts *o, struct collect_ctx *cxp, struct scan_summary
 		return -EINVAL;
 	}
 	ec.opts.qname_len = (size_t)qlen;
+	/* the modules by name from the probe table (probes/probe_table.c); in SYN mode TCP is
+	 * the stateless SYN module, its scanner set up below */
 	if (o->tcp)
-		ec.modules[ec.nmodules++] = &probe_module_tcp;
-	if (o->udp)
-		ec.modules[ec.nmodules++] = &probe_module_udp;
+		ec.modules[ec.nmodules++] = probe_module_find(o->syn.on ? "syn" : "tcp");
+	if (o->udp) {
+		ec.module_arg[ec.nmodules] = &udp_history;
+		ec.modules[ec.nmodules++] = probe_module_find("udp");
+	}
 	if (o->cancel && *o->cancel) {
 		snprintf(err, errlen, "scan cancelled");
 		return -ECANCELED;
 	}
 	if (o->syn.on && (rc = scan_syn_setup(&o->syn, &ec, &syn, err, errlen)) < 0)
 		return rc;
-	for (unsigned m = 0; m < ec.nmodules; m++)
-		if (ec.modules[m] == &probe_module_udp)
-			ec.module_arg[m] = &udp_history;
 	pl = pool_new(&ec, workers, err, errlen);
 	if (pl == NULL) {
 		syn_free(syn);
@@ -499,7 +500,7 @@ scan_checks(const struct scan_opts *o, struct scan_collect *col, struct scan_sum
 		ec.tick_ns = o->cancel ? 100 * NS_PER_MS : 0;
 		ec.opts.port = o->port;
 		ec.opts.ctx = pl;
-		ec.modules[ec.nmodules++] = &probe_module_dnscheck;
+		ec.modules[ec.nmodules++] = probe_module_find("dnscheck");
 		epl = pool_new(&ec, one, err, errlen);
 		if (epl == NULL) {
 			rc = -EINVAL;

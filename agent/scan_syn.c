@@ -103,7 +103,7 @@ scan_syn_setup(const struct scan_syn *s, struct engine_config *ec, struct syn_sc
 	memcpy(sc.router_mac, s->router_mac, 6);
 	sc.have_router_mac = s->have_router_mac;
 	for (m = 0; m < ec->nmodules; m++)
-		if (ec->modules[m] == &probe_module_tcp)
+		if (ec->modules[m] == probe_module_find("syn"))
 			break;
 	if (m == ec->nmodules)
 		return 0; /* TCP is not probed: nothing to do */
@@ -118,7 +118,6 @@ scan_syn_setup(const struct scan_syn *s, struct engine_config *ec, struct syn_sc
 	}
 	if (rc < 0)
 		return -EIO;
-	ec->modules[m] = &probe_module_syn;
 	ec->module_arg[m] = scanner;
 	ec->shared[ec->nshared++] = (struct engine_shared_fd){
 		.fd = syn_fd(scanner), .events = EPOLLIN, .on_event = syn_on_readable,

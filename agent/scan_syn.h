@@ -43,9 +43,9 @@ void scan_syn_hints(struct scan_syn *s, const struct target_iter *it);
 void scan_syn_hints_array(struct scan_syn *s, const struct net_addr *a, size_t n);
 
 /*
- * Put SYN mode into an engine config that already has its concurrency, retries and port:
- * the "syn" module replaces "tcp" (slot and order kept), the scanner is its module_arg and
- * its capture a shared fd. 0 and *out (syn_free it after the engine), or -EPERM (no
+ * Put SYN mode into an engine config that already has its concurrency, retries, port and
+ * the "syn" module (picked by name in place of "tcp"): the scanner becomes that module's
+ * module_arg and its capture a shared fd. 0 and *out (syn_free it after the engine), or -EPERM (no
  * CAP_NET_RAW: err is the one-line advice) / other -errno with a message.
  */
 int scan_syn_setup(const struct scan_syn *s, struct engine_config *ec,

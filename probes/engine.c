@@ -541,6 +541,12 @@ engine_new(const struct engine_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "no probe selected (enable tcp or udp)");
 		return NULL;
 	}
+	for (unsigned m = 0; m < cfg->nmodules; m++)
+		if (cfg->modules[m] == NULL) {
+			/* a name the probe table does not know (probe_module_find) */
+			snprintf(err, errlen, "unknown probe module");
+			return NULL;
+		}
 	if (cfg->retries + 1 > MAX_ATTEMPTS) {
 		snprintf(err, errlen, "retries: at most %d", MAX_ATTEMPTS - 1);
 		return NULL;

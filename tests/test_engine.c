@@ -623,6 +623,10 @@ test_config_errors(void **state)
 	c.timeout_ns = 0;
 	assert_null(engine_new(&c, err, sizeof(err)));
 	assert_non_null(strstr(err, "timeout"));
+	c.timeout_ns = NS_PER_SEC;
+	c.modules[c.nmodules++] = NULL; /* a name the table did not know */
+	assert_null(engine_new(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown probe module"));
 }
 
 int
