@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/config.h"
 #include "agent/process.h"
 #include "agent/state.h"
 #include "alerts/webhook.h"
@@ -134,4 +135,32 @@ cli_lock(const char *cmd, const char *state_dir, int kind, char *err, size_t err
 		CLI_LOCK_WAIT_NS / (60ull * 1000 * 1000 * 1000));
 	return state_lock_take(state_dir, (enum state_lock_kind)kind, CLI_LOCK_WAIT_NS, NULL, err,
 			       errlen);
+}
+
+int
+cli_state_begin(const char *cmd, const char *path, int lock_kind, struct config *cfg,
+		int *lockfd)
+{
+	char err[512];
+
+	*lockfd = -1;
+	if (config_load(path, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 %s: %s\n", cmd, err);
+		config_clear(cfg);
+		return EXIT_USAGE;
+	}
+	if (cli_act_as_owner(cfg->state_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "watch53 %s: %s\n", cmd, err);
+		config_clear(cfg);
+		return EXIT_RUNTIME;
+	}
+	if (lock_kind < 0)
+		return 0;
+	*lockfd = cli_lock(cmd, cfg->state_dir, lock_kind, err, sizeof(err));
+	if (*lockfd < 0) {
+		fprintf(stderr, "watch53 %s: %s\n", cmd, err);
+		config_clear(cfg);
+		return *lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
+	}
+	return 0;
 }

@@ -41,6 +41,17 @@ int cli_lock(const char *cmd, const char *state_dir, int kind, char *err, size_t
  * what was wrong), then "Try 'watch53 CMD --help'." on stderr. Returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The preamble of a command that reads or writes state_dir: load the config at `path`,
+ * act as state_dir's owner (cli_act_as_owner), and with lock_kind >= 0 take that lock
+ * (cli_lock). Each failure is said on stderr as "watch53 CMD: ...". 0 with *lockfd (-1
+ * when no lock was asked; state_unlock it), or the exit status: EXIT_USAGE (the config),
+ * EXIT_RUNTIME or EXIT_LOCKED; the config is cleared then.
+ */
+struct config;
+int cli_state_begin(const char *cmd, const char *path, int lock_kind, struct config *cfg,
+		    int *lockfd);
+
 struct cli_command {
 	const char *name;
 	const char *usage;   /* after "watch53 NAME " */

@@ -369,7 +369,6 @@ cmd_baseline(int argc, char **argv)
 	const char *path = NULL, *verb;
 	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
-	char err[1024];
 	const char *for_dur = NULL;
 	int ch, lockfd = -1, status = EXIT_RUNTIME;
 
@@ -414,21 +413,9 @@ cmd_baseline(int argc, char **argv)
 		fprintf(stderr, "watch53 baseline %s: unexpected argument '%s'\n", verb, argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 baseline: %s\n", err);
-		return EXIT_USAGE;
-	}
-	if (cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 baseline: %s\n", err);
-		status = EXIT_RUNTIME;
-		goto out;
-	}
-	lockfd = cli_lock("baseline", cfg.state_dir, STATE_LOCK_STATE, err, sizeof(err));
-	if (lockfd < 0) {
-		fprintf(stderr, "watch53 baseline: %s\n", err);
-		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
-		goto out;
-	}
+	status = cli_state_begin("baseline", path, STATE_LOCK_STATE, &cfg, &lockfd);
+	if (status != 0)
+		return status;
 	if (strcmp(verb, "reset") == 0) {
 		status = do_reset(&cfg);
 		goto out;

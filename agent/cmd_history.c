@@ -349,23 +349,11 @@ cmd_history(int argc, char **argv)
 		return cli_usage_error("history", "unexpected argument '%s'", argv[optind]);
 	}
 	path = cli_config_path(path);
-	if (config_load(path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 history: %s\n", err);
-		return EXIT_USAGE;
-	}
 	/* under the lock, as baseline show: the database is opened exclusively by a cycle
 	 * (no -shm, no readers beside it), and an old one is migrated on open */
-	if (cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
-		fprintf(stderr, "watch53 history: %s\n", err);
-		status = EXIT_RUNTIME;
-		goto out;
-	}
-	lockfd = cli_lock("history", cfg.state_dir, STATE_LOCK_STATE, err, sizeof(err));
-	if (lockfd < 0) {
-		fprintf(stderr, "watch53 history: %s\n", err);
-		status = lockfd == -EWOULDBLOCK ? EXIT_LOCKED : EXIT_RUNTIME;
-		goto out;
-	}
+	status = cli_state_begin("history", path, STATE_LOCK_STATE, &cfg, &lockfd);
+	if (status != 0)
+		return status;
 	now = util_wall_ns();
 	since = now > span ? now - span : 0;
 	/* the lock is held while the rows stream out, as for `baseline show` */
