@@ -1155,7 +1155,7 @@ static void
 deliver_sink(int outfd, const char *dir, const struct sink_settings *s,
 	     const struct run_clock *clk, bool force, struct outbox_sink_report *r)
 {
-	const struct sink_ops *ops = sink_find(s->kind);
+	const struct sink_ops *ops = s->ops != NULL ? s->ops : sink_find(s->kind);
 	struct alert_event *evs = NULL;
 	uint64_t last_post_end = 0;
 	size_t window, i;

@@ -34,6 +34,8 @@ int sink_kind_parse(const char *name, enum sink_kind *out);
 
 /* Everything delivery needs about one configured sink. Strings are borrowed (owned by the
  * caller's config) and may be NULL when not set. url/secret/token are secrets: never log. */
+struct sink_ops;
+
 struct sink_settings {
 	enum sink_kind kind;
 	const char *name;        /* also the outbox directory name */
@@ -59,6 +61,9 @@ struct sink_settings {
 	const char *mention;
 	const char *mention_name; /* teams, telegram: the text shown (default "on-call") */
 	enum alert_severity mention_min_severity;
+	/* The formatter and limits to use; NULL: the table's for kind (sink_find). A test
+	 * hands the outbox a fake here instead of wrapping the table. */
+	const struct sink_ops *ops;
 };
 
 /*

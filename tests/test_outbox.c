@@ -33,17 +33,6 @@
 
 /* ---- sink table seam: -Wl,--wrap=sink_find ---- */
 
-const struct sink_ops *__real_sink_find(enum sink_kind kind);
-const struct sink_ops *__wrap_sink_find(enum sink_kind kind);
-
-static const struct sink_ops *fake_ops; /* NULL: the real table */
-
-const struct sink_ops *
-__wrap_sink_find(enum sink_kind kind)
-{
-	return fake_ops ? fake_ops : __real_sink_find(kind);
-}
-
 /* A formatter that puts the ids of up to max_events events in a JSON body, so the server
  * side can tell which events each request carried. */
 static size_t fake_max_events = 1;
@@ -285,7 +274,7 @@ setup(void **state)
 		.limits = { .max_events = 1, .max_bytes = 0, .min_interval_ns = 0 },
 		.format = fake_format, .retry_after = fake_retry_after,
 	};
-	fake_ops = &fake;
+	f->sink.ops = &fake;
 	fake_max_events = 1;
 	nformatted = 0;
 	*state = f;
@@ -300,7 +289,6 @@ teardown(void **state)
 	server_stop();
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
-	fake_ops = NULL;
 	return 0;
 }
 
@@ -1522,7 +1510,7 @@ static void
 test_digest_real_table(void **state)
 {
 	struct fx *f = *state;
-	const struct sink_ops *real = __real_sink_find(SINK_KIND_SLACK);
+	const struct sink_ops *real = sink_find(SINK_KIND_SLACK);
 	struct outbox_report rep;
 	struct sink_ops wrapped;
 	uint64_t now = util_wall_ns();
@@ -1541,7 +1529,7 @@ test_digest_real_table(void **state)
 	recorded_real = real;
 	wrapped = *real;
 	wrapped.format = recording_format;
-	fake_ops = &wrapped;
+	f->sink.ops = &wrapped;
 	f->sink.kind = SINK_KIND_SLACK;
 	assert_int_equal(deliver(f, now, false, 0, &rep), 0);
 	assert_int_equal(rep.sinks[0].delivered, n);
