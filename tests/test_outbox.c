@@ -31,7 +31,7 @@
 
 #define SEC NS_PER_SEC
 
-/* ---- sink table seam: -Wl,--wrap=sink_find ---- */
+/* ---- the fake sink, handed over as sink_settings.ops ---- */
 
 /* A formatter that puts the ids of up to max_events events in a JSON body, so the server
  * side can tell which events each request carried. */
