@@ -1098,6 +1098,11 @@ SECRET_FNS(url)
 SECRET_FNS(secret)
 SECRET_FNS(token)
 
+/* A secret's three keys (inline, _file, _env) for the sink types in `types` (0: all). */
+#define FSECRET(key, types)                                                                  \
+	FSINK(#key, sink_##key, types), FSINK(#key "_file", sink_##key##_file, types),         \
+		FSINK(#key "_env", sink_##key##_env, types)
+
 /* alertmanager's "urls": every instance of the cluster (Alertmanager wants clients to send
  * to all). The same value as an inline url holding them a line each. */
 static int
@@ -1449,16 +1454,10 @@ sink_mention_min_severity(struct ctx *x, const char *path, struct json_object *v
 static const struct field sink_fields[] = {
 	FFN("type", sink_type_key),
 	FFN("name", sink_name),
-	FFN("url", sink_url),
-	FFN("url_file", sink_url_file),
-	FFN("url_env", sink_url_env),
-	FSINK("secret", sink_secret, T(WEBHOOK)),
-	FSINK("secret_file", sink_secret_file, T(WEBHOOK)),
-	FSINK("secret_env", sink_secret_env, T(WEBHOOK)),
+	FSECRET(url, 0),
+	FSECRET(secret, T(WEBHOOK)),
 	FSINK("urls", sink_urls, T(ALERTMANAGER)),
-	FSINK("token", sink_token, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
-	FSINK("token_file", sink_token_file, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
-	FSINK("token_env", sink_token_env, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
+	FSECRET(token, T(TELEGRAM) | T(NTFY) | T(ALERTMANAGER)),
 	FSINK("chat_id", sink_chat_id, T(TELEGRAM)),
 	/* alertmanager takes no events: each cycle posts what is wrong now (agent/amsync.c) */
 	FSINK("events", sink_events, ~T(ALERTMANAGER)),
