@@ -363,24 +363,70 @@ out:
 	return status;
 }
 
+/* What the options and the rest of the command line give a verb. */
+struct verb_args {
+	enum output_format fmt;
+	char **argv; /* the operands after the verb */
+	int argc;
+	const char *for_dur;
+};
+
+static int
+verb_show(const struct config *c, const struct verb_args *a)
+{
+	return do_show(c, a->fmt);
+}
+
+static int
+verb_reset(const struct config *c, const struct verb_args *a)
+{
+	(void)a;
+	return do_reset(c);
+}
+
+static int
+verb_accept(const struct config *c, const struct verb_args *a)
+{
+	return do_accept(c, a->argv, a->argc);
+}
+
+static int
+verb_silence(const struct config *c, const struct verb_args *a)
+{
+	return do_silence(c, a->argv, a->argc, a->for_dur);
+}
+
+/* The verbs: which take operands, which take --for, and what runs them. */
+static const struct baseline_verb {
+	const char *name;
+	bool operands;
+	bool needs_for;
+	int (*run)(const struct config *c, const struct verb_args *a);
+} baseline_verbs[] = {
+	{ "show", false, false, verb_show },
+	{ "accept", true, false, verb_accept },
+	{ "reset", false, false, verb_reset },
+	{ "silence", true, true, verb_silence },
+};
+
 int
 cmd_baseline(int argc, char **argv)
 {
+	const struct baseline_verb *v = NULL;
+	struct verb_args va = { .fmt = OUTPUT_TABLE };
 	const char *path = NULL, *verb;
-	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
-	const char *for_dur = NULL;
-	int ch, lockfd = -1, status = EXIT_RUNTIME;
+	int ch, lockfd = -1, status;
 
 	config_init(&cfg);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", baseline_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
-		case 'F': for_dur = optarg; break;
+		case 'F': va.for_dur = optarg; break;
 		case 'f':
-			if (output_format_parse(optarg, &fmt) < 0 ||
-			    (fmt != OUTPUT_TABLE && fmt != OUTPUT_JSON)) {
+			if (output_format_parse(optarg, &va.fmt) < 0 ||
+			    (va.fmt != OUTPUT_TABLE && va.fmt != OUTPUT_JSON)) {
 				fprintf(stderr, "watch53 baseline: --format: '%s' is not table or json\n",
 					optarg);
 				return EXIT_USAGE;
@@ -398,38 +444,29 @@ cmd_baseline(int argc, char **argv)
 	}
 	path = cli_config_path(path);
 	verb = argv[optind++];
-	if (strcmp(verb, "show") != 0 && strcmp(verb, "accept") != 0 && strcmp(verb, "reset") != 0 &&
-	    strcmp(verb, "silence") != 0) {
+	for (size_t i = 0; i < sizeof(baseline_verbs) / sizeof(baseline_verbs[0]); i++)
+		if (strcmp(verb, baseline_verbs[i].name) == 0)
+			v = &baseline_verbs[i];
+	if (v == NULL) {
 		fprintf(stderr, "watch53 baseline: unknown action '%s' (show, accept, reset, "
 			"silence)\n", verb);
 		return EXIT_USAGE;
 	}
-	if ((for_dur != NULL) != (strcmp(verb, "silence") == 0)) {
+	if ((va.for_dur != NULL) != v->needs_for) {
 		fprintf(stderr, "watch53 baseline %s: --for goes with silence, and silence "
 			"needs it\n", verb);
 		return EXIT_USAGE;
 	}
-	if (strcmp(verb, "accept") != 0 && strcmp(verb, "silence") != 0 && optind < argc) {
+	if (!v->operands && optind < argc) {
 		fprintf(stderr, "watch53 baseline %s: unexpected argument '%s'\n", verb, argv[optind]);
 		return EXIT_USAGE;
 	}
+	va.argv = argv + optind;
+	va.argc = argc - optind;
 	status = cli_state_begin("baseline", path, STATE_LOCK_STATE, &cfg, &lockfd);
 	if (status != 0)
 		return status;
-	if (strcmp(verb, "reset") == 0) {
-		status = do_reset(&cfg);
-		goto out;
-	}
-	if (strcmp(verb, "show") == 0) {
-		status = do_show(&cfg, fmt);
-		goto out;
-	}
-	if (strcmp(verb, "silence") == 0) {
-		status = do_silence(&cfg, argv + optind, argc - optind, for_dur);
-		goto out;
-	}
-	status = do_accept(&cfg, argv + optind, argc - optind);
-out:
+	status = v->run(&cfg, &va);
 	if (lockfd >= 0)
 		state_unlock(lockfd);
 	config_clear(&cfg);

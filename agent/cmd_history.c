@@ -354,6 +354,7 @@ cmd_history(int argc, char **argv)
 	status = cli_state_begin("history", path, STATE_LOCK_STATE, &cfg, &lockfd);
 	if (status != 0)
 		return status;
+	status = EXIT_RUNTIME; /* until the rows are out */
 	now = util_wall_ns();
 	since = now > span ? now - span : 0;
 	/* the lock is held while the rows stream out, as for `baseline show` */
