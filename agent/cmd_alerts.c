@@ -424,9 +424,43 @@ do_test(const struct config *cfg)
 	return status;
 }
 
+static int
+verb_list(const struct config *c, enum output_format fmt)
+{
+	return do_list(c, fmt);
+}
+
+static int
+verb_flush(const struct config *c, enum output_format fmt)
+{
+	(void)fmt;
+	return do_flush(c);
+}
+
+static int
+verb_test(const struct config *c, enum output_format fmt)
+{
+	(void)fmt;
+	return do_test(c);
+}
+
+/* The verbs: list and flush read and move the outbox's files, so they run as state_dir's
+ * owner; test only posts. Only list has a --format. */
+static const struct alerts_verb {
+	const char *name;
+	bool as_owner;
+	bool formats;
+	int (*run)(const struct config *c, enum output_format fmt);
+} alerts_verbs[] = {
+	{ "test", false, false, verb_test },
+	{ "list", true, true, verb_list },
+	{ "flush", true, false, verb_flush },
+};
+
 int
 cmd_alerts(int argc, char **argv)
 {
+	const struct alerts_verb *v = NULL;
 	const char *path = NULL, *verb;
 	enum output_format fmt = OUTPUT_TABLE;
 	struct config cfg;
@@ -459,7 +493,10 @@ cmd_alerts(int argc, char **argv)
 	}
 	path = cli_config_path(path);
 	verb = argv[optind++];
-	if (strcmp(verb, "test") != 0 && strcmp(verb, "list") != 0 && strcmp(verb, "flush") != 0) {
+	for (size_t i = 0; i < sizeof(alerts_verbs) / sizeof(alerts_verbs[0]); i++)
+		if (strcmp(verb, alerts_verbs[i].name) == 0)
+			v = &alerts_verbs[i];
+	if (v == NULL) {
 		fprintf(stderr, "watch53 alerts: unknown action '%s' (test, list, flush)\n", verb);
 		return EXIT_USAGE;
 	}
@@ -467,7 +504,7 @@ cmd_alerts(int argc, char **argv)
 		fprintf(stderr, "watch53 alerts %s: unexpected argument '%s'\n", verb, argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (fmt != OUTPUT_TABLE && strcmp(verb, "list") != 0) {
+	if (fmt != OUTPUT_TABLE && !v->formats) {
 		fprintf(stderr, "watch53 alerts %s: --format applies to list only\n", verb);
 		return EXIT_USAGE;
 	}
@@ -478,18 +515,12 @@ cmd_alerts(int argc, char **argv)
 	log_set_level(verbose >= 2 ? LOG_LVL_DEBUG : verbose ? LOG_LVL_INFO : cfg.log_level);
 	if (!verbose && cfg.log_level > LOG_LVL_WARN)
 		log_set_level(LOG_LVL_WARN);
-	/* list and flush read and move the outbox's files: as state_dir's owner */
-	if (strcmp(verb, "test") != 0 && cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
+	if (v->as_owner && cli_act_as_owner(cfg.state_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "watch53 alerts: %s\n", err);
 		config_clear(&cfg);
 		return EXIT_RUNTIME;
 	}
-	if (strcmp(verb, "list") == 0)
-		status = do_list(&cfg, fmt);
-	else if (strcmp(verb, "flush") == 0)
-		status = do_flush(&cfg);
-	else
-		status = do_test(&cfg);
+	status = v->run(&cfg, fmt);
 	config_clear(&cfg);
 	return status;
 }
