@@ -150,7 +150,7 @@ cmd_sniff(int argc, char **argv)
 	struct probe_result *recs = NULL;
 	struct output_passive *pas = NULL;
 	struct output_sniff sum;
-	struct sigaction sa, old_int, old_term;
+	struct util_sigsaved saved;
 	uint64_t v, max_packets = 0, duration_ns = 0, events = 0, next_apply, t0;
 	bool have_cfg = false, lock_said = false, port_given = false;
 	bool sig_set = false, apply_failed = false;
@@ -241,13 +241,9 @@ cmd_sniff(int argc, char **argv)
 		status = so.file != NULL ? EXIT_USAGE : EXIT_RUNTIME;
 		goto done;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sniff_on_signal;
-	sigemptyset(&sa.sa_mask);
 	sniff_stop = 0;
 	sniff_current = s;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	util_stop_signals_catch(sniff_on_signal, &saved);
 	sig_set = true;
 
 	t0 = util_now_ns();
@@ -341,8 +337,7 @@ cmd_sniff(int argc, char **argv)
 	status = apply_failed ? EXIT_RUNTIME : n > 0 ? EXIT_FOUND : EXIT_CLEAN;
 done_sig:
 	if (sig_set) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
+		util_stop_signals_restore(&saved);
 		sniff_current = NULL;
 	}
 	goto done;

@@ -231,19 +231,14 @@ fit_concurrency(const struct scan_opts *o, uint64_t total, unsigned *workers)
 static int
 run_pool(struct pool *pl, engine_next_fn next, engine_result_fn result, struct collect_ctx *cx)
 {
-	struct sigaction sa, old_int, old_term;
+	struct util_sigsaved saved;
 	int rc;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = scan_on_signal;
-	sigemptyset(&sa.sa_mask);
 	scan_signal = 0;
 	scan_pool = pl;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	util_stop_signals_catch(scan_on_signal, &saved);
 	rc = pool_run(pl, next, result, collect_tick, cx);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	util_stop_signals_restore(&saved);
 	scan_pool = NULL;
 	return rc;
 }

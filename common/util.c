@@ -129,6 +129,25 @@ util_random(void *buf, size_t len)
 	return 0;
 }
 
+void
+util_stop_signals_catch(void (*fn)(int), struct util_sigsaved *saved)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &saved->old[0]);
+	sigaction(SIGTERM, &sa, &saved->old[1]);
+}
+
+void
+util_stop_signals_restore(const struct util_sigsaved *saved)
+{
+	sigaction(SIGINT, &saved->old[0], NULL);
+	sigaction(SIGTERM, &saved->old[1], NULL);
+}
+
 uint32_t
 util_random32(void)
 {

@@ -4,6 +4,7 @@
 #define WATCH53_UTIL_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #define NS_PER_MS 1000000ull
@@ -22,6 +23,14 @@ int util_parse_duration(const char *s, uint64_t *out_ns);
 /* The same with another ceiling (util_parse_duration: a week), for spans such as how long
  * history is kept. */
 int util_parse_duration_max(const char *s, uint64_t max_ns, uint64_t *out_ns);
+/* SIGINT and SIGTERM to `fn` (which may only set flags and stop loops) for the length of
+ * a scan or capture; the old handlers are kept in *saved and put back by
+ * util_stop_signals_restore. */
+struct util_sigsaved {
+	struct sigaction old[2];
+};
+void util_stop_signals_catch(void (*fn)(int), struct util_sigsaved *saved);
+void util_stop_signals_restore(const struct util_sigsaved *saved);
 /* Cryptographically random bytes (getrandom). 0 or -errno. */
 int util_random(void *buf, size_t len);
 /* A random number for jitter, never for secrets: getrandom's, or the clock's low bits
