@@ -5,7 +5,10 @@
  *
  * Schedule of one probe: attempt 0 at start, attempts 1..retries spread evenly inside
  * the timeout window (at k * timeout / (retries + 1)), the deadline at start + timeout.
- * Every transmission takes a token from one global packet rate limiter.
+ * Every transmission takes a token from one global packet rate limiter. To keep system
+ * calls per packet low at high rates, timers due within 0.5 ms share a wake-up (a deadline
+ * is judged at most that late) and a waiting queue is served when half the bucket (half a
+ * millisecond of packets) has refilled. Several engines on one stream: probes/pool.h.
  */
 #ifndef WATCH53_ENGINE_H
 #define WATCH53_ENGINE_H
